@@ -1,0 +1,42 @@
+//! Map names and capacities: one source of truth for both sides.
+
+/// Frames captured per stack (return address first, then the frame-pointer chain).
+pub const MAX_FRAMES: usize = 32;
+
+/// Distinct stacks kept in the kernel.
+pub const STACKS_CAPACITY: u32 = 32 * 1024;
+/// Distinct (stack, requested size) pairs counted in the kernel.
+pub const ALLOC_COUNTS_CAPACITY: u32 = 128 * 1024;
+/// Ring buffer size in bytes (power of two, multiple of the page size).
+pub const EVENTS_BYTES: u32 = 1 << 22;
+
+pub const MAP_STACKS: &str = "STACKS";
+pub const MAP_ALLOC_COUNTS: &str = "ALLOC_COUNTS";
+pub const MAP_COUNTERS: &str = "COUNTERS";
+pub const MAP_EVENTS: &str = "EVENTS";
+pub const MAP_SCRATCH: &str = "SCRATCH";
+
+/// Attach cookies of the allocation probe: the low 32 bits are the smallest
+/// size counted; this bit says the probe sits after the function's
+/// prologue (BP already holds its own frame) rather than at its entry.
+pub const COOKIE_AFTER_PROLOGUE: u64 = 1 << 32;
+pub const COOKIE_MIN_SIZE_MASK: u64 = 0xffff_ffff;
+
+/// Indexes into the per-CPU `COUNTERS` array.
+pub mod counter {
+    /// Every probe hit, whatever it did.
+    pub const PROBE_HITS: u32 = 0;
+    /// Allocation events counted (size > 0 and above the probe's floor).
+    pub const ALLOCS: u32 = 1;
+    /// Events that could neither be counted in a map nor sent on the ring buffer.
+    pub const LOST: u32 = 2;
+    /// Allocations sent on the ring buffer because the count map was full.
+    pub const OVERFLOW_SENT: u32 = 3;
+    /// Stacks that could not be stored (stack map full); counted under an empty stack.
+    pub const STACK_DROPS: u32 = 4;
+    /// Stacks cut at MAX_FRAMES.
+    pub const STACK_TRUNCATED: u32 = 5;
+    /// Hits filtered out (size 0 or below the probe's floor).
+    pub const FILTERED: u32 = 6;
+    pub const COUNT: u32 = 8;
+}

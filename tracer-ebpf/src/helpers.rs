@@ -1,0 +1,73 @@
+//! Counters, user-memory reads and the frame-pointer stack walk.
+use aya_ebpf::{helpers::bpf_probe_read_user, programs::ProbeContext};
+use tracer_common::MAX_FRAMES;
+
+use crate::maps::{COUNTERS, SCRATCH, STACKS};
+
+#[inline(always)]
+pub fn bump(index: u32) {
+    if let Some(p) = COUNTERS.get_ptr_mut(index) {
+        // Per-CPU slot: no other writer.
+        unsafe { *p += 1 };
+    }
+}
+
+#[inline(always)]
+pub fn read_u64(addr: u64) -> Option<u64> {
+    unsafe { bpf_probe_read_user(addr as *const u64) }.ok()
+}
+
+/// Walks the Go frame-pointer chain of the probed goroutine and stores the
+/// stack in `STACKS`. Returns the stack id (0 when it could not be stored) and
+/// whether it was truncated.
+///
+/// After the prologue (`PUSHQ BP; MOVQ SP, BP`) BP is the probed function's
+/// frame: its return address is `*(BP+8)` and the caller's frame `*BP`. At
+/// the very entry BP still holds the caller's frame and the return address
+/// is at `*SP`. Go stacks grow down, so a valid chain strictly increases;
+/// anything else ends the walk.
+#[inline(always)]
+pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
+    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
+        return (0, false);
+    };
+    let regs = unsafe { &*ctx.regs };
+    let stack = unsafe { &mut *scratch };
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut bp = regs.rbp;
+    let mut pc = if after_prologue {
+        let ret = read_u64(bp + 8).unwrap_or(0);
+        bp = match read_u64(bp) {
+            Some(next) if next > bp => next,
+            _ => 0,
+        };
+        ret
+    } else {
+        read_u64(regs.rsp).unwrap_or(0)
+    };
+    let mut truncated = false;
+    let mut i = 0;
+    while i < MAX_FRAMES {
+        stack.pcs[i] = pc;
+        if pc != 0 {
+            hash = (hash ^ pc).wrapping_mul(0x0100_0000_01b3);
+            pc = 0;
+            if bp != 0 {
+                if let (Some(ret), Some(next)) = (read_u64(bp + 8), read_u64(bp)) {
+                    pc = ret;
+                    bp = if next > bp { next } else { 0 };
+                }
+                if i == MAX_FRAMES - 1 && pc != 0 {
+                    truncated = true;
+                }
+            }
+        }
+        i += 1;
+    }
+    let id = hash | 1;
+    if STACKS.get_ptr(id).is_some() || STACKS.insert(id, *stack, 0).is_ok() {
+        (id, truncated)
+    } else {
+        (0, truncated)
+    }
+}

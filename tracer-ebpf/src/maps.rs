@@ -1,0 +1,26 @@
+//! Every BPF map, in one place. Names and sizes come from `tracer_common::maps`.
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+};
+use tracer_common::{
+    counter, AllocKey, Stack, ALLOC_COUNTS_CAPACITY, EVENTS_BYTES, STACKS_CAPACITY,
+};
+
+#[map]
+pub static STACKS: HashMap<u64, Stack> = HashMap::with_max_entries(STACKS_CAPACITY, 0);
+
+#[map]
+/// Per-CPU so that counting needs no atomics; userspace sums the CPUs.
+pub static ALLOC_COUNTS: PerCpuHashMap<AllocKey, u64> =
+    PerCpuHashMap::with_max_entries(ALLOC_COUNTS_CAPACITY, 0);
+
+#[map]
+pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
+
+/// Per-CPU scratch space for building a stack (too large for the 512-byte BPF stack).
+#[map]
+pub static SCRATCH: PerCpuArray<Stack> = PerCpuArray::with_max_entries(1, 0);
+
+#[map]
+pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);

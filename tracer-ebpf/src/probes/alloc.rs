@@ -1,0 +1,79 @@
+//! Allocation entry probes: `runtime.mallocgc` and the size-specialised
+//! `runtime.mallocgc*SC*` functions (Go >= 1.27). All share the register ABI
+//! RAX = size, RBX = *_type. The attach cookie holds the smallest size this
+//! probe point counts (on Go 1.27 mallocgc forwards sizes < 81 to an SC
+//! function that has its own probe, so mallocgc's floor is 81 there) and
+//! whether the probe sits after the prologue. Probing after the prologue
+//! matters: when the stack check fails (stack growth, or a preemption
+//! request) morestack re-runs the function from its entry, so an entry
+//! probe would count that call twice.
+use aya_ebpf::{
+    helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
+};
+use tracer_common::{
+    counter, kind, AllocEvent, AllocKey, COOKIE_AFTER_PROLOGUE, COOKIE_MIN_SIZE_MASK,
+};
+
+use crate::{
+    helpers::{bump, capture_stack, read_u64},
+    maps::{ALLOC_COUNTS, EVENTS},
+};
+
+/// Offset of `PtrBytes` in `internal/abi.Type` (unchanged 1.21..1.27).
+const TYPE_PTRBYTES: u64 = 8;
+
+#[uprobe]
+pub fn malloc_entry(ctx: ProbeContext) -> u32 {
+    bump(counter::PROBE_HITS);
+    let regs = unsafe { &*ctx.regs };
+    let size = regs.rax;
+    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    let floor = (cookie & COOKIE_MIN_SIZE_MASK).max(1);
+    if size < floor {
+        bump(counter::FILTERED);
+        return 0;
+    }
+    let typ = regs.rbx;
+    let scan = typ != 0 && read_u64(typ + TYPE_PTRBYTES).unwrap_or(0) != 0;
+    let (stack_id, truncated) = capture_stack(&ctx, cookie & COOKIE_AFTER_PROLOGUE != 0);
+    if truncated {
+        bump(counter::STACK_TRUNCATED);
+    }
+    if stack_id == 0 {
+        bump(counter::STACK_DROPS);
+    }
+    let key = AllocKey {
+        stack_id,
+        size,
+        scan: scan as u32,
+        _pad: 0,
+    };
+    bump(counter::ALLOCS);
+    count(&key);
+    0
+}
+
+#[inline(always)]
+fn count(key: &AllocKey) {
+    if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
+        // This CPU's slot: no other writer.
+        unsafe { *p += 1 };
+        return;
+    }
+    if ALLOC_COUNTS.insert(key, 1u64, 0).is_ok() {
+        return;
+    }
+    // The map is full: stream the allocation instead.
+    match EVENTS.reserve::<AllocEvent>(0) {
+        Some(mut entry) => {
+            entry.write(AllocEvent {
+                kind: kind::ALLOC,
+                _pad: 0,
+                key: *key,
+            });
+            entry.submit(0);
+            bump(counter::OVERFLOW_SENT);
+        }
+        None => bump(counter::LOST),
+    }
+}

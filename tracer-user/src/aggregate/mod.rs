@@ -1,0 +1,2 @@
+//! Turns raw kernel counts into per-site statistics.
+pub mod allocs;

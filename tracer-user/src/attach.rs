@@ -1,0 +1,154 @@
+//! Loading the BPF object, attaching uprobes, and measuring what one probe
+//! hit costs on this machine. Dropping `Probes` detaches everything (the
+//! links are file descriptors: even a SIGKILLed tracer leaves nothing).
+use std::{num::NonZeroU32, path::Path, time::Instant};
+
+use aya::{
+    programs::{
+        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope},
+        UProbe,
+    },
+    Ebpf,
+};
+
+use crate::{error::UserError, gobin::GoBinary, probes::AllocPlan};
+
+static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
+
+const ALLOC_PROGRAM: &str = "malloc_entry";
+
+pub struct Probes {
+    pub ebpf: Ebpf,
+    pub attached: usize,
+}
+
+pub fn load() -> Result<Probes, UserError> {
+    if BPF_OBJECT.is_empty() {
+        return Err(UserError::Unsupported(
+            "this tracer binary was built without its BPF programs; build it with `cargo xtask build`".into(),
+        ));
+    }
+    bump_memlock_rlimit();
+    let mut ebpf =
+        Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
+    let prog: &mut UProbe = program(&mut ebpf, ALLOC_PROGRAM)?;
+    prog.load()
+        .map_err(|e| kernel_error("loading malloc_entry", &e))?;
+    Ok(Probes { ebpf, attached: 0 })
+}
+
+fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut UProbe, UserError> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| UserError::Kernel(format!("program {name} missing from the BPF object")))?
+        .try_into()
+        .map_err(|e| UserError::Kernel(format!("{name}: {e}")))
+}
+
+fn kernel_error(what: &str, e: &dyn std::error::Error) -> UserError {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = format!("{msg}: {s}");
+        src = s.source();
+    }
+    if msg.contains("Operation not permitted")
+        || msg.contains("EPERM")
+        || msg.contains("Permission denied")
+    {
+        return UserError::Permission(format!("{what}: {msg}"));
+    }
+    UserError::Kernel(format!("{what}: {msg}"))
+}
+
+/// Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK.
+fn bump_memlock_rlimit() {
+    let r = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
+}
+
+impl Probes {
+    /// Attaches the allocation probe at every point of `plan` in process `pid`.
+    pub fn attach_allocs(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        plan: &AllocPlan,
+    ) -> Result<(), UserError> {
+        let pid = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
+        let prog = program(&mut self.ebpf, ALLOC_PROGRAM)?;
+        for point in &plan.points {
+            let offset = bin.vaddr_to_file_offset(point.addr).ok_or_else(|| {
+                UserError::Unsupported(format!(
+                    "{} at {:#x} is outside the file's segments",
+                    point.func.name, point.addr
+                ))
+            })?;
+            let at = UProbeAttachPoint {
+                location: UProbeAttachLocation::AbsoluteOffset(offset),
+                cookie: Some(point.cookie()),
+            };
+            prog.attach(at, exe, UProbeScope::OneProcess(pid))
+                .map_err(|e| kernel_error(&format!("attaching to {}", point.func.name), &e))?;
+            self.attached += 1;
+        }
+        Ok(())
+    }
+
+    /// Measures the cost of one uprobe hit: time calls of a probed function
+    /// in this process against the same calls unprobed. The probe filters
+    /// everything out (largest size floor), as the real probe does for
+    /// filtered sizes, so it only adds its hits to PROBE_HITS/FILTERED.
+    pub fn calibrate(&mut self) -> Result<f64, UserError> {
+        const CALLS: u32 = 2000;
+        let exe = std::fs::read_link("/proc/self/exe")
+            .map_err(|e| UserError::Kernel(format!("/proc/self/exe: {e}")))?;
+        let me = own_symbol_file_offset(&exe, "tracer_calibration_point").ok_or_else(|| {
+            UserError::Kernel("calibration symbol not found in the tracer binary".into())
+        })?;
+        let base = time_calls(CALLS);
+        let prog = program(&mut self.ebpf, ALLOC_PROGRAM)?;
+        let at = UProbeAttachPoint {
+            location: UProbeAttachLocation::AbsoluteOffset(me),
+            cookie: Some(tracer_common::COOKIE_MIN_SIZE_MASK),
+        };
+        let pid = NonZeroU32::new(std::process::id()).ok_or(UserError::NoSuchProcess(0))?;
+        let link = prog
+            .attach(at, &exe, UProbeScope::OneProcess(pid))
+            .map_err(|e| kernel_error("attaching the calibration probe", &e))?;
+        let probed = time_calls(CALLS);
+        prog.detach(link)
+            .map_err(|e| kernel_error("detaching the calibration probe", &e))?;
+        Ok(((probed - base).max(0.0) / f64::from(CALLS)).max(1.0))
+    }
+}
+
+/// File offset of a symbol of this (Rust) executable.
+fn own_symbol_file_offset(exe: &Path, name: &str) -> Option<u64> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let data = std::fs::read(exe).ok()?;
+    let file = object::File::parse(&*data).ok()?;
+    let sym = file.symbols().find(|s| s.name() == Ok(name))?;
+    let section = file.section_by_index(sym.section_index()?).ok()?;
+    let (file_off, _) = section.file_range()?;
+    Some(sym.address() - section.address() + file_off)
+}
+
+fn time_calls(n: u32) -> f64 {
+    let t = Instant::now();
+    for i in 0..n {
+        std::hint::black_box(tracer_calibration_point(std::hint::black_box(i as u64)));
+    }
+    t.elapsed().as_nanos() as f64
+}
+
+/// A function of our own to probe during calibration. Exported so it keeps
+/// its symbol and is never inlined.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn tracer_calibration_point(x: u64) -> u64 {
+    x.wrapping_mul(31)
+}

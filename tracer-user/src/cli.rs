@@ -1,0 +1,87 @@
+//! Command line.
+use std::{path::PathBuf, time::Duration};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tracer",
+    version,
+    about = "Live allocation, map and goroutine tracing for running Go programs (eBPF uprobes)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Attach to a running Go process and report what it allocates.
+    Attach(AttachArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AttachArgs {
+    /// Process to trace.
+    #[arg(long)]
+    pub pid: u32,
+    /// Stop after this long (e.g. 10s, 2m); without it, run until Ctrl-C.
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Also report every interval (e.g. 1s); the whole-run report is always written at exit.
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// exact: every allocation is counted (each costs the target one uprobe hit).
+    #[arg(long, value_enum, default_value_t = Mode::Exact)]
+    pub mode: Mode,
+    /// Output format; the default is text.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Write reports to this file instead of stdout.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Allocation sites shown in the text report.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Exact,
+    Sampled,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Tui,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = match s.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
+        Ok(_) => return Err(format!("'{s}' is not a duration")),
+        Err(_) => humantime::parse_duration(s)
+            .map_err(|e| format!("'{s}': {e} (use e.g. 10s, 500ms, 2m)"))?,
+    };
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! Reads what the BPF side accumulated: cumulative allocation counts per
+//! (stack, size), stacks, counters, and the ring buffer of overflow events.
+use std::collections::HashMap;
+
+use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use tracer_common::{
+    counter, AllocEvent, AllocKey, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS, MAP_EVENTS, MAP_STACKS,
+};
+
+use crate::{attach::Probes, error::UserError};
+
+/// Cumulative counters since load (summed over CPUs).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    pub probe_hits: u64,
+    pub allocs: u64,
+    pub lost: u64,
+    pub overflow_sent: u64,
+    pub stack_drops: u64,
+    pub stack_truncated: u64,
+    pub filtered: u64,
+}
+
+impl Counters {
+    pub fn since(&self, base: &Counters) -> Counters {
+        Counters {
+            probe_hits: self.probe_hits.saturating_sub(base.probe_hits),
+            allocs: self.allocs.saturating_sub(base.allocs),
+            lost: self.lost.saturating_sub(base.lost),
+            overflow_sent: self.overflow_sent.saturating_sub(base.overflow_sent),
+            stack_drops: self.stack_drops.saturating_sub(base.stack_drops),
+            stack_truncated: self.stack_truncated.saturating_sub(base.stack_truncated),
+            filtered: self.filtered.saturating_sub(base.filtered),
+        }
+    }
+}
+
+pub struct Collector {
+    counts: PerCpuHashMap<MapData, AllocKey, u64>,
+    stacks: BpfHashMap<MapData, u64, Stack>,
+    counters: PerCpuArray<MapData, u64>,
+    events: RingBuf<MapData>,
+    /// Allocations that arrived on the ring buffer (cumulative).
+    overflow: HashMap<AllocKey, u64>,
+}
+
+fn take<T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>>(
+    probes: &mut Probes,
+    name: &str,
+) -> Result<T, UserError> {
+    let map = probes
+        .ebpf
+        .take_map(name)
+        .ok_or_else(|| UserError::Kernel(format!("map {name} missing")))?;
+    T::try_from(map).map_err(|e| UserError::Kernel(format!("map {name}: {e}")))
+}
+
+impl Collector {
+    pub fn new(probes: &mut Probes) -> Result<Collector, UserError> {
+        Ok(Collector {
+            counts: take(probes, MAP_ALLOC_COUNTS)?,
+            stacks: take(probes, MAP_STACKS)?,
+            counters: take(probes, MAP_COUNTERS)?,
+            events: take(probes, MAP_EVENTS)?,
+            overflow: HashMap::new(),
+        })
+    }
+
+    pub fn counters(&self) -> Counters {
+        let get = |i: u32| -> u64 {
+            self.counters
+                .get(&i, 0)
+                .map(|v| v.iter().sum())
+                .unwrap_or(0)
+        };
+        Counters {
+            probe_hits: get(counter::PROBE_HITS),
+            allocs: get(counter::ALLOCS),
+            lost: get(counter::LOST),
+            overflow_sent: get(counter::OVERFLOW_SENT),
+            stack_drops: get(counter::STACK_DROPS),
+            stack_truncated: get(counter::STACK_TRUNCATED),
+            filtered: get(counter::FILTERED),
+        }
+    }
+
+    /// Drains the ring buffer into the cumulative overflow counts.
+    pub fn drain_events(&mut self) {
+        while let Some(item) = self.events.next() {
+            if item.len() >= std::mem::size_of::<AllocEvent>() {
+                // SAFETY: the BPF side writes whole AllocEvents; read unaligned.
+                let ev: AllocEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
+                if ev.kind == tracer_common::kind::ALLOC {
+                    *self.overflow.entry(ev.key).or_default() += 1;
+                }
+            }
+        }
+    }
+
+    /// Cumulative allocation counts per key: kernel map plus ring-buffer overflow.
+    pub fn alloc_counts(&mut self) -> HashMap<AllocKey, u64> {
+        self.drain_events();
+        let mut out = self.overflow.clone();
+        for (key, values) in self.counts.iter().flatten() {
+            *out.entry(key).or_default() += values.iter().sum::<u64>();
+        }
+        out
+    }
+
+    pub fn stack(&self, id: u64) -> Option<Stack> {
+        self.stacks.get(&id, 0).ok()
+    }
+}

@@ -1,0 +1,88 @@
+//! Instruction-level facts about Go functions, from their machine code.
+use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+
+/// How far into a function its prologue may reach.
+const PROLOGUE_WINDOW: usize = 64;
+
+/// Offset (from the function's entry) of the first instruction after
+/// `MOVQ SP, BP`, the point where the body starts and runs once per call.
+///
+/// A Go amd64 prologue is `CMPQ SP, 16(R14)` (or `LEAQ -N(SP), R12;
+/// CMPQ R12, 16(R14)`), `JBE morestack`, `PUSHQ BP`, `MOVQ SP, BP`; the
+/// morestack path jumps back to the entry. Returns None when the code
+/// does not have that shape or touches an argument register before it.
+pub fn after_prologue(code: &[u8], entry: u64) -> Option<u64> {
+    let window = &code[..code.len().min(PROLOGUE_WINDOW)];
+    let mut decoder = Decoder::with_ip(64, window, entry, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        if insn.is_invalid() {
+            return None;
+        }
+        if is_mov_rbp_rsp(&insn) {
+            return Some(insn.next_ip() - entry);
+        }
+        if !prologue_instruction(&insn) {
+            return None;
+        }
+    }
+    None
+}
+
+fn is_mov_rbp_rsp(i: &Instruction) -> bool {
+    matches!(i.code(), Code::Mov_r64_rm64 | Code::Mov_rm64_r64)
+        && i.op0_kind() == OpKind::Register
+        && i.op1_kind() == OpKind::Register
+        && i.op0_register() == Register::RBP
+        && i.op1_register() == Register::RSP
+}
+
+/// Instructions a Go prologue has before `MOVQ SP, BP`: none of them
+/// writes an argument register.
+fn prologue_instruction(i: &Instruction) -> bool {
+    match i.mnemonic() {
+        Mnemonic::Cmp | Mnemonic::Jbe | Mnemonic::Nop => true,
+        Mnemonic::Push => i.op0_kind() == OpKind::Register && i.op0_register() == Register::RBP,
+        // Large frames compute the new stack bottom in R12 (not an argument register).
+        Mnemonic::Lea => i.op0_register() == Register::R12,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_prologue() {
+        // runtime.mallocgc, go1.27.3: CMPQ SP,0x10(R14); JBE; PUSHQ BP; MOVQ SP,BP; SUBQ $0x20,SP
+        let code = [
+            0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x9c, 0x01, 0x00, 0x00, 0x55, 0x48, 0x89, 0xe5,
+            0x48, 0x83, 0xec, 0x20,
+        ];
+        assert_eq!(after_prologue(&code, 0x47c7c0), Some(14));
+    }
+
+    #[test]
+    fn large_frame_prologue() {
+        // LEAQ -0x1000(SP), R12; CMPQ R12, 0x10(R14); JBE; PUSHQ BP; MOVQ SP, BP
+        let code = [
+            0x4c, 0x8d, 0xa4, 0x24, 0x00, 0xf0, 0xff, 0xff, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86,
+            0x10, 0x00, 0x00, 0x00, 0x55, 0x48, 0x89, 0xe5,
+        ];
+        assert_eq!(after_prologue(&code, 0x1000), Some(22));
+    }
+
+    #[test]
+    fn refuses_unknown_shapes() {
+        // MOVQ AX, BX first: writes an argument register.
+        assert_eq!(
+            after_prologue(&[0x48, 0x89, 0xc3, 0x55, 0x48, 0x89, 0xe5], 0),
+            None
+        );
+        // No frame at all.
+        assert_eq!(after_prologue(&[0xc3], 0), None);
+        assert_eq!(after_prologue(&[], 0), None);
+    }
+}

