@@ -44,6 +44,27 @@ pub struct AllocKey {
 pub mod kind {
     /// An allocation that could not be counted in the kernel map (map full).
     pub const ALLOC: u32 = 1;
+    /// A timed function returned.
+    pub const FUNC_TIME: u32 = 2;
+}
+
+/// Key of an in-flight timed call: recursion nests by `depth`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FuncStartKey {
+    pub goid: u64,
+    pub func_id: u32,
+    pub depth: u32,
+}
+
+/// Ring-buffer record: one timed call, entry (after the prologue) to RET.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FuncEvent {
+    pub kind: u32,
+    pub func_id: u32,
+    pub goid: u64,
+    pub duration_ns: u64,
 }
 
 /// Ring-buffer record for an allocation the kernel could not aggregate.
@@ -61,8 +82,12 @@ mod pod {
     unsafe impl aya::Pod for super::Stack {}
     unsafe impl aya::Pod for super::AllocKey {}
     unsafe impl aya::Pod for super::AllocEvent {}
+    unsafe impl aya::Pod for super::FuncStartKey {}
+    unsafe impl aya::Pod for super::FuncEvent {}
 }
 
 const _: () = assert!(core::mem::size_of::<AllocKey>() == 24);
 const _: () = assert!(core::mem::size_of::<AllocEvent>() == 32);
 const _: () = assert!(core::mem::size_of::<Stack>() == 8 * MAX_FRAMES);
+const _: () = assert!(core::mem::size_of::<FuncStartKey>() == 16);
+const _: () = assert!(core::mem::size_of::<FuncEvent>() == 24);

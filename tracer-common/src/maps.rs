@@ -15,6 +15,20 @@ pub const MAP_ALLOC_COUNTS: &str = "ALLOC_COUNTS";
 pub const MAP_COUNTERS: &str = "COUNTERS";
 pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_SCRATCH: &str = "SCRATCH";
+pub const MAP_CONFIG: &str = "CONFIG";
+pub const MAP_FUNC_STARTS: &str = "FUNC_STARTS";
+pub const MAP_FUNC_DEPTHS: &str = "FUNC_DEPTHS";
+
+/// In-flight timed calls (goroutine, function); LRU so that calls that
+/// never return (panic, Goexit) age out.
+pub const FUNC_STARTS_CAPACITY: u32 = 64 * 1024;
+
+/// Indexes into the `CONFIG` array, written by userspace before attaching.
+pub mod config {
+    /// Offset of `goid` in `runtime.g` for the target's Go version.
+    pub const G_GOID_OFFSET: u32 = 0;
+    pub const COUNT: u32 = 4;
+}
 
 /// Attach cookies of the allocation probe: the low 32 bits are the smallest
 /// size counted; this bit says the probe sits after the function's
@@ -38,5 +52,7 @@ pub mod counter {
     pub const STACK_TRUNCATED: u32 = 5;
     /// Hits filtered out (size 0 or below the probe's floor).
     pub const FILTERED: u32 = 6;
+    /// Timed-function exits without a recorded entry (attached mid-call).
+    pub const UNMATCHED_EXITS: u32 = 7;
     pub const COUNT: u32 = 8;
 }

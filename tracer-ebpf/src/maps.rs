@@ -1,10 +1,11 @@
 //! Every BPF map, in one place. Names and sizes come from `tracer_common::maps`.
 use aya_ebpf::{
     macros::map,
-    maps::{HashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
 };
 use tracer_common::{
-    counter, AllocKey, Stack, ALLOC_COUNTS_CAPACITY, EVENTS_BYTES, STACKS_CAPACITY,
+    config, counter, AllocKey, FuncStartKey, Stack, ALLOC_COUNTS_CAPACITY, EVENTS_BYTES,
+    FUNC_STARTS_CAPACITY, STACKS_CAPACITY,
 };
 
 #[map]
@@ -24,3 +25,17 @@ pub static SCRATCH: PerCpuArray<Stack> = PerCpuArray::with_max_entries(1, 0);
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);
+
+/// Target-specific settings (`tracer_common::config`).
+#[map]
+pub static CONFIG: Array<u64> = Array::with_max_entries(config::COUNT, 0);
+
+/// Calls in flight per (goroutine, function), key depth 0.
+#[map]
+pub static FUNC_DEPTHS: LruHashMap<FuncStartKey, u32> =
+    LruHashMap::with_max_entries(FUNC_STARTS_CAPACITY, 0);
+
+/// Entry timestamps of in-flight timed calls.
+#[map]
+pub static FUNC_STARTS: LruHashMap<FuncStartKey, u64> =
+    LruHashMap::with_max_entries(FUNC_STARTS_CAPACITY, 0);

@@ -11,11 +11,17 @@ use aya::{
     Ebpf,
 };
 
-use crate::{error::UserError, gobin::GoBinary, probes::AllocPlan};
+use crate::{
+    error::UserError,
+    gobin::GoBinary,
+    probes::{AllocPlan, TimedFunc},
+};
 
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
 
 const ALLOC_PROGRAM: &str = "malloc_entry";
+const FUNC_ENTRY_PROGRAM: &str = "func_entry";
+const FUNC_EXIT_PROGRAM: &str = "func_exit";
 
 pub struct Probes {
     pub ebpf: Ebpf,
@@ -31,9 +37,11 @@ pub fn load() -> Result<Probes, UserError> {
     bump_memlock_rlimit();
     let mut ebpf =
         Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
-    let prog: &mut UProbe = program(&mut ebpf, ALLOC_PROGRAM)?;
-    prog.load()
-        .map_err(|e| kernel_error("loading malloc_entry", &e))?;
+    for name in [ALLOC_PROGRAM, FUNC_ENTRY_PROGRAM, FUNC_EXIT_PROGRAM] {
+        program(&mut ebpf, name)?
+            .load()
+            .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
+    }
     Ok(Probes { ebpf, attached: 0 })
 }
 
@@ -78,24 +86,86 @@ impl Probes {
         pid: u32,
         plan: &AllocPlan,
     ) -> Result<(), UserError> {
-        let pid = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
-        let prog = program(&mut self.ebpf, ALLOC_PROGRAM)?;
         for point in &plan.points {
-            let offset = bin.vaddr_to_file_offset(point.addr).ok_or_else(|| {
-                UserError::Unsupported(format!(
-                    "{} at {:#x} is outside the file's segments",
-                    point.func.name, point.addr
-                ))
-            })?;
-            let at = UProbeAttachPoint {
-                location: UProbeAttachLocation::AbsoluteOffset(offset),
-                cookie: Some(point.cookie()),
-            };
-            prog.attach(at, exe, UProbeScope::OneProcess(pid))
-                .map_err(|e| kernel_error(&format!("attaching to {}", point.func.name), &e))?;
-            self.attached += 1;
+            self.attach_point(
+                ALLOC_PROGRAM,
+                bin,
+                exe,
+                pid,
+                point.addr,
+                point.cookie(),
+                &point.func.name,
+            )?;
         }
         Ok(())
+    }
+
+    /// Attaches `func_entry` after each function's prologue and `func_exit`
+    /// on each of its RET instructions; the cookie is the function's index.
+    pub fn attach_timed(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        funcs: &[TimedFunc],
+    ) -> Result<(), UserError> {
+        for (id, f) in funcs.iter().enumerate() {
+            self.attach_point(
+                FUNC_ENTRY_PROGRAM,
+                bin,
+                exe,
+                pid,
+                f.entry,
+                id as u64,
+                &f.name,
+            )?;
+            for &ret in &f.rets {
+                self.attach_point(FUNC_EXIT_PROGRAM, bin, exe, pid, ret, id as u64, &f.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One uprobe of `program` at link-time address `addr` of `exe`, for `pid` only.
+    #[allow(clippy::too_many_arguments)]
+    fn attach_point(
+        &mut self,
+        program_name: &'static str,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        addr: u64,
+        cookie: u64,
+        what: &str,
+    ) -> Result<(), UserError> {
+        let pid = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
+        let offset = bin.vaddr_to_file_offset(addr).ok_or_else(|| {
+            UserError::Unsupported(format!(
+                "{what} at {addr:#x} is outside the file's segments"
+            ))
+        })?;
+        let at = UProbeAttachPoint {
+            location: UProbeAttachLocation::AbsoluteOffset(offset),
+            cookie: Some(cookie),
+        };
+        program(&mut self.ebpf, program_name)?
+            .attach(at, exe, UProbeScope::OneProcess(pid))
+            .map_err(|e| kernel_error(&format!("attaching to {what}"), &e))?;
+        self.attached += 1;
+        Ok(())
+    }
+
+    /// Tells the BPF side where `goid` lives in this Go version's `runtime.g`.
+    pub fn configure(&mut self, goid_offset: u64) -> Result<(), UserError> {
+        let map = self
+            .ebpf
+            .map_mut(tracer_common::MAP_CONFIG)
+            .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
+        let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
+            .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
+        config
+            .set(tracer_common::config::G_GOID_OFFSET, goid_offset, 0)
+            .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))
     }
 
     /// Measures the cost of one uprobe hit: time calls of a probed function

@@ -18,6 +18,8 @@ pub struct Cli {
 pub enum Command {
     /// Attach to a running Go process and report what it allocates.
     Attach(AttachArgs),
+    /// Show what the tracer finds in a Go binary and what will not work.
+    Inspect(crate::inspect::InspectArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -40,6 +42,10 @@ pub struct AttachArgs {
     /// Write reports to this file instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Time calls of this Go function (entry to every RET, per goroutine); repeatable.
+    /// Full name as in a stack trace, e.g. main.handle or net/http.(*conn).serve.
+    #[arg(long = "time", value_name = "FUNC")]
+    pub time: Vec<String>,
     /// Allocation sites shown in the text report.
     #[arg(long, default_value_t = 20)]
     pub top: usize,

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 
 use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use hdrhistogram::Histogram;
 use tracer_common::{
-    counter, AllocEvent, AllocKey, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS, MAP_EVENTS, MAP_STACKS,
+    counter, kind, AllocEvent, AllocKey, FuncEvent, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS,
+    MAP_EVENTS, MAP_STACKS,
 };
 
 use crate::{attach::Probes, error::UserError};
@@ -42,6 +44,20 @@ pub struct Collector {
     events: RingBuf<MapData>,
     /// Allocations that arrived on the ring buffer (cumulative).
     overflow: HashMap<AllocKey, u64>,
+    /// Durations of timed functions, by function id (cumulative).
+    pub latencies: Vec<Histogram<u64>>,
+}
+
+/// A latency histogram: 1 ns to 1 hour, 3 significant digits.
+pub fn latency_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static bounds are valid")
+}
+
+/// A wire record from a ring-buffer item, if it is long enough.
+fn read<T: aya::Pod>(bytes: &[u8]) -> Option<T> {
+    // SAFETY: T is plain old data; the read is unaligned and bounds-checked.
+    (bytes.len() >= std::mem::size_of::<T>())
+        .then(|| unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) })
 }
 
 fn take<T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>>(
@@ -56,13 +72,14 @@ fn take<T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>>(
 }
 
 impl Collector {
-    pub fn new(probes: &mut Probes) -> Result<Collector, UserError> {
+    pub fn new(probes: &mut Probes, timed_funcs: usize) -> Result<Collector, UserError> {
         Ok(Collector {
             counts: take(probes, MAP_ALLOC_COUNTS)?,
             stacks: take(probes, MAP_STACKS)?,
             counters: take(probes, MAP_COUNTERS)?,
             events: take(probes, MAP_EVENTS)?,
             overflow: HashMap::new(),
+            latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
         })
     }
 
@@ -87,12 +104,20 @@ impl Collector {
     /// Drains the ring buffer into the cumulative overflow counts.
     pub fn drain_events(&mut self) {
         while let Some(item) = self.events.next() {
-            if item.len() >= std::mem::size_of::<AllocEvent>() {
-                // SAFETY: the BPF side writes whole AllocEvents; read unaligned.
-                let ev: AllocEvent = unsafe { std::ptr::read_unaligned(item.as_ptr().cast()) };
-                if ev.kind == tracer_common::kind::ALLOC {
-                    *self.overflow.entry(ev.key).or_default() += 1;
+            match read::<u32>(&item) {
+                Some(kind::ALLOC) => {
+                    if let Some(ev) = read::<AllocEvent>(&item) {
+                        *self.overflow.entry(ev.key).or_default() += 1;
+                    }
                 }
+                Some(kind::FUNC_TIME) => {
+                    if let Some(ev) = read::<FuncEvent>(&item) {
+                        if let Some(h) = self.latencies.get_mut(ev.func_id as usize) {
+                            h.saturating_record(ev.duration_ns.max(1));
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }

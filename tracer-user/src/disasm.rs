@@ -50,9 +50,38 @@ fn prologue_instruction(i: &Instruction) -> bool {
     }
 }
 
+/// Offsets (from the entry) of every RET in a function's code: where a
+/// plain uprobe sees the function return, without a uretprobe (which
+/// rewrites the return address on a stack Go may move, and kills the
+/// program). Decoding is linear: Go keeps no data in its text, and the
+/// code after the last RET (the morestack call, INT3 padding) decodes too.
+pub fn ret_offsets(code: &[u8], entry: u64) -> Vec<u64> {
+    let mut decoder = Decoder::with_ip(64, code, entry, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    let mut rets = Vec::new();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        if insn.mnemonic() == Mnemonic::Ret {
+            rets.push(insn.ip() - entry);
+        }
+    }
+    rets
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rets() {
+        // PUSHQ BP; MOVQ SP,BP; TESTQ AX,AX; JE +3; POPQ BP; RET; MOVL $1,AX; POPQ BP; RET; INT3
+        let code = [
+            0x55, 0x48, 0x89, 0xe5, 0x48, 0x85, 0xc0, 0x74, 0x02, 0x5d, 0xc3, 0xb8, 0x01, 0x00,
+            0x00, 0x00, 0x5d, 0xc3, 0xcc,
+        ];
+        assert_eq!(ret_offsets(&code, 0x1000), vec![10, 17]);
+        assert!(ret_offsets(&[], 0).is_empty());
+    }
 
     #[test]
     fn go_prologue() {

@@ -5,8 +5,9 @@ mod cli;
 mod collect;
 mod disasm;
 mod error;
-#[path = "/tmp/gobin_stub.rs"]
 mod gobin;
+mod golayout;
+mod inspect;
 mod privileges;
 mod probes;
 mod report;
@@ -24,6 +25,7 @@ fn main() {
     let cli = cli::Cli::parse();
     let result = match &cli.command {
         cli::Command::Attach(args) => session::attach(args),
+        cli::Command::Inspect(args) => inspect::run(args),
     };
     if let Err(err) = result {
         let code = match err.downcast_ref::<error::UserError>() {

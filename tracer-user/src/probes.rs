@@ -113,3 +113,37 @@ pub fn alloc_plan(bin: &GoBinary) -> Result<AllocPlan, UserError> {
         scheme: format!("runtime.mallocgc (size >= {table_len}) + {n} size-specialised functions"),
     })
 }
+
+/// A function timed from after its prologue to each of its RETs.
+#[derive(Debug, Clone)]
+pub struct TimedFunc {
+    pub name: String,
+    /// Link-time address of the entry probe.
+    pub entry: u64,
+    /// Link-time addresses of every RET.
+    pub rets: Vec<u64>,
+}
+
+pub fn timed_func(bin: &GoBinary, name: &str) -> Result<TimedFunc, UserError> {
+    let func = bin.function(name).ok_or_else(|| {
+        UserError::Usage(format!("--time {name}: no such function in the binary (names as in a Go stack trace, e.g. main.handle)"))
+    })?;
+    let code = bin
+        .text_bytes(func.entry, func.end.saturating_sub(func.entry))
+        .ok_or_else(|| UserError::Unsupported(format!("cannot read the code of {name}")))?;
+    let rets: Vec<u64> = disasm::ret_offsets(code, func.entry)
+        .into_iter()
+        .map(|o| func.entry + o)
+        .collect();
+    if rets.is_empty() {
+        return Err(UserError::Unsupported(format!(
+            "--time {name}: the function never returns (no RET instruction)"
+        )));
+    }
+    let skip = disasm::after_prologue(code, func.entry).unwrap_or(0);
+    Ok(TimedFunc {
+        name: func.name.clone(),
+        entry: func.entry + skip,
+        rets,
+    })
+}

@@ -7,6 +7,7 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
+use hdrhistogram::Histogram;
 use tracer_common::AllocKey;
 
 use crate::{
@@ -16,9 +17,12 @@ use crate::{
     collect::{Collector, Counters},
     error::UserError,
     gobin::{GoBinError, GoBinary},
-    privileges,
-    probes::{self, AllocPlan},
-    report::{json::JsonSink, text::TextSink, Overhead, Report, Sink, TargetInfo, Window},
+    golayout, privileges,
+    probes::{self, AllocPlan, TimedFunc},
+    report::{
+        json::JsonSink, text::TextSink, FuncLatency, Overhead, Percentiles, Report, Sink,
+        TargetInfo, Window,
+    },
     run_loop::{self, Stop},
     symbolize::Symbolizer,
     target::Target,
@@ -30,6 +34,7 @@ pub struct Session<'a> {
     pub bin: &'a GoBinary,
     pub go_minor: u32,
     pub plan: AllocPlan,
+    pub timed: Vec<TimedFunc>,
     pub cost_per_hit_ns: f64,
     pub symbolizer: Symbolizer<'a>,
     pub collector: Collector,
@@ -43,6 +48,7 @@ pub struct Mark {
     pub counts: HashMap<AllocKey, u64>,
     pub counters: Counters,
     pub cpu_ns: u64,
+    pub latencies: Vec<Histogram<u64>>,
 }
 
 pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
@@ -87,20 +93,31 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let bin = open_binary(&target)?;
     let go_minor = probes::go_minor(&bin)?;
     let plan = probes::alloc_plan(&bin)?;
+    let timed = args
+        .time
+        .iter()
+        .map(|f| probes::timed_func(&bin, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let goid_offset = golayout::layout_for(1, go_minor)
+        .map(|l| l.g.goid)
+        .ok_or_else(|| UserError::Unsupported(format!("no runtime layout for go1.{go_minor}")))?;
     privileges::check()?;
     let mut sink = sink(args)?;
     let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
 
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
-    let collector = Collector::new(&mut probes)?;
+    probes.configure(goid_offset)?;
+    let collector = Collector::new(&mut probes, timed.len())?;
     probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
+    probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
     let mut session = Session {
         symbolizer: Symbolizer::new(&bin, bias),
         target,
         bin: &bin,
         go_minor,
         plan,
+        timed,
         cost_per_hit_ns,
         collector,
     };
@@ -126,10 +143,11 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         args.interval,
         sink.as_mut(),
     ))?;
-    // Detach before the final read so the counts no longer move.
+    // The window ends now. Detaching takes ~0.1 s per probe (an RCU grace
+    // period each); what the target allocates meanwhile is not reported.
+    let end = session.mark();
     drop(probes);
     let exited = stop == Stop::TargetExited;
-    let end = session.mark();
     let report = session.report("final", &start, &end, exited);
     sink.write(&report)?;
     eprintln!(
@@ -154,6 +172,7 @@ impl Session<'_> {
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
             cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
+            latencies: self.collector.latencies.clone(),
         }
     }
 
@@ -206,7 +225,39 @@ impl Session<'_> {
             },
             allocations,
             allocation_totals,
+            functions: self.function_latencies(from, to),
         }
+    }
+}
+
+impl Session<'_> {
+    fn function_latencies(&self, from: &Mark, to: &Mark) -> Vec<FuncLatency> {
+        self.timed
+            .iter()
+            .zip(to.latencies.iter().zip(&from.latencies))
+            .map(|(f, (now, base))| {
+                let mut h = now.clone();
+                let _ = h.subtract(base);
+                FuncLatency {
+                    function: f.name.clone(),
+                    calls: h.len(),
+                    latency_ns: percentiles(&h),
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    Percentiles {
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+        mean: h.mean(),
     }
 }
 

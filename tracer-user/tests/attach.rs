@@ -234,3 +234,66 @@ fn sigkill_leaves_nothing_attached() {
     assert!(truth["mallocs"].as_u64().unwrap() > 80_000);
     prog.finish();
 }
+
+/// RET-offset probes: every return path of a function is timed, recursion
+/// nests, and the durations match what the program measures itself.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn timed_functions_every_return_path() {
+    for go in go_bins() {
+        let label = go.display().to_string();
+        let bin = build_go(&go, "timing", &[]);
+        let mut prog = GoProgram::start(&bin);
+        let tracer = Tracer::attach(
+            prog.pid,
+            &[
+                "--format",
+                "json",
+                "--time",
+                "main.multiReturn",
+                "--time",
+                "main.deep",
+            ],
+        );
+        let truth = prog.phase();
+        let reports = tracer.stop();
+        prog.finish();
+        let funcs = reports.last().unwrap()["functions"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let f = |name: &str| {
+            funcs
+                .iter()
+                .find(|f| f["function"] == name)
+                .unwrap_or_else(|| panic!("{label}: {name} not reported"))
+                .clone()
+        };
+        let multi = f("main.multiReturn");
+        assert_eq!(
+            multi["calls"], truth["calls"],
+            "{label}: a return path was missed"
+        );
+        let mean = multi["latency_ns"]["mean"].as_f64().unwrap();
+        let want = truth["mean_ns"].as_f64().unwrap();
+        assert!(
+            (mean - want).abs() <= want * 0.05,
+            "{label}: mean {mean} ns, program measured {want} ns"
+        );
+        let max = multi["latency_ns"]["max"].as_u64().unwrap();
+        assert!(
+            max >= 15_000_000 && max <= truth["max_ns"].as_u64().unwrap() + 1_000_000,
+            "{label}: max {max}"
+        );
+        let p50 = multi["latency_ns"]["p50"].as_u64().unwrap();
+        assert!(
+            (10_000_000..12_000_000).contains(&p50),
+            "{label}: p50 {p50} (the 10 ms path)"
+        );
+        assert_eq!(
+            f("main.deep")["calls"],
+            truth["deep_calls"],
+            "{label}: recursion"
+        );
+    }
+}

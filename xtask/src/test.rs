@@ -36,7 +36,7 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
     cmd::run(
         Command::new("cargo")
             .current_dir(&ws)
-            .args(["test", "--release", "--workspace"])
+            .args(["test", "--release"])
             .envs(envs.clone()),
     )?;
     cmd::run(

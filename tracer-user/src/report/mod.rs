@@ -17,6 +17,24 @@ pub struct Report {
     pub overhead: Overhead,
     pub allocations: Vec<AllocSite>,
     pub allocation_totals: AllocTotals,
+    /// Functions timed with --time.
+    pub functions: Vec<FuncLatency>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FuncLatency {
+    pub function: String,
+    pub calls: u64,
+    pub latency_ns: Percentiles,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub max: u64,
+    pub mean: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

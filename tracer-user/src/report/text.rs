@@ -29,6 +29,15 @@ pub fn human_bytes(b: f64) -> String {
     }
 }
 
+pub fn human_ns(ns: f64) -> String {
+    match ns {
+        n if n >= 1e9 => format!("{:.2}s", n / 1e9),
+        n if n >= 1e6 => format!("{:.2}ms", n / 1e6),
+        n if n >= 1e3 => format!("{:.1}µs", n / 1e3),
+        n => format!("{n:.0}ns"),
+    }
+}
+
 pub fn render(r: &Report, top: usize) -> String {
     use std::fmt::Write as _;
     let mut s = String::new();
@@ -93,6 +102,26 @@ pub fn render(r: &Report, top: usize) -> String {
         );
         if !site.via.is_empty() {
             let _ = writeln!(s, "{:>75}via {}", "", site.via.join(" ← "));
+        }
+    }
+    if !r.functions.is_empty() {
+        let _ = writeln!(
+            s,
+            "{:>10} {:>10} {:>10} {:>10} {:>10}  timed function",
+            "calls", "p50", "p99", "max", "mean"
+        );
+        for f in &r.functions {
+            let l = &f.latency_ns;
+            let _ = writeln!(
+                s,
+                "{:>10} {:>10} {:>10} {:>10} {:>10}  {}",
+                f.calls,
+                human_ns(l.p50 as f64),
+                human_ns(l.p99 as f64),
+                human_ns(l.max as f64),
+                human_ns(l.mean),
+                f.function
+            );
         }
     }
     if r.allocations.len() > top {

@@ -1,0 +1,3 @@
+module example.com/gobinfixture
+
+go 1.21

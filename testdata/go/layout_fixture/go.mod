@@ -1,0 +1,3 @@
+module example.com/layoutfixture
+
+go 1.21

@@ -1,0 +1,86 @@
+//! Function timing without uretprobes: `func_entry` after the prologue,
+//! `func_exit` on each RET instruction. Calls are matched per goroutine
+//! (goid read through R14, the g register), not per thread: goroutines
+//! migrate between threads. The attach cookie is the function's id.
+use aya_ebpf::{
+    helpers::{bpf_ktime_get_ns, generated::bpf_get_attach_cookie},
+    macros::uprobe,
+    programs::ProbeContext,
+    EbpfContext,
+};
+use tracer_common::{config, counter, kind, FuncEvent, FuncStartKey};
+
+use crate::{
+    helpers::{bump, read_u64},
+    maps::{CONFIG, EVENTS, FUNC_DEPTHS, FUNC_STARTS},
+};
+
+#[inline(always)]
+fn key(ctx: &ProbeContext) -> Option<FuncStartKey> {
+    let goid_off = *CONFIG.get(config::G_GOID_OFFSET)?;
+    let g = unsafe { &*ctx.regs }.r14;
+    if g == 0 || goid_off == 0 {
+        return None;
+    }
+    let goid = read_u64(g + goid_off)?;
+    let func_id = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } as u32;
+    Some(FuncStartKey {
+        goid,
+        func_id,
+        depth: 0,
+    })
+}
+
+#[uprobe]
+pub fn func_entry(ctx: ProbeContext) -> u32 {
+    bump(counter::PROBE_HITS);
+    if let Some(k) = key(&ctx) {
+        let depth = unsafe { FUNC_DEPTHS.get(&k) }.copied().unwrap_or(0);
+        let now = unsafe { bpf_ktime_get_ns() };
+        let at = FuncStartKey { depth, ..k };
+        if FUNC_STARTS.insert(&at, &now, 0).is_err()
+            || FUNC_DEPTHS.insert(&k, &(depth + 1), 0).is_err()
+        {
+            bump(counter::LOST);
+        }
+    }
+    0
+}
+
+#[uprobe]
+pub fn func_exit(ctx: ProbeContext) -> u32 {
+    bump(counter::PROBE_HITS);
+    let Some(k) = key(&ctx) else { return 0 };
+    let depth = match unsafe { FUNC_DEPTHS.get(&k) }.copied() {
+        Some(d) if d > 0 => d - 1,
+        _ => {
+            bump(counter::UNMATCHED_EXITS);
+            return 0;
+        }
+    };
+    if depth == 0 {
+        let _ = FUNC_DEPTHS.remove(&k);
+    } else {
+        let _ = FUNC_DEPTHS.insert(&k, &depth, 0);
+    }
+    let at = FuncStartKey { depth, ..k };
+    let Some(start) = (unsafe { FUNC_STARTS.get(&at) }).copied() else {
+        bump(counter::UNMATCHED_EXITS);
+        return 0;
+    };
+    let _ = FUNC_STARTS.remove(&at);
+    let now = unsafe { bpf_ktime_get_ns() };
+    match EVENTS.reserve::<FuncEvent>(0) {
+        Some(mut e) => {
+            e.write(FuncEvent {
+                kind: kind::FUNC_TIME,
+                func_id: k.func_id,
+                goid: k.goid,
+                duration_ns: now.saturating_sub(start),
+            });
+            e.submit(0);
+        }
+        None => bump(counter::LOST),
+    }
+    0
+}
