@@ -5,7 +5,10 @@ use std::{
     process::Command,
 };
 
-use crate::{cmd::run, prereqs::NIGHTLY};
+use crate::{
+    cmd::run,
+    prereqs::{self, NIGHTLY},
+};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,6 +25,15 @@ pub fn tracer_binary() -> PathBuf {
     workspace().join("target/release/tracer")
 }
 
+/// PATH with `dir` first (bpf-linker is looked up on PATH).
+fn path_with(dir: &Path) -> std::ffi::OsString {
+    let mut paths = vec![dir.to_path_buf()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap_or_default()
+}
+
 pub fn bpf() -> anyhow::Result<()> {
     run(Command::new("cargo")
         .current_dir(workspace().join("tracer-ebpf"))
@@ -34,6 +46,7 @@ pub fn bpf() -> anyhow::Result<()> {
             "build-std=core",
             "--release",
         ])
+        .env("PATH", path_with(&prereqs::cargo_bin_dir()))
         // Make sure the stable toolchain's settings do not leak into the nightly build.
         .env_remove("RUSTUP_TOOLCHAIN")
         .env_remove("RUSTC")

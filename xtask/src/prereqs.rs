@@ -91,8 +91,16 @@ fn nightly_llvm() -> anyhow::Result<(PathBuf, String)> {
     Ok((lib, major))
 }
 
+/// Where `cargo install` puts binaries.
+pub fn cargo_bin_dir() -> PathBuf {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home().join(".cargo"))
+        .join("bin")
+}
+
 fn bpf_linker() -> PathBuf {
-    home().join(".cargo/bin/bpf-linker")
+    cargo_bin_dir().join("bpf-linker")
 }
 
 fn ensure_bpf_linker() -> anyhow::Result<()> {
