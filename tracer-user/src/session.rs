@@ -185,13 +185,15 @@ impl Session<'_> {
             collector,
             ..
         } = self;
+        let mut stack_of = |id: u64| {
+            if id == 0 {
+                return None;
+            }
+            collector.stack(id).map(|s| symbolizer.stack(s.frames()))
+        };
         let (allocations, allocation_totals) =
-            allocs::by_site(&counts, self.go_minor, secs, |id| {
-                if id == 0 {
-                    return None;
-                }
-                collector.stack(id).map(|s| symbolizer.stack(s.frames()))
-            });
+            allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
+        let alloc_stacks = allocs::by_stack(&counts, &mut stack_of);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
         let probe_ns = counters.probe_hits as f64 * self.cost_per_hit_ns;
         let info = self.bin.build_info();
@@ -226,6 +228,7 @@ impl Session<'_> {
             allocations,
             allocation_totals,
             functions: self.function_latencies(from, to),
+            alloc_stacks,
         }
     }
 }

@@ -6,7 +6,7 @@ use tracer_common::AllocKey;
 
 use crate::{
     gobin::Frame,
-    report::{AllocSite, AllocTotals, HistBucket, SizeCount},
+    report::{AllocSite, AllocTotals, HistBucket, SizeCount, StackCount},
     sizeclass,
     symbolize::{unknown_frame, Symbolized},
 };
@@ -32,6 +32,31 @@ struct SiteAcc {
     /// bytes per stack id
     stacks: HashMap<u64, u64>,
     sizes: HashMap<u64, u64>,
+}
+
+/// Allocation counts per stack, heaviest first.
+pub fn by_stack(
+    counts: &HashMap<AllocKey, u64>,
+    mut stack_of: impl FnMut(u64) -> Option<Symbolized>,
+) -> Vec<StackCount> {
+    let mut per: HashMap<u64, (u64, u64)> = HashMap::new();
+    for (key, &n) in counts {
+        let e = per.entry(key.stack_id).or_default();
+        e.0 += n;
+        e.1 += key.size * n;
+    }
+    let mut out: Vec<StackCount> = per
+        .into_iter()
+        .map(|(id, (objects, bytes))| StackCount {
+            frames: stack_of(id)
+                .map(|s| s.frames)
+                .unwrap_or_else(|| vec![unknown_frame()]),
+            objects,
+            bytes,
+        })
+        .collect();
+    out.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(b.objects.cmp(&a.objects)));
+    out
 }
 
 /// Groups counts by allocation site. `stack_of` resolves a stack id to its

@@ -19,6 +19,18 @@ pub struct Report {
     pub allocation_totals: AllocTotals,
     /// Functions timed with --time.
     pub functions: Vec<FuncLatency>,
+    /// Every allocating stack of the window (for folded stacks, flame
+    /// graphs and pprof); not in the JSON lines, which carry sites.
+    #[serde(skip)]
+    pub alloc_stacks: Vec<StackCount>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StackCount {
+    /// Innermost first, inlined frames expanded.
+    pub frames: Vec<Frame>,
+    pub objects: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
