@@ -14,7 +14,6 @@ pub const MAP_STACKS: &str = "STACKS";
 pub const MAP_ALLOC_COUNTS: &str = "ALLOC_COUNTS";
 pub const MAP_COUNTERS: &str = "COUNTERS";
 pub const MAP_EVENTS: &str = "EVENTS";
-pub const MAP_SCRATCH: &str = "SCRATCH";
 pub const MAP_CONFIG: &str = "CONFIG";
 pub const MAP_FUNC_STARTS: &str = "FUNC_STARTS";
 pub const MAP_FUNC_DEPTHS: &str = "FUNC_DEPTHS";

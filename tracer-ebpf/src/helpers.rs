@@ -1,14 +1,20 @@
 //! Counters, user-memory reads and the frame-pointer stack walk.
 use aya_ebpf::{helpers::bpf_probe_read_user, programs::ProbeContext};
-use tracer_common::MAX_FRAMES;
+use core::intrinsics::{atomic_xadd, AtomicOrdering};
+use tracer_common::{Stack, MAX_FRAMES};
 
-use crate::maps::{COUNTERS, SCRATCH, STACKS};
+use crate::maps::{COUNTERS, STACKS};
+
+/// Adds `n` to a u64 in a shared map value (BPF atomic add).
+#[inline(always)]
+pub fn atomic_add(p: *mut u64, n: u64) {
+    unsafe { atomic_xadd::<u64, u64, { AtomicOrdering::Relaxed }>(p, n) };
+}
 
 #[inline(always)]
 pub fn bump(index: u32) {
     if let Some(p) = COUNTERS.get_ptr_mut(index) {
-        // Per-CPU slot: no other writer.
-        unsafe { *p += 1 };
+        atomic_add(p, 1);
     }
 }
 
@@ -19,7 +25,8 @@ pub fn read_u64(addr: u64) -> Option<u64> {
 
 /// Walks the Go frame-pointer chain of the probed goroutine and stores the
 /// stack in `STACKS`. Returns the stack id (0 when it could not be stored) and
-/// whether it was truncated.
+/// whether it was truncated. The stack is built on the BPF stack (256 bytes):
+/// a per-CPU buffer could be overwritten by another thread preempting us.
 ///
 /// After the prologue (`PUSHQ BP; MOVQ SP, BP`) BP is the probed function's
 /// frame: its return address is `*(BP+8)` and the caller's frame `*BP`. At
@@ -28,11 +35,8 @@ pub fn read_u64(addr: u64) -> Option<u64> {
 /// anything else ends the walk.
 #[inline(always)]
 pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
-    let Some(scratch) = SCRATCH.get_ptr_mut(0) else {
-        return (0, false);
-    };
     let regs = unsafe { &*ctx.regs };
-    let stack = unsafe { &mut *scratch };
+    let mut stack = Stack::zeroed();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut bp = regs.rbp;
     let mut pc = if after_prologue {
@@ -65,7 +69,7 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
         i += 1;
     }
     let id = hash | 1;
-    if STACKS.get_ptr(id).is_some() || STACKS.insert(id, *stack, 0).is_ok() {
+    if STACKS.get_ptr(id).is_some() || STACKS.insert(id, stack, 0).is_ok() {
         (id, truncated)
     } else {
         (0, truncated)

@@ -2,6 +2,9 @@
 //! counted in `COUNTERS` and the probe returns 0.
 #![no_std]
 #![no_main]
+// Atomic adds: probes are preemptible, so per-CPU read-modify-write races.
+#![feature(core_intrinsics)]
+#![allow(internal_features)]
 
 mod helpers;
 mod maps;

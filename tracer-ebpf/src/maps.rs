@@ -1,7 +1,12 @@
 //! Every BPF map, in one place. Names and sizes come from `tracer_common::maps`.
+//!
+//! Shared (not per-CPU) maps with atomic adds: uprobe programs run with
+//! migration disabled but are preemptible, so two threads of the target
+//! can interleave inside a probe on one CPU and per-CPU read-modify-write
+//! (or a per-CPU scratch buffer) would race.
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, PerCpuArray, PerCpuHashMap, RingBuf},
+    maps::{Array, HashMap, LruHashMap, RingBuf},
 };
 use tracer_common::{
     config, counter, AllocKey, FuncStartKey, Stack, ALLOC_COUNTS_CAPACITY, EVENTS_BYTES,
@@ -12,16 +17,11 @@ use tracer_common::{
 pub static STACKS: HashMap<u64, Stack> = HashMap::with_max_entries(STACKS_CAPACITY, 0);
 
 #[map]
-/// Per-CPU so that counting needs no atomics; userspace sums the CPUs.
-pub static ALLOC_COUNTS: PerCpuHashMap<AllocKey, u64> =
-    PerCpuHashMap::with_max_entries(ALLOC_COUNTS_CAPACITY, 0);
+pub static ALLOC_COUNTS: HashMap<AllocKey, u64> =
+    HashMap::with_max_entries(ALLOC_COUNTS_CAPACITY, 0);
 
 #[map]
-pub static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(counter::COUNT, 0);
-
-/// Per-CPU scratch space for building a stack (too large for the 512-byte BPF stack).
-#[map]
-pub static SCRATCH: PerCpuArray<Stack> = PerCpuArray::with_max_entries(1, 0);
+pub static COUNTERS: Array<u64> = Array::with_max_entries(counter::COUNT, 0);
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);

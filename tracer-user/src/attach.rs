@@ -1,7 +1,7 @@
 //! Loading the BPF object, attaching uprobes, and measuring what one probe
 //! hit costs on this machine. Dropping `Probes` detaches everything (the
 //! links are file descriptors: even a SIGKILLed tracer leaves nothing).
-use std::{num::NonZeroU32, path::Path, time::Instant};
+use std::{num::NonZeroU32, path::Path};
 
 use aya::{
     programs::{
@@ -207,12 +207,23 @@ fn own_symbol_file_offset(exe: &Path, name: &str) -> Option<u64> {
     Some(sym.address() - section.address() + file_off)
 }
 
+/// CPU time (ns) of `n` calls on this thread: the probe's work is charged
+/// to the thread that hits it, and CPU time ignores time spent descheduled.
 fn time_calls(n: u32) -> f64 {
-    let t = Instant::now();
+    let t = thread_cpu_ns();
     for i in 0..n {
         std::hint::black_box(tracer_calibration_point(std::hint::black_box(i as u64)));
     }
-    t.elapsed().as_nanos() as f64
+    thread_cpu_ns().saturating_sub(t) as f64
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 /// A function of our own to probe during calibration. Exported so it keeps

@@ -20,6 +20,8 @@ pub enum Command {
     Attach(AttachArgs),
     /// Show what the tracer finds in a Go binary and what will not work.
     Inspect(crate::inspect::InspectArgs),
+    /// Compare two `--format json` reports: which allocation sites grew (like `pprof -base`).
+    Diff(crate::diff::DiffArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -36,9 +38,9 @@ pub struct AttachArgs {
     /// exact: every allocation is counted (each costs the target one uprobe hit).
     #[arg(long, value_enum, default_value_t = Mode::Exact)]
     pub mode: Mode,
-    /// Output format; the default is text.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    /// Output: the live TUI (default when stdout is a terminal), a text report, or JSON Lines.
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
     /// Write reports to this file instead of stdout.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -49,6 +51,18 @@ pub struct AttachArgs {
     /// Allocation sites shown in the text report.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Also write a flame graph (SVG) of the allocation stacks at exit.
+    #[arg(long, value_name = "FILE.svg")]
+    pub flamegraph: Option<PathBuf>,
+    /// Also write folded stacks (`root;…;leaf WEIGHT`, for inferno, flamegraph.pl, speedscope).
+    #[arg(long, value_name = "FILE")]
+    pub folded: Option<PathBuf>,
+    /// Also write a gzipped pprof profile (alloc_objects, alloc_space) for `go tool pprof`.
+    #[arg(long, value_name = "FILE.pb.gz")]
+    pub pprof: Option<PathBuf>,
+    /// What folded stacks and flame graphs are weighed by.
+    #[arg(long, value_enum, default_value_t = crate::report::folded::Weight::Bytes)]
+    pub weight: crate::report::folded::Weight,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! (stack, size), stacks, counters, and the ring buffer of overflow events.
 use std::collections::HashMap;
 
-use aya::maps::{HashMap as BpfHashMap, MapData, PerCpuArray, PerCpuHashMap, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
 use hdrhistogram::Histogram;
 use tracer_common::{
     counter, kind, AllocEvent, AllocKey, FuncEvent, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS,
@@ -11,7 +11,7 @@ use tracer_common::{
 
 use crate::{attach::Probes, error::UserError};
 
-/// Cumulative counters since load (summed over CPUs).
+/// Cumulative counters since load.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
     pub probe_hits: u64,
@@ -38,9 +38,9 @@ impl Counters {
 }
 
 pub struct Collector {
-    counts: PerCpuHashMap<MapData, AllocKey, u64>,
+    counts: BpfHashMap<MapData, AllocKey, u64>,
     stacks: BpfHashMap<MapData, u64, Stack>,
-    counters: PerCpuArray<MapData, u64>,
+    counters: Array<MapData, u64>,
     events: RingBuf<MapData>,
     /// Allocations that arrived on the ring buffer (cumulative).
     overflow: HashMap<AllocKey, u64>,
@@ -84,12 +84,7 @@ impl Collector {
     }
 
     pub fn counters(&self) -> Counters {
-        let get = |i: u32| -> u64 {
-            self.counters
-                .get(&i, 0)
-                .map(|v| v.iter().sum())
-                .unwrap_or(0)
-        };
+        let get = |i: u32| -> u64 { self.counters.get(&i, 0).unwrap_or(0) };
         Counters {
             probe_hits: get(counter::PROBE_HITS),
             allocs: get(counter::ALLOCS),
@@ -126,8 +121,8 @@ impl Collector {
     pub fn alloc_counts(&mut self) -> HashMap<AllocKey, u64> {
         self.drain_events();
         let mut out = self.overflow.clone();
-        for (key, values) in self.counts.iter().flatten() {
-            *out.entry(key).or_default() += values.iter().sum::<u64>();
+        for (key, n) in self.counts.iter().flatten() {
+            *out.entry(key).or_default() += n;
         }
         out
     }

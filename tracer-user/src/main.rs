@@ -3,6 +3,7 @@ mod aggregate;
 mod attach;
 mod cli;
 mod collect;
+mod diff;
 mod disasm;
 mod error;
 mod gobin;
@@ -16,6 +17,7 @@ mod session;
 mod sizeclass;
 mod symbolize;
 mod target;
+mod tui;
 
 use clap::Parser;
 
@@ -26,6 +28,7 @@ fn main() {
     let result = match &cli.command {
         cli::Command::Attach(args) => session::attach(args),
         cli::Command::Inspect(args) => inspect::run(args),
+        cli::Command::Diff(args) => diff::run(args),
     };
     if let Err(err) = result {
         let code = match err.downcast_ref::<error::UserError>() {

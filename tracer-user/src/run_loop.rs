@@ -1,15 +1,16 @@
-//! The one loop that owns shutdown: interval reports, `--duration`,
-//! Ctrl-C/SIGTERM and the target's exit.
-use std::time::Duration;
+//! The one loop that owns shutdown: interval reports or the TUI,
+//! `--duration`, Ctrl-C/SIGTERM and the target's exit.
+use std::{path::Path, pin::Pin, time::Duration};
 
 use tokio::{
-    signal::unix::{signal, SignalKind},
-    time::{interval, sleep, MissedTickBehavior},
+    signal::unix::{signal, Signal, SignalKind},
+    time::{interval, sleep, Interval, MissedTickBehavior, Sleep},
 };
 
 use crate::{
-    report::Sink,
+    report::{files, flamegraph, folded::Weight, Sink},
     session::{Mark, Session},
+    tui::{spawn_input, Tui, TuiCommand},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +21,55 @@ pub enum Stop {
 }
 
 const LIVENESS_CHECK: Duration = Duration::from_millis(200);
+const TUI_REFRESH: Duration = Duration::from_secs(1);
 
+/// What ends a session, whatever shows the data.
+struct Stops {
+    sigint: Signal,
+    sigterm: Signal,
+    deadline: Pin<Box<Sleep>>,
+    has_deadline: bool,
+    live: Interval,
+}
+
+impl Stops {
+    fn new(duration: Option<Duration>) -> anyhow::Result<Stops> {
+        let mut live = interval(LIVENESS_CHECK);
+        live.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        Ok(Stops {
+            sigint: signal(SignalKind::interrupt())?,
+            sigterm: signal(SignalKind::terminate())?,
+            deadline: Box::pin(sleep(duration.unwrap_or(Duration::from_secs(u64::MAX / 4)))),
+            has_deadline: duration.is_some(),
+            live,
+        })
+    }
+
+    /// Waits for a stop; meanwhile drains the ring buffer at each liveness tick.
+    async fn next(&mut self, session: &mut Session<'_>) -> Stop {
+        loop {
+            tokio::select! {
+                _ = self.sigint.recv() => return Stop::Signal,
+                _ = self.sigterm.recv() => return Stop::Signal,
+                _ = &mut self.deadline, if self.has_deadline => return Stop::Duration,
+                _ = self.live.tick() => {
+                    session.collector.drain_events();
+                    if !session.target.alive() {
+                        return Stop::TargetExited;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn ticker(every: Duration) -> Interval {
+    let mut t = interval(every);
+    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    t
+}
+
+/// Text/JSON: a report per `every` (if given) until a stop.
 pub async fn run(
     session: &mut Session<'_>,
     start: &Mark,
@@ -28,33 +77,75 @@ pub async fn run(
     every: Option<Duration>,
     sink: &mut dyn Sink,
 ) -> anyhow::Result<Stop> {
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    let deadline = sleep(duration.unwrap_or(Duration::from_secs(u64::MAX / 4)));
-    tokio::pin!(deadline);
-    let mut live = interval(LIVENESS_CHECK);
-    live.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut ticks = interval(every.unwrap_or(Duration::from_secs(3600)));
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut stops = Stops::new(duration)?;
+    let mut ticks = ticker(every.unwrap_or(Duration::from_secs(3600)));
     ticks.tick().await;
     let mut last = start.clone();
     loop {
         tokio::select! {
-            _ = sigint.recv() => return Ok(Stop::Signal),
-            _ = sigterm.recv() => return Ok(Stop::Signal),
-            _ = &mut deadline, if duration.is_some() => return Ok(Stop::Duration),
-            _ = live.tick() => {
-                session.collector.drain_events();
-                if !session.target.alive() {
-                    return Ok(Stop::TargetExited);
-                }
-            }
+            stop = stops.next(session) => return Ok(stop),
             _ = ticks.tick(), if every.is_some() => {
                 let now = session.mark();
                 let report = session.report("interval", &last, &now, false);
                 sink.write(&report)?;
                 last = now;
             }
+        }
+    }
+}
+
+/// The live TUI, refreshed every second, until a stop or `q`.
+pub async fn run_tui(
+    session: &mut Session<'_>,
+    start: &Mark,
+    duration: Option<Duration>,
+    flamegraph_path: &Path,
+    weight: Weight,
+) -> anyhow::Result<Stop> {
+    let mut stops = Stops::new(duration)?;
+    let mut ticks = ticker(TUI_REFRESH);
+    ticks.tick().await;
+    let mut tui = Tui::start()?;
+    let mut keys = spawn_input();
+    // recv() returns None at once forever after the input thread ends.
+    let mut keys_open = true;
+    let mut last = start.clone();
+    let mut total = None;
+    tui.draw()?;
+    loop {
+        tokio::select! {
+            stop = stops.next(session) => return Ok(stop),
+            _ = ticks.tick() => {
+                let now = session.mark();
+                let recent = session.report("interval", &last, &now, false);
+                let run = session.report("interval", start, &now, false);
+                tui.update(&recent, &run);
+                tui.draw()?;
+                total = Some(run);
+                last = now;
+            }
+            ev = keys.recv(), if keys_open => match ev {
+                Some(ev) => {
+                    match tui.on_event(ev) {
+                        Some(TuiCommand::Quit) => return Ok(Stop::Signal),
+                        Some(TuiCommand::WriteFlamegraph) => {
+                            let status = match &total {
+                                None => "no data yet".to_string(),
+                                Some(r) => match flamegraph::flamegraph_svg(r, weight)
+                                    .and_then(|svg| Ok(files::write_atomic(flamegraph_path, &svg)?))
+                                {
+                                    Ok(()) => format!("flamegraph written to {}", flamegraph_path.display()),
+                                    Err(e) => format!("flamegraph not written: {e}"),
+                                },
+                            };
+                            tui.set_status(status);
+                        }
+                        None => {}
+                    }
+                    tui.draw()?;
+                }
+                None => keys_open = false,
+            },
         }
     }
 }

@@ -3,7 +3,8 @@
 use std::{
     collections::HashMap,
     fs::File,
-    io::{self, Write},
+    io::{self, IsTerminal, Write},
+    path::{Path, PathBuf},
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -20,8 +21,12 @@ use crate::{
     golayout, privileges,
     probes::{self, AllocPlan, TimedFunc},
     report::{
-        json::JsonSink, text::TextSink, FuncLatency, Overhead, Percentiles, Report, Sink,
-        TargetInfo, Window,
+        files::{self, AtomicFileSink},
+        flamegraph, folded,
+        json::JsonSink,
+        pprof,
+        text::TextSink,
+        FuncLatency, Overhead, Percentiles, Report, Sink, TargetInfo, Window,
     },
     run_loop::{self, Stop},
     symbolize::Symbolizer,
@@ -36,6 +41,8 @@ pub struct Session<'a> {
     pub plan: AllocPlan,
     pub timed: Vec<TimedFunc>,
     pub cost_per_hit_ns: f64,
+    /// Load, calibration and attach time.
+    pub attach_ns: u64,
     pub symbolizer: Symbolizer<'a>,
     pub collector: Collector,
 }
@@ -62,18 +69,60 @@ pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
     })
 }
 
-fn sink(args: &AttachArgs) -> Result<Box<dyn Sink>, UserError> {
+/// The output format: `--format`, else the TUI on a terminal, else text.
+fn format(args: &AttachArgs) -> Format {
+    let tty = args.output.is_none() && io::stdout().is_terminal();
+    args.format
+        .unwrap_or(if tty { Format::Tui } else { Format::Text })
+}
+
+fn output_error(path: &Path, e: io::Error) -> UserError {
+    UserError::Output {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    }
+}
+
+/// Where reports go: the stream of `--format` (text or JSON; after the TUI
+/// the final report is text) plus each export file. Every path is checked
+/// before anything is attached.
+fn sinks(args: &AttachArgs, format: Format) -> Result<MultiSink, UserError> {
     let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(File::create(path).map_err(|e| UserError::Output {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?),
+        Some(path) => Box::new(File::create(path).map_err(|e| output_error(path, e))?),
         None => Box::new(io::stdout()),
     };
-    Ok(match args.format {
+    let mut sinks: Vec<Box<dyn Sink>> = vec![match format {
         Format::Json => Box::new(JsonSink::new(out)),
         Format::Text | Format::Tui => Box::new(TextSink::new(out, args.top)),
-    })
+    }];
+    let weight = args.weight;
+    let exports: [(&Option<PathBuf>, files::Render); 3] = [
+        (
+            &args.flamegraph,
+            Box::new(move |r: &Report| flamegraph::flamegraph_svg(r, weight)),
+        ),
+        (
+            &args.folded,
+            Box::new(move |r: &Report| Ok(folded::folded(r, weight).into_bytes())),
+        ),
+        (&args.pprof, Box::new(pprof::pprof_gz)),
+    ];
+    for (path, render) in exports {
+        if let Some(path) = path {
+            files::check_writable(path).map_err(|e| output_error(path, e))?;
+            sinks.push(Box::new(AtomicFileSink::new(path.clone(), render)));
+        }
+    }
+    Ok(MultiSink(sinks))
+}
+
+/// Writes each report to every sink.
+pub struct MultiSink(Vec<Box<dyn Sink>>);
+
+impl Sink for MultiSink {
+    fn write(&mut self, report: &Report) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.write(report))
+    }
 }
 
 pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
@@ -83,11 +132,9 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    if args.format == Format::Tui {
-        return Err(UserError::Usage(
-            "the TUI is not available yet; use --format text or json".into(),
-        )
-        .into());
+    let format = format(args);
+    if format == Format::Tui && !io::stdout().is_terminal() {
+        return Err(UserError::Usage("--format tui needs a terminal on stdout".into()).into());
     }
     let target = Target::open(args.pid)?;
     let bin = open_binary(&target)?;
@@ -102,9 +149,10 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         .map(|l| l.g.goid)
         .ok_or_else(|| UserError::Unsupported(format!("no runtime layout for go1.{go_minor}")))?;
     privileges::check()?;
-    let mut sink = sink(args)?;
+    let mut sink = sinks(args, format)?;
     let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
 
+    let attach_started = Instant::now();
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
     probes.configure(goid_offset)?;
@@ -119,30 +167,48 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         plan,
         timed,
         cost_per_hit_ns,
+        attach_ns: attach_started.elapsed().as_nanos() as u64,
         collector,
     };
-    eprintln!(
-        "tracer: attached {} probes to pid {} ({}, {}); {}",
-        probes.attached,
-        session.target.pid,
-        bin.build_info().go_version,
-        session.plan.scheme,
-        match args.duration {
-            Some(d) => format!("stopping after {}", humantime::format_duration(d)),
-            None => "Ctrl-C to stop".into(),
-        }
-    );
+    if format != Format::Tui {
+        eprintln!(
+            "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
+            probes.attached,
+            session.target.pid,
+            bin.build_info().go_version,
+            session.plan.scheme,
+            session.attach_ns / 1_000_000,
+            match args.duration {
+                Some(d) => format!("stopping after {}", humantime::format_duration(d)),
+                None => "Ctrl-C to stop".into(),
+            }
+        );
+    }
     let start = session.mark();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let stop = rt.block_on(run_loop::run(
-        &mut session,
-        &start,
-        args.duration,
-        args.interval,
-        sink.as_mut(),
-    ))?;
+    let stop = if format == Format::Tui {
+        let flamegraph = args
+            .flamegraph
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(format!("tracer-{}.svg", args.pid)));
+        rt.block_on(run_loop::run_tui(
+            &mut session,
+            &start,
+            args.duration,
+            &flamegraph,
+            args.weight,
+        ))?
+    } else {
+        rt.block_on(run_loop::run(
+            &mut session,
+            &start,
+            args.duration,
+            args.interval,
+            &mut sink,
+        ))?
+    };
     // The window ends now. Detaching takes ~0.1 s per probe (an RCU grace
     // period each); what the target allocates meanwhile is not reported.
     let end = session.mark();
@@ -215,6 +281,7 @@ impl Session<'_> {
                 mode: "exact",
                 sample_rate: 1,
                 alloc_probes: self.plan.scheme.clone(),
+                attach_ns: self.attach_ns,
             },
             overhead: Overhead {
                 probe_hits: counters.probe_hits,

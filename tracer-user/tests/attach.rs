@@ -7,28 +7,65 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-/// Exact mode against runtime.MemStats, per Go version.
+use std::collections::BTreeMap;
+
+/// (function, file, line) → objects, for the program's own sites.
+type SiteTable = BTreeMap<(String, String, u64), u64>;
+
+/// Exact mode against runtime.MemStats, per Go version; a stripped build
+/// (`-s -w`: no .symtab, no DWARF) must give the very same site table.
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn exact_counts_match_memstats() {
     for go in go_bins() {
-        let bin = build_go(&go, "allocs", &[]);
-        check_allocs_program(&bin, &go);
+        let plain = check_allocs_program(&build_go(&go, "allocs", &[]), &go);
+        let stripped = check_allocs_program(&build_go(&go, "allocs", &["-ldflags=-s -w"]), &go);
+        assert_same_sites(
+            &plain,
+            &stripped,
+            &format!("{}: stripped build", go.display()),
+        );
     }
 }
 
-/// PIE and stripped builds of the newest and the oldest version.
+/// PIE builds, plain and stripped, of the oldest and the newest version.
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn exact_counts_match_memstats_pie_stripped() {
     let gos = go_bins();
     for go in [gos.first(), gos.last()].into_iter().flatten() {
-        let bin = build_go(go, "allocs", &["-buildmode=pie", "-ldflags=-s -w"]);
-        check_allocs_program(&bin, go);
+        let pie = check_allocs_program(&build_go(go, "allocs", &["-buildmode=pie"]), go);
+        let stripped = check_allocs_program(
+            &build_go(go, "allocs", &["-buildmode=pie", "-ldflags=-s -w"]),
+            go,
+        );
+        assert_same_sites(
+            &pie,
+            &stripped,
+            &format!("{}: stripped PIE build", go.display()),
+        );
     }
 }
 
-fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) {
+/// The same sites (function, file, line) and the same counts within 0.5 %
+/// (two runs differ by the odd runtime allocation, e.g. a GC assist that
+/// allocates a sudog inside the program's call).
+fn assert_same_sites(a: &SiteTable, b: &SiteTable, label: &str) {
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "{label}: different sites"
+    );
+    for (site, &n) in a {
+        let m = b[site];
+        assert!(
+            n.abs_diff(m) as f64 <= n as f64 * 0.005,
+            "{label}: {site:?}: {n} vs {m}"
+        );
+    }
+}
+
+fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) -> SiteTable {
     let label = format!("{} ({})", go.display(), bin.display());
     let mut prog = GoProgram::start(bin);
     let tracer = Tracer::attach(prog.pid, &["--format", "json"]);
@@ -126,7 +163,39 @@ fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) {
         "{label}: bufferReadFrom bytes {}",
         rf["bytes"]
     );
+    // An allocation in an inlined function: the site is the inlined
+    // function, and its caller follows it in the stack.
+    let inl = site("main.newPair");
+    assert_eq!(inl["site"]["inlined"], true, "{label}: {}", inl["site"]);
+    let stack = inl["stack"].as_array().unwrap();
+    let at = stack
+        .iter()
+        .position(|f| f["function"] == "main.newPair")
+        .unwrap();
+    assert_eq!(
+        stack[at + 1]["function"],
+        "main.allocInlined",
+        "{label}: {:?}",
+        &stack[at..]
+    );
     assert_no_tracer_programs();
+    sites
+        .iter()
+        .filter(|s| {
+            s["site"]["function"]
+                .as_str()
+                .is_some_and(|f| truth["known"].get(f).is_some())
+        })
+        .map(|s| {
+            let f = &s["site"];
+            let key = (
+                f["function"].as_str().unwrap().to_string(),
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            );
+            (key, s["objects"].as_u64().unwrap())
+        })
+        .collect()
 }
 
 #[test]

@@ -208,6 +208,17 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
+/// tmux drives the TUI test (not in the base image).
+pub fn ensure_tmux() -> anyhow::Result<()> {
+    if which("tmux").is_some() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "tmux"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}
+
 /// The tracer does not need tracefs (it attaches through the uprobe PMU),
 /// but the tests read uprobe_events to check that nothing is left behind.
 pub fn ensure_tracefs() {

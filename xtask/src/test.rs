@@ -13,6 +13,7 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
         go.iter().map(String::as_str).collect()
     };
     let gos = prereqs::ensure_all(&versions)?;
+    prereqs::ensure_tmux()?;
     if unsafe_geteuid() != 0 {
         bail!("the root tests attach uprobes: run `sudo -E cargo xtask test`");
     }
@@ -49,6 +50,8 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
                 "tracer-user",
                 "--test",
                 "attach",
+                "--test",
+                "tui",
                 "--",
                 "--ignored",
                 "--test-threads=1",

@@ -29,7 +29,17 @@ var (
 	sinkPtrs   []*int
 	sinkRead   []byte
 	sinkBuffer *bytes.Buffer
+	sinkPair   *pair
 )
+
+type pair struct{ a, b *int }
+
+// newPair is small enough to be inlined into its caller: the allocation's
+// site is the inlined function, its caller the next frame.
+func newPair() *pair { return &pair{} }
+
+//go:noinline
+func allocInlined() { sinkPair = newPair() }
 
 //go:noinline
 func allocTiny() { sinkTiny = new([8]byte) }
@@ -77,6 +87,7 @@ var phase = []work{
 	{"main.allocPtrSlice100", allocPtrSlice100, 5000},
 	{"main.readSmall", readSmall, 5000},
 	{"main.bufferReadFrom", bufferReadFrom, 3000},
+	{"main.newPair", allocInlined, 4000},
 }
 
 // perCall measures how many heap objects one call allocates, with the

@@ -15,7 +15,7 @@ use tracer_common::{
 };
 
 use crate::{
-    helpers::{bump, capture_stack, read_u64},
+    helpers::{atomic_add, bump, capture_stack, read_u64},
     maps::{ALLOC_COUNTS, EVENTS},
 };
 
@@ -56,11 +56,15 @@ pub fn malloc_entry(ctx: ProbeContext) -> u32 {
 #[inline(always)]
 fn count(key: &AllocKey) {
     if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
-        // This CPU's slot: no other writer.
-        unsafe { *p += 1 };
+        atomic_add(p, 1);
         return;
     }
-    if ALLOC_COUNTS.insert(key, 1u64, 0).is_ok() {
+    // BPF_NOEXIST: another thread may have inserted the key meanwhile.
+    if ALLOC_COUNTS.insert(key, 1u64, 1).is_ok() {
+        return;
+    }
+    if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
+        atomic_add(p, 1);
         return;
     }
     // The map is full: stream the allocation instead.

@@ -1,6 +1,10 @@
 //! The report: one immutable value per window, rendered by the sinks
 //! (`text`, `json`). Field names follow shared/report-schema.md.
+pub mod files;
+pub mod flamegraph;
+pub mod folded;
 pub mod json;
+pub mod pprof;
 pub mod text;
 
 use serde::Serialize;
@@ -70,6 +74,8 @@ pub struct Window {
     pub sample_rate: u64,
     /// How allocations are probed.
     pub alloc_probes: String,
+    /// Time to load, calibrate and attach, before the window started.
+    pub attach_ns: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

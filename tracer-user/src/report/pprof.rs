@@ -1,0 +1,578 @@
+//! pprof export: a gzipped `perftools.profiles.Profile` (profile.proto)
+//! with the sample types of Go's own allocation profile, so `go tool pprof`
+//! (and `-base` diffs against it) work on what the tracer saw.
+use std::collections::HashMap;
+use std::io::Write as _;
+
+use flate2::{write::GzEncoder, Compression};
+use prost::Message as _;
+
+use super::Report;
+use crate::gobin::Frame;
+
+pub fn pprof_gz(report: &Report) -> anyhow::Result<Vec<u8>> {
+    let profile = build(report);
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&profile.encode_to_vec())?;
+    Ok(gz.finish()?)
+}
+
+/// The one mapping: the target's executable.
+const MAPPING_ID: u64 = 1;
+
+/// pprof values are int64; counts beyond that cannot occur in practice.
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn build(report: &Report) -> proto::Profile {
+    let mut b = Builder::default();
+    // Index 0 must be the empty string.
+    b.string("");
+    let sample_type = vec![
+        b.value_type("alloc_objects", "count"),
+        b.value_type("alloc_space", "bytes"),
+    ];
+    let mut sample = Vec::new();
+    for stack in &report.alloc_stacks {
+        if stack.objects == 0 && stack.bytes == 0 {
+            continue;
+        }
+        sample.push(proto::Sample {
+            location_id: b.locations(&stack.frames),
+            value: vec![int(stack.objects), int(stack.bytes)],
+            label: Vec::new(),
+        });
+    }
+    let t = &report.target;
+    let comment = vec![
+        b.string(&format!(
+            "tracer: pid {} {} {} ({} report)",
+            t.pid, t.exe, t.go_version, report.kind
+        )),
+        b.string(&format!(
+            "{} mode, sample rate {}, probes: {}",
+            report.window.mode, report.window.sample_rate, report.window.alloc_probes
+        )),
+    ];
+    // One recorded allocation stands for `sample_rate` allocations (1 in
+    // exact mode), which is what period means for an event count.
+    let period_type = Some(b.value_type("allocations", "count"));
+    let default_sample_type = b.string("alloc_space");
+    // Stacks start inside the runtime's allocator (runtime.newobject,
+    // makeslice…), which Go's own heap profile leaves out. pprof hides
+    // these frames below the first non-runtime one when it loads the file,
+    // so flat values land on the allocating function; these are the
+    // expressions pprof itself applies to Go heap profiles.
+    let drop_frames = b.string(r"runtime\..*");
+    let keep_frames = b.string(r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*");
+    // The executable, so pprof's header names it; addresses are unknown
+    // (stacks are kept symbolized) and every location is fully resolved.
+    let mapping = vec![proto::Mapping {
+        id: MAPPING_ID,
+        filename: b.string(&t.exe),
+        has_functions: true,
+        has_filenames: true,
+        has_line_numbers: true,
+        has_inline_frames: true,
+        ..Default::default()
+    }];
+    proto::Profile {
+        sample_type,
+        sample,
+        mapping,
+        location: b.location,
+        function: b.function,
+        string_table: b.strings,
+        drop_frames,
+        keep_frames,
+        time_nanos: int(report.window.start_unix_ns),
+        duration_nanos: int(report.window.duration_ns),
+        period_type,
+        period: int(report.window.sample_rate),
+        comment,
+        default_sample_type,
+    }
+}
+
+/// Interns strings, functions and locations; ids are 1-based as pprof
+/// requires (0 means "none").
+#[derive(Default)]
+struct Builder {
+    strings: Vec<String>,
+    string_ids: HashMap<String, i64>,
+    function: Vec<proto::Function>,
+    function_ids: HashMap<(String, String), u64>,
+    location: Vec<proto::Location>,
+    /// (function id, line) per inlining level, innermost first.
+    location_ids: HashMap<Vec<(u64, i64)>, u64>,
+}
+
+impl Builder {
+    fn string(&mut self, s: &str) -> i64 {
+        if let Some(&id) = self.string_ids.get(s) {
+            return id;
+        }
+        let id = int(self.strings.len() as u64);
+        self.strings.push(s.to_owned());
+        self.string_ids.insert(s.to_owned(), id);
+        id
+    }
+
+    fn value_type(&mut self, ty: &str, unit: &str) -> proto::ValueType {
+        proto::ValueType {
+            r#type: self.string(ty),
+            unit: self.string(unit),
+        }
+    }
+
+    fn function(&mut self, f: &Frame) -> u64 {
+        let key = (f.function.clone(), f.file.clone());
+        if let Some(&id) = self.function_ids.get(&key) {
+            return id;
+        }
+        let id = self.function.len() as u64 + 1;
+        let name = self.string(&f.function);
+        let filename = self.string(&f.file);
+        self.function.push(proto::Function {
+            id,
+            name,
+            system_name: name,
+            filename,
+            start_line: 0,
+        });
+        self.function_ids.insert(key, id);
+        id
+    }
+
+    /// Location ids of a stack, leaf first. A Go return address stands for
+    /// a physical function plus the calls inlined into it, so each run of
+    /// `inlined` frames and the frame they were inlined into form one
+    /// Location whose Lines are innermost first, as in Go's own profiles;
+    /// pprof then shows them as `(inline)` frames.
+    fn locations(&mut self, frames: &[Frame]) -> Vec<u64> {
+        let mut ids = Vec::new();
+        let mut lines: Vec<(u64, i64)> = Vec::new();
+        for (i, frame) in frames.iter().enumerate() {
+            lines.push((self.function(frame), i64::from(frame.line)));
+            // A stack cut short after an inlined frame still ends a location.
+            if !frame.inlined || i + 1 == frames.len() {
+                ids.push(self.location(std::mem::take(&mut lines)));
+            }
+        }
+        if ids.is_empty() {
+            let unknown = crate::symbolize::unknown_frame();
+            ids = self.locations(std::slice::from_ref(&unknown));
+        }
+        ids
+    }
+
+    fn location(&mut self, lines: Vec<(u64, i64)>) -> u64 {
+        if let Some(&id) = self.location_ids.get(&lines) {
+            return id;
+        }
+        let id = self.location.len() as u64 + 1;
+        self.location.push(proto::Location {
+            id,
+            mapping_id: MAPPING_ID,
+            address: 0,
+            line: lines
+                .iter()
+                .map(|&(function_id, line)| proto::Line {
+                    function_id,
+                    line,
+                    column: 0,
+                })
+                .collect(),
+            is_folded: false,
+        });
+        self.location_ids.insert(lines, id);
+        id
+    }
+}
+
+/// The messages of profile.proto that the export writes (field numbers as
+/// in github.com/google/pprof/proto/profile.proto). Written by hand so the
+/// build needs no protoc; repeated numeric fields are packed, as in proto3.
+mod proto {
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Profile {
+        #[prost(message, repeated, tag = "1")]
+        pub sample_type: Vec<ValueType>,
+        #[prost(message, repeated, tag = "2")]
+        pub sample: Vec<Sample>,
+        #[prost(message, repeated, tag = "3")]
+        pub mapping: Vec<Mapping>,
+        #[prost(message, repeated, tag = "4")]
+        pub location: Vec<Location>,
+        #[prost(message, repeated, tag = "5")]
+        pub function: Vec<Function>,
+        #[prost(string, repeated, tag = "6")]
+        pub string_table: Vec<String>,
+        #[prost(int64, tag = "7")]
+        pub drop_frames: i64,
+        #[prost(int64, tag = "8")]
+        pub keep_frames: i64,
+        #[prost(int64, tag = "9")]
+        pub time_nanos: i64,
+        #[prost(int64, tag = "10")]
+        pub duration_nanos: i64,
+        #[prost(message, optional, tag = "11")]
+        pub period_type: Option<ValueType>,
+        #[prost(int64, tag = "12")]
+        pub period: i64,
+        #[prost(int64, repeated, tag = "13")]
+        pub comment: Vec<i64>,
+        #[prost(int64, tag = "14")]
+        pub default_sample_type: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct ValueType {
+        #[prost(int64, tag = "1")]
+        pub r#type: i64,
+        #[prost(int64, tag = "2")]
+        pub unit: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Sample {
+        #[prost(uint64, repeated, tag = "1")]
+        pub location_id: Vec<u64>,
+        #[prost(int64, repeated, tag = "2")]
+        pub value: Vec<i64>,
+        #[prost(message, repeated, tag = "3")]
+        pub label: Vec<Label>,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Label {
+        #[prost(int64, tag = "1")]
+        pub key: i64,
+        #[prost(int64, tag = "2")]
+        pub str: i64,
+        #[prost(int64, tag = "3")]
+        pub num: i64,
+        #[prost(int64, tag = "4")]
+        pub num_unit: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Mapping {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(uint64, tag = "2")]
+        pub memory_start: u64,
+        #[prost(uint64, tag = "3")]
+        pub memory_limit: u64,
+        #[prost(uint64, tag = "4")]
+        pub file_offset: u64,
+        #[prost(int64, tag = "5")]
+        pub filename: i64,
+        #[prost(int64, tag = "6")]
+        pub build_id: i64,
+        #[prost(bool, tag = "7")]
+        pub has_functions: bool,
+        #[prost(bool, tag = "8")]
+        pub has_filenames: bool,
+        #[prost(bool, tag = "9")]
+        pub has_line_numbers: bool,
+        #[prost(bool, tag = "10")]
+        pub has_inline_frames: bool,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Location {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(uint64, tag = "2")]
+        pub mapping_id: u64,
+        #[prost(uint64, tag = "3")]
+        pub address: u64,
+        #[prost(message, repeated, tag = "4")]
+        pub line: Vec<Line>,
+        #[prost(bool, tag = "5")]
+        pub is_folded: bool,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Line {
+        #[prost(uint64, tag = "1")]
+        pub function_id: u64,
+        #[prost(int64, tag = "2")]
+        pub line: i64,
+        #[prost(int64, tag = "3")]
+        pub column: i64,
+    }
+
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Function {
+        #[prost(uint64, tag = "1")]
+        pub id: u64,
+        #[prost(int64, tag = "2")]
+        pub name: i64,
+        #[prost(int64, tag = "3")]
+        pub system_name: i64,
+        #[prost(int64, tag = "4")]
+        pub filename: i64,
+        #[prost(int64, tag = "5")]
+        pub start_line: i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::Read as _;
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::*;
+    use crate::report::folded::fixture::report;
+
+    fn decode(gz: &[u8]) -> proto::Profile {
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(gz)
+            .read_to_end(&mut raw)
+            .expect("gunzip");
+        proto::Profile::decode(raw.as_slice()).expect("decode")
+    }
+
+    fn function_names(p: &proto::Profile, loc: &proto::Location) -> Vec<String> {
+        loc.line
+            .iter()
+            .map(|l| {
+                let f = &p.function[l.function_id as usize - 1];
+                p.string_table[f.name as usize].clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn profile_structure() {
+        let p = decode(&pprof_gz(&report()).expect("encode"));
+        let s = |i: i64| p.string_table[i as usize].as_str();
+        assert_eq!(p.string_table[0], "");
+        let types: Vec<(&str, &str)> = p
+            .sample_type
+            .iter()
+            .map(|t| (s(t.r#type), s(t.unit)))
+            .collect();
+        assert_eq!(
+            types,
+            [("alloc_objects", "count"), ("alloc_space", "bytes")]
+        );
+        assert_eq!(s(p.default_sample_type), "alloc_space");
+        assert_eq!(s(p.drop_frames), r"runtime\..*");
+        assert_eq!(p.time_nanos, 1_700_000_000_000_000_000);
+        assert_eq!(p.duration_nanos, 10_000_000_000);
+        // Every stack with a count is a sample, the zero-byte one included.
+        let values: Vec<Vec<i64>> = p.sample.iter().map(|x| x.value.clone()).collect();
+        assert_eq!(
+            values,
+            [
+                vec![50, 4_000_000],
+                vec![50, 1_000_000],
+                vec![8, 65_536],
+                vec![3, 0],
+                vec![1, 4096]
+            ]
+        );
+        // Leaf first; the inlined call shares its caller's location.
+        let gzip = &p.sample[0];
+        assert_eq!(gzip.location_id.len(), 5);
+        let leaf = &p.location[gzip.location_id[0] as usize - 1];
+        assert_eq!(
+            function_names(&p, leaf),
+            [
+                "compress/flate.newDeflateFast",
+                "compress/flate.(*compressor).init"
+            ]
+        );
+        assert_eq!(leaf.line[0].line, 64);
+        let worker = &p.location[gzip.location_id[3] as usize - 1];
+        assert_eq!(
+            function_names(&p, worker),
+            ["main.(*handler).serve", "main.worker"]
+        );
+        // One Function per (name, file), whatever the lines.
+        let workers = p
+            .function
+            .iter()
+            .filter(|f| s(f.name) == "main.worker")
+            .count();
+        assert_eq!(workers, 1);
+        for (i, f) in p.function.iter().enumerate() {
+            assert_eq!(f.id, i as u64 + 1);
+        }
+        for (i, l) in p.location.iter().enumerate() {
+            assert_eq!(l.id, i as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn stack_ending_in_an_inlined_frame_still_has_a_location() {
+        let mut b = Builder::default();
+        b.string("");
+        let frames = [
+            crate::report::folded::fixture::frame("a", "a.go", 1, true),
+            crate::report::folded::fixture::frame("b", "b.go", 2, true),
+        ];
+        let ids = b.locations(&frames);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(b.location[0].line.len(), 2);
+        assert_eq!(b.locations(&[]).len(), 1, "empty stack → [unknown]");
+    }
+
+    /// `go` binaries: $TRACER_GO_BINS (colon-separated), else every
+    /// toolchain under $TRACER_CACHE/go, ~/.cache/tracer/go or
+    /// /root/.cache/tracer/go (as `cargo xtask` installs them).
+    fn go_toolchains() -> Vec<PathBuf> {
+        if let Ok(list) = std::env::var("TRACER_GO_BINS") {
+            let bins: Vec<PathBuf> = list
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect();
+            assert!(!bins.is_empty(), "TRACER_GO_BINS is set but empty");
+            return bins;
+        }
+        let mut roots: Vec<PathBuf> = Vec::new();
+        if let Some(c) = std::env::var_os("TRACER_CACHE") {
+            roots.push(PathBuf::from(c).join("go"));
+        }
+        if let Some(h) = std::env::var_os("HOME") {
+            roots.push(PathBuf::from(h).join(".cache/tracer/go"));
+        }
+        roots.push(PathBuf::from("/root/.cache/tracer/go"));
+        let mut bins: Vec<PathBuf> = roots
+            .iter()
+            .filter_map(|r| std::fs::read_dir(r).ok())
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("go/bin/go"))
+            .filter(|p| p.is_file())
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        bins.sort();
+        bins.dedup();
+        assert!(
+            !bins.is_empty(),
+            "no Go toolchain to run `go tool pprof` with: install one with `cargo xtask test` \
+             (~/.cache/tracer/go/<version>/go/bin/go) or set TRACER_GO_BINS=/path/to/go[:...]"
+        );
+        bins
+    }
+
+    fn pprof(go: &Path, args: &[&str], file: &Path) -> String {
+        let out = Command::new(go)
+            .args(["tool", "pprof"])
+            .args(args)
+            .arg(file)
+            .env("GOTOOLCHAIN", "local")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", go.display()));
+        assert!(
+            out.status.success(),
+            "{} tool pprof {args:?} failed: {}",
+            go.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// `-top` rows as name → (flat, cum).
+    fn top_rows(out: &str) -> BTreeMap<String, (String, String)> {
+        out.lines()
+            .skip_while(|l| !l.trim_start().starts_with("flat"))
+            .skip(1)
+            .filter_map(|l| {
+                let cols: Vec<&str> = l.split_whitespace().collect();
+                (cols.len() > 5).then(|| {
+                    (
+                        cols[5..].join(" "),
+                        (cols[0].to_string(), cols[3].to_string()),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn expect_rows(out: &str, want: &[(&str, &str, &str)]) {
+        let rows = top_rows(out);
+        for &(name, flat, cum) in want {
+            let got = rows
+                .get(name)
+                .unwrap_or_else(|| panic!("{name} missing:\n{out}"));
+            assert_eq!(
+                (got.0.as_str(), got.1.as_str()),
+                (flat, cum),
+                "{name}:\n{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn go_tool_pprof_reads_it() {
+        let dir = std::env::temp_dir().join(format!("tracer-pprof-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let file = dir.join("allocs.pb.gz");
+        std::fs::write(&file, pprof_gz(&report()).expect("encode")).expect("write profile");
+        for go in go_toolchains() {
+            let space = pprof(
+                &go,
+                &[
+                    "-top",
+                    "-nodefraction=0",
+                    "-unit=B",
+                    "-sample_index=alloc_space",
+                ],
+                &file,
+            );
+            assert!(space.contains("Type: alloc_space"), "{space}");
+            assert!(space.contains("Duration: 10s"), "{space}");
+            expect_rows(
+                &space,
+                &[
+                    (
+                        "compress/flate.newDeflateFast (inline)",
+                        "5000000B",
+                        "5000000B",
+                    ),
+                    ("main.parse", "65536B", "65536B"),
+                    ("[unknown]", "4096B", "4096B"),
+                    ("compress/flate.(*compressor).init", "0", "5000000B"),
+                    ("main.(*handler).serve (inline)", "0", "5000000B"),
+                    ("main.worker", "0", "5065536B"),
+                ],
+            );
+            let objects = pprof(
+                &go,
+                &["-top", "-nodefraction=0", "-sample_index=alloc_objects"],
+                &file,
+            );
+            assert!(objects.contains("Type: alloc_objects"), "{objects}");
+            // The allocator's own frames are dropped, as in Go's profiles.
+            assert!(!objects.contains("runtime.newobject"), "{objects}");
+            expect_rows(
+                &objects,
+                &[
+                    ("compress/flate.newDeflateFast (inline)", "100", "100"),
+                    ("main.parse", "11", "11"),
+                    ("[unknown]", "1", "1"),
+                    ("runtime.goexit", "0", "111"),
+                ],
+            );
+            // Each inlined call is its own frame, above the function it
+            // was inlined into.
+            let traces = pprof(&go, &["-traces"], &file);
+            for pair in [
+                "compress/flate.newDeflateFast (inline)\n             compress/flate.(*compressor).init\n",
+                "main.(*handler).serve (inline)\n             main.worker\n",
+            ] {
+                assert!(traces.contains(pair), "{}: {pair:?} not in\n{traces}", go.display());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

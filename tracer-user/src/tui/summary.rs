@@ -1,0 +1,46 @@
+//! The numbers in the header, taken from each pair of reports.
+use crate::report::Report;
+
+pub struct Summary {
+    pub pid: u32,
+    pub exe: String,
+    pub go_version: String,
+    pub stripped: bool,
+    pub exited: bool,
+    pub mode: &'static str,
+    pub sample_rate: u64,
+    /// Length of the whole run so far.
+    pub uptime_ns: u64,
+    /// Last interval.
+    pub probe_hits_per_sec: f64,
+    pub slowdown_pct: f64,
+    pub objects_per_sec: f64,
+    pub bytes_per_sec: f64,
+    /// Whole run: a loss anywhere in the run makes every total an
+    /// undercount, so it stays visible after the interval that had it.
+    pub lost_events: u64,
+    pub stack_drops: u64,
+}
+
+impl Summary {
+    pub fn new(interval: &Report, total: &Report) -> Summary {
+        let secs = (interval.window.duration_ns as f64 / 1e9).max(1e-9);
+        let t = &total.target;
+        Summary {
+            pid: t.pid,
+            exe: t.exe.clone(),
+            go_version: t.go_version.clone(),
+            stripped: t.stripped,
+            exited: t.exited || interval.target.exited,
+            mode: total.window.mode,
+            sample_rate: total.window.sample_rate,
+            uptime_ns: total.window.duration_ns,
+            probe_hits_per_sec: interval.overhead.probe_hits as f64 / secs,
+            slowdown_pct: interval.overhead.est_target_slowdown_pct,
+            objects_per_sec: interval.allocation_totals.objects as f64 / secs,
+            bytes_per_sec: interval.allocation_totals.bytes as f64 / secs,
+            lost_events: total.overhead.lost_events,
+            stack_drops: total.overhead.stack_drops,
+        }
+    }
+}

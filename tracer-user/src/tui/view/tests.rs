@@ -1,0 +1,255 @@
+//! Whole-screen renders on a `TestBackend`, read back as text.
+use ratatui::{
+    backend::TestBackend,
+    style::{Color, Modifier},
+    Terminal,
+};
+
+use crate::tui::{
+    app::{App, View},
+    draw,
+    fixtures::pair,
+    input::Action,
+};
+
+fn app_with_data(lost_events: u64) -> App {
+    let mut app = App::new();
+    let (interval, total) = pair(lost_events);
+    app.update(&interval, &total);
+    app
+}
+
+/// Draws `app` at `w`×`h` and returns the screen, one string per line.
+fn screen(app: &mut App, w: u16, h: u16) -> Vec<String> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    draw(&mut term, app).expect("draw");
+    let buf = term.backend().buffer();
+    (0..h)
+        .map(|y| {
+            (0..w)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect()
+}
+
+fn contains(lines: &[String], needle: &str) -> bool {
+    lines.iter().any(|l| l.contains(needle))
+}
+
+fn assert_shows(lines: &[String], needle: &str) {
+    assert!(
+        contains(lines, needle),
+        "{needle:?} not on screen:\n{}",
+        lines.join("\n")
+    );
+}
+
+#[test]
+fn allocations_at_80x24() {
+    let mut app = app_with_data(0);
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "pid 1234");
+    assert_shows(&s, "api-server go1.22.3");
+    assert_shows(&s, "mode exact");
+    assert_shows(&s, "up 1m35s");
+    assert_shows(&s, "lost events 0");
+    assert_shows(&s, "est. slowdown 1.5%");
+    assert_shows(&s, "Allocations · 4 sites");
+    assert_shows(&s, "sort bytes/s ↓");
+    // Sorted by bytes/s: the heaviest site first, with human units.
+    assert!(s[5].contains("main.(*Server).handle"), "{}", s.join("\n"));
+    assert!(s[5].contains("2.0 MiB/s"), "{}", s[5]);
+    assert!(s[5].contains("190.0 MiB"), "{}", s[5]);
+    assert_shows(&s, "json.Marshal");
+    assert_shows(&s, "server.go:42");
+    // Idle this interval, still listed from the run's totals.
+    assert_shows(&s, "main.loadConfig");
+    assert_shows(&s, "? help");
+    assert_shows(&s, "f flamegraph");
+}
+
+#[test]
+fn allocations_at_120x40_show_every_column() {
+    let mut app = app_with_data(0);
+    let s = screen(&mut app, 120, 40);
+    for col in [
+        "obj/s",
+        "bytes/s↓",
+        "objects",
+        "bytes",
+        "avg",
+        "bytes/s history",
+        "site",
+    ] {
+        assert_shows(&s, col);
+    }
+    assert_shows(&s, "1 Allocations");
+    assert_shows(&s, "2 Functions");
+    assert_shows(&s, "6 Findings");
+    assert_shows(&s, "1.0 KiB");
+    assert_shows(&s, "app/server.go:42");
+    let s = screen(&mut app, 140, 40);
+    assert_shows(&s, "via io.ReadAll");
+}
+
+#[test]
+fn lost_events_are_shown() {
+    let mut app = app_with_data(17);
+    let mut term = Terminal::new(TestBackend::new(80, 24)).expect("test terminal");
+    draw(&mut term, &mut app).expect("draw");
+    let buf = term.backend().buffer();
+    let line: String = (0..80).map(|x| buf[(x, 1)].symbol().to_string()).collect();
+    let at = line.find("lost events 17").expect("lost events on line 2");
+    // Byte offset → column: the line before it is ASCII.
+    let cell = &buf[(at as u16, 1)];
+    assert_eq!(cell.fg, Color::Red);
+    assert!(cell.modifier.contains(Modifier::BOLD));
+}
+
+#[test]
+fn sparkline_grows_with_history() {
+    let mut app = App::new();
+    let (interval, total) = pair(0);
+    for _ in 0..5 {
+        app.update(&interval, &total);
+    }
+    let s = screen(&mut app, 80, 24);
+    assert!(s[5].contains("█████"), "{}", s[5]);
+}
+
+#[test]
+fn functions_view() {
+    let mut app = app_with_data(0);
+    app.apply(Action::ShowView(View::Functions));
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "Functions · 1 timed");
+    assert_shows(&s, "main.(*Server).handle");
+    assert_shows(&s, "1.50ms");
+    assert_shows(&s, "9.00ms");
+    assert_shows(&s, "p99↓");
+}
+
+#[test]
+fn placeholder_views() {
+    let mut app = app_with_data(0);
+    for (view, title) in [
+        (View::Maps, "Maps"),
+        (View::Goroutines, "Goroutines"),
+        (View::Memory, "Memory"),
+        (View::Findings, "Findings"),
+    ] {
+        app.apply(Action::ShowView(view));
+        let s = screen(&mut app, 80, 24);
+        assert_shows(&s, &format!("{title}: not collected yet in this version"));
+    }
+}
+
+#[test]
+fn drill_down_shows_the_stack_and_sizes() {
+    let mut app = app_with_data(0);
+    app.apply(Action::Open);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen(&mut app, w, h);
+        assert_shows(&s, "Allocations › main.(*Server).handle");
+        assert_shows(&s, "/app/server.go:42");
+        assert_shows(&s, "▶ main.(*Server).handle");
+        assert_shows(&s, "runtime.mallocgc");
+        assert_shows(&s, "main.main");
+        assert_shows(&s, "via io.ReadAll");
+        assert_shows(&s, "p99 1.0 KiB");
+        assert_shows(&s, "now    2.0 MiB/s");
+        assert_shows(&s, "total  190.0 MiB");
+        assert_shows(&s, "Sizes");
+        assert_shows(&s, "≤1.0 KiB");
+        assert_shows(&s, "█");
+    }
+    // Down scrolls the stack, not the table.
+    app.apply(Action::Down);
+    let s = screen(&mut app, 120, 40);
+    assert!(!contains(&s, "runtime.mallocgc"));
+    app.apply(Action::Back);
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "Allocations · 4 sites");
+}
+
+#[test]
+fn function_drill_down() {
+    let mut app = app_with_data(0);
+    app.apply(Action::ShowView(View::Functions));
+    app.apply(Action::Open);
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "Functions › main.(*Server).handle");
+    assert_shows(&s, "p90 3.00ms");
+}
+
+#[test]
+fn help_overlay_lists_keys() {
+    let mut app = app_with_data(0);
+    app.apply(Action::ToggleHelp);
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "Help");
+    for key in [
+        "1-6, Tab",
+        "sort by the next column",
+        "filter by text",
+        "pause",
+        "Enter",
+        "flame graph",
+        "q, Ctrl-C",
+    ] {
+        assert_shows(&s, key);
+    }
+}
+
+#[test]
+fn filter_prompt_status_and_pause() {
+    let mut app = app_with_data(0);
+    app.apply(Action::StartFilter);
+    for c in "json".chars() {
+        app.apply(Action::FilterChar(c));
+    }
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "filter: json█");
+    app.apply(Action::ApplyFilter);
+    app.apply(Action::TogglePause);
+    app.set_status("flamegraph written to /tmp/x.svg".into());
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "filter \"json\"");
+    assert_shows(&s, "PAUSED");
+    assert_shows(&s, "flamegraph written to /tmp/x.svg");
+    assert!(!contains(&s, "main.parse"));
+    assert_shows(&s, "json.Marshal");
+}
+
+#[test]
+fn waiting_before_data() {
+    let mut app = App::new();
+    let s = screen(&mut app, 80, 24);
+    assert_shows(&s, "waiting for the first report");
+}
+
+#[test]
+fn tiny_and_odd_sizes_do_not_panic() {
+    let mut app = app_with_data(3);
+    let states: [&[Action]; 5] = [
+        &[],
+        &[Action::Open],
+        &[Action::ToggleHelp],
+        &[Action::ShowView(View::Functions), Action::Open],
+        &[Action::ShowView(View::Memory)],
+    ];
+    for actions in states {
+        let mut app2 = app_with_data(3);
+        for &a in actions {
+            app2.apply(a);
+        }
+        for (w, h) in [(20, 5), (1, 1), (0, 0), (80, 3), (5, 40), (200, 60)] {
+            screen(&mut app2, w, h);
+        }
+    }
+    // Scrolling to the end then shrinking keeps the cursor on screen.
+    app.apply(Action::End);
+    let s = screen(&mut app, 80, 8);
+    assert!(contains(&s, "main.loadConfig"), "{}", s.join("\n"));
+}
