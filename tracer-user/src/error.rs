@@ -8,6 +8,8 @@ pub enum UserError {
     NoSuchProcess(u32),
     #[error("pid {pid} ({exe}) is not a Go program: {why}")]
     NotGo { pid: u32, exe: String, why: String },
+    #[error("{path} is not a usable Go binary: {why}")]
+    NotGoFile { path: String, why: String },
     #[error("{0}")]
     Unsupported(String),
     #[error("permission denied: {0}; run as root (sudo) or grant CAP_BPF, CAP_PERFMON and CAP_SYS_PTRACE")]
@@ -25,7 +27,7 @@ impl UserError {
         match self {
             UserError::Usage(_) => 2,
             UserError::NoSuchProcess(_) => 3,
-            UserError::NotGo { .. } => 4,
+            UserError::NotGo { .. } | UserError::NotGoFile { .. } => 4,
             UserError::Unsupported(_) => 5,
             UserError::Permission(_) => 6,
             UserError::Kernel(_) => 7,

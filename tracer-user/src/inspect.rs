@@ -100,9 +100,8 @@ fn open_path(path: &std::path::Path) -> Result<GoBinary, UserError> {
             path.display()
         )));
     }
-    GoBinary::open(path).map_err(|e| UserError::NotGo {
-        pid: 0,
-        exe: path.display().to_string(),
+    GoBinary::open(path).map_err(|e| UserError::NotGoFile {
+        path: path.display().to_string(),
         why: e.to_string(),
     })
 }
@@ -174,10 +173,44 @@ pub fn inspect(path: &str, bin: &GoBinary) -> Inspection {
         cgo: bin.has_cgo(),
         build_settings: info.settings.clone(),
         functions: bin.functions().count(),
-        map_impl: layout.map(|l| l.map_impl),
-        sync_map_impl: layout.map(|l| l.sync_map_impl),
+        map_impl: layout.map(|l| map_impl(l, bin)),
+        sync_map_impl: layout.map(|l| sync_map_impl(l, bin)),
         probe_points,
         problems,
+    }
+}
+
+/// GOEXPERIMENT experiments named in the build info (`-x` disables x).
+fn experiment(bin: &GoBinary, name: &str) -> Option<bool> {
+    let exps = bin
+        .build_info()
+        .settings
+        .iter()
+        .find(|(k, _)| k == "GOEXPERIMENT")?
+        .1
+        .clone();
+    exps.split(',').find_map(|e| match e.strip_prefix("no") {
+        Some(rest) if rest == name => Some(false),
+        _ if e == name => Some(true),
+        _ => None,
+    })
+}
+
+/// The map implementation, honouring GOEXPERIMENT=noswissmap (Go 1.24/1.25).
+pub fn map_impl(l: &golayout::Layout, bin: &GoBinary) -> MapImpl {
+    match experiment(bin, "swissmap") {
+        Some(true) => MapImpl::Swiss,
+        Some(false) => MapImpl::Classic,
+        None => l.map_impl,
+    }
+}
+
+/// The sync.Map implementation, honouring GOEXPERIMENT=nosynchashtriemap.
+pub fn sync_map_impl(l: &golayout::Layout, bin: &GoBinary) -> SyncMapImpl {
+    match experiment(bin, "synchashtriemap") {
+        Some(true) => SyncMapImpl::HashTrie,
+        Some(false) => SyncMapImpl::ReadDirty,
+        None => l.sync_map_impl,
     }
 }
 

@@ -52,6 +52,8 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
                 "attach",
                 "--test",
                 "tui",
+                "--test",
+                "inspect",
                 "--",
                 "--ignored",
                 "--test-threads=1",
