@@ -44,8 +44,42 @@ pub struct AllocKey {
 pub mod kind {
     /// An allocation that could not be counted in the kernel map (map full).
     pub const ALLOC: u32 = 1;
-    /// A timed function returned.
+        /// A timed function returned.
     pub const FUNC_TIME: u32 = 2;
+    /// runtime.newproc1 returned a new goroutine.
+    pub const GO_CREATE: u32 = 3;
+    /// A goroutine exited (runtime.goexit1).
+    pub const GO_EXIT: u32 = 4;
+    /// The runtime called madvise.
+    pub const MADVISE: u32 = 5;
+}
+
+/// Ring-buffer record: a goroutine created or exited.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct GoEvent {
+    pub kind: u32,
+    pub _pad: u32,
+    pub goid: u64,
+    /// Address of the `runtime.g` (creation only).
+    pub g: u64,
+    /// PC of the `go` statement (runtime address; creation only).
+    pub gopc: u64,
+    /// Entry PC of the goroutine's function (creation only).
+    pub startpc: u64,
+}
+
+/// Ring-buffer record: one madvise call by the Go runtime.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MadviseEvent {
+    pub kind: u32,
+    /// MADV_* value.
+    pub advice: u32,
+    pub addr: u64,
+    pub len: u64,
+    /// The runtime's caller stack (scavenger, debug.FreeOSMemory, GC...).
+    pub stack_id: u64,
 }
 
 /// Key of an in-flight timed call: recursion nests by `depth`.
@@ -83,7 +117,9 @@ mod pod {
     unsafe impl aya::Pod for super::AllocKey {}
     unsafe impl aya::Pod for super::AllocEvent {}
     unsafe impl aya::Pod for super::FuncStartKey {}
-    unsafe impl aya::Pod for super::FuncEvent {}
+        unsafe impl aya::Pod for super::FuncEvent {}
+    unsafe impl aya::Pod for super::GoEvent {}
+    unsafe impl aya::Pod for super::MadviseEvent {}
 }
 
 const _: () = assert!(core::mem::size_of::<AllocKey>() == 24);
@@ -91,3 +127,5 @@ const _: () = assert!(core::mem::size_of::<AllocEvent>() == 32);
 const _: () = assert!(core::mem::size_of::<Stack>() == 8 * MAX_FRAMES);
 const _: () = assert!(core::mem::size_of::<FuncStartKey>() == 16);
 const _: () = assert!(core::mem::size_of::<FuncEvent>() == 24);
+const _: () = assert!(core::mem::size_of::<GoEvent>() == 40);
+const _: () = assert!(core::mem::size_of::<MadviseEvent>() == 32);

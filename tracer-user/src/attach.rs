@@ -14,7 +14,7 @@ use aya::{
 use crate::{
     error::UserError,
     gobin::GoBinary,
-    probes::{AllocPlan, TimedFunc},
+        probes::{AllocPlan, GoroutinePlan, TimedFunc},
 };
 
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
@@ -22,6 +22,9 @@ static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), 
 const ALLOC_PROGRAM: &str = "malloc_entry";
 const FUNC_ENTRY_PROGRAM: &str = "func_entry";
 const FUNC_EXIT_PROGRAM: &str = "func_exit";
+const GO_CREATED_PROGRAM: &str = "go_created";
+const GO_EXITED_PROGRAM: &str = "go_exited";
+const MADVISE_PROGRAM: &str = "madvise_entry";
 
 pub struct Probes {
     pub ebpf: Ebpf,
@@ -37,7 +40,14 @@ pub fn load() -> Result<Probes, UserError> {
     bump_memlock_rlimit();
     let mut ebpf =
         Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
-    for name in [ALLOC_PROGRAM, FUNC_ENTRY_PROGRAM, FUNC_EXIT_PROGRAM] {
+        for name in [
+        ALLOC_PROGRAM,
+        FUNC_ENTRY_PROGRAM,
+        FUNC_EXIT_PROGRAM,
+        GO_CREATED_PROGRAM,
+        GO_EXITED_PROGRAM,
+        MADVISE_PROGRAM,
+    ] {
         program(&mut ebpf, name)?
             .load()
             .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
@@ -126,6 +136,18 @@ impl Probes {
         Ok(())
     }
 
+        /// Goroutine creation (each RET of newproc1) and exit (goexit1).
+    pub fn attach_goroutines(&mut self, bin: &GoBinary, exe: &Path, pid: u32, plan: &GoroutinePlan) -> Result<(), UserError> {
+        for &ret in &plan.created {
+            self.attach_point(GO_CREATED_PROGRAM, bin, exe, pid, ret, 0, "runtime.newproc1")?;
+        }
+        self.attach_point(GO_EXITED_PROGRAM, bin, exe, pid, plan.exited, 0, "runtime.goexit1")
+    }
+
+    pub fn attach_madvise(&mut self, bin: &GoBinary, exe: &Path, pid: u32, addr: u64) -> Result<(), UserError> {
+        self.attach_point(MADVISE_PROGRAM, bin, exe, pid, addr, 0, "runtime.madvise")
+    }
+
     /// One uprobe of `program` at link-time address `addr` of `exe`, for `pid` only.
     #[allow(clippy::too_many_arguments)]
     fn attach_point(
@@ -150,22 +172,30 @@ impl Probes {
         };
         program(&mut self.ebpf, program_name)?
             .attach(at, exe, UProbeScope::OneProcess(pid))
-            .map_err(|e| kernel_error(&format!("attaching to {what}"), &e))?;
+            .map_err(|e| {
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    return UserError::NoSuchProcess(pid.get());
+                }
+                kernel_error(&format!("attaching to {what}"), &e)
+            })?;
         self.attached += 1;
         Ok(())
     }
 
-    /// Tells the BPF side where `goid` lives in this Go version's `runtime.g`.
-    pub fn configure(&mut self, goid_offset: u64) -> Result<(), UserError> {
+        /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
+    /// Go version's `runtime.g`.
+    pub fn configure(&mut self, g: &crate::golayout::GLayout) -> Result<(), UserError> {
         let map = self
             .ebpf
             .map_mut(tracer_common::MAP_CONFIG)
             .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
         let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
-        config
-            .set(tracer_common::config::G_GOID_OFFSET, goid_offset, 0)
-            .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))
+                use tracer_common::config::{G_GOID_OFFSET, G_GOPC_OFFSET, G_STARTPC_OFFSET};
+        for (i, v) in [(G_GOID_OFFSET, g.goid), (G_GOPC_OFFSET, g.gopc), (G_STARTPC_OFFSET, g.startpc)] {
+            config.set(i, v, 0).map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
+        }
+        Ok(())
     }
 
     /// Measures the cost of one uprobe hit: time calls of a probed function

@@ -20,6 +20,8 @@ pub enum Command {
     Attach(AttachArgs),
     /// Show what the tracer finds in a Go binary and what will not work.
     Inspect(crate::inspect::InspectArgs),
+    /// Check the kernel, privileges, uprobes and BPF on this machine.
+    Doctor,
     /// Compare two `--format json` reports: which allocation sites grew (like `pprof -base`).
     Diff(crate::diff::DiffArgs),
 }

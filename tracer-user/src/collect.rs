@@ -5,11 +5,15 @@ use std::collections::HashMap;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
 use hdrhistogram::Histogram;
 use tracer_common::{
-    counter, kind, AllocEvent, AllocKey, FuncEvent, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS,
+    counter, kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS,
     MAP_EVENTS, MAP_STACKS,
 };
 
-use crate::{attach::Probes, error::UserError};
+use crate::{
+    aggregate::{goroutines::GoroutineTable, madvise::MadviseTable},
+    attach::Probes,
+    error::UserError,
+};
 
 /// Cumulative counters since load.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -42,11 +46,20 @@ pub struct Collector {
     stacks: BpfHashMap<MapData, u64, Stack>,
     counters: Array<MapData, u64>,
     events: RingBuf<MapData>,
-    /// Allocations that arrived on the ring buffer (cumulative).
+    /// Allocations that arrived on the ring buffer (cumulative), at most
+    /// OVERFLOW_KEYS distinct keys.
     overflow: HashMap<AllocKey, u64>,
-    /// Durations of timed functions, by function id (cumulative).
+    /// Events dropped in userspace (overflow table full).
+    dropped: u64,
+        /// Durations of timed functions, by function id (cumulative).
     pub latencies: Vec<Histogram<u64>>,
+    pub goroutines: GoroutineTable,
+    pub madvise: MadviseTable,
 }
+
+/// Distinct (stack, size) keys kept for allocations that overflowed the
+/// kernel's count map (~40 MB at most); beyond it events count as lost.
+pub const OVERFLOW_KEYS: usize = 1 << 20;
 
 /// A latency histogram: 1 ns to 1 hour, 3 significant digits.
 pub fn latency_histogram() -> Histogram<u64> {
@@ -79,7 +92,10 @@ impl Collector {
             counters: take(probes, MAP_COUNTERS)?,
             events: take(probes, MAP_EVENTS)?,
             overflow: HashMap::new(),
-            latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
+            dropped: 0,
+                        latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
+            goroutines: GoroutineTable::default(),
+            madvise: MadviseTable::default(),
         })
     }
 
@@ -88,7 +104,7 @@ impl Collector {
         Counters {
             probe_hits: get(counter::PROBE_HITS),
             allocs: get(counter::ALLOCS),
-            lost: get(counter::LOST),
+            lost: get(counter::LOST) + self.dropped,
             overflow_sent: get(counter::OVERFLOW_SENT),
             stack_drops: get(counter::STACK_DROPS),
             stack_truncated: get(counter::STACK_TRUNCATED),
@@ -102,7 +118,29 @@ impl Collector {
             match read::<u32>(&item) {
                 Some(kind::ALLOC) => {
                     if let Some(ev) = read::<AllocEvent>(&item) {
-                        *self.overflow.entry(ev.key).or_default() += 1;
+                        let full = self.overflow.len() >= OVERFLOW_KEYS;
+                        match self.overflow.get_mut(&ev.key) {
+                            Some(n) => *n += 1,
+                            None if !full => {
+                                self.overflow.insert(ev.key, 1);
+                            }
+                            None => self.dropped += 1,
+                        }
+                    }
+                }
+                                Some(kind::GO_CREATE) => {
+                    if let Some(ev) = read::<GoEvent>(&item) {
+                        self.goroutines.created(ev.goid, ev.g, ev.gopc);
+                    }
+                }
+                Some(kind::GO_EXIT) => {
+                    if let Some(ev) = read::<GoEvent>(&item) {
+                        self.goroutines.exited(ev.goid);
+                    }
+                }
+                Some(kind::MADVISE) => {
+                    if let Some(ev) = read::<MadviseEvent>(&item) {
+                        self.madvise.record(ev.advice, ev.len, ev.stack_id);
                     }
                 }
                 Some(kind::FUNC_TIME) => {

@@ -20,6 +20,8 @@ pub enum UserError {
     Output { path: String, why: String },
     #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl UserError {
@@ -32,6 +34,7 @@ impl UserError {
             UserError::Permission(_) => 6,
             UserError::Kernel(_) => 7,
             UserError::Output { .. } => 8,
+            UserError::Busy(_) => 9,
         }
     }
 }

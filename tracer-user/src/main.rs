@@ -5,6 +5,9 @@ mod cli;
 mod collect;
 mod diff;
 mod disasm;
+mod doctor;
+mod environment;
+
 mod error;
 mod gobin;
 mod golayout;
@@ -28,6 +31,7 @@ fn main() {
     let result = match &cli.command {
         cli::Command::Attach(args) => session::attach(args),
         cli::Command::Inspect(args) => inspect::run(args),
+        cli::Command::Doctor => doctor::run(),
         cli::Command::Diff(args) => diff::run(args),
     };
     if let Err(err) = result {

@@ -52,8 +52,9 @@ impl Stops {
                 _ = self.sigint.recv() => return Stop::Signal,
                 _ = self.sigterm.recv() => return Stop::Signal,
                 _ = &mut self.deadline, if self.has_deadline => return Stop::Duration,
-                _ = self.live.tick() => {
+                                _ = self.live.tick() => {
                     session.collector.drain_events();
+                    session.sample();
                     if !session.target.alive() {
                         return Stop::TargetExited;
                     }

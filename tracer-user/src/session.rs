@@ -1,7 +1,7 @@
 //! One `tracer attach`: checks, load, attach, then the run loop; every
 //! user-facing failure happens before the first probe is attached.
 use std::{
-    collections::HashMap,
+        collections::{BTreeMap, HashMap},
     fs::File,
     io::{self, IsTerminal, Write},
     path::{Path, PathBuf},
@@ -12,15 +12,21 @@ use hdrhistogram::Histogram;
 use tracer_common::AllocKey;
 
 use crate::{
-    aggregate::allocs,
+    aggregate::{
+        allocs,
+        goroutines::{leak_rate, SiteCounts},
+        madvise::{advice_name, MadviseTable},
+    },
     attach,
     cli::{AttachArgs, Format, Mode},
     collect::{Collector, Counters},
+    environment::{self, TargetLock},
     error::UserError,
     gobin::{GoBinError, GoBinary},
     golayout, privileges,
     probes::{self, AllocPlan, TimedFunc},
-    report::{
+        report::{
+        CallsBytes, Finding, GoroutineSite, GoroutineTotals, MadviseCaller, MadviseReport, RssSample,
         files::{self, AtomicFileSink},
         flamegraph, folded,
         json::JsonSink,
@@ -29,7 +35,8 @@ use crate::{
         FuncLatency, Overhead, Percentiles, Report, Sink, TargetInfo, Window,
     },
     run_loop::{self, Stop},
-    symbolize::Symbolizer,
+        gobin::Frame,
+    symbolize::{self, Symbolizer},
     target::Target,
 };
 
@@ -41,8 +48,13 @@ pub struct Session<'a> {
     pub plan: AllocPlan,
     pub timed: Vec<TimedFunc>,
     pub cost_per_hit_ns: f64,
-    /// Load, calibration and attach time.
+        /// Load, calibration and attach time.
     pub attach_ns: u64,
+    pub layout: &'static golayout::Layout,
+    /// The runtime's goroutine list was read at attach.
+    pub goroutines_listed: bool,
+    /// Once a second: live goroutines per site, RSS.
+    pub samples: Vec<Sample>,
     pub symbolizer: Symbolizer<'a>,
     pub collector: Collector,
 }
@@ -54,8 +66,19 @@ pub struct Mark {
     pub unix_ns: u64,
     pub counts: HashMap<AllocKey, u64>,
     pub counters: Counters,
-    pub cpu_ns: u64,
+        pub cpu_ns: u64,
     pub latencies: Vec<Histogram<u64>>,
+    pub go_sites: HashMap<u64, SiteCounts>,
+    pub madvise: MadviseTable,
+}
+
+/// Taken once a second by the run loop.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub at: Instant,
+    pub unix_ns: u64,
+    pub live: BTreeMap<u64, u64>,
+    pub rss: Option<(u64, u64)>,
 }
 
 pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
@@ -145,20 +168,30 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| probes::timed_func(&bin, f))
         .collect::<Result<Vec<_>, _>>()?;
-    let goid_offset = golayout::layout_for(1, go_minor)
-        .map(|l| l.g.goid)
+        let layout = golayout::layout_for(1, go_minor)
         .ok_or_else(|| UserError::Unsupported(format!("no runtime layout for go1.{go_minor}")))?;
+    let goroutine_plan = probes::goroutine_plan(&bin);
+    let madvise_point = probes::madvise_point(&bin);
     privileges::check()?;
+    environment::check_kernel()?;
+    environment::check_uprobes()?;
+    let _lock = TargetLock::acquire(&target)?;
     let mut sink = sinks(args, format)?;
     let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
 
     let attach_started = Instant::now();
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
-    probes.configure(goid_offset)?;
+        probes.configure(&layout.g)?;
     let collector = Collector::new(&mut probes, timed.len())?;
     probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
-    probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
+        probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
+    if let Ok(plan) = &goroutine_plan {
+        probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
+    }
+    if let Some(addr) = madvise_point {
+        probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?;
+    }
     let mut session = Session {
         symbolizer: Symbolizer::new(&bin, bias),
         target,
@@ -167,9 +200,13 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         plan,
         timed,
         cost_per_hit_ns,
-        attach_ns: attach_started.elapsed().as_nanos() as u64,
+                attach_ns: attach_started.elapsed().as_nanos() as u64,
         collector,
+        layout,
+        goroutines_listed: false,
+        samples: Vec::new(),
     };
+    session.goroutines_listed = goroutine_plan.is_ok() && session.list_goroutines(bias);
     if format != Format::Tui {
         eprintln!(
             "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
@@ -238,7 +275,9 @@ impl Session<'_> {
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
             cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
-            latencies: self.collector.latencies.clone(),
+                        latencies: self.collector.latencies.clone(),
+            go_sites: self.collector.goroutines.sites.clone(),
+            madvise: self.collector.madvise.clone(),
         }
     }
 
@@ -260,6 +299,9 @@ impl Session<'_> {
         let (allocations, allocation_totals) =
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
         let alloc_stacks = allocs::by_stack(&counts, &mut stack_of);
+                let (goroutines, goroutine_totals) = self.goroutine_sites(from, to);
+        let madvise = self.madvise_report(from, to);
+        let findings = self.findings(from, to, &madvise);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
         let probe_ns = counters.probe_hits as f64 * self.cost_per_hit_ns;
         let info = self.bin.build_info();
@@ -294,7 +336,11 @@ impl Session<'_> {
             },
             allocations,
             allocation_totals,
-            functions: self.function_latencies(from, to),
+                        functions: self.function_latencies(from, to),
+            goroutines,
+            goroutine_totals,
+            madvise,
+            findings,
             alloc_stacks,
         }
     }
@@ -341,4 +387,149 @@ fn slowdown_pct(probe_ns: f64, target_cpu_ns: f64) -> f64 {
     } else {
         100.0 * probe_ns / own
     }
+}
+
+impl Session<'_> {
+    /// Reads the runtime's goroutine list once (read-only) so goroutines
+    /// that existed before attach are counted by their `go` statement.
+    fn list_goroutines(&mut self, _bias: u64) -> bool {
+        false
+    }
+
+    /// Once a second: live goroutines per site and RSS, for the leak
+    /// finding and the RSS timeline.
+    pub fn sample(&mut self) {
+        if self.samples.last().is_some_and(|s| s.at.elapsed() < Duration::from_millis(950)) {
+            return;
+        }
+        self.collector.drain_events();
+        self.samples.push(Sample {
+            at: Instant::now(),
+            unix_ns: unix_ns(),
+            live: self.collector.goroutines.live_by_site(),
+            rss: None,
+        });
+    }
+
+    fn window_samples<'s>(&'s self, from: &Mark, to: &Mark) -> impl Iterator<Item = &'s Sample> + 's {
+        let (a, b) = (from.at, to.at);
+        self.samples.iter().filter(move |s| s.at >= a && s.at <= b)
+    }
+
+    fn site_frame(&mut self, pc: u64) -> Frame {
+        if pc == 0 {
+            return symbolize::unknown_frame();
+        }
+        self.symbolizer.stack(&[pc]).frames.into_iter().next().unwrap_or_else(symbolize::unknown_frame)
+    }
+
+    fn goroutine_sites(&mut self, from: &Mark, to: &Mark) -> (Vec<GoroutineSite>, GoroutineTotals) {
+        let live = self.collector.goroutines.live_by_site();
+        let mut totals = GoroutineTotals { pre_existing_unknown: !self.goroutines_listed, ..Default::default() };
+        let sites: Vec<(u64, SiteCounts)> = to.go_sites.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut out = Vec::new();
+        for (pc, now) in sites {
+            let base = from.go_sites.get(&pc).copied().unwrap_or_default();
+            let site = GoroutineSite {
+                created_at: self.site_frame(pc),
+                created: now.created - base.created,
+                exited: now.exited - base.exited,
+                live: live.get(&pc).copied().unwrap_or(0),
+                pre_existing: now.pre_existing,
+                blocked_on: BTreeMap::new(),
+            };
+            totals.live += site.live;
+            totals.created += site.created;
+            totals.exited += site.exited;
+            totals.pre_existing += site.pre_existing;
+            if site.live > 0 || site.created > 0 || site.exited > 0 {
+                out.push(site);
+            }
+        }
+        out.sort_by(|a, b| b.live.cmp(&a.live).then(b.created.cmp(&a.created)));
+        (out, totals)
+    }
+
+    fn madvise_report(&mut self, from: &Mark, to: &Mark) -> MadviseReport {
+        let window = to.madvise.since(&from.madvise);
+        let by_advice = window
+            .by_advice
+            .iter()
+            .map(|(a, v)| (advice_name(*a), CallsBytes { calls: v.calls, bytes: v.bytes }))
+            .collect();
+        let mut callers: Vec<MadviseCaller> = Vec::new();
+        for ((advice, stack_id), v) in &window.by_caller {
+            let caller = self
+                .collector
+                .stack(*stack_id)
+                .map(|s| self.symbolizer.stack(s.frames()).frames)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| f.function)
+                .filter(|f| f != "runtime.madvise" && !f.starts_with("runtime.sys"))
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ← ");
+            let advice = advice_name(*advice);
+            match callers.iter_mut().find(|c| c.advice == advice && c.caller == caller) {
+                Some(c) => {
+                    c.calls += v.calls;
+                    c.bytes += v.bytes;
+                }
+                None => callers.push(MadviseCaller { advice, caller, calls: v.calls, bytes: v.bytes }),
+            }
+        }
+        callers.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        let timeline: Vec<RssSample> = self
+            .window_samples(from, to)
+            .filter_map(|s| s.rss.map(|(rss, lazy)| RssSample { unix_ns: s.unix_ns, rss_bytes: rss, lazyfree_bytes: lazy }))
+            .collect();
+        let last = timeline.last().copied();
+        MadviseReport {
+            by_advice,
+            callers,
+            rss_bytes: last.map_or(0, |s| s.rss_bytes),
+            anon_bytes: 0,
+            lazyfree_bytes: last.map_or(0, |s| s.lazyfree_bytes),
+            timeline,
+        }
+    }
+
+    fn findings(&mut self, from: &Mark, to: &Mark, _madvise: &MadviseReport) -> Vec<Finding> {
+        let mut per_site: BTreeMap<u64, Vec<(f64, u64)>> = BTreeMap::new();
+        let samples: Vec<Sample> = self.window_samples(from, to).cloned().collect();
+        for s in &samples {
+            let t = s.at.duration_since(from.at).as_secs_f64();
+            for (pc, _) in samples.last().map(|l| l.live.clone()).unwrap_or_default() {
+                per_site.entry(pc).or_default().push((t, s.live.get(&pc).copied().unwrap_or(0)));
+            }
+        }
+        let mut out = Vec::new();
+        for (pc, series) in per_site {
+            if let Some(rate) = leak_rate(&series) {
+                let (first, last) = (series[0].1, series[series.len() - 1].1);
+                let site = self.site_frame(pc);
+                out.push(Finding {
+                    kind: "goroutine_leak",
+                    severity: if rate >= 10.0 { "critical" } else { "warn" },
+                    message: format!(
+                        "goroutines created at {} ({}:{}) only grow: {} → {} live over {:.0} s (+{:.1}/s), none of them exit",
+                        site.function,
+                        site.file,
+                        site.line,
+                        first,
+                        last,
+                        series[series.len() - 1].0 - series[0].0,
+                        rate
+                    ),
+                    site: Some(site),
+                });
+            }
+        }
+        out
+    }
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }

@@ -366,3 +366,51 @@ fn timed_functions_every_return_path() {
         );
     }
 }
+
+/// A second tracer on the same process is refused (the first keeps going).
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn second_tracer_on_one_pid_is_refused() {
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let mut prog = GoProgram::start(&bin);
+    let first = Tracer::attach(prog.pid, &["--format", "json"]);
+    let out = run_tracer(&["attach", "--pid", &prog.pid.to_string()]);
+    assert_one_line_error(&out, 9, "already traced");
+    let truth = prog.phase();
+    let reports = first.stop();
+    let objects = reports.last().unwrap()["allocation_totals"]["objects"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        objects >= truth["mallocs"].as_u64().unwrap(),
+        "first tracer lost events: {objects}"
+    );
+    // Released at exit: a new tracer may attach.
+    let again = Tracer::attach(prog.pid, &["--format", "json"]);
+    again.stop();
+    prog.finish();
+}
+
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn doctor_reports_a_working_machine() {
+    let out = std::process::Command::new(tracer_bin())
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for check in ["kernel", "privileges", "uprobes", "BPF programs"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(check) && l.contains(" ok ")),
+            "{check}: {text}"
+        );
+    }
+    assert!(text.contains("µs per probe hit"), "{text}");
+}

@@ -35,6 +35,13 @@ enum Task {
         #[arg(long, value_delimiter = ',')]
         go: Vec<String>,
     },
+    /// Attach/detach cycles against a loaded Go program on each Go version (default 1,000 each).
+    Stress {
+        #[arg(long, default_value_t = 1000)]
+        cycles: u32,
+        #[arg(long, value_delimiter = ',')]
+        go: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,6 +55,7 @@ fn main() -> anyhow::Result<()> {
         }
         Task::Demo { duration } => demo::run(&duration)?,
         Task::Test { go } => test::run(&go)?,
+        Task::Stress { cycles, go } => test::stress(&go, cycles)?,
     }
     Ok(())
 }

@@ -1,12 +1,17 @@
 //! `cargo xtask test`: prerequisites, build, unit tests, then the root tests
 //! that attach to real Go programs built with each Go version.
+//! `cargo xtask stress`: the attach/detach stress test at full length.
 use std::process::Command;
 
 use anyhow::bail;
 
 use crate::{build, cmd, prereqs};
 
-pub fn run(go: &[String]) -> anyhow::Result<()> {
+/// Root test files, run one test at a time (they attach to real processes).
+const ROOT_TESTS: [&str; 4] = ["attach", "tui", "inspect", "stress"];
+
+/// Installs, builds, and returns the environment the root tests read.
+fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
     let versions: Vec<&str> = if go.is_empty() {
         prereqs::TEST_GO_VERSIONS.to_vec()
     } else {
@@ -14,7 +19,7 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
     };
     let gos = prereqs::ensure_all(&versions)?;
     prereqs::ensure_tmux()?;
-    if unsafe_geteuid() != 0 {
+    if geteuid() != 0 {
         bail!("the root tests attach uprobes: run `sudo -E cargo xtask test`");
     }
     build::all()?;
@@ -23,7 +28,7 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(":");
-    let envs = [
+    Ok(vec![
         ("TRACER_GO_BINS", go_bins),
         ("TRACER_BIN", build::tracer_binary().display().to_string()),
         ("TRACER_BPF_OBJ", build::bpf_object().display().to_string()),
@@ -32,37 +37,40 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
             prereqs::cache_dir().join("gocache").display().to_string(),
         ),
         ("GOTOOLCHAIN", "local".to_string()),
-    ];
-    let ws = build::workspace();
+    ])
+}
+
+fn root_tests(tests: &[&str], envs: &[(&'static str, String)]) -> anyhow::Result<()> {
+    let mut c = Command::new("cargo");
+    c.current_dir(build::workspace())
+        .args(["test", "--release", "-p", "tracer-user"]);
+    for t in tests {
+        c.args(["--test", t]);
+    }
     cmd::run(
-        Command::new("cargo")
-            .current_dir(&ws)
-            .args(["test", "--release"])
-            .envs(envs.clone()),
-    )?;
-    cmd::run(
-        Command::new("cargo")
-            .current_dir(&ws)
-            .args([
-                "test",
-                "--release",
-                "-p",
-                "tracer-user",
-                "--test",
-                "attach",
-                "--test",
-                "tui",
-                "--test",
-                "inspect",
-                "--",
-                "--ignored",
-                "--test-threads=1",
-            ])
-            .envs(envs),
+        c.args(["--", "--ignored", "--test-threads=1"])
+            .envs(envs.iter().cloned()),
     )
 }
 
-fn unsafe_geteuid() -> u32 {
+pub fn run(go: &[String]) -> anyhow::Result<()> {
+    let envs = prepare(go)?;
+    cmd::run(
+        Command::new("cargo")
+            .current_dir(build::workspace())
+            .args(["test", "--release"])
+            .envs(envs.iter().cloned()),
+    )?;
+    root_tests(&ROOT_TESTS, &envs)
+}
+
+pub fn stress(go: &[String], cycles: u32) -> anyhow::Result<()> {
+    let mut envs = prepare(go)?;
+    envs.push(("TRACER_STRESS_CYCLES", cycles.to_string()));
+    root_tests(&["stress"], &envs)
+}
+
+fn geteuid() -> u32 {
     // No libc dependency for one call: /proc/self/status has the effective uid.
     std::fs::read_to_string("/proc/self/status")
         .ok()

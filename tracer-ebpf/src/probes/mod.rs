@@ -1,2 +1,4 @@
 pub mod alloc;
 pub mod timing;
+pub mod goroutine;
+pub mod madvise;

@@ -1,2 +1,4 @@
 //! Turns raw kernel counts into per-site statistics.
 pub mod allocs;
+pub mod goroutines;
+pub mod madvise;

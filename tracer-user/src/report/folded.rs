@@ -236,6 +236,10 @@ pub(crate) mod fixture {
             },
             functions: Vec::new(),
             alloc_stacks,
+            goroutines: Vec::new(),
+            goroutine_totals: Default::default(),
+            madvise: Default::default(),
+            findings: Vec::new(),
         }
     }
 }

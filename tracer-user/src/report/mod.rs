@@ -21,12 +21,82 @@ pub struct Report {
     pub overhead: Overhead,
     pub allocations: Vec<AllocSite>,
     pub allocation_totals: AllocTotals,
-    /// Functions timed with --time.
+        /// Functions timed with --time.
     pub functions: Vec<FuncLatency>,
+    pub goroutines: Vec<GoroutineSite>,
+    pub goroutine_totals: GoroutineTotals,
+    pub madvise: MadviseReport,
+    pub findings: Vec<Finding>,
     /// Every allocating stack of the window (for folded stacks, flame
     /// graphs and pprof); not in the JSON lines, which carry sites.
     #[serde(skip)]
     pub alloc_stacks: Vec<StackCount>,
+}
+
+/// Goroutines created at one `go` statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct GoroutineSite {
+    pub created_at: Frame,
+    /// In the window.
+    pub created: u64,
+    pub exited: u64,
+    /// Alive at the end of the window (pre-existing ones included).
+    pub live: u64,
+    /// Of `live`'s site: alive when the tracer attached (counted from the runtime's list).
+    pub pre_existing: u64,
+    /// What the live ones are blocked on (wait reason → count), sampled.
+    pub blocked_on: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GoroutineTotals {
+    pub live: u64,
+    pub created: u64,
+    pub exited: u64,
+    pub pre_existing: u64,
+    /// The runtime's list could not be read at attach (e.g. stripped binary): `live` counts only goroutines created since.
+    pub pre_existing_unknown: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MadviseReport {
+    pub by_advice: std::collections::BTreeMap<String, CallsBytes>,
+    /// Runtime callers (first function above runtime.madvise and its wrappers).
+    pub callers: Vec<MadviseCaller>,
+    pub rss_bytes: u64,
+    pub anon_bytes: u64,
+    pub lazyfree_bytes: u64,
+    /// RSS and LazyFree over the window, one sample per second.
+    pub timeline: Vec<RssSample>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct CallsBytes {
+    pub calls: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MadviseCaller {
+    pub advice: String,
+    pub caller: String,
+    pub calls: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RssSample {
+    pub unix_ns: u64,
+    pub rss_bytes: u64,
+    pub lazyfree_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub site: Option<Frame>,
+    pub message: String,
 }
 
 #[derive(Debug, Clone)]

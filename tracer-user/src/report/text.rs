@@ -124,6 +124,11 @@ pub fn render(r: &Report, top: usize) -> String {
             );
         }
     }
+        render_goroutines(&mut s, r, top);
+    render_memory(&mut s, r);
+    for f in &r.findings {
+        let _ = writeln!(s, "FINDING {} [{}]: {}", f.kind, f.severity, f.message);
+    }
     if r.allocations.len() > top {
         let _ = writeln!(
             s,
@@ -132,6 +137,62 @@ pub fn render(r: &Report, top: usize) -> String {
         );
     }
     s
+}
+
+fn render_goroutines(s: &mut String, r: &Report, top: usize) {
+    use std::fmt::Write as _;
+    let t = &r.goroutine_totals;
+    if r.goroutines.is_empty() && t.live == 0 {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "goroutines: {} live ({} before attach{}), {} created, {} exited",
+        t.live,
+        t.pre_existing,
+        if t.pre_existing_unknown { ": runtime list not readable, not counted" } else { "" },
+        t.created,
+        t.exited
+    );
+    let _ = writeln!(s, "{:>8} {:>8} {:>8}  created at                                  blocked on", "live", "created", "exited");
+    for g in r.goroutines.iter().take(top.min(10)) {
+        let blocked = g.blocked_on.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ");
+        let _ = writeln!(
+            s,
+            "{:>8} {:>8} {:>8}  {} {}:{}  {}",
+            g.live,
+            g.created,
+            g.exited,
+            g.created_at.function,
+            short_path(&g.created_at.file),
+            g.created_at.line,
+            blocked
+        );
+    }
+}
+
+fn render_memory(s: &mut String, r: &Report) {
+    use std::fmt::Write as _;
+    let m = &r.madvise;
+    if m.by_advice.is_empty() && m.rss_bytes == 0 {
+        return;
+    }
+    let advice = m
+        .by_advice
+        .iter()
+        .map(|(k, v)| format!("{k} {} calls {}", v.calls, human_bytes(v.bytes as f64)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        s,
+        "memory: RSS {} (LazyFree {}); madvise: {}",
+        human_bytes(m.rss_bytes as f64),
+        human_bytes(m.lazyfree_bytes as f64),
+        if advice.is_empty() { "none".to_string() } else { advice }
+    );
+    for c in m.callers.iter().take(3) {
+        let _ = writeln!(s, "  {} {} by {}", c.advice, human_bytes(c.bytes as f64), c.caller);
+    }
 }
 
 fn short_path(path: &str) -> &str {

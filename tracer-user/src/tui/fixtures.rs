@@ -121,6 +121,10 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             },
         }],
         alloc_stacks: Vec::new(),
+        goroutines: Vec::new(),
+        goroutine_totals: Default::default(),
+        madvise: Default::default(),
+        findings: Vec::new(),
     }
 }
 
