@@ -44,7 +44,7 @@ pub struct AllocKey {
 pub mod kind {
     /// An allocation that could not be counted in the kernel map (map full).
     pub const ALLOC: u32 = 1;
-        /// A timed function returned.
+    /// A timed function returned.
     pub const FUNC_TIME: u32 = 2;
     /// runtime.newproc1 returned a new goroutine.
     pub const GO_CREATE: u32 = 3;
@@ -117,7 +117,7 @@ mod pod {
     unsafe impl aya::Pod for super::AllocKey {}
     unsafe impl aya::Pod for super::AllocEvent {}
     unsafe impl aya::Pod for super::FuncStartKey {}
-        unsafe impl aya::Pod for super::FuncEvent {}
+    unsafe impl aya::Pod for super::FuncEvent {}
     unsafe impl aya::Pod for super::GoEvent {}
     unsafe impl aya::Pod for super::MadviseEvent {}
 }

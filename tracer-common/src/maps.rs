@@ -25,7 +25,7 @@ pub const FUNC_STARTS_CAPACITY: u32 = 64 * 1024;
 /// Indexes into the `CONFIG` array, written by userspace before attaching.
 pub mod config {
     /// Offset of `goid` in `runtime.g` for the target's Go version.
-        pub const G_GOID_OFFSET: u32 = 0;
+    pub const G_GOID_OFFSET: u32 = 0;
     /// Offset of `gopc` (the `go` statement's PC) in `runtime.g`.
     pub const G_GOPC_OFFSET: u32 = 1;
     /// Offset of `startpc` in `runtime.g`.

@@ -14,7 +14,7 @@ use aya::{
 use crate::{
     error::UserError,
     gobin::GoBinary,
-        probes::{AllocPlan, GoroutinePlan, TimedFunc},
+    probes::{AllocPlan, GoroutinePlan, TimedFunc},
 };
 
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
@@ -40,7 +40,7 @@ pub fn load() -> Result<Probes, UserError> {
     bump_memlock_rlimit();
     let mut ebpf =
         Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
-        for name in [
+    for name in [
         ALLOC_PROGRAM,
         FUNC_ENTRY_PROGRAM,
         FUNC_EXIT_PROGRAM,
@@ -136,15 +136,43 @@ impl Probes {
         Ok(())
     }
 
-        /// Goroutine creation (each RET of newproc1) and exit (goexit1).
-    pub fn attach_goroutines(&mut self, bin: &GoBinary, exe: &Path, pid: u32, plan: &GoroutinePlan) -> Result<(), UserError> {
+    /// Goroutine creation (each RET of newproc1) and exit (goexit1).
+    pub fn attach_goroutines(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        plan: &GoroutinePlan,
+    ) -> Result<(), UserError> {
         for &ret in &plan.created {
-            self.attach_point(GO_CREATED_PROGRAM, bin, exe, pid, ret, 0, "runtime.newproc1")?;
+            self.attach_point(
+                GO_CREATED_PROGRAM,
+                bin,
+                exe,
+                pid,
+                ret,
+                0,
+                "runtime.newproc1",
+            )?;
         }
-        self.attach_point(GO_EXITED_PROGRAM, bin, exe, pid, plan.exited, 0, "runtime.goexit1")
+        self.attach_point(
+            GO_EXITED_PROGRAM,
+            bin,
+            exe,
+            pid,
+            plan.exited,
+            0,
+            "runtime.goexit1",
+        )
     }
 
-    pub fn attach_madvise(&mut self, bin: &GoBinary, exe: &Path, pid: u32, addr: u64) -> Result<(), UserError> {
+    pub fn attach_madvise(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        addr: u64,
+    ) -> Result<(), UserError> {
         self.attach_point(MADVISE_PROGRAM, bin, exe, pid, addr, 0, "runtime.madvise")
     }
 
@@ -182,7 +210,7 @@ impl Probes {
         Ok(())
     }
 
-        /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
+    /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
     /// Go version's `runtime.g`.
     pub fn configure(&mut self, g: &crate::golayout::GLayout) -> Result<(), UserError> {
         let map = self
@@ -191,9 +219,15 @@ impl Probes {
             .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
         let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
-                use tracer_common::config::{G_GOID_OFFSET, G_GOPC_OFFSET, G_STARTPC_OFFSET};
-        for (i, v) in [(G_GOID_OFFSET, g.goid), (G_GOPC_OFFSET, g.gopc), (G_STARTPC_OFFSET, g.startpc)] {
-            config.set(i, v, 0).map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
+        use tracer_common::config::{G_GOID_OFFSET, G_GOPC_OFFSET, G_STARTPC_OFFSET};
+        for (i, v) in [
+            (G_GOID_OFFSET, g.goid),
+            (G_GOPC_OFFSET, g.gopc),
+            (G_STARTPC_OFFSET, g.startpc),
+        ] {
+            config
+                .set(i, v, 0)
+                .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
         }
         Ok(())
     }

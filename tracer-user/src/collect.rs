@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
 use hdrhistogram::Histogram;
 use tracer_common::{
-    counter, kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, Stack, MAP_ALLOC_COUNTS, MAP_COUNTERS,
-    MAP_EVENTS, MAP_STACKS,
+    counter, kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, Stack, MAP_ALLOC_COUNTS,
+    MAP_COUNTERS, MAP_EVENTS, MAP_STACKS,
 };
 
 use crate::{
@@ -51,7 +51,7 @@ pub struct Collector {
     overflow: HashMap<AllocKey, u64>,
     /// Events dropped in userspace (overflow table full).
     dropped: u64,
-        /// Durations of timed functions, by function id (cumulative).
+    /// Durations of timed functions, by function id (cumulative).
     pub latencies: Vec<Histogram<u64>>,
     pub goroutines: GoroutineTable,
     pub madvise: MadviseTable,
@@ -93,7 +93,7 @@ impl Collector {
             events: take(probes, MAP_EVENTS)?,
             overflow: HashMap::new(),
             dropped: 0,
-                        latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
+            latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
             goroutines: GoroutineTable::default(),
             madvise: MadviseTable::default(),
         })
@@ -128,7 +128,7 @@ impl Collector {
                         }
                     }
                 }
-                                Some(kind::GO_CREATE) => {
+                Some(kind::GO_CREATE) => {
                     if let Some(ev) = read::<GoEvent>(&item) {
                         self.goroutines.created(ev.goid, ev.g, ev.gopc);
                     }

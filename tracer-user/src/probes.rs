@@ -158,18 +158,29 @@ pub struct GoroutinePlan {
 }
 
 pub fn goroutine_plan(bin: &GoBinary) -> Result<GoroutinePlan, UserError> {
-    let missing = |n: &str| UserError::Unsupported(format!("{n} not found: goroutines cannot be traced"));
-    let newproc1 = bin.function("runtime.newproc1").ok_or_else(|| missing("runtime.newproc1"))?;
+    let missing =
+        |n: &str| UserError::Unsupported(format!("{n} not found: goroutines cannot be traced"));
+    let newproc1 = bin
+        .function("runtime.newproc1")
+        .ok_or_else(|| missing("runtime.newproc1"))?;
     let code = bin
         .text_bytes(newproc1.entry, newproc1.end.saturating_sub(newproc1.entry))
         .ok_or_else(|| missing("code of runtime.newproc1"))?;
-    let created: Vec<u64> = disasm::ret_offsets(code, newproc1.entry).into_iter().map(|o| newproc1.entry + o).collect();
+    let created: Vec<u64> = disasm::ret_offsets(code, newproc1.entry)
+        .into_iter()
+        .map(|o| newproc1.entry + o)
+        .collect();
     if created.is_empty() {
         return Err(missing("a RET in runtime.newproc1"));
     }
-    let goexit1 = bin.function("runtime.goexit1").ok_or_else(|| missing("runtime.goexit1"))?;
+    let goexit1 = bin
+        .function("runtime.goexit1")
+        .ok_or_else(|| missing("runtime.goexit1"))?;
     let exit_point = ProbePoint::new(bin, goexit1, 0);
-    Ok(GoroutinePlan { created, exited: exit_point.addr })
+    Ok(GoroutinePlan {
+        created,
+        exited: exit_point.addr,
+    })
 }
 
 /// runtime.madvise (assembly, ABI0, no prologue): probed at its entry.

@@ -1,7 +1,7 @@
 //! One `tracer attach`: checks, load, attach, then the run loop; every
 //! user-facing failure happens before the first probe is attached.
 use std::{
-        collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap},
     fs::File,
     io::{self, IsTerminal, Write},
     path::{Path, PathBuf},
@@ -22,20 +22,20 @@ use crate::{
     collect::{Collector, Counters},
     environment::{self, TargetLock},
     error::UserError,
+    gobin::Frame,
     gobin::{GoBinError, GoBinary},
     golayout, privileges,
     probes::{self, AllocPlan, TimedFunc},
-        report::{
-        CallsBytes, Finding, GoroutineSite, GoroutineTotals, MadviseCaller, MadviseReport, RssSample,
+    report::{
         files::{self, AtomicFileSink},
         flamegraph, folded,
         json::JsonSink,
         pprof,
         text::TextSink,
-        FuncLatency, Overhead, Percentiles, Report, Sink, TargetInfo, Window,
+        CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals, MadviseCaller,
+        MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
     },
     run_loop::{self, Stop},
-        gobin::Frame,
     symbolize::{self, Symbolizer},
     target::Target,
 };
@@ -48,7 +48,7 @@ pub struct Session<'a> {
     pub plan: AllocPlan,
     pub timed: Vec<TimedFunc>,
     pub cost_per_hit_ns: f64,
-        /// Load, calibration and attach time.
+    /// Load, calibration and attach time.
     pub attach_ns: u64,
     pub layout: &'static golayout::Layout,
     /// The runtime's goroutine list was read at attach.
@@ -66,7 +66,7 @@ pub struct Mark {
     pub unix_ns: u64,
     pub counts: HashMap<AllocKey, u64>,
     pub counters: Counters,
-        pub cpu_ns: u64,
+    pub cpu_ns: u64,
     pub latencies: Vec<Histogram<u64>>,
     pub go_sites: HashMap<u64, SiteCounts>,
     pub madvise: MadviseTable,
@@ -168,7 +168,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         .iter()
         .map(|f| probes::timed_func(&bin, f))
         .collect::<Result<Vec<_>, _>>()?;
-        let layout = golayout::layout_for(1, go_minor)
+    let layout = golayout::layout_for(1, go_minor)
         .ok_or_else(|| UserError::Unsupported(format!("no runtime layout for go1.{go_minor}")))?;
     let goroutine_plan = probes::goroutine_plan(&bin);
     let madvise_point = probes::madvise_point(&bin);
@@ -182,10 +182,10 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let attach_started = Instant::now();
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
-        probes.configure(&layout.g)?;
+    probes.configure(&layout.g)?;
     let collector = Collector::new(&mut probes, timed.len())?;
     probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
-        probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
+    probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
     if let Ok(plan) = &goroutine_plan {
         probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
     }
@@ -200,7 +200,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         plan,
         timed,
         cost_per_hit_ns,
-                attach_ns: attach_started.elapsed().as_nanos() as u64,
+        attach_ns: attach_started.elapsed().as_nanos() as u64,
         collector,
         layout,
         goroutines_listed: false,
@@ -275,7 +275,7 @@ impl Session<'_> {
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
             cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
-                        latencies: self.collector.latencies.clone(),
+            latencies: self.collector.latencies.clone(),
             go_sites: self.collector.goroutines.sites.clone(),
             madvise: self.collector.madvise.clone(),
         }
@@ -299,7 +299,7 @@ impl Session<'_> {
         let (allocations, allocation_totals) =
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
         let alloc_stacks = allocs::by_stack(&counts, &mut stack_of);
-                let (goroutines, goroutine_totals) = self.goroutine_sites(from, to);
+        let (goroutines, goroutine_totals) = self.goroutine_sites(from, to);
         let madvise = self.madvise_report(from, to);
         let findings = self.findings(from, to, &madvise);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
@@ -336,7 +336,7 @@ impl Session<'_> {
             },
             allocations,
             allocation_totals,
-                        functions: self.function_latencies(from, to),
+            functions: self.function_latencies(from, to),
             goroutines,
             goroutine_totals,
             madvise,
@@ -399,7 +399,11 @@ impl Session<'_> {
     /// Once a second: live goroutines per site and RSS, for the leak
     /// finding and the RSS timeline.
     pub fn sample(&mut self) {
-        if self.samples.last().is_some_and(|s| s.at.elapsed() < Duration::from_millis(950)) {
+        if self
+            .samples
+            .last()
+            .is_some_and(|s| s.at.elapsed() < Duration::from_millis(950))
+        {
             return;
         }
         self.collector.drain_events();
@@ -411,7 +415,11 @@ impl Session<'_> {
         });
     }
 
-    fn window_samples<'s>(&'s self, from: &Mark, to: &Mark) -> impl Iterator<Item = &'s Sample> + 's {
+    fn window_samples<'s>(
+        &'s self,
+        from: &Mark,
+        to: &Mark,
+    ) -> impl Iterator<Item = &'s Sample> + 's {
         let (a, b) = (from.at, to.at);
         self.samples.iter().filter(move |s| s.at >= a && s.at <= b)
     }
@@ -420,12 +428,20 @@ impl Session<'_> {
         if pc == 0 {
             return symbolize::unknown_frame();
         }
-        self.symbolizer.stack(&[pc]).frames.into_iter().next().unwrap_or_else(symbolize::unknown_frame)
+        self.symbolizer
+            .stack(&[pc])
+            .frames
+            .into_iter()
+            .next()
+            .unwrap_or_else(symbolize::unknown_frame)
     }
 
     fn goroutine_sites(&mut self, from: &Mark, to: &Mark) -> (Vec<GoroutineSite>, GoroutineTotals) {
         let live = self.collector.goroutines.live_by_site();
-        let mut totals = GoroutineTotals { pre_existing_unknown: !self.goroutines_listed, ..Default::default() };
+        let mut totals = GoroutineTotals {
+            pre_existing_unknown: !self.goroutines_listed,
+            ..Default::default()
+        };
         let sites: Vec<(u64, SiteCounts)> = to.go_sites.iter().map(|(k, v)| (*k, *v)).collect();
         let mut out = Vec::new();
         for (pc, now) in sites {
@@ -455,7 +471,15 @@ impl Session<'_> {
         let by_advice = window
             .by_advice
             .iter()
-            .map(|(a, v)| (advice_name(*a), CallsBytes { calls: v.calls, bytes: v.bytes }))
+            .map(|(a, v)| {
+                (
+                    advice_name(*a),
+                    CallsBytes {
+                        calls: v.calls,
+                        bytes: v.bytes,
+                    },
+                )
+            })
             .collect();
         let mut callers: Vec<MadviseCaller> = Vec::new();
         for ((advice, stack_id), v) in &window.by_caller {
@@ -471,18 +495,32 @@ impl Session<'_> {
                 .collect::<Vec<_>>()
                 .join(" ← ");
             let advice = advice_name(*advice);
-            match callers.iter_mut().find(|c| c.advice == advice && c.caller == caller) {
+            match callers
+                .iter_mut()
+                .find(|c| c.advice == advice && c.caller == caller)
+            {
                 Some(c) => {
                     c.calls += v.calls;
                     c.bytes += v.bytes;
                 }
-                None => callers.push(MadviseCaller { advice, caller, calls: v.calls, bytes: v.bytes }),
+                None => callers.push(MadviseCaller {
+                    advice,
+                    caller,
+                    calls: v.calls,
+                    bytes: v.bytes,
+                }),
             }
         }
         callers.sort_by(|a, b| b.bytes.cmp(&a.bytes));
         let timeline: Vec<RssSample> = self
             .window_samples(from, to)
-            .filter_map(|s| s.rss.map(|(rss, lazy)| RssSample { unix_ns: s.unix_ns, rss_bytes: rss, lazyfree_bytes: lazy }))
+            .filter_map(|s| {
+                s.rss.map(|(rss, lazy)| RssSample {
+                    unix_ns: s.unix_ns,
+                    rss_bytes: rss,
+                    lazyfree_bytes: lazy,
+                })
+            })
             .collect();
         let last = timeline.last().copied();
         MadviseReport {
@@ -501,7 +539,10 @@ impl Session<'_> {
         for s in &samples {
             let t = s.at.duration_since(from.at).as_secs_f64();
             for (pc, _) in samples.last().map(|l| l.live.clone()).unwrap_or_default() {
-                per_site.entry(pc).or_default().push((t, s.live.get(&pc).copied().unwrap_or(0)));
+                per_site
+                    .entry(pc)
+                    .or_default()
+                    .push((t, s.live.get(&pc).copied().unwrap_or(0)));
             }
         }
         let mut out = Vec::new();
@@ -531,5 +572,8 @@ impl Session<'_> {
 }
 
 fn unix_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }

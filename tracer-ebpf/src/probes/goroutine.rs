@@ -41,7 +41,14 @@ pub fn go_created(ctx: ProbeContext) -> u32 {
         bump(counter::LOST);
         return 0;
     };
-    emit(GoEvent { kind: kind::GO_CREATE, _pad: 0, goid, g, gopc, startpc });
+    emit(GoEvent {
+        kind: kind::GO_CREATE,
+        _pad: 0,
+        goid,
+        g,
+        gopc,
+        startpc,
+    });
     0
 }
 
@@ -57,6 +64,13 @@ pub fn go_exited(ctx: ProbeContext) -> u32 {
         bump(counter::LOST);
         return 0;
     };
-    emit(GoEvent { kind: kind::GO_EXIT, _pad: 0, goid, g, gopc: 0, startpc: 0 });
+    emit(GoEvent {
+        kind: kind::GO_EXIT,
+        _pad: 0,
+        goid,
+        g,
+        gopc: 0,
+        startpc: 0,
+    });
     0
 }

@@ -12,14 +12,22 @@ use crate::{
 pub fn madvise_entry(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     let sp = unsafe { &*ctx.regs }.rsp;
-    let (Some(addr), Some(len), Some(flags)) = (read_u64(sp + 8), read_u64(sp + 16), read_u64(sp + 24)) else {
+    let (Some(addr), Some(len), Some(flags)) =
+        (read_u64(sp + 8), read_u64(sp + 16), read_u64(sp + 24))
+    else {
         bump(counter::LOST);
         return 0;
     };
     let (stack_id, _) = capture_stack(&ctx, false);
     match EVENTS.reserve::<MadviseEvent>(0) {
         Some(mut e) => {
-            e.write(MadviseEvent { kind: kind::MADVISE, advice: flags as u32, addr, len, stack_id });
+            e.write(MadviseEvent {
+                kind: kind::MADVISE,
+                advice: flags as u32,
+                addr,
+                len,
+                stack_id,
+            });
             e.submit(0);
         }
         None => bump(counter::LOST),

@@ -1,4 +1,4 @@
 pub mod alloc;
-pub mod timing;
 pub mod goroutine;
 pub mod madvise;
+pub mod timing;

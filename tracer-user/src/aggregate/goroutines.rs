@@ -67,7 +67,8 @@ pub fn leak_rate(samples: &[(f64, u64)]) -> Option<f64> {
     let (first, last) = (samples.first()?, samples.last()?);
     let monotone = samples.windows(2).all(|w| w[1].1 >= w[0].1);
     let span = last.0 - first.0;
-    (samples.len() >= 3 && monotone && last.1 > first.1 && span > 0.0).then(|| (last.1 - first.1) as f64 / span)
+    (samples.len() >= 3 && monotone && last.1 > first.1 && span > 0.0)
+        .then(|| (last.1 - first.1) as f64 / span)
 }
 
 #[cfg(test)]
@@ -83,8 +84,22 @@ mod tests {
         t.created(3, 0x30, 0x600);
         t.exited(2);
         t.exited(99);
-        assert_eq!(t.sites[&0x500], SiteCounts { created: 0, exited: 0, pre_existing: 1 });
-        assert_eq!(t.sites[&0x600], SiteCounts { created: 2, exited: 1, pre_existing: 0 });
+        assert_eq!(
+            t.sites[&0x500],
+            SiteCounts {
+                created: 0,
+                exited: 0,
+                pre_existing: 1
+            }
+        );
+        assert_eq!(
+            t.sites[&0x600],
+            SiteCounts {
+                created: 2,
+                exited: 1,
+                pre_existing: 0
+            }
+        );
         assert_eq!(t.unknown_exits, 1);
         assert_eq!(t.live_by_site(), BTreeMap::from([(0x500, 1), (0x600, 1)]));
     }

@@ -29,7 +29,10 @@ pub struct MadviseTable {
 
 impl MadviseTable {
     pub fn record(&mut self, advice: u32, len: u64, stack_id: u64) {
-        for e in [self.by_advice.entry(advice).or_default(), self.by_caller.entry((advice, stack_id)).or_default()] {
+        for e in [
+            self.by_advice.entry(advice).or_default(),
+            self.by_caller.entry((advice, stack_id)).or_default(),
+        ] {
             e.calls += 1;
             e.bytes += len;
         }
@@ -42,8 +45,18 @@ impl MadviseTable {
             bytes: a.bytes - b.map_or(0, |b| b.bytes),
         };
         MadviseTable {
-            by_advice: self.by_advice.iter().map(|(k, v)| (*k, sub(v, base.by_advice.get(k)))).filter(|(_, v)| v.calls > 0).collect(),
-            by_caller: self.by_caller.iter().map(|(k, v)| (*k, sub(v, base.by_caller.get(k)))).filter(|(_, v)| v.calls > 0).collect(),
+            by_advice: self
+                .by_advice
+                .iter()
+                .map(|(k, v)| (*k, sub(v, base.by_advice.get(k))))
+                .filter(|(_, v)| v.calls > 0)
+                .collect(),
+            by_caller: self
+                .by_caller
+                .iter()
+                .map(|(k, v)| (*k, sub(v, base.by_caller.get(k))))
+                .filter(|(_, v)| v.calls > 0)
+                .collect(),
         }
     }
 }
@@ -60,8 +73,20 @@ mod tests {
         t.record(8, 8192, 1);
         t.record(4, 100, 2);
         let w = t.since(&base);
-        assert_eq!(w.by_advice[&8], CallsBytes { calls: 1, bytes: 8192 });
-        assert_eq!(w.by_advice[&4], CallsBytes { calls: 1, bytes: 100 });
+        assert_eq!(
+            w.by_advice[&8],
+            CallsBytes {
+                calls: 1,
+                bytes: 8192
+            }
+        );
+        assert_eq!(
+            w.by_advice[&4],
+            CallsBytes {
+                calls: 1,
+                bytes: 100
+            }
+        );
         assert_eq!(advice_name(8), "MADV_FREE");
     }
 }

@@ -21,7 +21,7 @@ pub struct Report {
     pub overhead: Overhead,
     pub allocations: Vec<AllocSite>,
     pub allocation_totals: AllocTotals,
-        /// Functions timed with --time.
+    /// Functions timed with --time.
     pub functions: Vec<FuncLatency>,
     pub goroutines: Vec<GoroutineSite>,
     pub goroutine_totals: GoroutineTotals,

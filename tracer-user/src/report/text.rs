@@ -124,7 +124,7 @@ pub fn render(r: &Report, top: usize) -> String {
             );
         }
     }
-        render_goroutines(&mut s, r, top);
+    render_goroutines(&mut s, r, top);
     render_memory(&mut s, r);
     for f in &r.findings {
         let _ = writeln!(s, "FINDING {} [{}]: {}", f.kind, f.severity, f.message);
@@ -150,13 +150,26 @@ fn render_goroutines(s: &mut String, r: &Report, top: usize) {
         "goroutines: {} live ({} before attach{}), {} created, {} exited",
         t.live,
         t.pre_existing,
-        if t.pre_existing_unknown { ": runtime list not readable, not counted" } else { "" },
+        if t.pre_existing_unknown {
+            ": runtime list not readable, not counted"
+        } else {
+            ""
+        },
         t.created,
         t.exited
     );
-    let _ = writeln!(s, "{:>8} {:>8} {:>8}  created at                                  blocked on", "live", "created", "exited");
+    let _ = writeln!(
+        s,
+        "{:>8} {:>8} {:>8}  created at                                  blocked on",
+        "live", "created", "exited"
+    );
     for g in r.goroutines.iter().take(top.min(10)) {
-        let blocked = g.blocked_on.iter().map(|(k, v)| format!("{k} ×{v}")).collect::<Vec<_>>().join(", ");
+        let blocked = g
+            .blocked_on
+            .iter()
+            .map(|(k, v)| format!("{k} ×{v}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let _ = writeln!(
             s,
             "{:>8} {:>8} {:>8}  {} {}:{}  {}",
@@ -188,10 +201,20 @@ fn render_memory(s: &mut String, r: &Report) {
         "memory: RSS {} (LazyFree {}); madvise: {}",
         human_bytes(m.rss_bytes as f64),
         human_bytes(m.lazyfree_bytes as f64),
-        if advice.is_empty() { "none".to_string() } else { advice }
+        if advice.is_empty() {
+            "none".to_string()
+        } else {
+            advice
+        }
     );
     for c in m.callers.iter().take(3) {
-        let _ = writeln!(s, "  {} {} by {}", c.advice, human_bytes(c.bytes as f64), c.caller);
+        let _ = writeln!(
+            s,
+            "  {} {} by {}",
+            c.advice,
+            human_bytes(c.bytes as f64),
+            c.caller
+        );
     }
 }
 

@@ -102,6 +102,8 @@ pub struct App {
     /// Table rows that fit on screen, set before each draw; the page size
     /// for PgUp/PgDn.
     pub page: usize,
+    /// The last whole-run report (for the list views).
+    pub latest: Option<Report>,
 }
 
 impl Default for App {
@@ -126,6 +128,7 @@ impl App {
             help: false,
             status: None,
             page: 10,
+            latest: None,
         }
     }
 
@@ -135,6 +138,7 @@ impl App {
             return;
         }
         self.summary = Some(Summary::new(interval, total));
+        self.latest = Some(total.clone());
         let rows = sites::rows(interval, total);
         self.history
             .record(rows.iter().map(|r| (&r.key, r.bytes_per_sec)));

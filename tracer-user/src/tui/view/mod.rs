@@ -6,6 +6,7 @@ mod drill;
 mod footer;
 mod functions;
 mod help;
+mod lists;
 mod placeholder;
 
 use ratatui::{
@@ -32,9 +33,8 @@ pub fn render(f: &mut Frame, app: &App) {
         match app.view {
             View::Allocations => allocations::render_allocations(f, body, app),
             View::Functions => functions::render_functions(f, body, app),
-            View::Maps | View::Goroutines | View::Memory | View::Findings => {
-                placeholder::render_placeholder(f, body, app.view)
-            }
+            View::Goroutines | View::Memory | View::Findings => lists::render_list(f, body, app),
+            View::Maps => placeholder::render_placeholder(f, body, app.view),
         }
     }
     footer::render_footer(f, footer, app);

@@ -131,18 +131,53 @@ fn functions_view() {
 }
 
 #[test]
-fn placeholder_views() {
+fn placeholder_and_list_views() {
     let mut app = app_with_data(0);
+    app.apply(Action::ShowView(View::Maps));
+    assert_shows(
+        &screen(&mut app, 80, 24),
+        "Maps: not collected yet in this version",
+    );
     for (view, title) in [
-        (View::Maps, "Maps"),
-        (View::Goroutines, "Goroutines"),
-        (View::Memory, "Memory"),
-        (View::Findings, "Findings"),
+        (View::Goroutines, "Goroutines: nothing in this run yet"),
+        (View::Memory, "Memory: nothing in this run yet"),
+        (View::Findings, "Findings: nothing in this run yet"),
     ] {
         app.apply(Action::ShowView(view));
-        let s = screen(&mut app, 80, 24);
-        assert_shows(&s, &format!("{title}: not collected yet in this version"));
+        assert_shows(&screen(&mut app, 80, 24), title);
     }
+    // With data: a goroutine site and a finding show up.
+    let mut total = app.latest.clone().expect("fixture report");
+    total.goroutine_totals.live = 50;
+    total.goroutines.push(crate::report::GoroutineSite {
+        created_at: crate::gobin::Frame {
+            function: "main.startBatch".into(),
+            file: "/src/q.go".into(),
+            line: 42,
+            inlined: false,
+        },
+        created: 50,
+        exited: 0,
+        live: 50,
+        pre_existing: 0,
+        blocked_on: [("chan receive".to_string(), 50)].into_iter().collect(),
+    });
+    total.findings.push(crate::report::Finding {
+        kind: "goroutine_leak",
+        severity: "warn",
+        site: None,
+        message: "goroutines created at main.startBatch only grow".into(),
+    });
+    app.update(&total.clone(), &total);
+    app.apply(Action::ShowView(View::Goroutines));
+    let s = screen(&mut app, 100, 24);
+    assert_shows(&s, "Goroutines · 50 live");
+    assert_shows(&s, "main.startBatch q.go:42  chan receive ×50");
+    app.apply(Action::ShowView(View::Findings));
+    assert_shows(
+        &screen(&mut app, 100, 24),
+        "[warn] goroutine_leak: goroutines created at main.startBatch",
+    );
 }
 
 #[test]

@@ -1,0 +1,123 @@
+//! Goroutines, Memory and Findings: read-only lists from the whole-run
+//! report (the filter applies to the lines shown).
+use ratatui::{layout::Rect, text::Line, widgets::Paragraph, Frame};
+
+use super::{body_block, message};
+use crate::{
+    report::{text::human_bytes, Report},
+    tui::app::{App, View},
+};
+
+fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
+    match view {
+        View::Goroutines => {
+            let t = &r.goroutine_totals;
+            let title = format!(
+                "Goroutines · {} live · {} created · {} exited{}",
+                t.live,
+                t.created,
+                t.exited,
+                if t.pre_existing_unknown {
+                    " · pre-attach not counted"
+                } else {
+                    ""
+                }
+            );
+            let mut lines = Vec::new();
+            if !r.goroutines.is_empty() {
+                lines.push(format!(
+                    "{:>7} {:>8} {:>7}  created at  [blocked on]",
+                    "live", "created", "exited"
+                ));
+            }
+            lines.extend(r.goroutines.iter().map(|g| {
+                let blocked = g
+                    .blocked_on
+                    .iter()
+                    .map(|(k, v)| format!("{k} ×{v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "{:>7} {:>8} {:>7}  {} {}:{}  {}",
+                    g.live,
+                    g.created,
+                    g.exited,
+                    g.created_at.function,
+                    g.created_at.file.rsplit('/').next().unwrap_or(""),
+                    g.created_at.line,
+                    blocked
+                )
+            }));
+            (title, lines)
+        }
+        View::Memory => {
+            let m = &r.madvise;
+            let title = format!(
+                "Memory · RSS {} · LazyFree {}",
+                human_bytes(m.rss_bytes as f64),
+                human_bytes(m.lazyfree_bytes as f64)
+            );
+            let mut lines: Vec<String> = m
+                .by_advice
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k:<16} {:>8} calls {:>12}",
+                        v.calls,
+                        human_bytes(v.bytes as f64)
+                    )
+                })
+                .collect();
+            lines.extend(m.callers.iter().map(|c| {
+                format!(
+                    "  {} {} by {}",
+                    c.advice,
+                    human_bytes(c.bytes as f64),
+                    c.caller
+                )
+            }));
+            if let (Some(first), Some(last)) = (m.timeline.first(), m.timeline.last()) {
+                lines.push(format!(
+                    "RSS {} → {}, LazyFree {} → {} over {} samples",
+                    human_bytes(first.rss_bytes as f64),
+                    human_bytes(last.rss_bytes as f64),
+                    human_bytes(first.lazyfree_bytes as f64),
+                    human_bytes(last.lazyfree_bytes as f64),
+                    m.timeline.len()
+                ));
+            }
+            (title, lines)
+        }
+        _ => (
+            format!("Findings · {}", r.findings.len()),
+            r.findings
+                .iter()
+                .map(|f| format!("[{}] {}: {}", f.severity, f.kind, f.message))
+                .collect(),
+        ),
+    }
+}
+
+pub fn render_list(f: &mut Frame, area: Rect, app: &App) {
+    let Some(r) = app.latest.as_ref() else {
+        let inner = body_block(f, area, app.view.title().to_string());
+        message(f, inner, "waiting for data".into());
+        return;
+    };
+    let (title, lines) = lines_for(app.view, r);
+    let inner = body_block(f, area, title);
+    let shown: Vec<Line> = lines
+        .into_iter()
+        .filter(|l| app.filter.is_empty() || l.to_lowercase().contains(&app.filter.to_lowercase()))
+        .map(Line::from)
+        .collect();
+    if shown.is_empty() {
+        message(
+            f,
+            inner,
+            format!("{}: nothing in this run yet", app.view.title()),
+        );
+    } else {
+        f.render_widget(Paragraph::new(shown), inner);
+    }
+}
