@@ -10,9 +10,13 @@ use tracer_common::{
 };
 
 use crate::{
-    aggregate::{goroutines::GoroutineTable, madvise::MadviseTable},
+    aggregate::{
+        goroutines::{GoroutineTable, LiveG},
+        madvise::MadviseTable,
+    },
     attach::Probes,
     error::UserError,
+    goroutines::SystemStarts,
 };
 
 /// Cumulative counters since load.
@@ -54,6 +58,8 @@ pub struct Collector {
     /// Durations of timed functions, by function id (cumulative).
     pub latencies: Vec<Histogram<u64>>,
     pub goroutines: GoroutineTable,
+    /// Classifies new goroutines as the runtime's own (set by the session).
+    pub system_starts: SystemStarts,
     pub madvise: MadviseTable,
 }
 
@@ -95,6 +101,7 @@ impl Collector {
             dropped: 0,
             latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
             goroutines: GoroutineTable::default(),
+            system_starts: SystemStarts::default(),
             madvise: MadviseTable::default(),
         })
     }
@@ -130,7 +137,15 @@ impl Collector {
                 }
                 Some(kind::GO_CREATE) => {
                     if let Some(ev) = read::<GoEvent>(&item) {
-                        self.goroutines.created(ev.goid, ev.g, ev.gopc);
+                        let system = self.system_starts.contains(ev.startpc);
+                        self.goroutines.created(
+                            ev.goid,
+                            LiveG {
+                                gopc: ev.gopc,
+                                g: ev.g,
+                                system,
+                            },
+                        );
                     }
                 }
                 Some(kind::GO_EXIT) => {

@@ -11,9 +11,15 @@ mod environment;
 mod error;
 mod gobin;
 mod golayout;
+mod goroutines;
+
 mod inspect;
+mod memory;
+
 mod privileges;
 mod probes;
+mod procmem;
+
 mod report;
 mod run_loop;
 mod session;

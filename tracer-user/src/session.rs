@@ -14,7 +14,7 @@ use tracer_common::AllocKey;
 use crate::{
     aggregate::{
         allocs,
-        goroutines::{leak_rate, SiteCounts},
+        goroutines::{leak_rate, LiveG, SiteCounts},
         madvise::{advice_name, MadviseTable},
     },
     attach,
@@ -24,8 +24,12 @@ use crate::{
     error::UserError,
     gobin::Frame,
     gobin::{GoBinError, GoBinary},
-    golayout, privileges,
+    golayout,
+    goroutines::{self, SystemStarts},
+    memory::{madv_free_finding, read_smaps_rollup},
+    privileges,
     probes::{self, AllocPlan, TimedFunc},
+    procmem::ProcMem,
     report::{
         files::{self, AtomicFileSink},
         flamegraph, folded,
@@ -391,9 +395,64 @@ fn slowdown_pct(probe_ns: f64, target_cpu_ns: f64) -> f64 {
 
 impl Session<'_> {
     /// Reads the runtime's goroutine list once (read-only) so goroutines
-    /// that existed before attach are counted by their `go` statement.
-    fn list_goroutines(&mut self, _bias: u64) -> bool {
-        false
+    /// that existed before attach are counted by their `go` statement. The
+    /// probes are attached first; one created meanwhile is seen twice and
+    /// counted once (by goid).
+    fn list_goroutines(&mut self, bias: u64) -> bool {
+        self.collector.system_starts = SystemStarts::new(self.bin, bias);
+        let mem = ProcMem::new(self.target.pid);
+        match goroutines::list_goroutines(&mem, self.bin, self.layout, bias) {
+            Ok(list) => {
+                for g in list {
+                    let system = self.collector.system_starts.contains(g.startpc);
+                    self.collector.goroutines.pre_existing(
+                        g.goid,
+                        LiveG {
+                            gopc: g.gopc,
+                            g: g.addr,
+                            system,
+                        },
+                    );
+                }
+                true
+            }
+            Err(e) => {
+                eprintln!("tracer: goroutines that existed before attach are not counted: {e}");
+                false
+            }
+        }
+    }
+
+    /// What the live goroutines of a site wait on, read from their `g`
+    /// (at most 256 per site, read-only).
+    fn blocked_on(&self, gopc: u64) -> BTreeMap<String, u64> {
+        let mem = ProcMem::new(self.target.pid);
+        let g = &self.layout.g;
+        let mut out = BTreeMap::new();
+        for live in self
+            .collector
+            .goroutines
+            .live
+            .values()
+            .filter(|l| l.gopc == gopc && !l.system)
+            .take(256)
+        {
+            let (Ok(status), Ok(reason)) = (
+                mem.read_u32(live.g + g.atomicstatus),
+                mem.read_u8(live.g + g.waitreason),
+            ) else {
+                continue;
+            };
+            let state = match status & !g.status.scan {
+                s if s == g.status.waiting => self.layout.wait_reasons.name(reason).to_string(),
+                s if s == g.status.running => "running".to_string(),
+                s if s == g.status.runnable => "runnable".to_string(),
+                s if s == g.status.syscall => "syscall".to_string(),
+                _ => continue,
+            };
+            *out.entry(state).or_default() += 1;
+        }
+        out
     }
 
     /// Once a second: live goroutines per site and RSS, for the leak
@@ -411,7 +470,9 @@ impl Session<'_> {
             at: Instant::now(),
             unix_ns: unix_ns(),
             live: self.collector.goroutines.live_by_site(),
-            rss: None,
+            rss: read_smaps_rollup(self.target.pid)
+                .ok()
+                .map(|r| (r.rss, r.lazy_free)),
         });
     }
 
@@ -440,6 +501,7 @@ impl Session<'_> {
         let live = self.collector.goroutines.live_by_site();
         let mut totals = GoroutineTotals {
             pre_existing_unknown: !self.goroutines_listed,
+            system: self.collector.goroutines.system_live(),
             ..Default::default()
         };
         let sites: Vec<(u64, SiteCounts)> = to.go_sites.iter().map(|(k, v)| (*k, *v)).collect();
@@ -452,7 +514,7 @@ impl Session<'_> {
                 exited: now.exited - base.exited,
                 live: live.get(&pc).copied().unwrap_or(0),
                 pre_existing: now.pre_existing,
-                blocked_on: BTreeMap::new(),
+                blocked_on: self.blocked_on(pc),
             };
             totals.live += site.live;
             totals.created += site.created;
@@ -511,7 +573,7 @@ impl Session<'_> {
                 }),
             }
         }
-        callers.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        callers.sort_by_key(|c| std::cmp::Reverse(c.bytes));
         let timeline: Vec<RssSample> = self
             .window_samples(from, to)
             .filter_map(|s| {
@@ -533,7 +595,7 @@ impl Session<'_> {
         }
     }
 
-    fn findings(&mut self, from: &Mark, to: &Mark, _madvise: &MadviseReport) -> Vec<Finding> {
+    fn findings(&mut self, from: &Mark, to: &Mark, madvise: &MadviseReport) -> Vec<Finding> {
         let mut per_site: BTreeMap<u64, Vec<(f64, u64)>> = BTreeMap::new();
         let samples: Vec<Sample> = self.window_samples(from, to).cloned().collect();
         for s in &samples {
@@ -546,6 +608,19 @@ impl Session<'_> {
             }
         }
         let mut out = Vec::new();
+        if let Ok(rollup) = read_smaps_rollup(self.target.pid) {
+            let bytes = |a: &str| madvise.by_advice.get(a).map_or(0, |c| c.bytes);
+            if let Some(message) =
+                madv_free_finding(&rollup, bytes("MADV_FREE"), bytes("MADV_DONTNEED"))
+            {
+                out.push(Finding {
+                    kind: "madv_free_rss",
+                    severity: "warn",
+                    site: None,
+                    message,
+                });
+            }
+        }
         for (pc, series) in per_site {
             if let Some(rate) = leak_rate(&series) {
                 let (first, last) = (series[0].1, series[series.len() - 1].1);

@@ -8,7 +8,14 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 4] = ["attach", "tui", "inspect", "stress"];
+const ROOT_TESTS: [&str; 6] = [
+    "attach",
+    "tui",
+    "inspect",
+    "goroutines",
+    "madvise",
+    "stress",
+];
 
 /// Installs, builds, and returns the environment the root tests read.
 fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {

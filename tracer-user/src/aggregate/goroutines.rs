@@ -9,6 +9,9 @@ pub struct LiveG {
     pub gopc: u64,
     /// Address of its `runtime.g` (to read its state at report time).
     pub g: u64,
+    /// Started by the runtime for itself (GC workers…): not in any site,
+    /// not in `runtime.NumGoroutine()`.
+    pub system: bool,
 }
 
 /// Cumulative counts of one creation site.
@@ -30,34 +33,39 @@ pub struct GoroutineTable {
 }
 
 impl GoroutineTable {
-    pub fn created(&mut self, goid: u64, g: u64, gopc: u64) {
+    pub fn created(&mut self, goid: u64, live: LiveG) {
         // Listed at attach and created just before: count once.
-        if self.live.insert(goid, LiveG { gopc, g }).is_none() {
-            self.sites.entry(gopc).or_default().created += 1;
+        if self.live.insert(goid, live).is_none() && !live.system {
+            self.sites.entry(live.gopc).or_default().created += 1;
         }
     }
 
     /// A goroutine that existed before the tracer attached.
-    pub fn pre_existing(&mut self, goid: u64, g: u64, gopc: u64) {
-        if self.live.insert(goid, LiveG { gopc, g }).is_none() {
-            self.sites.entry(gopc).or_default().pre_existing += 1;
+    pub fn pre_existing(&mut self, goid: u64, live: LiveG) {
+        if self.live.insert(goid, live).is_none() && !live.system {
+            self.sites.entry(live.gopc).or_default().pre_existing += 1;
         }
     }
 
     pub fn exited(&mut self, goid: u64) {
         match self.live.remove(&goid) {
+            Some(g) if g.system => {}
             Some(g) => self.sites.entry(g.gopc).or_default().exited += 1,
             None => self.unknown_exits += 1,
         }
     }
 
-    /// Live goroutines per site.
+    /// Live user goroutines per site.
     pub fn live_by_site(&self) -> BTreeMap<u64, u64> {
         let mut out = BTreeMap::new();
-        for g in self.live.values() {
+        for g in self.live.values().filter(|g| !g.system) {
             *out.entry(g.gopc).or_default() += 1;
         }
         out
+    }
+
+    pub fn system_live(&self) -> u64 {
+        self.live.values().filter(|g| g.system).count() as u64
     }
 }
 
@@ -78,12 +86,21 @@ mod tests {
     #[test]
     fn counts_and_dedup() {
         let mut t = GoroutineTable::default();
-        t.pre_existing(1, 0x10, 0x500);
-        t.created(1, 0x10, 0x500);
-        t.created(2, 0x20, 0x600);
-        t.created(3, 0x30, 0x600);
+        let g = |gopc, system| LiveG {
+            gopc,
+            g: 0x10,
+            system,
+        };
+        t.pre_existing(1, g(0x500, false));
+        t.created(1, g(0x500, false));
+        t.created(2, g(0x600, false));
+        t.created(3, g(0x600, false));
+        t.created(4, g(0x700, true));
         t.exited(2);
         t.exited(99);
+        t.exited(4);
+        assert_eq!(t.system_live(), 0);
+        assert!(!t.sites.contains_key(&0x700));
         assert_eq!(
             t.sites[&0x500],
             SiteCounts {

@@ -54,6 +54,8 @@ pub struct GoroutineTotals {
     pub created: u64,
     pub exited: u64,
     pub pre_existing: u64,
+    /// The runtime's own goroutines (GC workers…), not in `live` nor in `runtime.NumGoroutine()`.
+    pub system: u64,
     /// The runtime's list could not be read at attach (e.g. stripped binary): `live` counts only goroutines created since.
     pub pre_existing_unknown: bool,
 }

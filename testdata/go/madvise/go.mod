@@ -1,0 +1,3 @@
+module example.com/madvise
+
+go 1.21

@@ -1,0 +1,19 @@
+//! Process memory as the kernel accounts it, as ground truth for what the
+//! Go runtime says it holds.
+//!
+//! Files: `smaps` (`/proc/PID/smaps_rollup`), `madvise` (the
+//! `madv_free_rss` finding: RSS kept high by pages released with
+//! MADV_FREE), `tests` (testdata/go/madvise under both GODEBUG settings).
+
+// The session code that calls this is wired in separately.
+
+mod madvise;
+mod smaps;
+#[cfg(test)]
+mod tests;
+
+// The public API: callers name only some of these so far.
+#[allow(unused_imports)]
+pub use madvise::{madv_free_finding, LAZY_FREE_MIN_BYTES, LAZY_FREE_MIN_SHARE_PCT};
+#[allow(unused_imports)]
+pub use smaps::{parse_smaps_rollup, read_smaps_rollup, SmapsRollup};
