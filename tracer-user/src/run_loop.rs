@@ -23,8 +23,9 @@ pub enum Stop {
 const LIVENESS_CHECK: Duration = Duration::from_millis(200);
 const TUI_REFRESH: Duration = Duration::from_secs(1);
 
-/// What ends a session, whatever shows the data.
-struct Stops {
+/// What ends a session, whatever shows the data. Created before the
+/// tracer says it attached, so a Ctrl-C right after is never lost.
+pub struct Stops {
     sigint: Signal,
     sigterm: Signal,
     deadline: Pin<Box<Sleep>>,
@@ -33,7 +34,8 @@ struct Stops {
 }
 
 impl Stops {
-    fn new(duration: Option<Duration>) -> anyhow::Result<Stops> {
+    /// Must run inside the tokio runtime (signal registration).
+    pub fn new(duration: Option<Duration>) -> anyhow::Result<Stops> {
         let mut live = interval(LIVENESS_CHECK);
         live.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Ok(Stops {
@@ -74,11 +76,10 @@ fn ticker(every: Duration) -> Interval {
 pub async fn run(
     session: &mut Session<'_>,
     start: &Mark,
-    duration: Option<Duration>,
+    mut stops: Stops,
     every: Option<Duration>,
     sink: &mut dyn Sink,
 ) -> anyhow::Result<Stop> {
-    let mut stops = Stops::new(duration)?;
     let mut ticks = ticker(every.unwrap_or(Duration::from_secs(3600)));
     ticks.tick().await;
     let mut last = start.clone();
@@ -99,11 +100,10 @@ pub async fn run(
 pub async fn run_tui(
     session: &mut Session<'_>,
     start: &Mark,
-    duration: Option<Duration>,
+    mut stops: Stops,
     flamegraph_path: &Path,
     weight: Weight,
 ) -> anyhow::Result<Stop> {
-    let mut stops = Stops::new(duration)?;
     let mut ticks = ticker(TUI_REFRESH);
     ticks.tick().await;
     let mut tui = Tui::start()?;

@@ -39,7 +39,7 @@ use crate::{
         CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals, MadviseCaller,
         MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
     },
-    run_loop::{self, Stop},
+    run_loop::{self, Stop, Stops},
     symbolize::{self, Symbolizer},
     target::Target,
 };
@@ -82,7 +82,7 @@ pub struct Sample {
     pub at: Instant,
     pub unix_ns: u64,
     pub live: BTreeMap<u64, u64>,
-    pub rss: Option<(u64, u64)>,
+    pub rss: Option<RssSample>,
 }
 
 pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
@@ -211,6 +211,13 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         samples: Vec::new(),
     };
     session.goroutines_listed = goroutine_plan.is_ok() && session.list_goroutines(bias);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let stops = {
+        let _in_runtime = rt.enter();
+        Stops::new(args.duration)?
+    };
     if format != Format::Tui {
         eprintln!(
             "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
@@ -226,9 +233,6 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         );
     }
     let start = session.mark();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let stop = if format == Format::Tui {
         let flamegraph = args
             .flamegraph
@@ -237,7 +241,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         rt.block_on(run_loop::run_tui(
             &mut session,
             &start,
-            args.duration,
+            stops,
             &flamegraph,
             args.weight,
         ))?
@@ -245,7 +249,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         rt.block_on(run_loop::run(
             &mut session,
             &start,
-            args.duration,
+            stops,
             args.interval,
             &mut sink,
         ))?
@@ -470,9 +474,12 @@ impl Session<'_> {
             at: Instant::now(),
             unix_ns: unix_ns(),
             live: self.collector.goroutines.live_by_site(),
-            rss: read_smaps_rollup(self.target.pid)
-                .ok()
-                .map(|r| (r.rss, r.lazy_free)),
+            rss: read_smaps_rollup(self.target.pid).ok().map(|r| RssSample {
+                unix_ns: unix_ns(),
+                rss_bytes: r.rss,
+                anon_bytes: r.anonymous,
+                lazyfree_bytes: r.lazy_free,
+            }),
         });
     }
 
@@ -576,20 +583,14 @@ impl Session<'_> {
         callers.sort_by_key(|c| std::cmp::Reverse(c.bytes));
         let timeline: Vec<RssSample> = self
             .window_samples(from, to)
-            .filter_map(|s| {
-                s.rss.map(|(rss, lazy)| RssSample {
-                    unix_ns: s.unix_ns,
-                    rss_bytes: rss,
-                    lazyfree_bytes: lazy,
-                })
-            })
+            .filter_map(|s| s.rss)
             .collect();
         let last = timeline.last().copied();
         MadviseReport {
             by_advice,
             callers,
             rss_bytes: last.map_or(0, |s| s.rss_bytes),
-            anon_bytes: 0,
+            anon_bytes: last.map_or(0, |s| s.anon_bytes),
             lazyfree_bytes: last.map_or(0, |s| s.lazyfree_bytes),
             timeline,
         }

@@ -78,9 +78,11 @@ impl<'a> Symbolizer<'a> {
 
     pub fn stack(&mut self, pcs: &[u64]) -> Symbolized {
         let frames: Vec<Frame> = pcs.iter().flat_map(|&pc| self.frames_at(pc)).collect();
+        // GC work done inside a program's call (an assist that allocates a
+        // sudog, say) belongs to the GC, not to the program's line.
         let site = frames
             .iter()
-            .position(|f| self.is_program_code(&f.function))
+            .position(|f| is_gc_work(&f.function) || self.is_program_code(&f.function))
             .or_else(|| frames.iter().position(|f| !is_runtime(&f.function)))
             .unwrap_or(0);
         Symbolized { frames, site }
@@ -104,6 +106,11 @@ impl<'a> Symbolizer<'a> {
         let first = pkg.split('/').next().unwrap_or("");
         first.contains('.') && !function.starts_with('[')
     }
+}
+
+/// The garbage collector's entry points (gcAssistAlloc, gcMarkDone, gcStart…).
+fn is_gc_work(function: &str) -> bool {
+    function.starts_with("runtime.gc")
 }
 
 fn is_runtime(function: &str) -> bool {
@@ -139,5 +146,7 @@ mod tests {
         assert_eq!(package_of("io.ReadAll"), "io");
         assert!(is_runtime("internal/runtime/maps.newarray"));
         assert!(!is_runtime("bytes.growSlice"));
+        assert!(is_gc_work("runtime.gcMarkDone"));
+        assert!(!is_gc_work("runtime.growslice"));
     }
 }

@@ -90,6 +90,7 @@ pub struct MadviseCaller {
 pub struct RssSample {
     pub unix_ns: u64,
     pub rss_bytes: u64,
+    pub anon_bytes: u64,
     pub lazyfree_bytes: u64,
 }
 
