@@ -80,7 +80,6 @@ pub struct Mark {
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub at: Instant,
-    pub unix_ns: u64,
     pub live: BTreeMap<u64, u64>,
     pub rss: Option<RssSample>,
 }
@@ -472,7 +471,7 @@ impl Session<'_> {
         self.collector.drain_events();
         self.samples.push(Sample {
             at: Instant::now(),
-            unix_ns: unix_ns(),
+
             live: self.collector.goroutines.live_by_site(),
             rss: read_smaps_rollup(self.target.pid).ok().map(|r| RssSample {
                 unix_ns: unix_ns(),
