@@ -68,9 +68,62 @@ pub fn ret_offsets(code: &[u8], entry: u64) -> Vec<u64> {
     rets
 }
 
+/// Offset of the code that `runtime.mallocgc` (Go 1.27) runs for sizes
+/// that are not forwarded to a size-specialised function: the target of
+/// the `CMPQ AX, $table_len; JAE` right after the prologue. Probing there
+/// instead of at the entry saves small allocations a second probe hit
+/// (mallocgc's, filtered, then the specialised function's). Only a short
+/// run of flag-only instructions (TEST/JE/NOP) may precede the compare, so
+/// the arguments are still in RAX/RBX at the target.
+pub fn size_dispatch_target(code: &[u8], entry: u64, table_len: u64) -> Option<u64> {
+    let start = after_prologue(code, entry)?;
+    let window = code.get(start as usize..)?;
+    let window = &window[..window.len().min(PROLOGUE_WINDOW)];
+    let mut decoder = Decoder::with_ip(64, window, entry + start, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    let mut compared = false;
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        match insn.mnemonic() {
+            Mnemonic::Jae if compared => return Some(insn.near_branch_target() - entry),
+            Mnemonic::Cmp
+                if insn.op0_kind() == OpKind::Register
+                    && insn.op0_register() == Register::RAX
+                    && matches!(
+                        insn.op1_kind(),
+                        OpKind::Immediate8to64 | OpKind::Immediate32to64
+                    )
+                    && insn.immediate(1) == table_len =>
+            {
+                compared = true
+            }
+                        Mnemonic::Test | Mnemonic::Je | Mnemonic::Nop if !compared => {}
+            // The frame allocation ends the prologue: SUBQ $N, SP.
+            Mnemonic::Sub if !compared && insn.op0_register() == Register::RSP => {}
+            _ => return None,
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mallocgc_size_dispatch() {
+        // go1.27.3 runtime.mallocgc: prologue; TESTQ AX,AX; JE; NOPL; CMPQ AX,$0x51; JAE 0x47c83c
+        let code = [
+            0x49, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0x9c, 0x01, 0x00, 0x00, 0x55, 0x48, 0x89, 0xe5,
+            0x48, 0x83, 0xec, 0x20, 0x48, 0x85, 0xc0, 0x0f, 0x84, 0x5b, 0x01, 0x00, 0x00, 0x0f,
+            0x1f, 0x44, 0x00, 0x00, 0x48, 0x83, 0xf8, 0x51, 0x73, 0x56,
+        ];
+        assert_eq!(
+            size_dispatch_target(&code, 0x47c7c0, 81),
+            Some(0x47c83c - 0x47c7c0)
+        );
+        assert_eq!(size_dispatch_target(&code, 0x47c7c0, 513), None);
+    }
 
     #[test]
     fn rets() {

@@ -102,6 +102,27 @@ pub fn alloc_plan(bin: &GoBinary) -> Result<AllocPlan, UserError> {
     // specialised functions (runtime/malloc.go: mallocNoScanTable).
     let table_len = if minor >= 27 { 81 } else { 513 };
     let n = specialised.len();
+    // Best: probe past mallocgc's own dispatch, so a small allocation costs
+    // one hit (its specialised function's), not two.
+    let code = bin.text_bytes(mallocgc.entry, mallocgc.end.saturating_sub(mallocgc.entry));
+    if let Some(off) = code.and_then(|c| disasm::size_dispatch_target(c, mallocgc.entry, table_len))
+    {
+        let mut points = vec![ProbePoint {
+            addr: mallocgc.entry + off,
+            min_size: 1,
+            after_prologue: true,
+            func: mallocgc,
+        }];
+        points.extend(
+            specialised
+                .into_iter()
+                .map(|func| ProbePoint::new(bin, func, 1)),
+        );
+        return Ok(AllocPlan {
+            points,
+            scheme: format!("runtime.mallocgc past its size dispatch (size >= {table_len}) + {n} size-specialised functions"),
+        });
+    }
     let mut points = vec![ProbePoint::new(bin, mallocgc, table_len)];
     points.extend(
         specialised
