@@ -97,7 +97,7 @@ pub fn size_dispatch_target(code: &[u8], entry: u64, table_len: u64) -> Option<u
             {
                 compared = true
             }
-                        Mnemonic::Test | Mnemonic::Je | Mnemonic::Nop if !compared => {}
+            Mnemonic::Test | Mnemonic::Je | Mnemonic::Nop if !compared => {}
             // The frame allocation ends the prologue: SUBQ $N, SP.
             Mnemonic::Sub if !compared && insn.op0_register() == Register::RSP => {}
             _ => return None,

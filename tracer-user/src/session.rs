@@ -559,9 +559,8 @@ impl Session<'_> {
                 .into_iter()
                 .map(|f| f.function)
                 .filter(|f| f != "runtime.madvise" && !f.starts_with("runtime.sys"))
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ← ");
+                .collect::<Vec<_>>();
+            let caller = caller_chain(&caller);
             let advice = advice_name(*advice);
             match callers
                 .iter_mut()
@@ -643,6 +642,26 @@ impl Session<'_> {
             }
         }
         out
+    }
+}
+
+/// "releaser ← … ← initiator": the frame that released the memory and
+/// what asked for it: the first frame outside package runtime (e.g.
+/// runtime/debug.FreeOSMemory, or program code), else the outermost
+/// runtime frame (bgscavenge, the GC…; where the frame chain ends at the
+/// system stack, its entry, e.g. runtime_debug_freeOSMemory.func1).
+fn caller_chain(frames: &[String]) -> String {
+    let outside = frames
+        .iter()
+        .position(|f| symbolize::package_of(f) != "runtime");
+    let initiator = outside.or_else(|| {
+        frames
+            .iter()
+            .rposition(|f| f != "runtime.goexit" && f != "runtime.mstart")
+    });
+    match (frames.first(), initiator) {
+        (Some(first), Some(i)) if i > 1 => format!("{first} ← … ← {}", frames[i]),
+        _ => frames[..initiator.map_or(frames.len(), |i| i + 1)].join(" ← "),
     }
 }
 

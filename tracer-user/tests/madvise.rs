@@ -65,9 +65,14 @@ fn check(bin: &std::path::Path, godebug: &str, label: &str) {
         "{label}: {other} {} bytes: {m}",
         bytes(other)
     );
+    // debug.FreeOSMemory released most of it (the background scavenger may
+    // release some too): its entry point is named in the heaviest caller.
+    let top = &m["callers"][0]["caller"];
     assert!(
-        !m["callers"].as_array().unwrap().is_empty(),
-        "{label}: no callers"
+        top.as_str()
+            .is_some_and(|c| c.to_lowercase().contains("freeosmemory")),
+        "{label}: callers {}",
+        m["callers"]
     );
     let lazy = truth["after"]["lazy_free"].as_u64().unwrap();
     let reported = m["lazyfree_bytes"].as_u64().unwrap();
