@@ -30,6 +30,8 @@ pub mod config {
     pub const G_GOPC_OFFSET: u32 = 1;
     /// Offset of `startpc` in `runtime.g`.
     pub const G_STARTPC_OFFSET: u32 = 2;
+    /// The target's pid (thread-group id), for system-wide tracepoints.
+    pub const TARGET_TGID: u32 = 3;
     pub const COUNT: u32 = 4;
 }
 
@@ -57,5 +59,8 @@ pub mod counter {
     pub const FILTERED: u32 = 6;
     /// Timed-function exits without a recorded entry (attached mid-call).
     pub const UNMATCHED_EXITS: u32 = 7;
-    pub const COUNT: u32 = 8;
+    /// madvise syscalls of the target (tracepoint cross-check of the probe).
+    pub const MADVISE_SYSCALLS: u32 = 8;
+    pub const MADVISE_SYSCALL_BYTES: u32 = 9;
+    pub const COUNT: u32 = 12;
 }

@@ -6,7 +6,7 @@ use std::{num::NonZeroU32, path::Path};
 use aya::{
     programs::{
         uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope},
-        UProbe,
+        ProgramError, TracePoint, UProbe,
     },
     Ebpf,
 };
@@ -25,6 +25,7 @@ const FUNC_EXIT_PROGRAM: &str = "func_exit";
 const GO_CREATED_PROGRAM: &str = "go_created";
 const GO_EXITED_PROGRAM: &str = "go_exited";
 const MADVISE_PROGRAM: &str = "madvise_entry";
+const MADVISE_SYSCALL_PROGRAM: &str = "madvise_syscall";
 
 pub struct Probes {
     pub ebpf: Ebpf,
@@ -176,6 +177,22 @@ impl Probes {
         self.attach_point(MADVISE_PROGRAM, bin, exe, pid, addr, 0, "runtime.madvise")
     }
 
+    /// The syscalls:sys_enter_madvise cross-check (system-wide, filtered to
+    /// the target in BPF). Needs tracefs; without it the check is skipped.
+    pub fn attach_madvise_syscall(&mut self) -> Result<(), String> {
+        let prog: &mut TracePoint = self
+            .ebpf
+            .program_mut(MADVISE_SYSCALL_PROGRAM)
+            .ok_or("program missing")?
+            .try_into()
+            .map_err(|e: ProgramError| e.to_string())?;
+        prog.load().map_err(|e| e.to_string())?;
+        prog.attach("syscalls", "sys_enter_madvise")
+            .map_err(|e| e.to_string())?;
+        self.attached += 1;
+        Ok(())
+    }
+
     /// One uprobe of `program` at link-time address `addr` of `exe`, for `pid` only.
     #[allow(clippy::too_many_arguments)]
     fn attach_point(
@@ -212,18 +229,19 @@ impl Probes {
 
     /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
     /// Go version's `runtime.g`.
-    pub fn configure(&mut self, g: &crate::golayout::GLayout) -> Result<(), UserError> {
+    pub fn configure(&mut self, g: &crate::golayout::GLayout, pid: u32) -> Result<(), UserError> {
         let map = self
             .ebpf
             .map_mut(tracer_common::MAP_CONFIG)
             .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
         let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
-        use tracer_common::config::{G_GOID_OFFSET, G_GOPC_OFFSET, G_STARTPC_OFFSET};
+        use tracer_common::config::{G_GOID_OFFSET, G_GOPC_OFFSET, G_STARTPC_OFFSET, TARGET_TGID};
         for (i, v) in [
             (G_GOID_OFFSET, g.goid),
             (G_GOPC_OFFSET, g.gopc),
             (G_STARTPC_OFFSET, g.startpc),
+            (TARGET_TGID, u64::from(pid)),
         ] {
             config
                 .set(i, v, 0)

@@ -29,6 +29,8 @@ pub struct Counters {
     pub stack_drops: u64,
     pub stack_truncated: u64,
     pub filtered: u64,
+    pub madvise_syscalls: u64,
+    pub madvise_syscall_bytes: u64,
 }
 
 impl Counters {
@@ -41,6 +43,10 @@ impl Counters {
             stack_drops: self.stack_drops.saturating_sub(base.stack_drops),
             stack_truncated: self.stack_truncated.saturating_sub(base.stack_truncated),
             filtered: self.filtered.saturating_sub(base.filtered),
+            madvise_syscalls: self.madvise_syscalls.saturating_sub(base.madvise_syscalls),
+            madvise_syscall_bytes: self
+                .madvise_syscall_bytes
+                .saturating_sub(base.madvise_syscall_bytes),
         }
     }
 }
@@ -116,6 +122,8 @@ impl Collector {
             stack_drops: get(counter::STACK_DROPS),
             stack_truncated: get(counter::STACK_TRUNCATED),
             filtered: get(counter::FILTERED),
+            madvise_syscalls: get(counter::MADVISE_SYSCALLS),
+            madvise_syscall_bytes: get(counter::MADVISE_SYSCALL_BYTES),
         }
     }
 

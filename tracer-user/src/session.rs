@@ -185,7 +185,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let attach_started = Instant::now();
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
-    probes.configure(&layout.g)?;
+    probes.configure(&layout.g, target.pid)?;
     let collector = Collector::new(&mut probes, timed.len())?;
     probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
     probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
@@ -194,6 +194,9 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     }
     if let Some(addr) = madvise_point {
         probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?;
+        if let Err(e) = probes.attach_madvise_syscall() {
+            eprintln!("tracer: madvise syscall cross-check unavailable: {e}");
+        }
     }
     let mut session = Session {
         symbolizer: Symbolizer::new(&bin, bias),
@@ -584,7 +587,10 @@ impl Session<'_> {
             .filter_map(|s| s.rss)
             .collect();
         let last = timeline.last().copied();
+        let counters = to.counters.since(&from.counters);
         MadviseReport {
+            syscall_calls: counters.madvise_syscalls,
+            syscall_bytes: counters.madvise_syscall_bytes,
             by_advice,
             callers,
             rss_bytes: last.map_or(0, |s| s.rss_bytes),

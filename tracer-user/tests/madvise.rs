@@ -74,6 +74,26 @@ fn check(bin: &std::path::Path, godebug: &str, label: &str) {
         "{label}: callers {}",
         m["callers"]
     );
+    // The tracepoint sees the same syscalls as the runtime probe.
+    let probed: (u64, u64) =
+        m["by_advice"]
+            .as_object()
+            .unwrap()
+            .values()
+            .fold((0, 0), |(c, b), v| {
+                (
+                    c + v["calls"].as_u64().unwrap(),
+                    b + v["bytes"].as_u64().unwrap(),
+                )
+            });
+    assert_eq!(
+        (
+            m["syscall_calls"].as_u64().unwrap(),
+            m["syscall_bytes"].as_u64().unwrap()
+        ),
+        probed,
+        "{label}: tracepoint vs probe: {m}"
+    );
     let lazy = truth["after"]["lazy_free"].as_u64().unwrap();
     let reported = m["lazyfree_bytes"].as_u64().unwrap();
     assert!(

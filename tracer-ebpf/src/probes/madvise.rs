@@ -1,11 +1,15 @@
 //! runtime.madvise: an ABI0 assembly function (NOSPLIT, no frame), probed
 //! at its entry: addr at 8(SP), n at 16(SP), flags (int32) at 24(SP).
-use aya_ebpf::{macros::uprobe, programs::ProbeContext};
-use tracer_common::{counter, kind, MadviseEvent};
+use aya_ebpf::{
+    helpers::bpf_get_current_pid_tgid,
+    macros::{tracepoint, uprobe},
+    programs::{ProbeContext, TracePointContext},
+};
+use tracer_common::{config, counter, kind, MadviseEvent};
 
 use crate::{
-    helpers::{bump, capture_stack, read_u64},
-    maps::EVENTS,
+    helpers::{atomic_add, bump, capture_stack, read_u64},
+    maps::{CONFIG, COUNTERS, EVENTS},
 };
 
 #[uprobe]
@@ -31,6 +35,24 @@ pub fn madvise_entry(ctx: ProbeContext) -> u32 {
             e.submit(0);
         }
         None => bump(counter::LOST),
+    }
+    0
+}
+
+/// Cross-check: every madvise syscall of the target (the runtime calls the
+/// syscall itself, so both should agree unless C code calls madvise too).
+#[tracepoint]
+pub fn madvise_syscall(ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u64;
+    match CONFIG.get(config::TARGET_TGID) {
+        Some(&target) if target == tgid => {}
+        _ => return 0,
+    }
+    // syscalls/sys_enter_madvise/format: len_in at offset 24.
+    let len: u64 = unsafe { ctx.read_at(24) }.unwrap_or(0);
+    bump(counter::MADVISE_SYSCALLS);
+    if let Some(p) = COUNTERS.get_ptr_mut(counter::MADVISE_SYSCALL_BYTES) {
+        atomic_add(p, len);
     }
     0
 }

@@ -62,6 +62,10 @@ pub struct GoroutineTotals {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct MadviseReport {
+    /// Cross-check from the syscalls:sys_enter_madvise tracepoint (all of
+    /// the target's madvise syscalls, Go's and any C code's).
+    pub syscall_calls: u64,
+    pub syscall_bytes: u64,
     pub by_advice: std::collections::BTreeMap<String, CallsBytes>,
     /// Runtime callers (first function above runtime.madvise and its wrappers).
     pub callers: Vec<MadviseCaller>,

@@ -207,6 +207,12 @@ fn render_memory(s: &mut String, r: &Report) {
             advice
         }
     );
+    let _ = writeln!(
+        s,
+        "  cross-check (syscalls:sys_enter_madvise): {} calls, {}",
+        m.syscall_calls,
+        human_bytes(m.syscall_bytes as f64)
+    );
     for c in m.callers.iter().take(3) {
         let _ = writeln!(
             s,
