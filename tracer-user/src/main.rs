@@ -26,6 +26,9 @@ mod session;
 mod sizeclass;
 mod symbolize;
 mod target;
+#[cfg(test)]
+mod testgo;
+
 mod tui;
 
 use clap::Parser;

@@ -428,40 +428,7 @@ mod tests {
     /// toolchain under $TRACER_CACHE/go, ~/.cache/tracer/go or
     /// /root/.cache/tracer/go (as `cargo xtask` installs them).
     fn go_toolchains() -> Vec<PathBuf> {
-        if let Ok(list) = std::env::var("TRACER_GO_BINS") {
-            let bins: Vec<PathBuf> = list
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect();
-            assert!(!bins.is_empty(), "TRACER_GO_BINS is set but empty");
-            return bins;
-        }
-        let mut roots: Vec<PathBuf> = Vec::new();
-        if let Some(c) = std::env::var_os("TRACER_CACHE") {
-            roots.push(PathBuf::from(c).join("go"));
-        }
-        if let Some(h) = std::env::var_os("HOME") {
-            roots.push(PathBuf::from(h).join(".cache/tracer/go"));
-        }
-        roots.push(PathBuf::from("/root/.cache/tracer/go"));
-        let mut bins: Vec<PathBuf> = roots
-            .iter()
-            .filter_map(|r| std::fs::read_dir(r).ok())
-            .flatten()
-            .flatten()
-            .map(|e| e.path().join("go/bin/go"))
-            .filter(|p| p.is_file())
-            .filter_map(|p| p.canonicalize().ok())
-            .collect();
-        bins.sort();
-        bins.dedup();
-        assert!(
-            !bins.is_empty(),
-            "no Go toolchain to run `go tool pprof` with: install one with `cargo xtask test` \
-             (~/.cache/tracer/go/<version>/go/bin/go) or set TRACER_GO_BINS=/path/to/go[:...]"
-        );
-        bins
+        crate::testgo::toolchains()
     }
 
     fn pprof(go: &Path, args: &[&str], file: &Path) -> String {

@@ -8,35 +8,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 /// Go toolchains to test with: $TRACER_GO_BINS (colon-separated `go`
 /// binaries) or every ~/.cache/tracer/go/<ver>/go/bin/go.
 pub fn toolchains() -> Vec<PathBuf> {
-    if let Ok(list) = std::env::var("TRACER_GO_BINS") {
-        let v: Vec<PathBuf> = list
-            .split(':')
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect();
-        assert!(!v.is_empty(), "TRACER_GO_BINS is set but empty");
-        return v;
-    }
-    let mut roots = vec![PathBuf::from("/root/.cache/tracer/go")];
-    if let Some(home) = std::env::var_os("HOME") {
-        roots.insert(0, Path::new(&home).join(".cache/tracer/go"));
-    }
-    let mut found: Vec<PathBuf> = roots
-        .iter()
-        .filter_map(|r| std::fs::read_dir(r).ok())
-        .flatten()
-        .flatten()
-        .map(|e| e.path().join("go/bin/go"))
-        .filter(|p| p.is_file())
-        .filter_map(|p| p.canonicalize().ok())
-        .collect();
-    found.sort();
-    found.dedup();
-    assert!(
-        !found.is_empty(),
-        "no Go toolchain: expected ~/.cache/tracer/go/<version>/go/bin/go or TRACER_GO_BINS"
-    );
-    found
+    crate::testgo::toolchains()
 }
 
 /// testdata/go/<name> of this repository.
