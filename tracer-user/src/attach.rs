@@ -26,6 +26,7 @@ const GO_CREATED_PROGRAM: &str = "go_created";
 const GO_EXITED_PROGRAM: &str = "go_exited";
 const MADVISE_PROGRAM: &str = "madvise_entry";
 const MADVISE_SYSCALL_PROGRAM: &str = "madvise_syscall";
+const BARE_PROGRAM: &str = "bare_count";
 
 pub struct Probes {
     pub ebpf: Ebpf,
@@ -48,6 +49,7 @@ pub fn load() -> Result<Probes, UserError> {
         GO_CREATED_PROGRAM,
         GO_EXITED_PROGRAM,
         MADVISE_PROGRAM,
+        BARE_PROGRAM,
     ] {
         program(&mut ebpf, name)?
             .load()
@@ -133,6 +135,20 @@ impl Probes {
             for &ret in &f.rets {
                 self.attach_point(FUNC_EXIT_PROGRAM, bin, exe, pid, ret, id as u64, &f.name)?;
             }
+        }
+        Ok(())
+    }
+
+    /// The benchmark's reference: a count-only probe on the allocation points.
+    pub fn attach_bare(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        plan: &AllocPlan,
+    ) -> Result<(), UserError> {
+        for point in &plan.points {
+            self.attach_point(BARE_PROGRAM, bin, exe, pid, point.addr, 0, &point.func.name)?;
         }
         Ok(())
     }

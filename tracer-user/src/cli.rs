@@ -22,6 +22,9 @@ pub enum Command {
     Inspect(crate::inspect::InspectArgs),
     /// Check the kernel, privileges, uprobes and BPF on this machine.
     Doctor,
+    /// Count-only probes on the allocation points (the benchmark's reference).
+    #[command(hide = true)]
+    BareProbe(crate::bare::BareArgs),
     /// Compare two `--format json` reports: which allocation sites grew (like `pprof -base`).
     Diff(crate::diff::DiffArgs),
 }

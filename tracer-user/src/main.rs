@@ -1,6 +1,8 @@
 //! `tracer`: live allocation tracing of running Go programs with eBPF uprobes.
 mod aggregate;
 mod attach;
+mod bare;
+
 mod cli;
 mod collect;
 mod diff;
@@ -41,6 +43,7 @@ fn main() {
         cli::Command::Attach(args) => session::attach(args),
         cli::Command::Inspect(args) => inspect::run(args),
         cli::Command::Doctor => doctor::run(),
+        cli::Command::BareProbe(args) => bare::run(args),
         cli::Command::Diff(args) => diff::run(args),
     };
     if let Err(err) = result {

@@ -343,6 +343,7 @@ impl Session<'_> {
                 cost_per_hit_ns: self.cost_per_hit_ns,
                 est_target_slowdown_pct: slowdown_pct(probe_ns, cpu_ns as f64),
                 target_cpu_ns: cpu_ns,
+                tracer_max_rss_bytes: max_rss_bytes(),
             },
             allocations,
             allocation_totals,
@@ -669,6 +670,15 @@ fn caller_chain(frames: &[String]) -> String {
         (Some(first), Some(i)) if i > 1 => format!("{first} ← … ← {}", frames[i]),
         _ => frames[..initiator.map_or(frames.len(), |i| i + 1)].join(" ← "),
     }
+}
+
+/// Peak RSS of this process (getrusage, KiB on Linux).
+fn max_rss_bytes() -> u64 {
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    ru.ru_maxrss.max(0) as u64 * 1024
 }
 
 fn unix_ns() -> u64 {

@@ -9,11 +9,16 @@ use anyhow::Context;
 
 use crate::{build, cmd, prereqs};
 
-pub fn run_demo_workload(go: &std::path::Path) -> anyhow::Result<std::path::PathBuf> {
-    let out = prereqs::cache_dir().join("demo-workload");
+/// Builds testdata/go/<name> with `go` into the cache as `out_name`.
+pub fn build_go_program(
+    go: &std::path::Path,
+    name: &str,
+    out_name: &str,
+) -> anyhow::Result<std::path::PathBuf> {
+    let out = prereqs::cache_dir().join(out_name);
     cmd::run(
         Command::new(go)
-            .current_dir(build::workspace().join("testdata/go/demo"))
+            .current_dir(build::workspace().join("testdata/go").join(name))
             .args(["build", "-o"])
             .arg(&out)
             .arg(".")
@@ -27,7 +32,7 @@ pub fn run_demo_workload(go: &std::path::Path) -> anyhow::Result<std::path::Path
 pub fn run(duration: &str) -> anyhow::Result<()> {
     let go = prereqs::ensure_all(&[prereqs::DEMO_GO_VERSION])?.remove(0);
     build::all()?;
-    let demo = run_demo_workload(&go)?;
+    let demo = build_go_program(&go, "demo", "demo-workload")?;
     let mut child = Command::new(&demo)
         .stdout(Stdio::null())
         .spawn()

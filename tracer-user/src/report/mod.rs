@@ -167,6 +167,8 @@ pub struct Overhead {
     /// Probe time charged to the target, over the target's CPU time without it.
     pub est_target_slowdown_pct: f64,
     pub target_cpu_ns: u64,
+    /// Peak resident memory of the tracer itself.
+    pub tracer_max_rss_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -1,0 +1,176 @@
+//! `cargo xtask bench`: one Go process, its workloads timed side by side
+//! untraced, under a bare count-only probe and under `tracer attach
+//! --mode exact`; prints the ratios. No timing assertions anywhere: this
+//! prints what it measured.
+use std::{
+    io::{BufRead, BufReader, Write},
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    time::Duration,
+};
+
+use anyhow::{bail, Context};
+
+use crate::{build, demo, prereqs};
+
+struct Bench {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Bench {
+    /// Runs one workload; returns (nanoseconds, allocations).
+    fn run(&mut self, what: &str) -> anyhow::Result<(f64, f64)> {
+        writeln!(self.stdin, "{what}")?;
+        self.stdin.flush()?;
+        let mut line = String::new();
+        self.stdout.read_line(&mut line)?;
+        let ns = field(&line, "ns")?;
+        let mallocs = field(&line, "mallocs")?;
+        Ok((ns, mallocs))
+    }
+}
+
+/// A number field of a flat JSON line (no JSON crate in xtask).
+fn field(line: &str, name: &str) -> anyhow::Result<f64> {
+    let key = format!("\"{name}\":");
+    let at = line
+        .find(&key)
+        .with_context(|| format!("no {name} in {line:?}"))?
+        + key.len();
+    let num: String = line[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    Ok(num.parse()?)
+}
+
+/// Starts a tracer command and waits for its "attached" line.
+fn start_tracer(args: &[String]) -> anyhow::Result<Child> {
+    let mut child = Command::new(build::tracer_binary())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let mut err = BufReader::new(child.stderr.take().context("stderr")?);
+    let mut line = String::new();
+    while err.read_line(&mut line)? > 0 {
+        if line.contains("attached") {
+            // Keep draining stderr so the tracer never blocks on it.
+            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+            return Ok(child);
+        }
+        line.clear();
+    }
+    bail!("tracer did not attach")
+}
+
+fn finish(mut child: Child, interrupt: bool) -> anyhow::Result<String> {
+    if interrupt {
+        unsafe_kill_int(child.id());
+    }
+    let mut out = String::new();
+    if let Some(mut o) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut o, &mut out)?;
+    }
+    child.wait()?;
+    Ok(out.lines().last().unwrap_or_default().to_string())
+}
+
+fn unsafe_kill_int(pid: u32) {
+    let _ = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status();
+}
+
+pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
+    let versions: Vec<String> = if go_versions.is_empty() {
+        vec![prereqs::DEMO_GO_VERSION.to_string()]
+    } else {
+        go_versions.to_vec()
+    };
+    let versions_ref: Vec<&str> = versions.iter().map(String::as_str).collect();
+    let gos = prereqs::ensure_all(&versions_ref)?;
+    build::all()?;
+    for (go, version) in gos.iter().zip(&versions) {
+        let bin = demo::build_go_program(go, "bench", &format!("bench-{version}"))?;
+        let mut child = Command::new(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdin = child.stdin.take().context("stdin")?;
+        let mut stdout = BufReader::new(child.stdout.take().context("stdout")?);
+        let mut ready = String::new();
+        stdout.read_line(&mut ready)?;
+        let pid = child.id().to_string();
+        let mut b = Bench {
+            child,
+            stdin,
+            stdout,
+        };
+        // Warm up, then untraced.
+        b.run("alloc")?;
+        let (untraced, allocs) = b.run("alloc")?;
+        let (map_untraced, _) = b.run("map")?;
+        // Bare count-only probe on the same points.
+        let bare = start_tracer(&[
+            "bare-probe".into(),
+            "--pid".into(),
+            pid.clone(),
+            "--duration".into(),
+            "30s".into(),
+        ])?;
+        let (bare_ns, _) = b.run("alloc")?;
+        unsafe_kill_int(bare.id());
+        let _ = finish(bare, false);
+        std::thread::sleep(Duration::from_millis(300));
+        // The real tracer, exact mode.
+        let exact = start_tracer(&[
+            "attach".into(),
+            "--pid".into(),
+            pid.clone(),
+            "--format".into(),
+            "json".into(),
+        ])?;
+        let (exact_ns, _) = b.run("alloc")?;
+        let (map_exact, _) = b.run("map")?;
+        let report = finish(exact, true)?;
+        let hits = field(&report, "probe_hits")?;
+        let attach_ms = field(&report, "attach_ns")? / 1e6;
+        let rss_mb = field(&report, "tracer_max_rss_bytes")? / 1048576.0;
+        let lost = field(&report, "lost_events")?;
+        drop(b.stdin);
+        let _ = b.child.wait();
+        let per_alloc = |ns: f64| (ns - untraced).max(0.0) / allocs;
+        println!("== go{version}: allocation-heavy loop ({allocs:.0} allocations), map-heavy loop");
+        println!(
+            "  untraced            {:>10.1} ms  {:>7.1} ns/alloc",
+            untraced / 1e6,
+            untraced / allocs
+        );
+        println!(
+            "  bare count probe    {:>10.1} ms  {:>7.2}× untraced  {:>6.2} µs added per allocation",
+            bare_ns / 1e6,
+            bare_ns / untraced,
+            per_alloc(bare_ns) / 1e3
+        );
+        println!(
+            "  tracer --mode exact {:>10.1} ms  {:>7.2}× untraced  {:>6.2} µs added per allocation",
+            exact_ns / 1e6,
+            exact_ns / untraced,
+            per_alloc(exact_ns) / 1e3
+        );
+        println!(
+            "  exact vs bare probe: {:.2}× the cost per hit",
+            per_alloc(exact_ns) / per_alloc(bare_ns).max(1.0)
+        );
+        println!(
+            "  map loop: untraced {:.1} ms, exact {:.1} ms ({:.2}×; no map probes yet)",
+            map_untraced / 1e6,
+            map_exact / 1e6,
+            map_exact / map_untraced
+        );
+        println!("  probe hits {hits:.0}, lost events {lost:.0}, attach {attach_ms:.0} ms, tracer peak RSS {rss_mb:.1} MiB");
+    }
+    Ok(())
+}
