@@ -1,9 +1,9 @@
 //! Counters, user-memory reads and the frame-pointer stack walk.
 use aya_ebpf::{helpers::bpf_probe_read_user, programs::ProbeContext};
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
-use tracer_common::{Stack, MAX_FRAMES};
+use tracer_common::{counter, Stack, MAX_FRAMES};
 
-use crate::maps::{COUNTERS, STACKS};
+use crate::maps::{CONFIG, COUNTERS, EVENTS, STACKS};
 
 /// Adds `n` to a u64 in a shared map value (BPF atomic add).
 #[inline(always)]
@@ -15,6 +15,29 @@ pub fn atomic_add(p: *mut u64, n: u64) {
 pub fn bump(index: u32) {
     if let Some(p) = COUNTERS.get_ptr_mut(index) {
         atomic_add(p, 1);
+    }
+}
+
+/// A setting written by userspace (`tracer_common::config`); 0 when unset.
+#[inline(always)]
+pub fn config(i: u32) -> u64 {
+    CONFIG.get(i).copied().unwrap_or(0)
+}
+
+/// Streams one record on the ring buffer; a full buffer counts as LOST.
+/// Returns whether it was sent.
+#[inline(always)]
+pub fn emit<T: 'static>(record: T) -> bool {
+    match EVENTS.reserve::<T>(0) {
+        Some(mut e) => {
+            e.write(record);
+            e.submit(0);
+            true
+        }
+        None => {
+            bump(counter::LOST);
+            false
+        }
     }
 }
 

@@ -15,8 +15,8 @@ use tracer_common::{
 };
 
 use crate::{
-    helpers::{atomic_add, bump, capture_stack, read_u64},
-    maps::{ALLOC_COUNTS, EVENTS},
+    helpers::{atomic_add, bump, capture_stack, emit, read_u64},
+    maps::ALLOC_COUNTS,
 };
 
 /// Offset of `PtrBytes` in `internal/abi.Type` (unchanged 1.21..1.27).
@@ -68,17 +68,12 @@ fn count(key: &AllocKey) {
         return;
     }
     // The map is full: stream the allocation instead.
-    match EVENTS.reserve::<AllocEvent>(0) {
-        Some(mut entry) => {
-            entry.write(AllocEvent {
-                kind: kind::ALLOC,
-                _pad: 0,
-                key: *key,
-            });
-            entry.submit(0);
-            bump(counter::OVERFLOW_SENT);
-        }
-        None => bump(counter::LOST),
+    if emit(AllocEvent {
+        kind: kind::ALLOC,
+        _pad: 0,
+        key: *key,
+    }) {
+        bump(counter::OVERFLOW_SENT);
     }
 }
 

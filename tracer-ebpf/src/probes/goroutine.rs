@@ -4,26 +4,7 @@
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use tracer_common::{config, counter, kind, GoEvent};
 
-use crate::{
-    helpers::{bump, read_u64},
-    maps::{CONFIG, EVENTS},
-};
-
-#[inline(always)]
-fn config(i: u32) -> u64 {
-    CONFIG.get(i).copied().unwrap_or(0)
-}
-
-#[inline(always)]
-fn emit(ev: GoEvent) {
-    match EVENTS.reserve::<GoEvent>(0) {
-        Some(mut e) => {
-            e.write(ev);
-            e.submit(0);
-        }
-        None => bump(counter::LOST),
-    }
-}
+use crate::helpers::{bump, config, emit, read_u64};
 
 #[uprobe]
 pub fn go_created(ctx: ProbeContext) -> u32 {
@@ -41,7 +22,7 @@ pub fn go_created(ctx: ProbeContext) -> u32 {
         bump(counter::LOST);
         return 0;
     };
-    emit(GoEvent {
+    let _ = emit(GoEvent {
         kind: kind::GO_CREATE,
         _pad: 0,
         goid,
@@ -64,7 +45,7 @@ pub fn go_exited(ctx: ProbeContext) -> u32 {
         bump(counter::LOST);
         return 0;
     };
-    emit(GoEvent {
+    let _ = emit(GoEvent {
         kind: kind::GO_EXIT,
         _pad: 0,
         goid,

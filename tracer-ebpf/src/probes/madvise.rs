@@ -8,8 +8,8 @@ use aya_ebpf::{
 use tracer_common::{config, counter, kind, MadviseEvent};
 
 use crate::{
-    helpers::{atomic_add, bump, capture_stack, read_u64},
-    maps::{CONFIG, COUNTERS, EVENTS},
+    helpers::{atomic_add, bump, capture_stack, config, emit, read_u64},
+    maps::COUNTERS,
 };
 
 #[uprobe]
@@ -23,19 +23,13 @@ pub fn madvise_entry(ctx: ProbeContext) -> u32 {
         return 0;
     };
     let (stack_id, _) = capture_stack(&ctx, false);
-    match EVENTS.reserve::<MadviseEvent>(0) {
-        Some(mut e) => {
-            e.write(MadviseEvent {
-                kind: kind::MADVISE,
-                advice: flags as u32,
-                addr,
-                len,
-                stack_id,
-            });
-            e.submit(0);
-        }
-        None => bump(counter::LOST),
-    }
+    let _ = emit(MadviseEvent {
+        kind: kind::MADVISE,
+        advice: flags as u32,
+        addr,
+        len,
+        stack_id,
+    });
     0
 }
 
@@ -44,9 +38,8 @@ pub fn madvise_entry(ctx: ProbeContext) -> u32 {
 #[tracepoint]
 pub fn madvise_syscall(ctx: TracePointContext) -> u32 {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u64;
-    match CONFIG.get(config::TARGET_TGID) {
-        Some(&target) if target == tgid => {}
-        _ => return 0,
+    if config(config::TARGET_TGID) != tgid {
+        return 0;
     }
     // syscalls/sys_enter_madvise/format: len_in at offset 24.
     let len: u64 = unsafe { ctx.read_at(24) }.unwrap_or(0);

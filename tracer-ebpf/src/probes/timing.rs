@@ -11,13 +11,13 @@ use aya_ebpf::{
 use tracer_common::{config, counter, kind, FuncEvent, FuncStartKey};
 
 use crate::{
-    helpers::{bump, read_u64},
-    maps::{CONFIG, EVENTS, FUNC_DEPTHS, FUNC_STARTS},
+    helpers::{bump, config, emit, read_u64},
+    maps::{FUNC_DEPTHS, FUNC_STARTS},
 };
 
 #[inline(always)]
 fn key(ctx: &ProbeContext) -> Option<FuncStartKey> {
-    let goid_off = *CONFIG.get(config::G_GOID_OFFSET)?;
+    let goid_off = config(config::G_GOID_OFFSET);
     let g = unsafe { &*ctx.regs }.r14;
     if g == 0 || goid_off == 0 {
         return None;
@@ -70,17 +70,11 @@ pub fn func_exit(ctx: ProbeContext) -> u32 {
     };
     let _ = FUNC_STARTS.remove(&at);
     let now = unsafe { bpf_ktime_get_ns() };
-    match EVENTS.reserve::<FuncEvent>(0) {
-        Some(mut e) => {
-            e.write(FuncEvent {
-                kind: kind::FUNC_TIME,
-                func_id: k.func_id,
-                goid: k.goid,
-                duration_ns: now.saturating_sub(start),
-            });
-            e.submit(0);
-        }
-        None => bump(counter::LOST),
-    }
+    let _ = emit(FuncEvent {
+        kind: kind::FUNC_TIME,
+        func_id: k.func_id,
+        goid: k.goid,
+        duration_ns: now.saturating_sub(start),
+    });
     0
 }
