@@ -36,10 +36,7 @@ impl ProbePoint {
     /// Prefers the first instruction after the prologue: an entry probe
     /// fires again each time morestack restarts the function.
     fn new(bin: &GoBinary, func: FuncInfo, min_size: u64) -> ProbePoint {
-        let len = func.end.saturating_sub(func.entry);
-        let skip = bin
-            .text_bytes(func.entry, len)
-            .and_then(|code| disasm::after_prologue(code, func.entry));
+        let skip = code_of(bin, &func).and_then(|code| disasm::after_prologue(code, func.entry));
         ProbePoint {
             addr: func.entry + skip.unwrap_or(0),
             after_prologue: skip.is_some(),
@@ -104,7 +101,7 @@ pub fn alloc_plan(bin: &GoBinary) -> Result<AllocPlan, UserError> {
     let n = specialised.len();
     // Best: probe past mallocgc's own dispatch, so a small allocation costs
     // one hit (its specialised function's), not two.
-    let code = bin.text_bytes(mallocgc.entry, mallocgc.end.saturating_sub(mallocgc.entry));
+    let code = code_of(bin, &mallocgc);
     if let Some(off) = code.and_then(|c| disasm::size_dispatch_target(c, mallocgc.entry, table_len))
     {
         let mut points = vec![ProbePoint {
@@ -135,6 +132,19 @@ pub fn alloc_plan(bin: &GoBinary) -> Result<AllocPlan, UserError> {
     })
 }
 
+/// A function's machine code, from the binary.
+fn code_of<'b>(bin: &'b GoBinary, func: &FuncInfo) -> Option<&'b [u8]> {
+    bin.text_bytes(func.entry, func.end.saturating_sub(func.entry))
+}
+
+/// Link-time addresses of every RET in the code of a function at `entry`.
+fn ret_addrs(code: &[u8], entry: u64) -> Vec<u64> {
+    disasm::ret_offsets(code, entry)
+        .into_iter()
+        .map(|o| entry + o)
+        .collect()
+}
+
 /// A function timed from after its prologue to each of its RETs.
 #[derive(Debug, Clone)]
 pub struct TimedFunc {
@@ -149,13 +159,9 @@ pub fn timed_func(bin: &GoBinary, name: &str) -> Result<TimedFunc, UserError> {
     let func = bin.function(name).ok_or_else(|| {
         UserError::Usage(format!("--time {name}: no such function in the binary (names as in a Go stack trace, e.g. main.handle)"))
     })?;
-    let code = bin
-        .text_bytes(func.entry, func.end.saturating_sub(func.entry))
+    let code = code_of(bin, &func)
         .ok_or_else(|| UserError::Unsupported(format!("cannot read the code of {name}")))?;
-    let rets: Vec<u64> = disasm::ret_offsets(code, func.entry)
-        .into_iter()
-        .map(|o| func.entry + o)
-        .collect();
+    let rets = ret_addrs(code, func.entry);
     if rets.is_empty() {
         return Err(UserError::Unsupported(format!(
             "--time {name}: the function never returns (no RET instruction)"
@@ -184,13 +190,8 @@ pub fn goroutine_plan(bin: &GoBinary) -> Result<GoroutinePlan, UserError> {
     let newproc1 = bin
         .function("runtime.newproc1")
         .ok_or_else(|| missing("runtime.newproc1"))?;
-    let code = bin
-        .text_bytes(newproc1.entry, newproc1.end.saturating_sub(newproc1.entry))
-        .ok_or_else(|| missing("code of runtime.newproc1"))?;
-    let created: Vec<u64> = disasm::ret_offsets(code, newproc1.entry)
-        .into_iter()
-        .map(|o| newproc1.entry + o)
-        .collect();
+    let code = code_of(bin, &newproc1).ok_or_else(|| missing("code of runtime.newproc1"))?;
+    let created = ret_addrs(code, newproc1.entry);
     if created.is_empty() {
         return Err(missing("a RET in runtime.newproc1"));
     }

@@ -36,14 +36,12 @@ pub struct Stops {
 impl Stops {
     /// Must run inside the tokio runtime (signal registration).
     pub fn new(duration: Option<Duration>) -> anyhow::Result<Stops> {
-        let mut live = interval(LIVENESS_CHECK);
-        live.set_missed_tick_behavior(MissedTickBehavior::Delay);
         Ok(Stops {
             sigint: signal(SignalKind::interrupt())?,
             sigterm: signal(SignalKind::terminate())?,
             deadline: Box::pin(sleep(duration.unwrap_or(Duration::from_secs(u64::MAX / 4)))),
             has_deadline: duration.is_some(),
-            live,
+            live: ticker(LIVENESS_CHECK),
         })
     }
 
@@ -54,7 +52,7 @@ impl Stops {
                 _ = self.sigint.recv() => return Stop::Signal,
                 _ = self.sigterm.recv() => return Stop::Signal,
                 _ = &mut self.deadline, if self.has_deadline => return Stop::Duration,
-                                _ = self.live.tick() => {
+                _ = self.live.tick() => {
                     session.collector.drain_events();
                     session.sample();
                     if !session.target.alive() {

@@ -40,7 +40,7 @@ use crate::{
         MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
     },
     run_loop::{self, Stop, Stops},
-    symbolize::{self, Symbolizer},
+    symbolize::{self, Symbolized, Symbolizer},
     target::Target,
 };
 
@@ -278,10 +278,7 @@ impl Session<'_> {
     pub fn mark(&mut self) -> Mark {
         Mark {
             at: Instant::now(),
-            unix_ns: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(0),
+            unix_ns: unix_ns(),
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
             cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
@@ -300,11 +297,16 @@ impl Session<'_> {
             collector,
             ..
         } = self;
+        // by_site and by_stack ask for the same stacks: read and symbolize each once.
+        let mut stacks: HashMap<u64, Option<Symbolized>> = HashMap::new();
         let mut stack_of = |id: u64| {
             if id == 0 {
                 return None;
             }
-            collector.stack(id).map(|s| symbolizer.stack(s.frames()))
+            stacks
+                .entry(id)
+                .or_insert_with(|| collector.stack(id).map(|s| symbolizer.stack(s.frames())))
+                .clone()
         };
         let (allocations, allocation_totals) =
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
@@ -430,20 +432,26 @@ impl Session<'_> {
         }
     }
 
-    /// What the live goroutines of a site wait on, read from their `g`
-    /// (at most 256 per site, read-only).
-    fn blocked_on(&self, gopc: u64) -> BTreeMap<String, u64> {
+    /// What the live goroutines of each site wait on, read from their `g`
+    /// (at most 256 per site, read-only), in one pass over all of them.
+    fn blocked_on_by_site(&self) -> HashMap<u64, BTreeMap<String, u64>> {
+        const PER_SITE: u64 = 256;
         let mem = ProcMem::new(self.target.pid);
         let g = &self.layout.g;
-        let mut out = BTreeMap::new();
+        let mut read: HashMap<u64, u64> = HashMap::new();
+        let mut out: HashMap<u64, BTreeMap<String, u64>> = HashMap::new();
         for live in self
             .collector
             .goroutines
             .live
             .values()
-            .filter(|l| l.gopc == gopc && !l.system)
-            .take(256)
+            .filter(|l| !l.system)
         {
+            let n = read.entry(live.gopc).or_default();
+            if *n >= PER_SITE {
+                continue;
+            }
+            *n += 1;
             let (Ok(status), Ok(reason)) = (
                 mem.read_u32(live.g + g.atomicstatus),
                 mem.read_u8(live.g + g.waitreason),
@@ -457,13 +465,14 @@ impl Session<'_> {
                 s if s == g.status.syscall => "syscall".to_string(),
                 _ => continue,
             };
-            *out.entry(state).or_default() += 1;
+            *out.entry(live.gopc).or_default().entry(state).or_default() += 1;
         }
         out
     }
 
     /// Once a second: live goroutines per site and RSS, for the leak
-    /// finding and the RSS timeline.
+    /// finding and the RSS timeline. The caller has just drained the ring
+    /// buffer.
     pub fn sample(&mut self) {
         if self
             .samples
@@ -472,10 +481,8 @@ impl Session<'_> {
         {
             return;
         }
-        self.collector.drain_events();
         self.samples.push(Sample {
             at: Instant::now(),
-
             live: self.collector.goroutines.live_by_site(),
             rss: read_smaps_rollup(self.target.pid).ok().map(|r| RssSample {
                 unix_ns: unix_ns(),
@@ -515,6 +522,7 @@ impl Session<'_> {
             ..Default::default()
         };
         let sites: Vec<(u64, SiteCounts)> = to.go_sites.iter().map(|(k, v)| (*k, *v)).collect();
+        let mut blocked = self.blocked_on_by_site();
         let mut out = Vec::new();
         for (pc, now) in sites {
             let base = from.go_sites.get(&pc).copied().unwrap_or_default();
@@ -524,7 +532,7 @@ impl Session<'_> {
                 exited: now.exited - base.exited,
                 live: live.get(&pc).copied().unwrap_or(0),
                 pre_existing: now.pre_existing,
-                blocked_on: self.blocked_on(pc),
+                blocked_on: blocked.remove(&pc).unwrap_or_default(),
             };
             totals.live += site.live;
             totals.created += site.created;
@@ -602,15 +610,21 @@ impl Session<'_> {
     }
 
     fn findings(&mut self, from: &Mark, to: &Mark, madvise: &MadviseReport) -> Vec<Finding> {
+        // Live count per site over the window, for the sites alive at its end.
         let mut per_site: BTreeMap<u64, Vec<(f64, u64)>> = BTreeMap::new();
-        let samples: Vec<Sample> = self.window_samples(from, to).cloned().collect();
-        for s in &samples {
-            let t = s.at.duration_since(from.at).as_secs_f64();
-            for (pc, _) in samples.last().map(|l| l.live.clone()).unwrap_or_default() {
-                per_site
-                    .entry(pc)
-                    .or_default()
-                    .push((t, s.live.get(&pc).copied().unwrap_or(0)));
+        let samples: Vec<&Sample> = self.window_samples(from, to).collect();
+        if let Some(last) = samples.last() {
+            for &pc in last.live.keys() {
+                let series = samples
+                    .iter()
+                    .map(|s| {
+                        (
+                            s.at.duration_since(from.at).as_secs_f64(),
+                            s.live.get(&pc).copied().unwrap_or(0),
+                        )
+                    })
+                    .collect();
+                per_site.insert(pc, series);
             }
         }
         let mut out = Vec::new();
