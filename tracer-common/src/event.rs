@@ -52,6 +52,91 @@ pub mod kind {
     pub const GO_EXIT: u32 = 4;
     /// The runtime called madvise.
     pub const MADVISE: u32 = 5;
+    /// A map or sync.Map operation returned (or a growth started).
+    pub const MAP_OP: u32 = 6;
+}
+
+/// Ring-buffer record: one map or sync.Map operation, entry to RET.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct MapEvent {
+    pub kind: u32,
+    /// `map_op::*`.
+    pub op: u32,
+    /// Map header (`*hmap`, `*maps.Map`) or `*sync.Map`.
+    pub map: u64,
+    /// `*abi.MapType` when the function takes it, else 0.
+    pub map_type: u64,
+    /// Entry (after the prologue) to RET; 0 for entry-only points.
+    pub duration_ns: u64,
+    /// Stack at creation (makemap) or at the first operation seen on this
+    /// map; 0 when the map was seen before.
+    pub stack_id: u64,
+    /// Return address of the probed call: its inline tree tells
+    /// `sync.(*Map).Store` from `Swap`, `Delete` from `LoadAndDelete`.
+    pub ret_pc: u64,
+    /// Boolean result (`ok`, `loaded`) for the points that have one, else
+    /// u64::MAX; for a read/dirty `sync.Map` Range, `len(read.m)`.
+    pub result: u64,
+    /// Stored value of a sync.Map store: interface type word, data word, and
+    /// the first 16 bytes the data word points to (zero-value detection).
+    pub value_type: u64,
+    pub value_data: u64,
+    pub value_bytes: [u64; 2],
+}
+
+/// Operations of `MapEvent::op` (and of attach cookies, `map_cookie`).
+pub mod map_op {
+    pub const ACCESS: u32 = 1;
+    pub const ASSIGN: u32 = 2;
+    pub const DELETE: u32 = 3;
+    pub const ITERATE: u32 = 4;
+    pub const CLEAR: u32 = 5;
+    /// makemap*: `map` is the returned header.
+    pub const MAKE: u32 = 6;
+    /// The map starts growing (hashGrow, rehash, growToSmall/Table).
+    pub const GROW: u32 = 7;
+    pub const SYNC_LOAD: u32 = 16;
+    /// sync.Map Swap, or Store (told apart by `ret_pc`).
+    pub const SYNC_SWAP: u32 = 17;
+    pub const SYNC_LOAD_OR_STORE: u32 = 18;
+    /// LoadAndDelete, or Delete (told apart by `ret_pc`).
+    pub const SYNC_LOAD_AND_DELETE: u32 = 19;
+    pub const SYNC_RANGE: u32 = 20;
+    /// Operations at or above this are sync.Map ones.
+    pub const FIRST_SYNC: u32 = 16;
+}
+
+/// Attach cookie of the map probes: which operation, and where its
+/// arguments and result are (register numbers of `map_cookie::REGS`).
+pub mod map_cookie {
+    /// Register numbers, in Go's ABIInternal argument order.
+    pub const RAX: u64 = 0;
+    pub const RBX: u64 = 1;
+    pub const RCX: u64 = 2;
+    pub const RDI: u64 = 3;
+    pub const RSI: u64 = 4;
+    pub const R8: u64 = 5;
+    pub const NONE: u64 = 0xf;
+    pub const OP_MASK: u64 = 0xff;
+    pub const MAP_REG_SHIFT: u32 = 8;
+    pub const TYPE_REG_SHIFT: u32 = 12;
+    /// Interface value stored (type word; data word in the next register).
+    pub const VALUE_REG_SHIFT: u32 = 16;
+    /// Boolean result register at RET.
+    pub const RESULT_REG_SHIFT: u32 = 20;
+    /// This probe is on a RET (else: after the prologue, or at the entry).
+    pub const AT_RET: u64 = 1 << 24;
+    /// The entry probe sits after the prologue.
+    pub const AFTER_PROLOGUE: u64 = 1 << 25;
+    /// Entry only: send the event at once, no RET probe (growth points).
+    pub const INSTANT: u64 = 1 << 26;
+    /// At RET of a read/dirty sync.Map Range: read len(read.m).
+    pub const READ_LEN: u64 = 1 << 27;
+
+    pub const fn reg(cookie: u64, shift: u32) -> u64 {
+        (cookie >> shift) & 0xf
+    }
 }
 
 /// Ring-buffer record: a goroutine created or exited.
@@ -106,7 +191,8 @@ pub struct FuncEvent {
 #[derive(Clone, Copy, Debug)]
 pub struct AllocEvent {
     pub kind: u32,
-    pub _pad: u32,
+    /// Allocations this record stands for (a sample's weight; 1 in exact mode).
+    pub weight: u32,
     pub key: AllocKey,
 }
 
@@ -120,6 +206,7 @@ mod pod {
     unsafe impl aya::Pod for super::FuncEvent {}
     unsafe impl aya::Pod for super::GoEvent {}
     unsafe impl aya::Pod for super::MadviseEvent {}
+    unsafe impl aya::Pod for super::MapEvent {}
 }
 
 const _: () = assert!(core::mem::size_of::<AllocKey>() == 24);
@@ -129,3 +216,4 @@ const _: () = assert!(core::mem::size_of::<FuncStartKey>() == 16);
 const _: () = assert!(core::mem::size_of::<FuncEvent>() == 24);
 const _: () = assert!(core::mem::size_of::<GoEvent>() == 40);
 const _: () = assert!(core::mem::size_of::<MadviseEvent>() == 32);
+const _: () = assert!(core::mem::size_of::<MapEvent>() == 88);

@@ -17,6 +17,11 @@ pub const MAP_EVENTS: &str = "EVENTS";
 pub const MAP_CONFIG: &str = "CONFIG";
 pub const MAP_FUNC_STARTS: &str = "FUNC_STARTS";
 pub const MAP_FUNC_DEPTHS: &str = "FUNC_DEPTHS";
+pub const MAP_MAP_SEEN: &str = "MAP_SEEN";
+
+/// Maps whose first-seen stack was captured (LRU: a forgotten map only
+/// costs one more stack capture).
+pub const MAP_SEEN_CAPACITY: u32 = 64 * 1024;
 
 /// In-flight timed calls (goroutine, function); LRU so that calls that
 /// never return (panic, Goexit) age out.
@@ -32,7 +37,22 @@ pub mod config {
     pub const G_STARTPC_OFFSET: u32 = 2;
     /// The target's pid (thread-group id), for system-wide tracepoints.
     pub const TARGET_TGID: u32 = 3;
-    pub const COUNT: u32 = 4;
+    /// Read/dirty `sync.Map` (Go ≤ 1.23): offset of `read`, of `readOnly.m`,
+    /// and of `hmap.count`; 0 / unset on hash-trie versions.
+    pub const SYNC_READ_OFFSET: u32 = 4;
+    pub const READ_ONLY_M_OFFSET: u32 = 5;
+    pub const HMAP_COUNT_OFFSET: u32 = 6;
+    /// Sampled allocations (`runtime.(*mcache).refill`): offsets of
+    /// `mcache.alloc`, `mcache.tinyAllocs`, `mspan.allocCount`,
+    /// `mspan.allocCountBeforeCache` (both uint16), `mspan.elemsize`, and
+    /// the tiny span class.
+    pub const MCACHE_ALLOC_OFFSET: u32 = 7;
+    pub const MCACHE_TINY_ALLOCS_OFFSET: u32 = 8;
+    pub const MSPAN_ALLOC_COUNT_OFFSET: u32 = 9;
+    pub const MSPAN_BEFORE_CACHE_OFFSET: u32 = 10;
+    pub const MSPAN_ELEMSIZE_OFFSET: u32 = 11;
+    pub const TINY_SPAN_CLASS: u32 = 12;
+    pub const COUNT: u32 = 16;
 }
 
 /// Attach cookies of the allocation probe: the low 32 bits are the smallest
@@ -40,6 +60,8 @@ pub mod config {
 /// prologue (BP already holds its own frame) rather than at its entry.
 pub const COOKIE_AFTER_PROLOGUE: u64 = 1 << 32;
 pub const COOKIE_MIN_SIZE_MASK: u64 = 0xffff_ffff;
+/// Cookie of `alloc_sample`: a large-object probe (else a span refill).
+pub const COOKIE_SAMPLE_LARGE: u64 = 1;
 
 /// Indexes into the per-CPU `COUNTERS` array.
 pub mod counter {
@@ -62,5 +84,7 @@ pub mod counter {
     /// madvise syscalls of the target (tracepoint cross-check of the probe).
     pub const MADVISE_SYSCALLS: u32 = 8;
     pub const MADVISE_SYSCALL_BYTES: u32 = 9;
+    /// Sampled-mode probe hits (span refills and large allocations).
+    pub const SAMPLES: u32 = 10;
     pub const COUNT: u32 = 12;
 }

@@ -39,3 +39,20 @@ pub static FUNC_DEPTHS: LruHashMap<FuncStartKey, u32> =
 #[map]
 pub static FUNC_STARTS: LruHashMap<FuncStartKey, u64> =
     LruHashMap::with_max_entries(FUNC_STARTS_CAPACITY, 0);
+
+/// An in-flight map or sync.Map operation, by (goroutine, class): class 0
+/// for map functions, 1 for sync.Map methods (which call map functions).
+#[derive(Clone, Copy)]
+pub struct MapInflight {
+    pub start_ns: u64,
+    pub event: tracer_common::MapEvent,
+}
+
+#[map]
+pub static MAP_INFLIGHT: LruHashMap<FuncStartKey, MapInflight> =
+    LruHashMap::with_max_entries(FUNC_STARTS_CAPACITY, 0);
+
+/// Maps already seen (their stack was captured once).
+#[map]
+pub static MAP_SEEN: LruHashMap<u64, u8> =
+    LruHashMap::with_max_entries(tracer_common::MAP_SEEN_CAPACITY, 0);

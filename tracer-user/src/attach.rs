@@ -5,7 +5,7 @@ use std::{num::NonZeroU32, path::Path};
 
 use aya::{
     programs::{
-        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeScope},
+        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
         ProgramError, TracePoint, UProbe,
     },
     Ebpf,
@@ -14,7 +14,7 @@ use aya::{
 use crate::{
     error::UserError,
     gobin::GoBinary,
-    probes::{AllocPlan, GoroutinePlan, TimedFunc},
+    probes::{AllocPlan, GoroutinePlan, MapPoint, SamplePlan, TimedFunc},
 };
 
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
@@ -27,6 +27,9 @@ const GO_EXITED_PROGRAM: &str = "go_exited";
 const MADVISE_PROGRAM: &str = "madvise_entry";
 const MADVISE_SYSCALL_PROGRAM: &str = "madvise_syscall";
 const BARE_PROGRAM: &str = "bare_count";
+const MAP_ENTRY_PROGRAM: &str = "map_op_entry";
+const MAP_EXIT_PROGRAM: &str = "map_op_exit";
+const SAMPLE_PROGRAM: &str = "alloc_sample";
 
 pub struct Probes {
     pub ebpf: Ebpf,
@@ -50,6 +53,9 @@ pub fn load() -> Result<Probes, UserError> {
         GO_EXITED_PROGRAM,
         MADVISE_PROGRAM,
         BARE_PROGRAM,
+        MAP_ENTRY_PROGRAM,
+        MAP_EXIT_PROGRAM,
+        SAMPLE_PROGRAM,
     ] {
         program(&mut ebpf, name)?
             .load()
@@ -181,6 +187,67 @@ impl Probes {
             0,
             "runtime.goexit1",
         )
+        .map(drop)
+    }
+
+    /// Opens a sampling window: probes on span refills and large
+    /// allocations. Returns their links, for `close_samples`.
+    pub fn open_samples(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        plan: &SamplePlan,
+    ) -> Result<Vec<UProbeLinkId>, UserError> {
+        let mut links = Vec::new();
+        let points = std::iter::once((plan.refill, 0))
+            .chain(plan.large.map(|a| (a, tracer_common::COOKIE_SAMPLE_LARGE)));
+        for (addr, cookie) in points {
+            links.push(self.attach_point(
+                SAMPLE_PROGRAM,
+                bin,
+                exe,
+                pid,
+                addr,
+                cookie,
+                "runtime.(*mcache)",
+            )?);
+        }
+        Ok(links)
+    }
+
+    /// Closes a sampling window. The kernel removes the breakpoints at once
+    /// but each detach then waits ~0.1 s for an RCU grace period: that wait
+    /// happens on a thread of its own, not in the run loop.
+    pub fn close_samples(&mut self, links: Vec<UProbeLinkId>) {
+        let Ok(prog) = program(&mut self.ebpf, SAMPLE_PROGRAM) else {
+            return;
+        };
+        for id in links {
+            if let Ok(link) = prog.take_link(id) {
+                self.attached = self.attached.saturating_sub(1);
+                std::thread::spawn(move || drop(link));
+            }
+        }
+    }
+
+    /// Map functions and sync.Map methods: entry (after the prologue) and
+    /// each RET, the cookie saying which operation and registers.
+    pub fn attach_maps(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        points: &[MapPoint],
+    ) -> Result<(), UserError> {
+        for p in points {
+            self.attach_point(MAP_ENTRY_PROGRAM, bin, exe, pid, p.entry, p.cookie, &p.name)?;
+            for &ret in &p.rets {
+                let cookie = p.cookie | tracer_common::map_cookie::AT_RET;
+                self.attach_point(MAP_EXIT_PROGRAM, bin, exe, pid, ret, cookie, &p.name)?;
+            }
+        }
+        Ok(())
     }
 
     pub fn attach_madvise(
@@ -191,6 +258,7 @@ impl Probes {
         addr: u64,
     ) -> Result<(), UserError> {
         self.attach_point(MADVISE_PROGRAM, bin, exe, pid, addr, 0, "runtime.madvise")
+            .map(drop)
     }
 
     /// The syscalls:sys_enter_madvise cross-check (system-wide, filtered to
@@ -220,7 +288,7 @@ impl Probes {
         addr: u64,
         cookie: u64,
         what: &str,
-    ) -> Result<(), UserError> {
+    ) -> Result<UProbeLinkId, UserError> {
         let pid = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
         let offset = bin.vaddr_to_file_offset(addr).ok_or_else(|| {
             UserError::Unsupported(format!(
@@ -231,7 +299,7 @@ impl Probes {
             location: UProbeAttachLocation::AbsoluteOffset(offset),
             cookie: Some(cookie),
         };
-        program(&mut self.ebpf, program_name)?
+        let id = program(&mut self.ebpf, program_name)?
             .attach(at, exe, UProbeScope::OneProcess(pid))
             .map_err(|e| {
                 if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -240,24 +308,44 @@ impl Probes {
                 kernel_error(&format!("attaching to {what}"), &e)
             })?;
         self.attached += 1;
-        Ok(())
+        Ok(id)
     }
 
     /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
     /// Go version's `runtime.g`.
-    pub fn configure(&mut self, g: &crate::golayout::GLayout, pid: u32) -> Result<(), UserError> {
+    pub fn configure(
+        &mut self,
+        layout: &crate::golayout::Layout,
+        pid: u32,
+    ) -> Result<(), UserError> {
+        let g = &layout.g;
         let map = self
             .ebpf
             .map_mut(tracer_common::MAP_CONFIG)
             .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
         let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
-        use tracer_common::config::{G_GOID_OFFSET, G_GOPC_OFFSET, G_STARTPC_OFFSET, TARGET_TGID};
+        use tracer_common::config::*;
+        let read_dirty = layout.sync_map.read_dirty;
+        let hmap_count = layout.hmap.map_or(0, |h| h.count);
+        let stats = &layout.alloc_stats;
         for (i, v) in [
             (G_GOID_OFFSET, g.goid),
             (G_GOPC_OFFSET, g.gopc),
             (G_STARTPC_OFFSET, g.startpc),
             (TARGET_TGID, u64::from(pid)),
+            (SYNC_READ_OFFSET, read_dirty.map_or(0, |r| r.read)),
+            (READ_ONLY_M_OFFSET, read_dirty.map_or(0, |r| r.read_only_m)),
+            (HMAP_COUNT_OFFSET, hmap_count),
+            (MCACHE_ALLOC_OFFSET, stats.mcache.alloc),
+            (MCACHE_TINY_ALLOCS_OFFSET, stats.mcache.tiny_allocs),
+            (MSPAN_ALLOC_COUNT_OFFSET, stats.mspan.alloc_count),
+            (
+                MSPAN_BEFORE_CACHE_OFFSET,
+                stats.mspan.alloc_count_before_cache,
+            ),
+            (MSPAN_ELEMSIZE_OFFSET, stats.mspan.elemsize),
+            (TINY_SPAN_CLASS, u64::from(stats.mcache.tiny_span_class)),
         ] {
             config
                 .set(i, v, 0)

@@ -22,7 +22,7 @@ pub fn run(args: &BareArgs) -> anyhow::Result<()> {
     let plan = probes::alloc_plan(&bin)?;
     privileges::check()?;
     let mut probes = attach::load()?;
-    let collector = Collector::new(&mut probes, 0)?;
+    let collector = Collector::new(&mut probes, 0, target.pid, 0)?;
     let base = collector.counters();
     probes.attach_bare(&bin, &target.exe_path, target.pid, &plan)?;
     eprintln!("tracer: attached {} count-only probes", probes.attached);

@@ -40,9 +40,15 @@ pub struct AttachArgs {
     /// Also report every interval (e.g. 1s); the whole-run report is always written at exit.
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
-    /// exact: every allocation is counted (each costs the target one uprobe hit).
-    #[arg(long, value_enum, default_value_t = Mode::Exact)]
+    /// sampled: span refills are sampled in short windows, scaled to the
+    /// runtime's own counters, within --max-overhead. exact: every
+    /// allocation and map operation is counted (each costs the target a
+    /// uprobe hit, ~20 µs).
+    #[arg(long, value_enum, default_value_t = Mode::Sampled)]
     pub mode: Mode,
+    /// Sampled mode: keep the target's estimated slowdown under this percentage.
+    #[arg(long, default_value_t = 3.0, value_name = "PCT")]
+    pub max_overhead: f64,
     /// Output: the live TUI (default when stdout is a terminal), a text report, or JSON Lines.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -53,6 +59,9 @@ pub struct AttachArgs {
     /// Full name as in a stack trace, e.g. main.handle or net/http.(*conn).serve.
     #[arg(long = "time", value_name = "FUNC")]
     pub time: Vec<String>,
+    /// Do not trace maps and sync.Maps (each map operation costs two probe hits).
+    #[arg(long)]
+    pub no_maps: bool,
     /// Allocation sites shown in the text report.
     #[arg(long, default_value_t = 20)]
     pub top: usize,

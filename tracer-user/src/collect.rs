@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
 use hdrhistogram::Histogram;
 use tracer_common::{
-    counter, kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, Stack, MAP_ALLOC_COUNTS,
-    MAP_COUNTERS, MAP_EVENTS, MAP_STACKS,
+    counter, kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, MapEvent, Stack,
+    MAP_ALLOC_COUNTS, MAP_COUNTERS, MAP_EVENTS, MAP_STACKS,
 };
 
 use crate::{
     aggregate::{
         goroutines::{GoroutineTable, LiveG},
         madvise::MadviseTable,
+        maps::{MapTable, MemTypes},
     },
     attach::Probes,
     error::UserError,
@@ -31,6 +32,7 @@ pub struct Counters {
     pub filtered: u64,
     pub madvise_syscalls: u64,
     pub madvise_syscall_bytes: u64,
+    pub samples: u64,
 }
 
 impl Counters {
@@ -47,6 +49,7 @@ impl Counters {
             madvise_syscall_bytes: self
                 .madvise_syscall_bytes
                 .saturating_sub(base.madvise_syscall_bytes),
+            samples: self.samples.saturating_sub(base.samples),
         }
     }
 }
@@ -67,6 +70,9 @@ pub struct Collector {
     /// Classifies new goroutines as the runtime's own (set by the session).
     pub system_starts: SystemStarts,
     pub madvise: MadviseTable,
+    pub maps: MapTable,
+    /// Reads the types of values stored in sync.Maps (zero-value stores).
+    types: MemTypes,
 }
 
 /// Distinct (stack, size) keys kept for allocations that overflowed the
@@ -97,7 +103,12 @@ fn take<T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>>(
 }
 
 impl Collector {
-    pub fn new(probes: &mut Probes, timed_funcs: usize) -> Result<Collector, UserError> {
+    pub fn new(
+        probes: &mut Probes,
+        timed_funcs: usize,
+        pid: u32,
+        go_minor: u32,
+    ) -> Result<Collector, UserError> {
         Ok(Collector {
             counts: take(probes, MAP_ALLOC_COUNTS)?,
             stacks: take(probes, MAP_STACKS)?,
@@ -109,6 +120,8 @@ impl Collector {
             goroutines: GoroutineTable::default(),
             system_starts: SystemStarts::default(),
             madvise: MadviseTable::default(),
+            maps: MapTable::default(),
+            types: MemTypes::new(pid, go_minor),
         })
     }
 
@@ -124,6 +137,7 @@ impl Collector {
             filtered: get(counter::FILTERED),
             madvise_syscalls: get(counter::MADVISE_SYSCALLS),
             madvise_syscall_bytes: get(counter::MADVISE_SYSCALL_BYTES),
+            samples: get(counter::SAMPLES),
         }
     }
 
@@ -134,10 +148,11 @@ impl Collector {
                 Some(kind::ALLOC) => {
                     if let Some(ev) = read::<AllocEvent>(&item) {
                         let full = self.overflow.len() >= OVERFLOW_KEYS;
+                        let w = u64::from(ev.weight.max(1));
                         match self.overflow.get_mut(&ev.key) {
-                            Some(n) => *n += 1,
+                            Some(n) => *n += w,
                             None if !full => {
-                                self.overflow.insert(ev.key, 1);
+                                self.overflow.insert(ev.key, w);
                             }
                             None => self.dropped += 1,
                         }
@@ -164,6 +179,11 @@ impl Collector {
                 Some(kind::MADVISE) => {
                     if let Some(ev) = read::<MadviseEvent>(&item) {
                         self.madvise.record(ev.advice, ev.len, ev.stack_id);
+                    }
+                }
+                Some(kind::MAP_OP) => {
+                    if let Some(ev) = read::<MapEvent>(&item) {
+                        self.maps.record(&ev, &mut self.types);
                     }
                 }
                 Some(kind::FUNC_TIME) => {

@@ -1,5 +1,7 @@
 //! Instruction-level facts about Go functions, from their machine code.
-use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{
+    Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register,
+};
 
 /// How far into a function its prologue may reach.
 const PROLOGUE_WINDOW: usize = 64;
@@ -106,6 +108,46 @@ pub fn size_dispatch_target(code: &[u8], entry: u64, table_len: u64) -> Option<u
     None
 }
 
+/// Link-time addresses that `LEAQ sym(SB), AX` (RIP-relative) puts into RAX
+/// right before each direct CALL to `callee`: the first argument (or
+/// receiver) of those calls, when it is the address of a global. This is how
+/// `memstats.heapStats.acquire()` compiles (`LEAQ runtime.memstats(SB), AX;
+/// CALL runtime.(*consistentHeapStats).acquire(SB)`), which finds
+/// `runtime.memstats` in stripped binaries. NOPs between the LEA and the
+/// CALL are skipped; a CALL whose RAX comes from anything else adds nothing.
+/// One entry per such call, in code order.
+pub fn rax_globals_passed_to(code: &[u8], entry: u64, callee: u64) -> Vec<u64> {
+    let mut decoder = Decoder::with_ip(64, code, entry, DecoderOptions::NONE);
+    let mut insn = Instruction::default();
+    let mut rax: Option<u64> = None;
+    let mut out = Vec::new();
+    while decoder.can_decode() {
+        decoder.decode_out(&mut insn);
+        if insn.is_invalid() {
+            rax = None;
+            continue;
+        }
+        match insn.mnemonic() {
+            Mnemonic::Nop => {}
+            Mnemonic::Lea
+                if insn.op0_register() == Register::RAX && insn.is_ip_rel_memory_operand() =>
+            {
+                rax = Some(insn.ip_rel_memory_address());
+            }
+            _ => {
+                if insn.flow_control() == FlowControl::Call
+                    && insn.op0_kind() == OpKind::NearBranch64
+                    && insn.near_branch_target() == callee
+                {
+                    out.extend(rax);
+                }
+                rax = None;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +165,40 @@ mod tests {
             Some(0x47c83c - 0x47c7c0)
         );
         assert_eq!(size_dispatch_target(&code, 0x47c7c0, 513), None);
+    }
+
+    #[test]
+    fn global_receivers() {
+        // runtime.(*mcache).refill, go1.21.13: LEAQ runtime.memstats(SB), AX
+        // (0x54ff40); CALL runtime.(*consistentHeapStats).acquire (0x42cae0).
+        let lea_call = [
+            0x48, 0x8d, 0x05, 0x9a, 0xd2, 0x13, 0x00, 0xe8, 0x35, 0x9e, 0x01, 0x00,
+        ];
+        assert_eq!(
+            rax_globals_passed_to(&lea_call, 0x412c9f, 0x42cae0),
+            vec![0x54ff40]
+        );
+        // Another callee: nothing.
+        assert!(rax_globals_passed_to(&lea_call, 0x412c9f, 0x42cae1).is_empty());
+
+        // LEAQ; NOPL 0(AX); CALL: the NOP is skipped (same target as above,
+        // the CALL displacement shortened by the 3-byte NOP).
+        let with_nop = [
+            0x48, 0x8d, 0x05, 0x9a, 0xd2, 0x13, 0x00, 0x0f, 0x1f, 0x00, 0xe8, 0x32, 0x9e, 0x01,
+            0x00,
+        ];
+        assert_eq!(
+            rax_globals_passed_to(&with_nop, 0x412c9f, 0x42cae0),
+            vec![0x54ff40]
+        );
+
+        // LEAQ; MOVQ BX, AX; CALL: RAX is no longer the global.
+        let overwritten = [
+            0x48, 0x8d, 0x05, 0x9a, 0xd2, 0x13, 0x00, 0x48, 0x89, 0xd8, 0xe8, 0x32, 0x9e, 0x01,
+            0x00,
+        ];
+        assert!(rax_globals_passed_to(&overwritten, 0x412c9f, 0x42cae0).is_empty());
+        assert!(rax_globals_passed_to(&[], 0, 0).is_empty());
     }
 
     #[test]

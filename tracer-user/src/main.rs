@@ -1,5 +1,6 @@
 //! `tracer`: live allocation tracing of running Go programs with eBPF uprobes.
 mod aggregate;
+mod allocstats;
 mod attach;
 mod bare;
 
@@ -16,6 +17,8 @@ mod golayout;
 mod goroutines;
 
 mod inspect;
+mod map_report;
+mod mapmem;
 mod memory;
 
 mod privileges;
@@ -24,6 +27,7 @@ mod procmem;
 
 mod report;
 mod run_loop;
+mod sampler;
 mod session;
 mod sizeclass;
 mod symbolize;

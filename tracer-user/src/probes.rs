@@ -209,3 +209,198 @@ pub fn goroutine_plan(bin: &GoBinary) -> Result<GoroutinePlan, UserError> {
 pub fn madvise_point(bin: &GoBinary) -> Option<u64> {
     bin.function("runtime.madvise").map(|f| f.entry)
 }
+
+/// One probed map function or sync.Map method.
+#[derive(Debug, Clone)]
+pub struct MapPoint {
+    pub name: String,
+    /// Entry probe (after the prologue when there is one).
+    pub entry: u64,
+    /// RET probes (none for growth points, which are counted at entry).
+    pub rets: Vec<u64>,
+    pub cookie: u64,
+}
+
+/// Map and sync.Map probes for this binary. Functions the program does not
+/// use are absent (dead-code elimination), and functions that only forward
+/// to probed ones (makemap64, mapaccess*_fat, sync.Map Store/Delete) are not
+/// probed: a nested call would take the outer call's slot.
+pub fn map_plan(bin: &GoBinary, sync_impl: crate::golayout::SyncMapImpl) -> Vec<MapPoint> {
+    use tracer_common::{map_cookie as mc, map_op as op};
+    let regs = |op: u32, map: u64, typ: u64, value: u64, result: u64| -> u64 {
+        u64::from(op)
+            | map << mc::MAP_REG_SHIFT
+            | typ << mc::TYPE_REG_SHIFT
+            | value << mc::VALUE_REG_SHIFT
+            | result << mc::RESULT_REG_SHIFT
+    };
+    let n = mc::NONE;
+    let mut wanted: Vec<(String, u64)> = Vec::new();
+    let mut add = |name: &str, cookie: u64| wanted.push((name.to_string(), cookie));
+    for f in [
+        "mapaccess1",
+        "mapaccess1_fast32",
+        "mapaccess1_fast64",
+        "mapaccess1_faststr",
+    ] {
+        add(
+            &format!("runtime.{f}"),
+            regs(op::ACCESS, mc::RBX, mc::RAX, n, n),
+        );
+    }
+    for f in [
+        "mapaccess2",
+        "mapaccess2_fast32",
+        "mapaccess2_fast64",
+        "mapaccess2_faststr",
+    ] {
+        add(
+            &format!("runtime.{f}"),
+            regs(op::ACCESS, mc::RBX, mc::RAX, n, mc::RBX),
+        );
+    }
+    for f in [
+        "mapassign",
+        "mapassign_fast32",
+        "mapassign_fast32ptr",
+        "mapassign_fast64",
+        "mapassign_fast64ptr",
+        "mapassign_faststr",
+    ] {
+        add(
+            &format!("runtime.{f}"),
+            regs(op::ASSIGN, mc::RBX, mc::RAX, n, n),
+        );
+    }
+    for f in [
+        "mapdelete",
+        "mapdelete_fast32",
+        "mapdelete_fast64",
+        "mapdelete_faststr",
+    ] {
+        add(
+            &format!("runtime.{f}"),
+            regs(op::DELETE, mc::RBX, mc::RAX, n, n),
+        );
+    }
+    for f in ["runtime.mapiterinit", "runtime.mapIterStart"] {
+        add(f, regs(op::ITERATE, mc::RBX, mc::RAX, n, n));
+    }
+    add("runtime.mapclear", regs(op::CLEAR, mc::RBX, mc::RAX, n, n));
+    add("runtime.makemap", regs(op::MAKE, n, mc::RAX, n, n));
+    add("runtime.makemap_small", regs(op::MAKE, n, n, n, n));
+    let grow = |cookie: u64| cookie | mc::INSTANT;
+    add(
+        "runtime.hashGrow",
+        grow(regs(op::GROW, mc::RBX, mc::RAX, n, n)),
+    );
+    add(
+        "internal/runtime/maps.(*table).rehash",
+        grow(regs(op::GROW, mc::RCX, mc::RBX, n, n)),
+    );
+    for f in ["growToSmall", "growToTable"] {
+        add(
+            &format!("internal/runtime/maps.(*Map).{f}"),
+            grow(regs(op::GROW, mc::RAX, mc::RBX, n, n)),
+        );
+    }
+    // sync.Map: the receiver is in RAX. The hash-trie methods are generic
+    // (shape any,any): the dictionary follows the receiver in RBX, so the
+    // key and value come one register later.
+    let (prefix, value) = match sync_impl {
+        crate::golayout::SyncMapImpl::ReadDirty => ("sync.(*Map).", mc::RDI),
+        crate::golayout::SyncMapImpl::HashTrie => (
+            "internal/sync.(*HashTrieMap[go.shape.interface {},go.shape.interface {}]).",
+            mc::RSI,
+        ),
+    };
+    add(
+        &format!("{prefix}Load"),
+        regs(op::SYNC_LOAD, mc::RAX, n, n, mc::RCX),
+    );
+    add(
+        &format!("{prefix}Swap"),
+        regs(op::SYNC_SWAP, mc::RAX, n, value, mc::RCX),
+    );
+    add(
+        &format!("{prefix}LoadOrStore"),
+        regs(op::SYNC_LOAD_OR_STORE, mc::RAX, n, value, mc::RCX),
+    );
+    add(
+        &format!("{prefix}LoadAndDelete"),
+        regs(op::SYNC_LOAD_AND_DELETE, mc::RAX, n, n, mc::RCX),
+    );
+    let read_len = match sync_impl {
+        crate::golayout::SyncMapImpl::ReadDirty => mc::READ_LEN,
+        crate::golayout::SyncMapImpl::HashTrie => 0,
+    };
+    add(
+        &format!("{prefix}Range"),
+        regs(op::SYNC_RANGE, mc::RAX, n, n, n) | read_len,
+    );
+
+    wanted
+        .into_iter()
+        .filter_map(|(name, cookie)| {
+            let func = bin.function(&name)?;
+            let code = code_of(bin, &func)?;
+            let skip = disasm::after_prologue(code, func.entry);
+            let rets = if cookie & mc::INSTANT != 0 {
+                Vec::new()
+            } else {
+                ret_addrs(code, func.entry)
+            };
+            if cookie & mc::INSTANT == 0 && rets.is_empty() {
+                return None;
+            }
+            Some(MapPoint {
+                name,
+                entry: func.entry + skip.unwrap_or(0),
+                rets,
+                cookie: cookie
+                    | if skip.is_some() {
+                        mc::AFTER_PROLOGUE
+                    } else {
+                        0
+                    },
+            })
+        })
+        .collect()
+}
+
+/// Sampled mode: span refills and large allocations (after their prologues).
+#[derive(Debug, Clone)]
+pub struct SamplePlan {
+    pub refill: u64,
+    pub large: Option<u64>,
+}
+
+pub fn sample_plan(
+    bin: &GoBinary,
+    symbols: &crate::golayout::AllocStatsSymbols,
+) -> Result<SamplePlan, UserError> {
+    let point = |name: &str| {
+        bin.function(name)
+            .map(|f| ProbePoint::new(bin, f, 0))
+            .filter(|p| p.after_prologue)
+            .map(|p| p.addr)
+    };
+    let refill = point(symbols.refill).ok_or_else(|| {
+        UserError::Unsupported(format!(
+            "--mode sampled: {} not found or without a frame; use --mode exact",
+            symbols.refill
+        ))
+    })?;
+    Ok(SamplePlan {
+        refill,
+        large: point(symbols.alloc_large),
+    })
+}
+
+/// Map points cheap enough for sampled mode: creation and growth happen
+/// once per map or per doubling, not once per operation.
+pub fn is_rare_map_point(p: &MapPoint) -> bool {
+    use tracer_common::map_op;
+    let op = (p.cookie & tracer_common::map_cookie::OP_MASK) as u32;
+    op == map_op::MAKE || op == map_op::GROW
+}

@@ -106,7 +106,99 @@ impl ProcMem {
             })
             .collect())
     }
+
+    /// Reads many ranges at once: `ranges[i] = (addr, len)` fills the next
+    /// `len` bytes of `out`, in order (`out.len()` must be the sum of the
+    /// lengths). Up to [`IOV_MAX`] ranges go into one `process_vm_readv`,
+    /// so scanning 100,000 map buckets costs ~100 system calls instead of
+    /// 100,000. As with [`ProcMem::read`], any byte that cannot be read is
+    /// an error (naming the first unreadable address), never a partly
+    /// filled buffer.
+    pub fn read_ranges(&self, ranges: &[(u64, usize)], out: &mut [u8]) -> io::Result<()> {
+        let mut total = 0usize;
+        for &(addr, len) in ranges {
+            if addr.checked_add(len as u64).is_none() {
+                return Err(io::Error::from_raw_os_error(libc::EFAULT));
+            }
+            total = total
+                .checked_add(len)
+                .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+        }
+        if total != out.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "read_ranges: {} bytes of ranges, {} of buffer",
+                    total,
+                    out.len()
+                ),
+            ));
+        }
+        let pid = libc::pid_t::try_from(self.pid)
+            .map_err(|_| io::Error::from_raw_os_error(libc::ESRCH))?;
+        let mut remote: Vec<libc::iovec> = Vec::with_capacity(IOV_MAX.min(ranges.len()));
+        // Cursor: range `i`, of which `skip` bytes are read; `pos` in `out`.
+        let (mut i, mut skip, mut pos) = (0usize, 0usize, 0usize);
+        while pos < total {
+            remote.clear();
+            let mut want = 0usize;
+            for (k, &(addr, len)) in ranges[i..].iter().enumerate().take(IOV_MAX) {
+                let off = if k == 0 { skip } else { 0 };
+                remote.push(libc::iovec {
+                    iov_base: (addr + off as u64) as usize as *mut libc::c_void,
+                    iov_len: len - off,
+                });
+                want += len - off;
+            }
+            let local = libc::iovec {
+                iov_base: out[pos..].as_mut_ptr().cast(),
+                iov_len: want,
+            };
+            // SAFETY: `local` covers `out[pos..pos + want]`, which we
+            // exclusively borrow; the `remote` iovecs are only interpreted
+            // by the kernel in the other process's address space.
+            let n = unsafe {
+                libc::process_vm_readv(pid, &local, 1, remote.as_ptr(), remote.len() as _, 0)
+            };
+            let at = ranges[i].0 + skip as u64;
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("pid {} at {at:#x}: {e}", self.pid),
+                ));
+            }
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("short read of pid {} at {at:#x}", self.pid),
+                ));
+            }
+            // The kernel stops at the first fault: resume from there (the
+            // next call fails at once if the fault was real).
+            let mut n = n as usize;
+            pos += n;
+            while n > 0 {
+                let left = ranges[i].1 - skip;
+                if n >= left {
+                    n -= left;
+                    i += 1;
+                    skip = 0;
+                } else {
+                    skip += n;
+                    n = 0;
+                }
+            }
+            while i < ranges.len() && ranges[i].1 == 0 {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
 }
+
+/// Most iovecs one `process_vm_readv` takes (`UIO_MAXIOV`).
+pub const IOV_MAX: usize = 1024;
 
 #[cfg(test)]
 mod tests {
@@ -179,6 +271,41 @@ mod tests {
         me().read(p as u64 + 4096 - 16, &mut b).unwrap();
         // SAFETY: the first page, still mapped.
         unsafe { libc::munmap(p, 4096) };
+    }
+
+    #[test]
+    fn read_ranges_gathers_in_order() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i % 253) as u8).collect();
+        let base = data.as_ptr() as u64;
+        // More ranges than one system call takes, some empty, some overlapping.
+        let ranges: Vec<(u64, usize)> = (0..2500u64)
+            .map(|i| (base + (i * 7) % 4000, (i % 5) as usize))
+            .collect();
+        let mut out = vec![0u8; ranges.iter().map(|r| r.1).sum()];
+        me().read_ranges(&ranges, &mut out).unwrap();
+        let want: Vec<u8> = ranges
+            .iter()
+            .flat_map(|&(a, l)| data[(a - base) as usize..][..l].iter().copied())
+            .collect();
+        assert_eq!(out, want);
+        me().read_ranges(&[], &mut []).unwrap();
+        assert!(me().read_ranges(&[(base, 4)], &mut [0u8; 3]).is_err());
+    }
+
+    #[test]
+    fn read_ranges_fails_on_any_bad_range() {
+        let data = [7u8; 64];
+        let base = data.as_ptr() as u64;
+        let mut out = [0u8; 24];
+        let e = me()
+            .read_ranges(&[(base, 8), (8, 8), (base, 8)], &mut out)
+            .unwrap_err();
+        assert!(e.to_string().contains("0x8"), "{e}");
+        // A bad range beyond the first system call's batch.
+        let mut ranges = vec![(base, 1usize); IOV_MAX + 10];
+        ranges[IOV_MAX + 5] = (16, 1);
+        let mut out = vec![0u8; ranges.len()];
+        assert!(me().read_ranges(&ranges, &mut out).is_err());
     }
 
     #[test]

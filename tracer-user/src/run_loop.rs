@@ -48,7 +48,12 @@ impl Stops {
     /// Waits for a stop; meanwhile drains the ring buffer at each liveness tick.
     async fn next(&mut self, session: &mut Session<'_>) -> Stop {
         loop {
+            let sampler_due = session.sampler_due();
+            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
+                _ = tokio::time::sleep_until(sampler_due.unwrap_or(far)), if sampler_due.is_some() => {
+                    session.sampler_step();
+                }
                 _ = self.sigint.recv() => return Stop::Signal,
                 _ = self.sigterm.recv() => return Stop::Signal,
                 _ = &mut self.deadline, if self.has_deadline => return Stop::Duration,

@@ -17,6 +17,7 @@ use crate::{
         goroutines::{leak_rate, LiveG, SiteCounts},
         madvise::{advice_name, MadviseTable},
     },
+    allocstats::{self, AllocCounters},
     attach,
     cli::{AttachArgs, Format, Mode},
     collect::{Collector, Counters},
@@ -26,6 +27,7 @@ use crate::{
     gobin::{GoBinError, GoBinary},
     golayout,
     goroutines::{self, SystemStarts},
+    map_report::{self, MapContext},
     memory::{madv_free_finding, read_smaps_rollup},
     privileges,
     probes::{self, AllocPlan, TimedFunc},
@@ -37,9 +39,11 @@ use crate::{
         pprof,
         text::TextSink,
         CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals, MadviseCaller,
-        MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
+        MadviseReport, Overhead, Percentiles, Report, RssSample, Sampling, Sink, TargetInfo,
+        Window,
     },
     run_loop::{self, Stop, Stops},
+    sampler::{slowdown_pct, Governor, PeriodStats, Step},
     symbolize::{self, Symbolized, Symbolizer},
     target::Target,
 };
@@ -61,6 +65,18 @@ pub struct Session<'a> {
     pub samples: Vec<Sample>,
     pub symbolizer: Symbolizer<'a>,
     pub collector: Collector,
+    pub maps: MapContext<'static>,
+    /// Sampled mode: the governor and its probes.
+    pub sampling: Option<SampledState>,
+    /// Address of `runtime.memstats` (the runtime's allocation counters).
+    pub memstats: Option<u64>,
+    pub started: Instant,
+    /// Owned here so the sampler can attach and detach.
+    pub probes: Option<attach::Probes>,
+    /// Sites shown per report section.
+    pub top: usize,
+    /// (return address, suffix) → the call is inside an inlined function so named.
+    call_cache: HashMap<(u64, &'static str), bool>,
 }
 
 /// State at the start of a window.
@@ -74,6 +90,17 @@ pub struct Mark {
     pub latencies: Vec<Histogram<u64>>,
     pub go_sites: HashMap<u64, SiteCounts>,
     pub madvise: MadviseTable,
+    pub map_ops: HashMap<u64, BTreeMap<&'static str, u64>>,
+    /// The runtime's own allocation counters (read from its memstats).
+    pub runtime: Option<AllocCounters>,
+}
+
+pub struct SampledState {
+    pub plan: probes::SamplePlan,
+    pub governor: Governor,
+    links: Vec<aya::programs::uprobe::UProbeLinkId>,
+    /// Probe hits and target CPU time when the current period started.
+    base: (u64, u64),
 }
 
 /// Taken once a second by the run loop.
@@ -82,6 +109,8 @@ pub struct Sample {
     pub at: Instant,
     pub live: BTreeMap<u64, u64>,
     pub rss: Option<RssSample>,
+    /// Live entries of the busiest maps, by map.
+    pub map_live: HashMap<u64, u64>,
 }
 
 pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
@@ -152,11 +181,8 @@ impl Sink for MultiSink {
 }
 
 pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
-    if args.mode == Mode::Sampled {
-        return Err(UserError::Usage(
-            "--mode sampled is not available yet; use --mode exact".into(),
-        )
-        .into());
+    if !(args.max_overhead > 0.0 && args.max_overhead <= 100.0) {
+        return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
     }
     let format = format(args);
     if format == Format::Tui && !io::stdout().is_terminal() {
@@ -174,6 +200,23 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let layout = golayout::layout_for(1, go_minor)
         .ok_or_else(|| UserError::Unsupported(format!("no runtime layout for go1.{go_minor}")))?;
     let goroutine_plan = probes::goroutine_plan(&bin);
+    let map_impl = crate::inspect::map_impl(layout, &bin);
+    let sync_impl = crate::inspect::sync_map_impl(layout, &bin);
+    let sampled = args.mode == Mode::Sampled;
+    let sample_plan = if sampled {
+        Some(probes::sample_plan(&bin, &layout.alloc_stats.symbols)?)
+    } else {
+        None
+    };
+    let map_points: Vec<_> = if args.no_maps {
+        Vec::new()
+    } else {
+        // Sampled mode keeps the rare points only: creation and growth.
+        probes::map_plan(&bin, sync_impl)
+            .into_iter()
+            .filter(|p| !sampled || probes::is_rare_map_point(p))
+            .collect()
+    };
     let madvise_point = probes::madvise_point(&bin);
     privileges::check()?;
     environment::check_kernel()?;
@@ -185,10 +228,13 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let attach_started = Instant::now();
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
-    probes.configure(&layout.g, target.pid)?;
-    let collector = Collector::new(&mut probes, timed.len())?;
-    probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
+    probes.configure(layout, target.pid)?;
+    let collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
+    if !sampled {
+        probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
+    }
     probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
+    probes.attach_maps(&bin, &target.exe_path, target.pid, &map_points)?;
     if let Ok(plan) = &goroutine_plan {
         probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
     }
@@ -198,6 +244,22 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
             eprintln!("tracer: madvise syscall cross-check unavailable: {e}");
         }
     }
+    let maps = MapContext {
+        layout,
+        map_impl,
+        sync_impl,
+        memory_readable: map_impl == layout.map_impl && sync_impl == layout.sync_map_impl,
+        expunged: layout.sync_map.read_dirty.and_then(|r| {
+            let exe = std::fs::read(&target.exe_path).ok()?;
+            goroutines::symtab_address(&exe, r.expunged_symbol).map(|a| a + bias)
+        }),
+        pid: target.pid,
+        probes: map_points.iter().map(|p| 1 + p.rets.len() as u64).sum(),
+    };
+    let memstats = {
+        let mem = ProcMem::new(target.pid);
+        allocstats::locate(&mem, &bin, &layout.alloc_stats, bias).ok()
+    };
     let mut session = Session {
         symbolizer: Symbolizer::new(&bin, bias),
         target,
@@ -211,8 +273,21 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         layout,
         goroutines_listed: false,
         samples: Vec::new(),
+        maps,
+        top: args.top,
+        call_cache: HashMap::new(),
+        sampling: sample_plan.map(|plan| SampledState {
+            plan,
+            governor: Governor::new(args.max_overhead),
+            links: Vec::new(),
+            base: (0, 0),
+        }),
+        memstats,
+        started: Instant::now(),
+        probes: None,
     };
     session.goroutines_listed = goroutine_plan.is_ok() && session.list_goroutines(bias);
+    let attached = probes.attached;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -223,7 +298,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     if format != Format::Tui {
         eprintln!(
             "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
-            probes.attached,
+            attached + if sampled { 2 } else { 0 },
             session.target.pid,
             bin.build_info().go_version,
             session.plan.scheme,
@@ -234,6 +309,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
             }
         );
     }
+    session.probes = Some(probes);
     let start = session.mark();
     let stop = if format == Format::Tui {
         let flamegraph = args
@@ -259,7 +335,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     // The window ends now. Detaching takes ~0.1 s per probe (an RCU grace
     // period each); what the target allocates meanwhile is not reported.
     let end = session.mark();
-    drop(probes);
+    drop(session.probes.take());
     let exited = stop == Stop::TargetExited;
     let report = session.report("final", &start, &end, exited);
     sink.write(&report)?;
@@ -285,12 +361,71 @@ impl Session<'_> {
             latencies: self.collector.latencies.clone(),
             go_sites: self.collector.goroutines.sites.clone(),
             madvise: self.collector.madvise.clone(),
+            map_ops: self.map_ops(),
+            runtime: self.runtime_counters(),
         }
+    }
+
+    fn runtime_counters(&self) -> Option<AllocCounters> {
+        let mem = ProcMem::new(self.target.pid);
+        allocstats::read(&mem, &self.layout.alloc_stats, self.memstats?).ok()
+    }
+
+    /// When the sampler's next open/close is due (sampled mode).
+    pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
+        self.sampling.as_ref().map(|s| s.governor.next_at())
+    }
+
+    /// Opens or closes a sampling window.
+    pub fn sampler_step(&mut self) {
+        let counters = self.collector.counters();
+        let hits = counters.probe_hits;
+        let cpu = self.target.cpu_time_ns().unwrap_or(0);
+
+        let (Some(s), Some(probes)) = (self.sampling.as_mut(), self.probes.as_mut()) else {
+            return;
+        };
+        let last = PeriodStats {
+            probe_hits: hits.saturating_sub(s.base.0),
+            target_cpu_ns: cpu.saturating_sub(s.base.1),
+        };
+        match s.governor.step(last, self.cost_per_hit_ns) {
+            Step::Open => {
+                s.base = (hits, cpu);
+                match probes.open_samples(self.bin, &self.target.exe_path, self.target.pid, &s.plan)
+                {
+                    Ok(links) => s.links = links,
+                    Err(e) => eprintln!("tracer: sampling window not opened: {e}"),
+                }
+            }
+            Step::Close => probes.close_samples(std::mem::take(&mut s.links)),
+        }
+    }
+
+    /// Map operation counts now, sync.Map Store/Delete told from Swap /
+    /// LoadAndDelete by the inline tree at their call sites.
+    fn map_ops(&mut self) -> HashMap<u64, BTreeMap<&'static str, u64>> {
+        let Session {
+            symbolizer,
+            collector,
+            call_cache,
+            ..
+        } = self;
+        map_report::resolve_ops(&collector.maps, &mut |pc, suffix| {
+            *call_cache.entry((pc, suffix)).or_insert_with(|| {
+                symbolizer
+                    .stack(&[pc])
+                    .frames
+                    .first()
+                    .is_some_and(|f| f.function.ends_with(suffix))
+            })
+        })
     }
 
     pub fn report(&mut self, kind: &'static str, from: &Mark, to: &Mark, exited: bool) -> Report {
         let secs = to.at.duration_since(from.at).as_secs_f64();
-        let counts = allocs::delta(&to.counts, &from.counts);
+        let mut counts = allocs::delta(&to.counts, &from.counts);
+        let sampling = self.scale_samples(&mut counts, from, to, secs);
         let counters = to.counters.since(&from.counters);
         let Session {
             symbolizer,
@@ -311,9 +446,21 @@ impl Session<'_> {
         let (allocations, allocation_totals) =
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
         let alloc_stacks = allocs::by_stack(&counts, &mut stack_of);
+        let map_series = map_live_series(&self.samples, from, to);
+        let built = map_report::build(
+            &self.maps,
+            &collector.maps,
+            &from.map_ops,
+            &to.map_ops,
+            secs,
+            self.top,
+            &map_series,
+            &mut stack_of,
+        );
         let (goroutines, goroutine_totals) = self.goroutine_sites(from, to);
         let madvise = self.madvise_report(from, to);
-        let findings = self.findings(from, to, &madvise);
+        let mut findings = self.findings(from, to, &madvise);
+        findings.extend(built.findings);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
         let probe_ns = counters.probe_hits as f64 * self.cost_per_hit_ns;
         let info = self.bin.build_info();
@@ -332,10 +479,17 @@ impl Session<'_> {
             window: Window {
                 start_unix_ns: from.unix_ns,
                 duration_ns: Duration::from_secs_f64(secs).as_nanos() as u64,
-                mode: "exact",
-                sample_rate: 1,
+                mode: if sampling.is_some() {
+                    "sampled"
+                } else {
+                    "exact"
+                },
+                sample_rate: sampling
+                    .as_ref()
+                    .map_or(1, |s| (s.sampled_objects / s.samples.max(1)).max(1)),
                 alloc_probes: self.plan.scheme.clone(),
                 attach_ns: self.attach_ns,
+                sampling,
             },
             overhead: Overhead {
                 probe_hits: counters.probe_hits,
@@ -353,6 +507,8 @@ impl Session<'_> {
             goroutines,
             goroutine_totals,
             madvise,
+            maps: built.maps,
+            map_totals: built.totals,
             findings,
             alloc_stacks,
         }
@@ -360,6 +516,50 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
+    /// Sampled mode: scales the window's sampled counts to the runtime's
+    /// own allocation count for the window (read from its memstats), or by
+    /// the duty cycle when the counters cannot be read.
+    fn scale_samples(
+        &self,
+        counts: &mut HashMap<AllocKey, u64>,
+        from: &Mark,
+        to: &Mark,
+        secs: f64,
+    ) -> Option<Sampling> {
+        let s = self.sampling.as_ref()?;
+        let sampled_objects: u64 = counts.values().sum();
+        let samples = to.counters.samples.saturating_sub(from.counters.samples);
+        let duty = s.governor.duty_pct(self.started.elapsed()).max(1e-6);
+        let (total, totals_from) = match (&from.runtime, &to.runtime) {
+            (Some(a), Some(b)) => (b.objects().saturating_sub(a.objects()), "runtime counters"),
+            _ => ((sampled_objects as f64 * 100.0 / duty) as u64, "duty cycle"),
+        };
+        let scale = allocs::scale_to(counts, total);
+        let top_share = {
+            let mut per_stack: HashMap<u64, u64> = HashMap::new();
+            for (k, n) in counts.iter() {
+                *per_stack.entry(k.stack_id).or_default() += n;
+            }
+            let max = per_stack.values().copied().max().unwrap_or(0);
+            max as f64 / total.max(1) as f64
+        };
+        let _ = secs;
+        Some(Sampling {
+            method: "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
+                     + large objects (runtime.(*mcache).allocLarge), in duty-cycled windows",
+            budget_pct: s.governor.budget_pct,
+            duty_cycle_pct: duty,
+            windows: s.governor.windows,
+            window_ms: s.governor.window.as_secs_f64() * 1e3,
+            period_ms: crate::sampler::PERIOD.as_secs_f64() * 1e3,
+            samples,
+            sampled_objects,
+            scale,
+            totals_from,
+            est_error_pct: crate::sampler::relative_error_pct(top_share, samples),
+        })
+    }
+
     fn function_latencies(&self, from: &Mark, to: &Mark) -> Vec<FuncLatency> {
         self.timed
             .iter()
@@ -387,18 +587,6 @@ pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
         p99: h.value_at_quantile(0.99),
         max: h.max(),
         mean: h.mean(),
-    }
-}
-
-/// Probe time is charged to the target's threads; the rest is its own work.
-fn slowdown_pct(probe_ns: f64, target_cpu_ns: f64) -> f64 {
-    let own = (target_cpu_ns - probe_ns)
-        .max(target_cpu_ns * 0.01)
-        .max(1.0);
-    if probe_ns <= 0.0 {
-        0.0
-    } else {
-        100.0 * probe_ns / own
     }
 }
 
@@ -484,6 +672,7 @@ impl Session<'_> {
         self.samples.push(Sample {
             at: Instant::now(),
             live: self.collector.goroutines.live_by_site(),
+            map_live: self.busiest_maps_live(),
             rss: read_smaps_rollup(self.target.pid).ok().map(|r| RssSample {
                 unix_ns: unix_ns(),
                 rss_bytes: r.rss,
@@ -491,6 +680,24 @@ impl Session<'_> {
                 lazyfree_bytes: r.lazy_free,
             }),
         });
+    }
+
+    /// `len(m)` of the 64 busiest maps, from their headers.
+    fn busiest_maps_live(&self) -> HashMap<u64, u64> {
+        let mem = ProcMem::new(self.target.pid);
+        let mut busy: Vec<(u64, u64)> = self
+            .collector
+            .maps
+            .maps
+            .iter()
+            .filter(|(_, m)| !m.sync)
+            .map(|(id, m)| (m.ops.values().sum::<u64>(), *id))
+            .collect();
+        busy.sort_unstable_by(|a, b| b.cmp(a));
+        busy.iter()
+            .take(64)
+            .filter_map(|&(_, id)| Some((id, map_report::live_now(&mem, id)?)))
+            .collect()
     }
 
     fn window_samples<'s>(
@@ -664,6 +871,18 @@ impl Session<'_> {
         }
         out
     }
+}
+
+/// Live entries per map over the window, from the once-a-second samples.
+fn map_live_series(samples: &[Sample], from: &Mark, to: &Mark) -> HashMap<u64, Vec<(f64, u64)>> {
+    let mut out: HashMap<u64, Vec<(f64, u64)>> = HashMap::new();
+    for s in samples.iter().filter(|s| s.at >= from.at && s.at <= to.at) {
+        let t = s.at.duration_since(from.at).as_secs_f64();
+        for (id, live) in &s.map_live {
+            out.entry(*id).or_default().push((t, *live));
+        }
+    }
+    out
 }
 
 /// "releaser ← … ← initiator": the frame that released the memory and

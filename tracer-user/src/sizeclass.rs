@@ -41,6 +41,13 @@ pub fn slot_size(size: u64, scan: bool, go_minor: u32) -> u64 {
         .unwrap_or(want)
 }
 
+/// Slot size of size class `class` (`class_to_size[class]`; 0 for class 0,
+/// the large objects), `None` past the last class. The runtime's table of
+/// each supported version is checked against this by the golayout tests.
+pub fn class_size(class: usize) -> Option<u64> {
+    CLASS_TO_SIZE.get(class).map(|&c| u64::from(c))
+}
+
 /// Upper edges for size histograms: the size classes, then powers of two.
 pub fn histogram_edges() -> impl Iterator<Item = u64> {
     CLASS_TO_SIZE[1..]

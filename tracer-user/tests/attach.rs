@@ -206,6 +206,8 @@ fn interval_reports_and_duration() {
     let prog = GoProgram::start(&bin);
     let out = run_tracer(&[
         "attach",
+        "--mode",
+        "exact",
         "--pid",
         &prog.pid.to_string(),
         "--format",

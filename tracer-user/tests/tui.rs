@@ -90,7 +90,7 @@ fn tui_shows_live_sites_and_answers_keys() {
     let svg = std::env::temp_dir().join(format!("tracer-tui-{}.svg", std::process::id()));
     let _ = std::fs::remove_file(&svg);
     let tmux = Tmux::start(&format!(
-        "{} attach --pid {} --flamegraph {}; echo TRACER-EXIT=$?; sleep 60",
+        "{} attach --mode exact --pid {} --flamegraph {}; echo TRACER-EXIT=$?; sleep 60",
         tracer_bin().display(),
         prog.pid,
         svg.display()

@@ -45,6 +45,22 @@ fn field(line: &str, name: &str) -> anyhow::Result<f64> {
     Ok(num.parse()?)
 }
 
+/// Share of the allocations per site (function:line) in the last report.
+fn site_shares(report: &str) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    let last = report.lines().last().context("no report")?;
+    let v: serde_json::Value = serde_json::from_str(last)?;
+    let sites = v["allocations"].as_array().context("no allocations")?;
+    let total: f64 = sites.iter().filter_map(|s| s["objects"].as_f64()).sum();
+    Ok(sites
+        .iter()
+        .filter_map(|s| {
+            let name = format!("{}:{}", s["site"]["function"].as_str()?, s["site"]["line"]);
+            Some((name, s["objects"].as_f64()? / total.max(1.0)))
+        })
+        .filter(|(_, share)| *share >= 0.01)
+        .collect())
+}
+
 /// Starts a tracer command and waits for its "attached" line.
 fn start_tracer(args: &[String]) -> anyhow::Result<Child> {
     let mut child = Command::new(build::tracer_binary())
@@ -127,6 +143,8 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         // The real tracer, exact mode.
         let exact = start_tracer(&[
             "attach".into(),
+            "--mode".into(),
+            "exact".into(),
             "--pid".into(),
             pid.clone(),
             "--format".into(),
@@ -135,6 +153,20 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         let (exact_ns, _) = b.run("alloc")?;
         let (map_exact, _) = b.run("map")?;
         let report = finish(exact, true)?;
+        let exact_shares = site_shares(&report)?;
+        std::thread::sleep(Duration::from_millis(300));
+        // Sampled mode (the default) over a long run, against untraced.
+        let (long_untraced, long_allocs) = b.run("alloc-long")?;
+        let sampled = start_tracer(&[
+            "attach".into(),
+            "--pid".into(),
+            pid.clone(),
+            "--format".into(),
+            "json".into(),
+        ])?;
+        let (long_sampled, _) = b.run("alloc-long")?;
+        let sampled_report = finish(sampled, true)?;
+        let sampled_shares = site_shares(&sampled_report)?;
         let hits = field(&report, "probe_hits")?;
         let attach_ms = field(&report, "attach_ns")? / 1e6;
         let rss_mb = field(&report, "tracer_max_rss_bytes")? / 1048576.0;
@@ -171,6 +203,25 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             map_exact / map_untraced
         );
         println!("  probe hits {hits:.0}, lost events {lost:.0}, attach {attach_ms:.0} ms, tracer peak RSS {rss_mb:.1} MiB");
+        println!(
+            "  sampled (default), long loop ({long_allocs:.0} allocations): untraced {:.1} ms, sampled {:.1} ms: {:+.2} % (estimated by the tracer {:.2} %, duty {:.2} %, {:.0} samples, est. error {:.1} %)",
+            long_untraced / 1e6,
+            long_sampled / 1e6,
+            100.0 * (long_sampled / long_untraced - 1.0),
+            field(&sampled_report, "est_target_slowdown_pct")?,
+            field(&sampled_report, "duty_cycle_pct")?,
+            field(&sampled_report, "samples")?,
+            field(&sampled_report, "est_error_pct")?,
+        );
+        for (site, exact_share) in &exact_shares {
+            let s = sampled_shares.get(site).copied().unwrap_or(0.0);
+            println!(
+                "    site {site:<28} exact {:>6.2} %  sampled {:>6.2} %  ({:+.1} % relative)",
+                100.0 * exact_share,
+                100.0 * s,
+                100.0 * (s / exact_share - 1.0)
+            );
+        }
     }
     Ok(())
 }

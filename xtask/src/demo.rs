@@ -52,6 +52,9 @@ pub fn run(duration: &str) -> anyhow::Result<()> {
 fn trace(pid: u32, duration: &str) -> anyhow::Result<()> {
     cmd::run(Command::new(build::tracer_binary()).args([
         "attach",
+        // The demo shows everything, maps operations included.
+        "--mode",
+        "exact",
         "--pid",
         &pid.to_string(),
         "--duration",

@@ -8,12 +8,13 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 6] = [
+const ROOT_TESTS: [&str; 7] = [
     "attach",
     "tui",
     "inspect",
     "goroutines",
     "madvise",
+    "maps",
     "stress",
 ];
 

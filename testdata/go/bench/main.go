@@ -63,6 +63,11 @@ func main() {
 		switch in.Text() {
 		case "alloc":
 			allocLoop(40000)
+		case "alloc-long":
+			// ~4 s untraced: long enough for sampled mode's windows.
+			for j := 0; j < 800; j++ {
+				allocLoop(40000)
+			}
 		case "map":
 			mapLoop(2000000)
 		default:

@@ -49,28 +49,29 @@ pub fn malloc_entry(ctx: ProbeContext) -> u32 {
         _pad: 0,
     };
     bump(counter::ALLOCS);
-    count(&key);
+    count(&key, 1);
     0
 }
 
+/// Adds `n` allocations (n > 1: a sample's weight) under `key`.
 #[inline(always)]
-fn count(key: &AllocKey) {
+pub fn count(key: &AllocKey, n: u64) {
     if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
-        atomic_add(p, 1);
+        atomic_add(p, n);
         return;
     }
     // BPF_NOEXIST: another thread may have inserted the key meanwhile.
-    if ALLOC_COUNTS.insert(key, 1u64, 1).is_ok() {
+    if ALLOC_COUNTS.insert(key, n, 1).is_ok() {
         return;
     }
     if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
-        atomic_add(p, 1);
+        atomic_add(p, n);
         return;
     }
     // The map is full: stream the allocation instead.
     if emit(AllocEvent {
         kind: kind::ALLOC,
-        _pad: 0,
+        weight: n.min(u64::from(u32::MAX)) as u32,
         key: *key,
     }) {
         bump(counter::OVERFLOW_SENT);

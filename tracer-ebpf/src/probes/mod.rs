@@ -1,4 +1,6 @@
 pub mod alloc;
 pub mod goroutine;
 pub mod madvise;
+pub mod maps;
+pub mod sample;
 pub mod timing;

@@ -24,6 +24,20 @@ pub fn delta(
         .collect()
 }
 
+/// Multiplies sampled counts so that they sum to `total` (the runtime's own
+/// count for the window): each key keeps its share.
+pub fn scale_to(counts: &mut HashMap<AllocKey, u64>, total: u64) -> f64 {
+    let sampled: u64 = counts.values().sum();
+    if sampled == 0 {
+        return 0.0;
+    }
+    let factor = total as f64 / sampled as f64;
+    for n in counts.values_mut() {
+        *n = (*n as f64 * factor).round() as u64;
+    }
+    factor
+}
+
 #[derive(Default)]
 struct SiteAcc {
     objects: u64,

@@ -2,3 +2,4 @@
 pub mod allocs;
 pub mod goroutines;
 pub mod madvise;
+pub mod maps;

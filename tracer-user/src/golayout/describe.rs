@@ -28,6 +28,7 @@ impl Layout {
         self.describe_maps(&mut o);
         self.describe_sync_map(&mut o);
         self.describe_misc(&mut o);
+        self.describe_alloc_stats(&mut o);
         o.0
     }
 
@@ -240,5 +241,48 @@ impl Layout {
             o.opt(&format!("runtime.{go_name}"), v);
         }
         o.num("abi.Type.PtrBytes", self.type_ptrbytes);
+    }
+
+    fn describe_alloc_stats(&self, o: &mut Out) {
+        let a = &self.alloc_stats;
+        let c = &a.mcache;
+        o.num("mcache.tinyAllocs", c.tiny_allocs);
+        o.num("mcache.alloc", c.alloc);
+        o.num("numSpanClasses", c.num_span_classes);
+        o.num("tinySpanClass", c.tiny_span_class);
+        let s = &a.mspan;
+        o.num("mspan.nelems", s.nelems);
+        o.num("mspan.nelems.size", s.nelems_size);
+        o.num("mspan.allocCount", s.alloc_count);
+        o.num("mspan.allocCountBeforeCache", s.alloc_count_before_cache);
+        o.num("mspan.elemsize", s.elemsize);
+        o.num("mspan.spanclass", s.spanclass);
+        let h = &a.heap_stats;
+        o.num("mstats.heapStats", h.memstats_heap_stats);
+        o.num("consistentHeapStats.stats", h.stats);
+        o.num("consistentHeapStats.generations", h.generations);
+        o.num("consistentHeapStats.gen", h.gen);
+        o.num("heapStatsDelta.size", h.delta_size);
+        o.num("heapStatsDelta.tinyAllocCount", h.tiny_alloc_count);
+        o.num("heapStatsDelta.largeAlloc", h.large_alloc);
+        o.num("heapStatsDelta.largeAllocCount", h.large_alloc_count);
+        o.num("heapStatsDelta.smallAllocCount", h.small_alloc_count);
+        o.num("heapStatsDelta.largeFree", h.large_free);
+        o.num("heapStatsDelta.largeFreeCount", h.large_free_count);
+        o.num("heapStatsDelta.smallFreeCount", h.small_free_count);
+        o.num("_NumSizeClasses", h.num_size_classes);
+        let y = &a.symbols;
+        o.text("memstats.symbol", y.memstats);
+        o.text("emptymspan.symbol", y.empty_mspan);
+        o.text("refill.symbol", y.refill);
+        o.text("allocLarge.symbol", y.alloc_large);
+        o.text("releaseAll.symbol", y.release_all);
+        o.text("heapStats.acquire.symbol", y.heap_stats_acquire);
+        o.text("heapStats.release.symbol", y.heap_stats_release);
+        o.text("refill.c", a.refill.c.name());
+        o.text("refill.spc", a.refill.spc.name());
+        o.text("allocLarge.c", a.alloc_large.c.name());
+        o.text("allocLarge.size", a.alloc_large.size.name());
+        o.text("allocLarge.noscan", a.alloc_large.noscan.name());
     }
 }

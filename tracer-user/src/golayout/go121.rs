@@ -3,10 +3,16 @@
 //!
 //! 1.22 vs 1.21: `runtime.g` grew (new fields in padding and after
 //! `selectDone`, none of them moving the fields here), the map load factor
-//! became 13/2, and five wait reasons were appended.
+//! became 13/2, five wait reasons were appended, and `runtime.mspan`'s
+//! `freeindex`/`nelems`/`freeIndexForScan` shrank to `uint16` (allocCount
+//! 104 → 96).
 
 use super::abi::{
     AbiInfo, MakemapArgs, MallocgcArgs, MapAccessArgs, Newproc1Args, Reg, INT_ARG_REGS,
+};
+use super::heapstats::{
+    AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
+    MspanLayout, RefillArgs,
 };
 use super::layout::{AllgsInfo, GLayout, GStatus, Layout, MapImpl, SyncMapImpl};
 use super::maps::{BucketLayout, ClassicMapTypeLayout, HmapLayout};
@@ -146,6 +152,64 @@ pub const ABI_121: AbiInfo = AbiInfo {
     },
 };
 
+/// `runtime.mcache`, `runtime.mspan` and `memstats.heapStats` of 1.21.
+pub const ALLOC_STATS_121: AllocStatsLayout = AllocStatsLayout {
+    mcache: McacheLayout {
+        tiny_allocs: 32,
+        alloc: 40,
+        num_span_classes: 136,
+        tiny_span_class: 5,
+    },
+    mspan: MspanLayout {
+        nelems: 56,
+        nelems_size: 8,
+        alloc_count: 104,
+        alloc_count_before_cache: 110,
+        elemsize: 112,
+        spanclass: 106,
+    },
+    heap_stats: HeapStatsLayout {
+        memstats_heap_stats: 0,
+        stats: 0,
+        generations: 3,
+        gen: 3528,
+        delta_size: 1176,
+        tiny_alloc_count: 48,
+        large_alloc: 56,
+        large_alloc_count: 64,
+        small_alloc_count: 72,
+        large_free: 616,
+        large_free_count: 624,
+        small_free_count: 632,
+        num_size_classes: 68,
+    },
+    symbols: AllocStatsSymbols::ALL,
+    refill: RefillArgs {
+        c: Reg::Rax,
+        spc: Reg::Rbx,
+    },
+    alloc_large: AllocLargeArgs {
+        c: Reg::Rax,
+        size: Reg::Rbx,
+        noscan: Reg::Rcx,
+    },
+};
+
+/// 1.22: `mspan.freeindex`, `nelems` and `freeIndexForScan` shrank from
+/// `uintptr` to `uint16` (nelems 56 → 50), moving the fields after them
+/// back by 8 (allocCount 104 → 96).
+pub const ALLOC_STATS_122: AllocStatsLayout = AllocStatsLayout {
+    mspan: MspanLayout {
+        nelems: 50,
+        nelems_size: 2,
+        alloc_count: 96,
+        alloc_count_before_cache: 102,
+        elemsize: 104,
+        spanclass: 98,
+    },
+    ..ALLOC_STATS_121
+};
+
 /// `waitReasonStrings` of go1.21 (`runtime/runtime2.go`), indexed by value.
 const NAMES_121: &[&str] = &[
     "",                        // 0 waitReasonZero
@@ -270,6 +334,7 @@ pub const GO121: Layout = Layout {
     abi: ABI_121,
     wait_reasons: WAIT_121,
     type_ptrbytes: 8,
+    alloc_stats: ALLOC_STATS_121,
 };
 
 pub const GO122: Layout = Layout {
@@ -277,5 +342,6 @@ pub const GO122: Layout = Layout {
     g: G_122,
     hmap: Some(HMAP_122),
     wait_reasons: WAIT_122,
+    alloc_stats: ALLOC_STATS_122,
     ..GO121
 };

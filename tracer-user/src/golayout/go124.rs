@@ -6,9 +6,12 @@
 //! `sync.Map` wraps `internal/sync.HashTrieMap[any, any]`; `runtime.g` grew
 //! (`fipsIndicator` in padding, `syncGroup` near the end: no offset here moved);
 //! wait reason `SyncWaitGroupWait` inserted at 24 (24.. shift by one) and
-//! the synctest reasons appended.
+//! the synctest reasons appended; `runtime.mcache` gained `memProfRate`
+//! after `nextSample` (tinyAllocs 32 → 40, alloc 40 → 48).
 
+use super::go121::ALLOC_STATS_122;
 use super::go123::{GO123, G_123};
+use super::heapstats::{AllocStatsLayout, McacheLayout};
 use super::layout::{GLayout, Layout, MapImpl, SyncMapImpl};
 use super::maps::{
     SwissGroupLayout, SwissLayout, SwissMapHeaderLayout, SwissMapTypeLayout, SwissTableLayout,
@@ -124,6 +127,16 @@ pub const SYNC_MAP_HASH_TRIE: SyncMapLayout = SyncMapLayout {
     }),
 };
 
+/// `runtime.mcache` gained `memProfRate int` (1.24–1.27).
+pub const ALLOC_STATS_124: AllocStatsLayout = AllocStatsLayout {
+    mcache: McacheLayout {
+        tiny_allocs: 40,
+        alloc: 48,
+        ..ALLOC_STATS_122.mcache
+    },
+    ..ALLOC_STATS_122
+};
+
 /// `waitReasonStrings` of go1.24 (`runtime/runtime2.go`), indexed by value.
 const NAMES_124: &[&str] = &[
     "",                        // 0 waitReasonZero
@@ -210,5 +223,6 @@ pub const GO124: Layout = Layout {
     sync_map_impl: SyncMapImpl::HashTrie,
     sync_map: SYNC_MAP_HASH_TRIE,
     wait_reasons: WAIT_124,
+    alloc_stats: ALLOC_STATS_124,
     ..GO123
 };

@@ -4,9 +4,11 @@
 //! moves every `runtime.g` field after `sched` back by 8 (goid 160 → 152);
 //! `maps.Map` gained `tombstonePossible` (in padding, offset 35); wait reason
 //! `UpdateGOMAXPROCSIdle` inserted at 18 (18.. shift by one), plus
-//! `SynctestWaitGroupWait` and `CleanupWait` appended.
+//! `SynctestWaitGroupWait` and `CleanupWait` appended; `heapStatsDelta`
+//! lost `inPtrScalarBits` (size 1176 → 1168, every counter back by 8).
 
-use super::go124::{GO124, G_124, SWISS_124, SWISS_MAP_124};
+use super::go124::{ALLOC_STATS_124, GO124, G_124, SWISS_124, SWISS_MAP_124};
+use super::heapstats::{AllocStatsLayout, HeapStatsLayout};
 use super::layout::{GLayout, Layout};
 use super::maps::{SwissLayout, SwissMapHeaderLayout};
 use super::wait_reason::WaitReasons;
@@ -35,6 +37,23 @@ pub const SWISS_MAP_125: SwissMapHeaderLayout = SwissMapHeaderLayout {
 pub const SWISS_125: SwissLayout = SwissLayout {
     map: SWISS_MAP_125,
     ..SWISS_124
+};
+
+/// `heapStatsDelta` without `inPtrScalarBits` (`runtime/mstats.go`), 1.25–1.27.
+pub const ALLOC_STATS_125: AllocStatsLayout = AllocStatsLayout {
+    heap_stats: HeapStatsLayout {
+        gen: 3504,
+        delta_size: 1168,
+        tiny_alloc_count: 40,
+        large_alloc: 48,
+        large_alloc_count: 56,
+        small_alloc_count: 64,
+        large_free: 608,
+        large_free_count: 616,
+        small_free_count: 624,
+        ..ALLOC_STATS_124.heap_stats
+    },
+    ..ALLOC_STATS_124
 };
 
 /// `waitReasonStrings` of go1.25 (`runtime/runtime2.go`), indexed by value.
@@ -122,5 +141,6 @@ pub const GO125: Layout = Layout {
     g: G_125,
     swiss: Some(SWISS_125),
     wait_reasons: WAIT_125,
+    alloc_stats: ALLOC_STATS_125,
     ..GO124
 };

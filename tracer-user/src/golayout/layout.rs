@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::abi::AbiInfo;
+use super::heapstats::AllocStatsLayout;
 use super::maps::{HmapLayout, SwissLayout};
 use super::syncmap::SyncMapLayout;
 use super::wait_reason::WaitReasons;
@@ -51,6 +52,9 @@ pub struct Layout {
     /// Offset of `PtrBytes` in `internal/abi.Type` (`internal/abi/type.go`):
     /// 0 means the type holds no pointers ("noscan").
     pub type_ptrbytes: u64,
+    /// The runtime's allocation counters (`memstats.heapStats`) and what a
+    /// sampling probe on `(*mcache).refill` / `allocLarge` reads.
+    pub alloc_stats: AllocStatsLayout,
 }
 
 /// `runtime.g` (`runtime/runtime2.go`) and the structs embedded in it.

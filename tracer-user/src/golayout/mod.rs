@@ -8,8 +8,8 @@
 //!
 //! Layout of this module (after py-spy/rbspy: one file per version range, one
 //! `match` on the version):
-//! - `layout.rs`, `maps.rs`, `syncmap.rs`, `abi.rs`, `wait_reason.rs`: the
-//!   types of the table;
+//! - `layout.rs`, `maps.rs`, `syncmap.rs`, `abi.rs`, `wait_reason.rs`,
+//!   `heapstats.rs` (allocation counters): the types of the table;
 //! - `go121.rs` (1.21–1.22), `go123.rs` (1.23), `go124.rs` (1.24),
 //!   `go125.rs` (1.25), `go126.rs` (1.26–1.27): the numbers, split where a
 //!   layout changes. Each file starts from the previous version's table
@@ -36,6 +36,7 @@ mod go123;
 mod go124;
 mod go125;
 mod go126;
+mod heapstats;
 mod layout;
 mod maps;
 mod syncmap;
@@ -47,6 +48,11 @@ mod tests;
 // The public API: callers name only some of these types so far.
 #[allow(unused_imports)]
 pub use abi::{AbiInfo, MakemapArgs, MallocgcArgs, MapAccessArgs, Newproc1Args, Reg};
+#[allow(unused_imports)]
+pub use heapstats::{
+    AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
+    MspanLayout, RefillArgs,
+};
 #[allow(unused_imports)]
 pub use layout::{AllgsInfo, GLayout, GStatus, Layout, MapImpl, SyncMapImpl};
 #[allow(unused_imports)]

@@ -25,7 +25,7 @@ use crate::gobin::GoBinary;
 use crate::golayout::Layout;
 use crate::procmem::ProcMem;
 
-pub use locate::Found;
+pub use locate::{symtab_address, Found};
 
 /// One live goroutine.
 #[derive(Debug, Clone, PartialEq, Eq)]

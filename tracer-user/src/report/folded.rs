@@ -217,6 +217,7 @@ pub(crate) mod fixture {
                 sample_rate: 1,
                 alloc_probes: "mallocgc".into(),
                 attach_ns: 0,
+                sampling: None,
             },
             overhead: Overhead {
                 probe_hits: 112,
@@ -240,6 +241,8 @@ pub(crate) mod fixture {
             goroutines: Vec::new(),
             goroutine_totals: Default::default(),
             madvise: Default::default(),
+            maps: Vec::new(),
+            map_totals: Default::default(),
             findings: Vec::new(),
         }
     }

@@ -26,11 +26,71 @@ pub struct Report {
     pub goroutines: Vec<GoroutineSite>,
     pub goroutine_totals: GoroutineTotals,
     pub madvise: MadviseReport,
+    /// Maps and sync.Maps: the top ones by bytes, then by operations.
+    pub maps: Vec<MapReport>,
+    pub map_totals: MapTotals,
     pub findings: Vec<Finding>,
     /// Every allocating stack of the window (for folded stacks, flame
     /// graphs and pprof); not in the JSON lines, which carry sites.
     #[serde(skip)]
     pub alloc_stacks: Vec<StackCount>,
+}
+
+/// One map or sync.Map: what the probes saw (operations, latencies) and
+/// what its memory shows at the end of the window (read-only).
+#[derive(Debug, Clone, Serialize)]
+pub struct MapReport {
+    /// Address of the map header / sync.Map.
+    pub id: String,
+    /// "map" or "sync.Map".
+    pub kind: &'static str,
+    /// "classic", "swiss", "read_dirty" (sync.Map ≤ 1.23) or "hashtrie".
+    #[serde(rename = "impl")]
+    pub implementation: &'static str,
+    /// Creation site (makemap), or where it was first seen when it existed before attach.
+    pub created_at: Frame,
+    /// Created before the tracer attached (or while it was not watching): `created_at` is the first-seen site.
+    pub first_seen_only: bool,
+    /// The creation / first-seen stack, innermost first.
+    pub stack: Vec<Frame>,
+    pub live: u64,
+    /// sync.Map: entries still referenced, deleted ones included.
+    pub held: u64,
+    pub capacity_slots: u64,
+    pub tombstones: u64,
+    pub tombstone_ratio: f64,
+    pub bytes: u64,
+    /// Share of the map's buckets / groups read (1 = all; large maps are sampled).
+    pub scanned_fraction: f64,
+    /// Why the memory figures are missing, if they are.
+    pub memory_error: Option<String>,
+    /// Operations in the window: load, load_miss, store, delete, iterate, clear, grow; sync.Map also swap, load_or_store, load_and_delete, range.
+    pub ops: std::collections::BTreeMap<&'static str, u64>,
+    pub ops_per_sec: f64,
+    /// Entry→RET per operation since attach, minus the probes' floor (`map_totals.latency_floor_ns`).
+    pub latency_ns: std::collections::BTreeMap<&'static str, Percentiles>,
+    /// sync.Map stores of nil, zero or empty values.
+    pub zero_value_stores: u64,
+    /// Read/dirty sync.Map: entries of the read map each Range walked (deleted ones included).
+    pub range_visited_mean: Option<f64>,
+    pub range_visited_max: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MapTotals {
+    /// Maps and sync.Maps seen.
+    pub tracked: u64,
+    /// Those not in `maps`, summed.
+    pub other_maps: u64,
+    pub other_bytes: u64,
+    pub other_ops: u64,
+    /// Operations on maps beyond the tracking limit.
+    pub untracked_ops: u64,
+    /// Shortest entry→RET seen: the probes' own cost inside each measured duration.
+    pub latency_floor_ns: u64,
+    /// Map probes attached (0: maps not traced).
+    pub probes: u64,
+    pub definitions: &'static str,
 }
 
 /// Goroutines created at one `go` statement.
@@ -153,6 +213,32 @@ pub struct Window {
     pub alloc_probes: String,
     /// Time to load, calibrate and attach, before the window started.
     pub attach_ns: u64,
+    /// How the sampled mode sampled (absent in exact mode).
+    pub sampling: Option<Sampling>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Sampling {
+    pub method: &'static str,
+    /// --max-overhead.
+    pub budget_pct: f64,
+    /// Share of the window the sampling probes were attached.
+    pub duty_cycle_pct: f64,
+    pub windows: u64,
+    /// Current window length (the governor resizes it every period).
+    pub window_ms: f64,
+    pub period_ms: f64,
+    /// Samples (refills + large objects) in this report window.
+    pub samples: u64,
+    /// Allocations the samples stood for, before scaling.
+    pub sampled_objects: u64,
+    /// Sampled counts were multiplied by this to match the runtime's counters.
+    pub scale: f64,
+    /// Where the totals come from: "runtime counters" (exact, read from the
+    /// target's memstats) or "duty cycle" (sampled / duty).
+    pub totals_from: &'static str,
+    /// 95 % interval half-width of the top site's share, relative, percent.
+    pub est_error_pct: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]

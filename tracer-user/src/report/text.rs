@@ -124,6 +124,7 @@ pub fn render(r: &Report, top: usize) -> String {
             );
         }
     }
+    render_maps(&mut s, r, top);
     render_goroutines(&mut s, r, top);
     render_memory(&mut s, r);
     for f in &r.findings {
@@ -137,6 +138,75 @@ pub fn render(r: &Report, top: usize) -> String {
         );
     }
     s
+}
+
+fn render_maps(s: &mut String, r: &Report, top: usize) {
+    use std::fmt::Write as _;
+    let t = &r.map_totals;
+    if r.maps.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "maps: {} seen, {} more summed ({}, {} ops); latencies minus a {} probe floor",
+        t.tracked,
+        t.other_maps,
+        human_bytes(t.other_bytes as f64),
+        t.other_ops,
+        human_ns(t.latency_floor_ns as f64)
+    );
+    let _ = writeln!(
+        s,
+        "{:>10} {:>9} {:>10} {:>9} {:>10}  {:<9} ops (p50/p99)  created at",
+        "bytes", "live", "capacity", "tombst.", "ops/s", "kind"
+    );
+    for m in r.maps.iter().take(top.min(10)) {
+        let ops = m
+            .ops
+            .iter()
+            .map(|(k, v)| match m.latency_ns.get(k) {
+                Some(l) => format!(
+                    "{k} {v} ({}/{})",
+                    human_ns(l.p50 as f64),
+                    human_ns(l.p99 as f64)
+                ),
+                None => format!("{k} {v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (live, cap) = if m.kind == "sync.Map" {
+            (format!("{}", m.live), format!("held {}", m.held))
+        } else {
+            (format!("{}", m.live), format!("{}", m.capacity_slots))
+        };
+        let _ = writeln!(
+            s,
+            "{:>10} {:>9} {:>10} {:>9} {:>10.1}  {:<9} {}  {}{} {}:{}{}",
+            human_bytes(m.bytes as f64),
+            live,
+            cap,
+            m.tombstones,
+            m.ops_per_sec,
+            if m.kind == "sync.Map" {
+                "sync.Map"
+            } else {
+                m.implementation
+            },
+            ops,
+            if m.first_seen_only {
+                "(first seen) "
+            } else {
+                ""
+            },
+            m.created_at.function,
+            short_path(&m.created_at.file),
+            m.created_at.line,
+            match &m.memory_error {
+                Some(e) => format!("  [memory: {e}]"),
+                None => String::new(),
+            }
+        );
+    }
 }
 
 fn render_goroutines(s: &mut String, r: &Report, top: usize) {

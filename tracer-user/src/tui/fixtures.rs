@@ -97,6 +97,7 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             sample_rate: 1,
             alloc_probes: "mallocgc".into(),
             attach_ns: 0,
+            sampling: None,
         },
         overhead: Overhead {
             probe_hits: totals.objects,
@@ -125,6 +126,8 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
         goroutines: Vec::new(),
         goroutine_totals: Default::default(),
         madvise: Default::default(),
+        maps: Vec::new(),
+        map_totals: Default::default(),
         findings: Vec::new(),
     }
 }

@@ -133,10 +133,18 @@ pub struct Tracer {
 }
 
 impl Tracer {
-    /// Starts `tracer attach --pid PID ARGS` and waits until it says it attached.
+    /// Starts `tracer attach --pid PID ARGS` and waits until it says it
+    /// attached. Exact mode unless ARGS say otherwise: the tests compare
+    /// counts with the program's own.
     pub fn attach(pid: u32, args: &[&str]) -> Tracer {
+        let mode: &[&str] = if args.contains(&"--mode") {
+            &[]
+        } else {
+            &["--mode", "exact"]
+        };
         let mut child = Command::new(tracer_bin())
             .args(["attach", "--pid", &pid.to_string()])
+            .args(mode)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

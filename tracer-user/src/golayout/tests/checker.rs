@@ -74,6 +74,34 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Byte size of the type of `member` (e.g. 2 for a `uint16`, 8·n for
+    /// an `[n]uint64`) in the first of `structs` found.
+    pub fn member_size(&mut self, what: &str, structs: &[&str], member: &str, table: u64) {
+        let Some((sname, st)) = self.find_struct(what, structs) else {
+            return;
+        };
+        self.checked += 1;
+        match st.member_size(member) {
+            Some(d) if d == table => {}
+            Some(d) => self.fail(
+                what,
+                format!("table says {table} bytes, DWARF type of {sname}.{member} is {d} bytes"),
+            ),
+            None => self.fail(
+                what,
+                format!("table says {table} bytes, but {sname}.{member} has no sized type"),
+            ),
+        }
+    }
+
+    /// A function must be in the DWARF (with its parameters).
+    pub fn func(&mut self, what: &str, name: &str) {
+        self.checked += 1;
+        if !self.dwarf.funcs.contains_key(name) {
+            self.fail(what, format!("no function {name} in DWARF"));
+        }
+    }
+
     /// `unsafe.Sizeof` of the first of `structs` found.
     pub fn size(&mut self, what: &str, structs: &[&str], table: u64) {
         let Some((sname, st)) = self.find_struct(what, structs) else {

@@ -15,6 +15,8 @@ pub struct Struct {
     pub size: Option<u64>,
     /// (member name, DW_AT_data_member_location), in declaration order.
     pub members: Vec<(String, Option<u64>)>,
+    /// Member name → byte size of its type, where known.
+    pub member_sizes: HashMap<String, u64>,
 }
 
 impl Struct {
@@ -23,6 +25,12 @@ impl Struct {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, off)| *off)
+    }
+
+    /// Byte size of the type of member `name` (`None` if there is no such
+    /// member or its size is unknown).
+    pub fn member_size(&self, name: &str) -> Option<u64> {
+        self.member_sizes.get(name).copied()
     }
 }
 
@@ -88,6 +96,8 @@ fn build(dwarf: &gimli::Dwarf<R<'_>>) -> gimli::Result<DwarfIndex> {
     let mut idx = DwarfIndex::default();
     let mut types: HashMap<usize, TypeDie> = HashMap::new();
     let mut params: Vec<PendingParam> = Vec::new();
+    // (struct, member, DW_AT_type) resolved once every type is known.
+    let mut member_types: Vec<(String, String, Option<usize>)> = Vec::new();
     let mut var_types: Vec<(String, Option<usize>)> = Vec::new();
     let mut seen_funcs: HashSet<String> = HashSet::new();
 
@@ -127,6 +137,7 @@ fn build(dwarf: &gimli::Dwarf<R<'_>>) -> gimli::Result<DwarfIndex> {
                             .attr_value(gimli::DW_AT_data_member_location)
                             .and_then(|v| v.udata_value());
                         if let Some(st) = idx.structs.get_mut(s) {
+                            member_types.push((s.clone(), n.clone(), type_ref));
                             st.members.push((n, loc));
                         }
                     }
@@ -182,7 +193,7 @@ fn build(dwarf: &gimli::Dwarf<R<'_>>) -> gimli::Result<DwarfIndex> {
                                 n.clone(),
                                 Struct {
                                     size,
-                                    members: Vec::new(),
+                                    ..Struct::default()
                                 },
                             );
                             in_struct = Some((depth, n.clone()));
@@ -219,6 +230,14 @@ fn build(dwarf: &gimli::Dwarf<R<'_>>) -> gimli::Result<DwarfIndex> {
             size,
             is_result: p.is_result,
         });
+    }
+    for (s, m, r) in member_types {
+        let size = r
+            .and_then(|r| types.get(&r))
+            .and_then(|t| size_of(&types, t));
+        if let (Some(st), Some(size)) = (idx.structs.get_mut(&s), size) {
+            st.member_sizes.insert(m, size);
+        }
     }
     for (n, r) in var_types {
         let tname = r.and_then(|r| types.get(&r)).and_then(|t| t.name.clone());

@@ -1,5 +1,6 @@
 //! Facts that are in a toolchain's Go sources but not in the binary's DWARF:
-//! wait reason strings, classic map flag bits, the register ABI.
+//! wait reason strings, classic map flag bits, the register ABI, the size
+//! class table.
 //! Line scanners over gofmt-formatted code; they fail loudly on a shape
 //! they do not recognise rather than guess.
 
@@ -136,4 +137,38 @@ pub fn g_register(src: &Path) -> Result<String, String> {
             Some(reg.to_string())
         })
         .ok_or_else(|| "a.out.go: no REGG definition".into())
+}
+
+/// The size class table (`class_to_size` in `runtime/sizeclasses.go` up to
+/// 1.24, `SizeClassToSize` in `internal/runtime/gc/sizeclasses.go` from
+/// 1.25), indexed by size class.
+pub fn class_to_size(src: &Path) -> Result<Vec<u64>, String> {
+    let candidates = [
+        (
+            "internal/runtime/gc/sizeclasses.go",
+            "var SizeClassToSize = [NumSizeClasses]uint16{",
+        ),
+        (
+            "runtime/sizeclasses.go",
+            "var class_to_size = [_NumSizeClasses]uint16{",
+        ),
+    ];
+    for (rel, head) in candidates {
+        let Ok(text) = read(src, rel) else { continue };
+        let Some(rest) = text.lines().find_map(|l| l.strip_prefix(head)) else {
+            continue;
+        };
+        let body = rest
+            .strip_suffix('}')
+            .ok_or_else(|| format!("{rel}: table not on one line"))?;
+        return body
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .map_err(|e| format!("{rel}: bad size {n:?}: {e}"))
+            })
+            .collect();
+    }
+    Err("no size class table (class_to_size / SizeClassToSize)".into())
 }

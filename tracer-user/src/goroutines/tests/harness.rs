@@ -28,6 +28,8 @@ pub enum Flavour {
     Stripped,
     /// `-buildmode=pie -ldflags=-s -w`: stripped and loaded at a bias.
     PieStripped,
+    /// `-buildmode=pie`: loaded at a bias, with `.symtab` (not in `ALL`).
+    Pie,
     /// `-ldflags=-w -w`: the unstripped twin of `Stripped`. The build
     /// flags are recorded in the binary (`runtime.modinfo`), so a plain
     /// default build has a string of another length and its data symbols
@@ -49,6 +51,7 @@ impl Flavour {
             Flavour::Default => &[],
             Flavour::Stripped => &["-ldflags=-s -w"],
             Flavour::PieStripped => &["-buildmode=pie", "-ldflags=-s -w"],
+            Flavour::Pie => &["-buildmode=pie"],
             Flavour::Twin => &["-ldflags=-w -w"],
         }
     }

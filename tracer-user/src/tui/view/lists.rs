@@ -1,4 +1,4 @@
-//! Goroutines, Memory and Findings: read-only lists from the whole-run
+//! Maps, Goroutines, Memory and Findings: read-only lists from the whole-run
 //! report (the filter applies to the lines shown).
 use ratatui::{layout::Rect, text::Line, widgets::Paragraph, Frame};
 
@@ -86,6 +86,57 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
                     m.timeline.len()
                 ));
             }
+            (title, lines)
+        }
+        View::Maps => {
+            let t = &r.map_totals;
+            let title = format!(
+                "Maps · {} seen · {} more summed ({})",
+                t.tracked,
+                t.other_maps,
+                human_bytes(t.other_bytes as f64)
+            );
+            let mut lines = Vec::new();
+            if !r.maps.is_empty() {
+                lines.push(format!(
+                    "{:>10} {:>9} {:>10} {:>8} {:>9}  kind      created at  [ops]",
+                    "bytes", "live", "cap/held", "tombst.", "ops/s"
+                ));
+            }
+            lines.extend(r.maps.iter().map(|m| {
+                let ops = m
+                    .ops
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!(
+                    "{:>10} {:>9} {:>10} {:>8} {:>9.1}  {:<9} {}{} {}:{}  [{}]",
+                    human_bytes(m.bytes as f64),
+                    m.live,
+                    if m.kind == "sync.Map" {
+                        m.held
+                    } else {
+                        m.capacity_slots
+                    },
+                    m.tombstones,
+                    m.ops_per_sec,
+                    if m.kind == "sync.Map" {
+                        "sync.Map"
+                    } else {
+                        m.implementation
+                    },
+                    if m.first_seen_only {
+                        "(first seen) "
+                    } else {
+                        ""
+                    },
+                    m.created_at.function,
+                    m.created_at.file.rsplit('/').next().unwrap_or(""),
+                    m.created_at.line,
+                    ops
+                )
+            }));
             (title, lines)
         }
         _ => (

@@ -7,7 +7,6 @@ mod footer;
 mod functions;
 mod help;
 mod lists;
-mod placeholder;
 
 use ratatui::{
     layout::{Constraint, Layout, Rect},
@@ -33,8 +32,9 @@ pub fn render(f: &mut Frame, app: &App) {
         match app.view {
             View::Allocations => allocations::render_allocations(f, body, app),
             View::Functions => functions::render_functions(f, body, app),
-            View::Goroutines | View::Memory | View::Findings => lists::render_list(f, body, app),
-            View::Maps => placeholder::render_placeholder(f, body, app.view),
+            View::Maps | View::Goroutines | View::Memory | View::Findings => {
+                lists::render_list(f, body, app)
+            }
         }
     }
     footer::render_footer(f, footer, app);

@@ -131,14 +131,10 @@ fn functions_view() {
 }
 
 #[test]
-fn placeholder_and_list_views() {
+fn list_views() {
     let mut app = app_with_data(0);
-    app.apply(Action::ShowView(View::Maps));
-    assert_shows(
-        &screen(&mut app, 80, 24),
-        "Maps: not collected yet in this version",
-    );
     for (view, title) in [
+        (View::Maps, "Maps: nothing in this run yet"),
         (View::Goroutines, "Goroutines: nothing in this run yet"),
         (View::Memory, "Memory: nothing in this run yet"),
         (View::Findings, "Findings: nothing in this run yet"),
@@ -168,7 +164,41 @@ fn placeholder_and_list_views() {
         site: None,
         message: "goroutines created at main.startBatch only grow".into(),
     });
+    total.map_totals.tracked = 1;
+    total.maps.push(crate::report::MapReport {
+        id: "0xc000010000".into(),
+        kind: "map",
+        implementation: "swiss",
+        created_at: crate::gobin::Frame {
+            function: "main.makeBig".into(),
+            file: "/src/m.go".into(),
+            line: 7,
+            inlined: false,
+        },
+        first_seen_only: true,
+        stack: Vec::new(),
+        live: 0,
+        held: 0,
+        capacity_slots: 1_048_576,
+        tombstones: 12,
+        tombstone_ratio: 0.0,
+        bytes: 300 << 20,
+        scanned_fraction: 1.0,
+        memory_error: None,
+        ops: [("load", 3)].into_iter().collect(),
+        ops_per_sec: 1.5,
+        latency_ns: Default::default(),
+        zero_value_stores: 0,
+        range_visited_mean: None,
+        range_visited_max: None,
+    });
     app.update(&total.clone(), &total);
+    app.apply(Action::ShowView(View::Maps));
+    let s = screen(&mut app, 120, 24);
+    assert_shows(&s, "Maps · 1 seen");
+    assert_shows(&s, "300.0 MiB");
+    assert_shows(&s, "1048576");
+    assert_shows(&s, "(first seen) main.makeBig m.go:7  [load 3]");
     app.apply(Action::ShowView(View::Goroutines));
     let s = screen(&mut app, 100, 24);
     assert_shows(&s, "Goroutines · 50 live");

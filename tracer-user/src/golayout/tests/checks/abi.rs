@@ -12,7 +12,7 @@ use crate::golayout::tests::source;
 
 /// Register of each input parameter of `func` by the ABIInternal rule
 /// (one register per word, in `int_regs` order), keyed by parameter name.
-fn param_regs(
+pub(super) fn param_regs(
     c: &mut Checker<'_>,
     what: &str,
     func: &str,

@@ -3,6 +3,7 @@
 //! the table field by its Rust path so it says which number to fix.
 
 mod abi;
+mod alloc_stats;
 mod maps;
 mod sync_map;
 mod wait_reasons;
@@ -20,6 +21,7 @@ pub fn check_layout(c: &mut Checker<'_>, l: &Layout, minor: u32, src: &Path) {
     check_allgs(c, l);
     abi::check(c, l, src);
     wait_reasons::check(c, l, src);
+    alloc_stats::check(c, l, src);
     c.member(
         "type_ptrbytes",
         &["internal/abi.Type"],

@@ -1,0 +1,3 @@
+module example.com/allocstats
+
+go 1.21

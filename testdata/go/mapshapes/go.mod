@@ -1,0 +1,3 @@
+module example.com/mapshapes
+
+go 1.21
