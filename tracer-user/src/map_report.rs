@@ -43,7 +43,12 @@ pub fn live_now(mem: &ProcMem, map: u64) -> Option<u64> {
 }
 
 /// A map, its probe statistics, its stack, its operations in the window.
-type Candidate<'t> = (u64, &'t MapStats, Option<Symbolized>, BTreeMap<&'static str, u64>);
+type Candidate<'t> = (
+    u64,
+    &'t MapStats,
+    Option<Symbolized>,
+    BTreeMap<&'static str, u64>,
+);
 
 pub struct Built {
     pub maps: Vec<MapReport>,

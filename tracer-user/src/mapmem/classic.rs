@@ -3,14 +3,16 @@
 //!
 //! A bucket is `tophash [8]uint8`, 8 keys, 8 elems, then the overflow
 //! `*bmap` in its last 8 bytes. Only the tophash bytes and the overflow
-//! pointer are needed to count slots, so a scan reads 16 bytes per bucket
-//! (two iovecs), thousands of buckets per `process_vm_readv`; a visitor
-//! that needs the slots (the `sync.Map` reader) gets whole buckets.
+//! pointer are needed to count slots. Primary buckets are read in runs of
+//! consecutive buckets (one iovec per run: copying a page costs less than
+//! the kernel pinning it once per bucket); overflow buckets, scattered over
+//! the heap, as two iovecs each (tophash, overflow pointer), thousands per
+//! `process_vm_readv`. A visitor that needs the slots (the `sync.Map`
+//! reader) gets whole buckets.
 
 use super::{
     alloc, check_ptr, implausible, le_u16, le_u32, le_u64, read_exact, read_ranges, read_type,
-    sample_count, sample_indices, scale, MapDetail, MapReadError, MapShape, Result, ScanBudget,
-    TypeInfo,
+    scale, MapDetail, MapReadError, MapShape, Result, ScanBudget, TypeInfo,
 };
 use crate::golayout::{HmapLayout, Layout};
 use crate::procmem::ProcMem;
@@ -309,8 +311,31 @@ impl ArrayScan {
     }
 }
 
-/// Scans up to `max_sample` evenly spaced primary buckets of the array at
-/// `array` (2^`b` buckets) and their whole overflow chains.
+/// Consecutive buckets per sampled run: neighbours hold unrelated hashes,
+/// and reading a run costs about what one bucket per page does.
+const SAMPLE_RUN: u64 = 64;
+
+/// Primary buckets to scan as runs `(first index, length)` of `0..n`: all
+/// of them, or `max_sample` of them in evenly spaced runs.
+fn primary_runs(n: u64, max_sample: u64) -> Vec<(u64, u64)> {
+    if max_sample >= n {
+        return vec![(0, n)];
+    }
+    let run = SAMPLE_RUN.min(max_sample.max(1));
+    let k = (max_sample / run).max(1);
+    // k * run <= max_sample < n, so runs k apart never overlap.
+    (0..k)
+        .map(|i| {
+            (
+                ((u128::from(i) * u128::from(n)) / u128::from(k)) as u64,
+                run,
+            )
+        })
+        .collect()
+}
+
+/// Scans up to `max_sample` primary buckets of the array at `array` (2^`b`
+/// buckets), in evenly spaced runs, and their whole overflow chains.
 fn scan_array(
     cx: &Cx<'_>,
     array: u64,
@@ -328,32 +353,91 @@ fn scan_array(
     let bs = geom.bucket_size;
     let primary = 1u64 << b;
     let extent = geom.array_extent(b, layout);
-    let mut scan = ArrayScan {
-        primary,
-        ..ArrayScan::default()
-    };
     // The last bucket of the array must be readable: a garbage B would
     // otherwise send us scanning (and sampling) far beyond the heap.
     read_ranges(mem, "last map bucket", &[(array + (primary - 1) * bs, 1)])?;
-    scan.sampled = sample_count(primary, max_sample);
+    let runs = primary_runs(primary, max_sample);
+    let mut scan = ArrayScan {
+        primary,
+        sampled: runs.iter().map(|r| r.1).sum(),
+        ..ArrayScan::default()
+    };
     // A legitimate map has at most about one overflow bucket per bucket
     // (more triggers a same-size grow on the next insert).
     let max_overflow = 4 * scan.sampled + 1024;
     let cnt = hl.bucket.bucket_cnt as usize;
-    let per = if whole { bs as usize } else { cnt + 8 };
+    // Counts one bucket (tophash first, overflow pointer last) and returns
+    // its overflow bucket.
+    let mut count = |scan: &mut ArrayScan, bucket: &[u8]| -> Result<Option<u64>> {
+        for &top in &bucket[..cnt] {
+            if top == hl.bucket.empty_one {
+                scan.empty_one += 1;
+            } else if top >= hl.bucket.min_top_hash {
+                scan.occupied += 1;
+            }
+        }
+        if whole {
+            visit(bucket);
+        }
+        let ovf = le_u64(bucket, bucket.len() as u64 - 8);
+        if ovf == 0 {
+            return Ok(None);
+        }
+        // The last preallocated bucket points at the array start while
+        // unused; it is never linked into a chain.
+        if ovf == array {
+            return implausible(
+                "bmap.overflow",
+                ovf,
+                "the preallocation sentinel inside a chain",
+            );
+        }
+        check_ptr("bmap.overflow", ovf)?;
+        scan.overflow += 1;
+        if !(array..array + extent).contains(&ovf) {
+            scan.external += 1;
+        }
+        if scan.overflow > max_overflow {
+            return Err(MapReadError::TooLong {
+                what: "overflow buckets",
+                limit: max_overflow,
+            });
+        }
+        Ok(Some(ovf))
+    };
+
+    let mut runs = runs.into_iter();
+    let mut pending: Option<(u64, u64)> = None;
     let mut ranges: Vec<(u64, usize)> = Vec::new();
-    let mut indexes = sample_indices(primary, max_sample);
+    let mut frontier: Vec<u64> = Vec::new();
     loop {
-        // CHUNK primary buckets, then their chains level by level (each
-        // bucket has at most one overflow: the frontier never grows).
-        let mut frontier: Vec<u64> = indexes
-            .by_ref()
-            .take(CHUNK)
-            .map(|i| array + i * bs)
-            .collect();
-        if frontier.is_empty() {
+        // Up to CHUNK primary buckets, read as whole runs (a page copy is
+        // cheaper than the kernel pinning the page again for each bucket's
+        // iovecs) ...
+        ranges.clear();
+        let mut n = 0u64;
+        while n < CHUNK as u64 {
+            let Some((first, len)) = pending.take().or_else(|| runs.next()) else {
+                break;
+            };
+            let take = len.min(CHUNK as u64 - n);
+            ranges.push((array + first * bs, (take * bs) as usize));
+            n += take;
+            if take < len {
+                pending = Some((first + take, len - take));
+            }
+        }
+        if n == 0 {
             break;
         }
+        let buf = read_ranges(mem, "map buckets", &ranges)?;
+        frontier.clear();
+        for bucket in buf.chunks_exact(bs as usize) {
+            frontier.extend(count(&mut scan, bucket)?);
+        }
+        // ... then their overflow chains, level by level (each bucket has
+        // at most one overflow: the frontier never grows), as tophash +
+        // overflow pointer iovecs unless the visitor wants whole buckets.
         while !frontier.is_empty() {
             ranges.clear();
             for &addr in &frontier {
@@ -364,44 +448,11 @@ fn scan_array(
                     ranges.push((addr + bs - 8, 8));
                 }
             }
-            let buf = read_ranges(mem, "map buckets", &ranges)?;
+            let per = if whole { bs as usize } else { cnt + 8 };
+            let buf = read_ranges(mem, "map overflow buckets", &ranges)?;
             frontier.clear();
             for bucket in buf.chunks_exact(per) {
-                for &top in &bucket[..cnt] {
-                    if top == hl.bucket.empty_one {
-                        scan.empty_one += 1;
-                    } else if top >= hl.bucket.min_top_hash {
-                        scan.occupied += 1;
-                    }
-                }
-                if whole {
-                    visit(bucket);
-                }
-                let ovf = le_u64(bucket, per as u64 - 8);
-                if ovf == 0 {
-                    continue;
-                }
-                // The last preallocated bucket points at the array start
-                // while unused; it is never linked into a chain.
-                if ovf == array {
-                    return implausible(
-                        "bmap.overflow",
-                        ovf,
-                        "the preallocation sentinel inside a chain",
-                    );
-                }
-                check_ptr("bmap.overflow", ovf)?;
-                scan.overflow += 1;
-                if !(array..array + extent).contains(&ovf) {
-                    scan.external += 1;
-                }
-                if scan.overflow > max_overflow {
-                    return Err(MapReadError::TooLong {
-                        what: "overflow buckets",
-                        limit: max_overflow,
-                    });
-                }
-                frontier.push(ovf);
+                frontier.extend(count(&mut scan, bucket)?);
             }
         }
     }
