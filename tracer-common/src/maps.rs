@@ -18,6 +18,10 @@ pub const MAP_CONFIG: &str = "CONFIG";
 pub const MAP_FUNC_STARTS: &str = "FUNC_STARTS";
 pub const MAP_FUNC_DEPTHS: &str = "FUNC_DEPTHS";
 pub const MAP_MAP_SEEN: &str = "MAP_SEEN";
+/// madvise syscalls of the target by advice (tracepoint): calls at
+/// `2 * advice`, bytes at `2 * advice + 1`, advice < MADVISE_ADVICES.
+pub const MAP_MADVISE_BY_ADVICE: &str = "MADVISE_BY_ADVICE";
+pub const MADVISE_ADVICES: u32 = 32;
 
 /// Maps whose first-seen stack was captured (LRU: a forgotten map only
 /// costs one more stack capture).

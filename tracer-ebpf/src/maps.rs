@@ -56,3 +56,8 @@ pub static MAP_INFLIGHT: LruHashMap<FuncStartKey, MapInflight> =
 #[map]
 pub static MAP_SEEN: LruHashMap<u64, u8> =
     LruHashMap::with_max_entries(tracer_common::MAP_SEEN_CAPACITY, 0);
+
+/// The target's madvise syscalls by advice (`tracer_common::MAP_MADVISE_BY_ADVICE`).
+#[map]
+pub static MADVISE_BY_ADVICE: Array<u64> =
+    Array::with_max_entries(2 * tracer_common::MADVISE_ADVICES, 0);

@@ -5,7 +5,7 @@ use std::{num::NonZeroU32, path::Path};
 
 use aya::{
     programs::{
-        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLinkId, UProbeScope},
+        uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLink, UProbeScope},
         ProgramError, TracePoint, UProbe,
     },
     Ebpf,
@@ -30,10 +30,24 @@ const BARE_PROGRAM: &str = "bare_count";
 const MAP_ENTRY_PROGRAM: &str = "map_op_entry";
 const MAP_EXIT_PROGRAM: &str = "map_op_exit";
 const SAMPLE_PROGRAM: &str = "alloc_sample";
+const BENCH_PROGRAM: &str = "bench_emit";
 
 pub struct Probes {
     pub ebpf: Ebpf,
     pub attached: usize,
+    /// Every uprobe link, owned here (taken from its program) so that a
+    /// sampling window can be closed on its own. A handle is an index.
+    links: Vec<Option<UProbeLink>>,
+}
+
+/// An attached probe, for `Probes::close_samples`.
+pub type LinkHandle = usize;
+
+impl Probes {
+    /// Probes still attached.
+    pub fn links(&self) -> usize {
+        self.links.iter().flatten().count()
+    }
 }
 
 pub fn load() -> Result<Probes, UserError> {
@@ -61,7 +75,11 @@ pub fn load() -> Result<Probes, UserError> {
             .load()
             .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
     }
-    Ok(Probes { ebpf, attached: 0 })
+    Ok(Probes {
+        ebpf,
+        attached: 0,
+        links: Vec::new(),
+    })
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut UProbe, UserError> {
@@ -198,7 +216,7 @@ impl Probes {
         exe: &Path,
         pid: u32,
         plan: &SamplePlan,
-    ) -> Result<Vec<UProbeLinkId>, UserError> {
+    ) -> Result<Vec<LinkHandle>, UserError> {
         let mut links = Vec::new();
         let points = std::iter::once((plan.refill, 0))
             .chain(plan.large.map(|a| (a, tracer_common::COOKIE_SAMPLE_LARGE)));
@@ -216,19 +234,16 @@ impl Probes {
         Ok(links)
     }
 
-    /// Closes a sampling window. The kernel removes the breakpoints at once
-    /// but each detach then waits ~0.1 s for an RCU grace period: that wait
+    /// Closes a sampling window. Each detach waits ~0.1 s for RCU grace
+    /// periods, serialized in the kernel (trace event mutex): that wait
     /// happens on a thread of its own, not in the run loop.
-    pub fn close_samples(&mut self, links: Vec<UProbeLinkId>) {
-        let Ok(prog) = program(&mut self.ebpf, SAMPLE_PROGRAM) else {
-            return;
-        };
-        for id in links {
-            if let Ok(link) = prog.take_link(id) {
-                self.attached = self.attached.saturating_sub(1);
-                std::thread::spawn(move || drop(link));
-            }
-        }
+    pub fn close_samples(&mut self, handles: Vec<LinkHandle>) {
+        let links: Vec<UProbeLink> = handles
+            .into_iter()
+            .filter_map(|h| self.links.get_mut(h).and_then(Option::take))
+            .collect();
+        self.attached = self.attached.saturating_sub(links.len());
+        std::thread::spawn(move || drop(links));
     }
 
     /// Map functions and sync.Map methods: entry (after the prologue) and
@@ -264,17 +279,39 @@ impl Probes {
     /// The syscalls:sys_enter_madvise cross-check (system-wide, filtered to
     /// the target in BPF). Needs tracefs; without it the check is skipped.
     pub fn attach_madvise_syscall(&mut self) -> Result<(), String> {
+        self.attach_tracepoint(MADVISE_SYSCALL_PROGRAM, "sys_enter_madvise")
+    }
+
+    /// `tracer bench-aggregator`: a record per getppid() of this process.
+    pub fn attach_bench(&mut self) -> Result<(), String> {
+        self.attach_tracepoint(BENCH_PROGRAM, "sys_enter_getppid")
+    }
+
+    fn attach_tracepoint(&mut self, program: &str, syscall: &str) -> Result<(), String> {
         let prog: &mut TracePoint = self
             .ebpf
-            .program_mut(MADVISE_SYSCALL_PROGRAM)
+            .program_mut(program)
             .ok_or("program missing")?
             .try_into()
             .map_err(|e: ProgramError| e.to_string())?;
         prog.load().map_err(|e| e.to_string())?;
-        prog.attach("syscalls", "sys_enter_madvise")
+        prog.attach("syscalls", syscall)
             .map_err(|e| e.to_string())?;
         self.attached += 1;
         Ok(())
+    }
+
+    /// Sets one `CONFIG` entry (`tracer_common::config`).
+    pub fn set_config(&mut self, index: u32, value: u64) -> Result<(), UserError> {
+        let map = self
+            .ebpf
+            .map_mut(tracer_common::MAP_CONFIG)
+            .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
+        let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
+            .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
+        config
+            .set(index, value, 0)
+            .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))
     }
 
     /// One uprobe of `program` at link-time address `addr` of `exe`, for `pid` only.
@@ -288,7 +325,7 @@ impl Probes {
         addr: u64,
         cookie: u64,
         what: &str,
-    ) -> Result<UProbeLinkId, UserError> {
+    ) -> Result<LinkHandle, UserError> {
         let pid = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
         let offset = bin.vaddr_to_file_offset(addr).ok_or_else(|| {
             UserError::Unsupported(format!(
@@ -299,7 +336,8 @@ impl Probes {
             location: UProbeAttachLocation::AbsoluteOffset(offset),
             cookie: Some(cookie),
         };
-        let id = program(&mut self.ebpf, program_name)?
+        let prog = program(&mut self.ebpf, program_name)?;
+        let id = prog
             .attach(at, exe, UProbeScope::OneProcess(pid))
             .map_err(|e| {
                 if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
@@ -307,8 +345,12 @@ impl Probes {
                 }
                 kernel_error(&format!("attaching to {what}"), &e)
             })?;
+        let link = prog
+            .take_link(id)
+            .map_err(|e| kernel_error(&format!("attaching to {what}"), &e))?;
         self.attached += 1;
-        Ok(id)
+        self.links.push(Some(link));
+        Ok(self.links.len() - 1)
     }
 
     /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
@@ -319,12 +361,6 @@ impl Probes {
         pid: u32,
     ) -> Result<(), UserError> {
         let g = &layout.g;
-        let map = self
-            .ebpf
-            .map_mut(tracer_common::MAP_CONFIG)
-            .ok_or_else(|| UserError::Kernel("map CONFIG missing".into()))?;
-        let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
-            .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
         use tracer_common::config::*;
         let read_dirty = layout.sync_map.read_dirty;
         let hmap_count = layout.hmap.map_or(0, |h| h.count);
@@ -347,9 +383,7 @@ impl Probes {
             (MSPAN_ELEMSIZE_OFFSET, stats.mspan.elemsize),
             (TINY_SPAN_CLASS, u64::from(stats.mcache.tiny_span_class)),
         ] {
-            config
-                .set(i, v, 0)
-                .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
+            self.set_config(i, v)?;
         }
         Ok(())
     }

@@ -25,6 +25,9 @@ pub enum Command {
     /// Count-only probes on the allocation points (the benchmark's reference).
     #[command(hide = true)]
     BareProbe(crate::bare::BareArgs),
+    /// Aggregator throughput and ring-buffer losses at a given rate (the benchmark's).
+    #[command(hide = true)]
+    BenchAggregator(crate::bench_agg::BenchAggArgs),
     /// Compare two `--format json` reports: which allocation sites grew (like `pprof -base`).
     Diff(crate::diff::DiffArgs),
 }

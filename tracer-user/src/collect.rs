@@ -3,21 +3,15 @@
 use std::collections::HashMap;
 
 use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
-use hdrhistogram::Histogram;
 use tracer_common::{
-    counter, kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, MapEvent, Stack,
-    MAP_ALLOC_COUNTS, MAP_COUNTERS, MAP_EVENTS, MAP_STACKS,
+    counter, AllocKey, Stack, MADVISE_ADVICES, MAP_ALLOC_COUNTS, MAP_COUNTERS, MAP_EVENTS,
+    MAP_MADVISE_BY_ADVICE, MAP_STACKS,
 };
 
 use crate::{
-    aggregate::{
-        goroutines::{GoroutineTable, LiveG},
-        madvise::MadviseTable,
-        maps::{MapTable, MemTypes},
-    },
+    aggregate::{events::Aggregator, maps::MemTypes},
     attach::Probes,
     error::UserError,
-    goroutines::SystemStarts,
 };
 
 /// Cumulative counters since load.
@@ -59,36 +53,12 @@ pub struct Collector {
     stacks: BpfHashMap<MapData, u64, Stack>,
     counters: Array<MapData, u64>,
     events: RingBuf<MapData>,
-    /// Allocations that arrived on the ring buffer (cumulative), at most
-    /// OVERFLOW_KEYS distinct keys.
-    overflow: HashMap<AllocKey, u64>,
-    /// Events dropped in userspace (overflow table full).
-    dropped: u64,
-    /// Durations of timed functions, by function id (cumulative).
-    pub latencies: Vec<Histogram<u64>>,
-    pub goroutines: GoroutineTable,
-    /// Classifies new goroutines as the runtime's own (set by the session).
-    pub system_starts: SystemStarts,
-    pub madvise: MadviseTable,
-    pub maps: MapTable,
-    /// Reads the types of values stored in sync.Maps (zero-value stores).
-    types: MemTypes,
-}
-
-/// Distinct (stack, size) keys kept for allocations that overflowed the
-/// kernel's count map (~40 MB at most); beyond it events count as lost.
-pub const OVERFLOW_KEYS: usize = 1 << 20;
-
-/// A latency histogram: 1 ns to 1 hour, 3 significant digits.
-pub fn latency_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("static bounds are valid")
-}
-
-/// A wire record from a ring-buffer item, if it is long enough.
-fn read<T: aya::Pod>(bytes: &[u8]) -> Option<T> {
-    // SAFETY: T is plain old data; the read is unaligned and bounds-checked.
-    (bytes.len() >= std::mem::size_of::<T>())
-        .then(|| unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) })
+    /// What the ring buffer's events add up to.
+    pub agg: Aggregator,
+    /// Take madvise counts by advice from the syscall tracepoint (sampled
+    /// mode, where the runtime's madvise is not probed).
+    pub madvise_from_syscalls: bool,
+    madvise_syscalls: Array<MapData, u64>,
 }
 
 fn take<T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>>(
@@ -114,14 +84,9 @@ impl Collector {
             stacks: take(probes, MAP_STACKS)?,
             counters: take(probes, MAP_COUNTERS)?,
             events: take(probes, MAP_EVENTS)?,
-            overflow: HashMap::new(),
-            dropped: 0,
-            latencies: (0..timed_funcs).map(|_| latency_histogram()).collect(),
-            goroutines: GoroutineTable::default(),
-            system_starts: SystemStarts::default(),
-            madvise: MadviseTable::default(),
-            maps: MapTable::default(),
-            types: MemTypes::new(pid, go_minor),
+            agg: Aggregator::new(timed_funcs, Box::new(MemTypes::new(pid, go_minor))),
+            madvise_from_syscalls: false,
+            madvise_syscalls: take(probes, MAP_MADVISE_BY_ADVICE)?,
         })
     }
 
@@ -130,7 +95,7 @@ impl Collector {
         Counters {
             probe_hits: get(counter::PROBE_HITS),
             allocs: get(counter::ALLOCS),
-            lost: get(counter::LOST) + self.dropped,
+            lost: get(counter::LOST) + self.agg.dropped,
             overflow_sent: get(counter::OVERFLOW_SENT),
             stack_drops: get(counter::STACK_DROPS),
             stack_truncated: get(counter::STACK_TRUNCATED),
@@ -141,67 +106,34 @@ impl Collector {
         }
     }
 
+    /// The ring buffer's file descriptor: readable when records wait.
+    pub fn events_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.events.as_raw_fd()
+    }
+
     /// Drains the ring buffer into the cumulative overflow counts.
     pub fn drain_events(&mut self) {
-        while let Some(item) = self.events.next() {
-            match read::<u32>(&item) {
-                Some(kind::ALLOC) => {
-                    if let Some(ev) = read::<AllocEvent>(&item) {
-                        let full = self.overflow.len() >= OVERFLOW_KEYS;
-                        let w = u64::from(ev.weight.max(1));
-                        match self.overflow.get_mut(&ev.key) {
-                            Some(n) => *n += w,
-                            None if !full => {
-                                self.overflow.insert(ev.key, w);
-                            }
-                            None => self.dropped += 1,
-                        }
-                    }
+        if self.madvise_from_syscalls {
+            for advice in 0..MADVISE_ADVICES {
+                let get = |i: u32| self.madvise_syscalls.get(&i, 0).unwrap_or(0);
+                let calls = get(2 * advice);
+                if calls > 0 {
+                    let e = self.agg.madvise.by_advice.entry(advice).or_default();
+                    e.calls = calls;
+                    e.bytes = get(2 * advice + 1);
                 }
-                Some(kind::GO_CREATE) => {
-                    if let Some(ev) = read::<GoEvent>(&item) {
-                        let system = self.system_starts.contains(ev.startpc);
-                        self.goroutines.created(
-                            ev.goid,
-                            LiveG {
-                                gopc: ev.gopc,
-                                g: ev.g,
-                                system,
-                            },
-                        );
-                    }
-                }
-                Some(kind::GO_EXIT) => {
-                    if let Some(ev) = read::<GoEvent>(&item) {
-                        self.goroutines.exited(ev.goid);
-                    }
-                }
-                Some(kind::MADVISE) => {
-                    if let Some(ev) = read::<MadviseEvent>(&item) {
-                        self.madvise.record(ev.advice, ev.len, ev.stack_id);
-                    }
-                }
-                Some(kind::MAP_OP) => {
-                    if let Some(ev) = read::<MapEvent>(&item) {
-                        self.maps.record(&ev, &mut self.types);
-                    }
-                }
-                Some(kind::FUNC_TIME) => {
-                    if let Some(ev) = read::<FuncEvent>(&item) {
-                        if let Some(h) = self.latencies.get_mut(ev.func_id as usize) {
-                            h.saturating_record(ev.duration_ns.max(1));
-                        }
-                    }
-                }
-                _ => {}
             }
+        }
+        while let Some(item) = self.events.next() {
+            self.agg.handle(&item);
         }
     }
 
     /// Cumulative allocation counts per key: kernel map plus ring-buffer overflow.
     pub fn alloc_counts(&mut self) -> HashMap<AllocKey, u64> {
         self.drain_events();
-        let mut out = self.overflow.clone();
+        let mut out = self.agg.overflow.clone();
         for (key, n) in self.counts.iter().flatten() {
             *out.entry(key).or_default() += n;
         }

@@ -3,6 +3,7 @@ mod aggregate;
 mod allocstats;
 mod attach;
 mod bare;
+mod bench_agg;
 
 mod cli;
 mod collect;
@@ -48,6 +49,7 @@ fn main() {
         cli::Command::Inspect(args) => inspect::run(args),
         cli::Command::Doctor => doctor::run(),
         cli::Command::BareProbe(args) => bare::run(args),
+        cli::Command::BenchAggregator(args) => bench_agg::run(args),
         cli::Command::Diff(args) => diff::run(args),
     };
     if let Err(err) = result {

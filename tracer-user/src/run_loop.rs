@@ -20,7 +20,8 @@ pub enum Stop {
     TargetExited,
 }
 
-const LIVENESS_CHECK: Duration = Duration::from_millis(200);
+/// Also how often the ring buffer is drained.
+pub const LIVENESS_CHECK: Duration = Duration::from_millis(200);
 const TUI_REFRESH: Duration = Duration::from_secs(1);
 
 /// What ends a session, whatever shows the data. Created before the
@@ -45,14 +46,30 @@ impl Stops {
         })
     }
 
-    /// Waits for a stop; meanwhile drains the ring buffer at each liveness tick.
+    /// Waits for a stop; meanwhile drains the ring buffer whenever it has
+    /// records, and at each liveness tick.
     async fn next(&mut self, session: &mut Session<'_>) -> Stop {
+        // SAFETY: the ring buffer's fd belongs to the collector, which
+        // outlives this registration (dropped when `next` returns).
+        let ring = unsafe {
+            tokio::io::unix::AsyncFd::register_with_interest(
+                session.collector.events_fd(),
+                tokio::io::Interest::READABLE,
+            )
+        }
+        .ok();
         loop {
             let sampler_due = session.sampler_due();
             let far = tokio::time::Instant::now() + Duration::from_secs(3600);
             tokio::select! {
                 _ = tokio::time::sleep_until(sampler_due.unwrap_or(far)), if sampler_due.is_some() => {
                     session.sampler_step();
+                }
+                ready = async { ring.as_ref()?.readable().await.ok() }, if ring.is_some() => {
+                    session.collector.drain_events();
+                    if let Some(mut guard) = ready {
+                        guard.clear_ready();
+                    }
                 }
                 _ = self.sigint.recv() => return Stop::Signal,
                 _ = self.sigterm.recv() => return Stop::Signal,

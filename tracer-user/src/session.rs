@@ -98,7 +98,7 @@ pub struct Mark {
 pub struct SampledState {
     pub plan: probes::SamplePlan,
     pub governor: Governor,
-    links: Vec<aya::programs::uprobe::UProbeLinkId>,
+    links: Vec<attach::LinkHandle>,
     /// Probe hits and target CPU time when the current period started.
     base: (u64, u64),
 }
@@ -229,7 +229,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
     probes.configure(layout, target.pid)?;
-    let collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
+    let mut collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
     if !sampled {
         probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
     }
@@ -238,11 +238,18 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     if let Ok(plan) = &goroutine_plan {
         probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
     }
-    if let Some(addr) = madvise_point {
-        probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?;
-        if let Err(e) = probes.attach_madvise_syscall() {
-            eprintln!("tracer: madvise syscall cross-check unavailable: {e}");
+    // Under churn the runtime calls madvise thousands of times a second:
+    // sampled mode counts the syscalls with the (cheap, no-trap) tracepoint
+    // only, exact mode also probes runtime.madvise for the initiators.
+    let syscalls = probes.attach_madvise_syscall();
+    if let Err(e) = &syscalls {
+        eprintln!("tracer: madvise syscall tracepoint unavailable: {e}");
+    }
+    match madvise_point {
+        Some(addr) if !sampled || syscalls.is_err() => {
+            probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?
         }
+        _ => collector.madvise_from_syscalls = syscalls.is_ok(),
     }
     let maps = MapContext {
         layout,
@@ -332,21 +339,24 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
             &mut sink,
         ))?
     };
-    // The window ends now. Detaching takes ~0.1 s per probe (an RCU grace
-    // period each); what the target allocates meanwhile is not reported.
+    // The window ends now; the report is written before detaching, which
+    // takes ~0.1 s per probe (RCU grace periods, serialized in the kernel).
+    // What the target does meanwhile is not reported.
     let end = session.mark();
-    drop(session.probes.take());
     let exited = stop == Stop::TargetExited;
     let report = session.report("final", &start, &end, exited);
     sink.write(&report)?;
+    let attached = session.probes.as_ref().map_or(0, |p| p.links());
     eprintln!(
-        "tracer: {}; detached",
+        "tracer: {}; detaching {attached} probes",
         match stop {
             Stop::TargetExited => format!("target pid {} exited", session.target.pid),
             Stop::Duration => "duration reached".into(),
             Stop::Signal => "interrupted".into(),
         }
     );
+    drop(session.probes.take());
+    eprintln!("tracer: detached");
     Ok(())
 }
 
@@ -358,9 +368,9 @@ impl Session<'_> {
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
             cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
-            latencies: self.collector.latencies.clone(),
-            go_sites: self.collector.goroutines.sites.clone(),
-            madvise: self.collector.madvise.clone(),
+            latencies: self.collector.agg.latencies.clone(),
+            go_sites: self.collector.agg.goroutines.sites.clone(),
+            madvise: self.collector.agg.madvise.clone(),
             map_ops: self.map_ops(),
             runtime: self.runtime_counters(),
         }
@@ -411,7 +421,7 @@ impl Session<'_> {
             call_cache,
             ..
         } = self;
-        map_report::resolve_ops(&collector.maps, &mut |pc, suffix| {
+        map_report::resolve_ops(&collector.agg.maps, &mut |pc, suffix| {
             *call_cache.entry((pc, suffix)).or_insert_with(|| {
                 symbolizer
                     .stack(&[pc])
@@ -449,7 +459,7 @@ impl Session<'_> {
         let map_series = map_live_series(&self.samples, from, to);
         let built = map_report::build(
             &self.maps,
-            &collector.maps,
+            &collector.agg.maps,
             &from.map_ops,
             &to.map_ops,
             secs,
@@ -596,13 +606,13 @@ impl Session<'_> {
     /// probes are attached first; one created meanwhile is seen twice and
     /// counted once (by goid).
     fn list_goroutines(&mut self, bias: u64) -> bool {
-        self.collector.system_starts = SystemStarts::new(self.bin, bias);
+        self.collector.agg.system_starts = SystemStarts::new(self.bin, bias);
         let mem = ProcMem::new(self.target.pid);
         match goroutines::list_goroutines(&mem, self.bin, self.layout, bias) {
             Ok(list) => {
                 for g in list {
-                    let system = self.collector.system_starts.contains(g.startpc);
-                    self.collector.goroutines.pre_existing(
+                    let system = self.collector.agg.system_starts.contains(g.startpc);
+                    self.collector.agg.goroutines.pre_existing(
                         g.goid,
                         LiveG {
                             gopc: g.gopc,
@@ -630,6 +640,7 @@ impl Session<'_> {
         let mut out: HashMap<u64, BTreeMap<String, u64>> = HashMap::new();
         for live in self
             .collector
+            .agg
             .goroutines
             .live
             .values()
@@ -671,7 +682,7 @@ impl Session<'_> {
         }
         self.samples.push(Sample {
             at: Instant::now(),
-            live: self.collector.goroutines.live_by_site(),
+            live: self.collector.agg.goroutines.live_by_site(),
             map_live: self.busiest_maps_live(),
             rss: read_smaps_rollup(self.target.pid).ok().map(|r| RssSample {
                 unix_ns: unix_ns(),
@@ -687,6 +698,7 @@ impl Session<'_> {
         let mem = ProcMem::new(self.target.pid);
         let mut busy: Vec<(u64, u64)> = self
             .collector
+            .agg
             .maps
             .maps
             .iter()
@@ -722,10 +734,10 @@ impl Session<'_> {
     }
 
     fn goroutine_sites(&mut self, from: &Mark, to: &Mark) -> (Vec<GoroutineSite>, GoroutineTotals) {
-        let live = self.collector.goroutines.live_by_site();
+        let live = self.collector.agg.goroutines.live_by_site();
         let mut totals = GoroutineTotals {
             pre_existing_unknown: !self.goroutines_listed,
-            system: self.collector.goroutines.system_live(),
+            system: self.collector.agg.goroutines.system_live(),
             ..Default::default()
         };
         let sites: Vec<(u64, SiteCounts)> = to.go_sites.iter().map(|(k, v)| (*k, *v)).collect();

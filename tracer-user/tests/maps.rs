@@ -50,11 +50,6 @@ fn check(go: &std::path::Path) {
         .unwrap()
         .parse()
         .unwrap();
-    eprintln!(
-        "{ver}: {} maps, totals {}",
-        r["maps"].as_array().unwrap().len(),
-        r["map_totals"]
-    );
     assert_eq!(r["overhead"]["lost_events"], 0, "{ver}");
 
     // I2: all deleted, capacity and memory kept; created before attach.
@@ -165,6 +160,26 @@ fn check(go: &std::path::Path) {
         assert_eq!(held, st["live"].as_u64().unwrap(), "{ver}");
         assert!(finding(r, "syncmap_residue", "main.useSyncMap").is_none());
     }
+    let lat = &grow["latency_ns"]["store"];
+    eprintln!(
+        "{ver}: big live {} cap {} bytes {} (heap kept {}); half live {} cap {} tombstones {}; \
+         grow store p50 {} p99 {} max {}; sync.Map live {} held {} ops {} zero {} range max {}",
+        big["live"],
+        big["capacity_slots"],
+        big["bytes"],
+        truth["heap_kept"],
+        half["live"],
+        half["capacity_slots"],
+        half["tombstones"],
+        lat["p50"],
+        lat["p99"],
+        lat["max"],
+        sm["live"],
+        sm["held"],
+        sm["ops"],
+        sm["zero_value_stores"],
+        sm["range_visited_max"]
+    );
     prog.finish();
 }
 

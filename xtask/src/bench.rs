@@ -45,6 +45,11 @@ fn field(line: &str, name: &str) -> anyhow::Result<f64> {
     Ok(num.parse()?)
 }
 
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 /// Share of the allocations per site (function:line) in the last report.
 fn site_shares(report: &str) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
     let last = report.lines().last().context("no report")?;
@@ -108,6 +113,16 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
     let versions_ref: Vec<&str> = versions.iter().map(String::as_str).collect();
     let gos = prereqs::ensure_all(&versions_ref)?;
     build::all()?;
+    // The aggregator alone, and the ring buffer at 200 k events/s.
+    let out = Command::new(build::tracer_binary())
+        .arg("bench-aggregator")
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "tracer bench-aggregator: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{}", String::from_utf8_lossy(&out.stdout));
     for (go, version) in gos.iter().zip(&versions) {
         let bin = demo::build_go_program(go, "bench", &format!("bench-{version}"))?;
         let mut child = Command::new(&bin)
@@ -128,6 +143,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         b.run("alloc")?;
         let (untraced, allocs) = b.run("alloc")?;
         let (map_untraced, _) = b.run("map")?;
+        let (map_small_untraced, _) = b.run("map-small")?;
         // Bare count-only probe on the same points.
         let bare = start_tracer(&[
             "bare-probe".into(),
@@ -151,12 +167,21 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             "json".into(),
         ])?;
         let (exact_ns, _) = b.run("alloc")?;
-        let (map_exact, _) = b.run("map")?;
+        let (map_small_exact, _) = b.run("map-small")?;
         let report = finish(exact, true)?;
         let exact_shares = site_shares(&report)?;
         std::thread::sleep(Duration::from_millis(300));
         // Sampled mode (the default) over a long run, against untraced.
-        let (long_untraced, long_allocs) = b.run("alloc-long")?;
+        // This VM's run-to-run noise is several percent: interleave
+        // untraced runs around one long sampled session, compare medians.
+        const LONG_RUNS: usize = 5;
+        let mut untraced_runs = Vec::new();
+        let mut long_allocs = 0.0;
+        for _ in 0..LONG_RUNS {
+            let (ns, n) = b.run("alloc-long")?;
+            untraced_runs.push(ns);
+            long_allocs = n;
+        }
         let sampled = start_tracer(&[
             "attach".into(),
             "--pid".into(),
@@ -164,9 +189,17 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             "--format".into(),
             "json".into(),
         ])?;
-        let (long_sampled, _) = b.run("alloc-long")?;
+        let mut sampled_runs = Vec::new();
+        for _ in 0..LONG_RUNS {
+            sampled_runs.push(b.run("alloc-long")?.0);
+        }
+        let (map_sampled, _) = b.run("map")?;
         let sampled_report = finish(sampled, true)?;
         let sampled_shares = site_shares(&sampled_report)?;
+        for _ in 0..LONG_RUNS {
+            untraced_runs.push(b.run("alloc-long")?.0);
+        }
+        let (long_untraced, long_sampled) = (median(&mut untraced_runs), median(&mut sampled_runs));
         let hits = field(&report, "probe_hits")?;
         let attach_ms = field(&report, "attach_ns")? / 1e6;
         let rss_mb = field(&report, "tracer_max_rss_bytes")? / 1048576.0;
@@ -196,15 +229,19 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             "  exact vs bare probe: {:.2}× the cost per hit",
             per_alloc(exact_ns) / per_alloc(bare_ns).max(1.0)
         );
+        const SMALL_MAP_OPS: f64 = 46_667.0;
         println!(
-            "  map loop: untraced {:.1} ms, exact {:.1} ms ({:.2}×; no map probes yet)",
-            map_untraced / 1e6,
-            map_exact / 1e6,
-            map_exact / map_untraced
+            "  map loop (46,667 ops): untraced {:.2} ms, exact {:.1} ms ({:.0}×; {:.1} µs added per map operation = {:.2} probe hits at the bare probe's cost)",
+            map_small_untraced / 1e6,
+            map_small_exact / 1e6,
+            map_small_exact / map_small_untraced,
+            (map_small_exact - map_small_untraced) / SMALL_MAP_OPS / 1e3,
+            (map_small_exact - map_small_untraced) / SMALL_MAP_OPS / per_alloc(bare_ns).max(1.0)
         );
         println!("  probe hits {hits:.0}, lost events {lost:.0}, attach {attach_ms:.0} ms, tracer peak RSS {rss_mb:.1} MiB");
         println!(
-            "  sampled (default), long loop ({long_allocs:.0} allocations): untraced {:.1} ms, sampled {:.1} ms: {:+.2} % (estimated by the tracer {:.2} %, duty {:.2} %, {:.0} samples, est. error {:.1} %)",
+            "  sampled (default), long loop ({long_allocs:.0} allocations), medians of {LONG_RUNS} sampled and {} untraced runs: untraced {:.1} ms, sampled {:.1} ms: {:+.2} % (estimated by the tracer {:.2} %, duty {:.2} %, {:.0} samples, est. error {:.1} %)",
+            untraced_runs.len(),
             long_untraced / 1e6,
             long_sampled / 1e6,
             100.0 * (long_sampled / long_untraced - 1.0),
@@ -212,6 +249,12 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             field(&sampled_report, "duty_cycle_pct")?,
             field(&sampled_report, "samples")?,
             field(&sampled_report, "est_error_pct")?,
+        );
+        println!(
+            "  map loop (4.7 M ops) under sampled mode: untraced {:.1} ms, sampled {:.1} ms ({:+.1} %; operations are not probed in sampled mode)",
+            map_untraced / 1e6,
+            map_sampled / 1e6,
+            100.0 * (map_sampled / map_untraced - 1.0)
         );
         for (site, exact_share) in &exact_shares {
             let s = sampled_shares.get(site).copied().unwrap_or(0.0);

@@ -8,13 +8,14 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 7] = [
+const ROOT_TESTS: [&str; 8] = [
     "attach",
     "tui",
     "inspect",
     "goroutines",
     "madvise",
     "maps",
+    "sampled",
     "stress",
 ];
 

@@ -1,6 +1,7 @@
 // bench runs fixed workloads on command and prints how long they took, for
 // `cargo xtask bench` to compare untraced, traced and bare-probe runs of
-// the same process. Protocol: prints "READY <pid>"; "alloc" and "map" each
+// the same process. Protocol: prints "READY <pid>"; "alloc", "alloc-long",
+// "map" and "map-small" each
 // run their loop and print one JSON line; EOF exits.
 package main
 
@@ -70,6 +71,9 @@ func main() {
 			}
 		case "map":
 			mapLoop(2000000)
+		case "map-small":
+			// 46,667 map operations: affordable with a probe on each.
+			mapLoop(20000)
 		default:
 			continue
 		}

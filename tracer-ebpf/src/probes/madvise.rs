@@ -5,11 +5,11 @@ use aya_ebpf::{
     macros::{tracepoint, uprobe},
     programs::{ProbeContext, TracePointContext},
 };
-use tracer_common::{config, counter, kind, MadviseEvent};
+use tracer_common::{config, counter, kind, MadviseEvent, MADVISE_ADVICES};
 
 use crate::{
     helpers::{atomic_add, bump, capture_stack, config, emit, read_u64},
-    maps::COUNTERS,
+    maps::{COUNTERS, MADVISE_BY_ADVICE},
 };
 
 #[uprobe]
@@ -41,11 +41,47 @@ pub fn madvise_syscall(ctx: TracePointContext) -> u32 {
     if config(config::TARGET_TGID) != tgid {
         return 0;
     }
-    // syscalls/sys_enter_madvise/format: len_in at offset 24.
+    // syscalls/sys_enter_madvise/format: len_in at 24, behavior at 32.
     let len: u64 = unsafe { ctx.read_at(24) }.unwrap_or(0);
+    let advice: u64 = unsafe { ctx.read_at(32) }.unwrap_or(u64::MAX);
     bump(counter::MADVISE_SYSCALLS);
     if let Some(p) = COUNTERS.get_ptr_mut(counter::MADVISE_SYSCALL_BYTES) {
         atomic_add(p, len);
     }
+    // Sampled mode has no runtime probe: advice counts come from here.
+    if advice < u64::from(MADVISE_ADVICES) {
+        let i = 2 * advice as u32;
+        for (index, n) in [(i, 1), (i + 1, len)] {
+            if let Some(p) = MADVISE_BY_ADVICE.get_ptr_mut(index) {
+                atomic_add(p, n);
+            }
+        }
+    }
+    0
+}
+
+/// `tracer bench-aggregator`: a synthetic map-operation record per
+/// getppid() syscall of the tracer itself, to drive the ring buffer and the
+/// aggregator at a known rate (a uprobe hit is too slow to reach it).
+#[tracepoint]
+pub fn bench_emit(_ctx: TracePointContext) -> u32 {
+    let tgid = (bpf_get_current_pid_tgid() >> 32) as u64;
+    if config(config::TARGET_TGID) != tgid {
+        return 0;
+    }
+    let now = unsafe { aya_ebpf::helpers::bpf_ktime_get_ns() };
+    let _ = emit(tracer_common::MapEvent {
+        kind: kind::MAP_OP,
+        op: tracer_common::map_op::ACCESS,
+        map: 0x10_0000 + ((now >> 4) & 1023) * 64,
+        map_type: 0,
+        duration_ns: 50 + (now & 0xfff),
+        stack_id: 0,
+        ret_pc: 0,
+        result: now & 1,
+        value_type: 0,
+        value_data: 0,
+        value_bytes: [0; 2],
+    });
     0
 }

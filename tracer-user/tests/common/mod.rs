@@ -107,7 +107,12 @@ impl GoProgram {
 
     /// Runs one phase; returns the program's own JSON result.
     pub fn phase(&mut self) -> Value {
-        self.stdin.write_all(b"phase\n").unwrap();
+        self.command("phase")
+    }
+
+    /// Sends one command line; returns the program's JSON answer.
+    pub fn command(&mut self, cmd: &str) -> Value {
+        self.stdin.write_all(format!("{cmd}\n").as_bytes()).unwrap();
         self.stdin.flush().unwrap();
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
