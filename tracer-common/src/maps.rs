@@ -90,5 +90,7 @@ pub mod counter {
     pub const MADVISE_SYSCALL_BYTES: u32 = 9;
     /// Sampled-mode probe hits (span refills and large allocations).
     pub const SAMPLES: u32 = 10;
+    /// Hits of the map-operation probes (sampled mode governs them apart).
+    pub const MAP_OP_HITS: u32 = 11;
     pub const COUNT: u32 = 12;
 }

@@ -1,7 +1,11 @@
 //! Loading the BPF object, attaching uprobes, and measuring what one probe
 //! hit costs on this machine. Dropping `Probes` detaches everything (the
 //! links are file descriptors: even a SIGKILLed tracer leaves nothing).
-use std::{num::NonZeroU32, path::Path};
+use std::{
+    num::NonZeroU32,
+    os::fd::{AsFd, AsRawFd, OwnedFd},
+    path::Path,
+};
 
 use aya::{
     programs::{
@@ -15,7 +19,23 @@ use crate::{
     error::UserError,
     gobin::GoBinary,
     probes::{AllocPlan, GoroutinePlan, MapPoint, SamplePlan, TimedFunc},
+    uprobe_multi,
 };
+
+fn point<'a>(
+    bin: &GoBinary,
+    program: &'static str,
+    addr: u64,
+    cookie: u64,
+    what: &'a str,
+) -> Result<Point<'a>, UserError> {
+    Ok(Point {
+        program,
+        offset: file_offset(bin, addr, what)?,
+        cookie,
+        what,
+    })
+}
 
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
 
@@ -34,21 +54,51 @@ const BENCH_PROGRAM: &str = "bench_emit";
 
 pub struct Probes {
     pub ebpf: Ebpf,
+    /// Probe points attached.
     pub attached: usize,
-    /// Every uprobe link, owned here (taken from its program) so that a
-    /// sampling window can be closed on its own. A handle is an index.
-    links: Vec<Option<UProbeLink>>,
+    /// Programs are loaded for uprobe_multi links (Linux ≥ 6.6).
+    multi: bool,
+    /// Every uprobe link, owned here so that a sampling window can be
+    /// closed on its own. A handle is an index.
+    links: Vec<Option<(Link, usize)>>,
 }
 
-/// An attached probe, for `Probes::close_samples`.
+/// One uprobe_multi link (many points) or one perf-event uprobe.
+enum Link {
+    Multi(#[allow(dead_code)] OwnedFd),
+    Perf(#[allow(dead_code)] UProbeLink),
+}
+
+/// An attached group of probes, for `Probes::close_samples`.
 pub type LinkHandle = usize;
 
+/// One probe: a program at a file offset, with its cookie.
+struct Point<'a> {
+    program: &'static str,
+    offset: u64,
+    cookie: u64,
+    what: &'a str,
+}
+
 impl Probes {
-    /// Probes still attached.
+    /// Probe points still attached.
     pub fn links(&self) -> usize {
-        self.links.iter().flatten().count()
+        self.links.iter().flatten().map(|(_, n)| n).sum()
     }
 }
+
+const UPROBE_PROGRAMS: [&str; 10] = [
+    ALLOC_PROGRAM,
+    FUNC_ENTRY_PROGRAM,
+    FUNC_EXIT_PROGRAM,
+    GO_CREATED_PROGRAM,
+    GO_EXITED_PROGRAM,
+    MADVISE_PROGRAM,
+    BARE_PROGRAM,
+    MAP_ENTRY_PROGRAM,
+    MAP_EXIT_PROGRAM,
+    SAMPLE_PROGRAM,
+];
 
 pub fn load() -> Result<Probes, UserError> {
     if BPF_OBJECT.is_empty() {
@@ -59,25 +109,20 @@ pub fn load() -> Result<Probes, UserError> {
     bump_memlock_rlimit();
     let mut ebpf =
         Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
-    for name in [
-        ALLOC_PROGRAM,
-        FUNC_ENTRY_PROGRAM,
-        FUNC_EXIT_PROGRAM,
-        GO_CREATED_PROGRAM,
-        GO_EXITED_PROGRAM,
-        MADVISE_PROGRAM,
-        BARE_PROGRAM,
-        MAP_ENTRY_PROGRAM,
-        MAP_EXIT_PROGRAM,
-        SAMPLE_PROGRAM,
-    ] {
-        program(&mut ebpf, name)?
-            .load()
-            .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
+    let multi = uprobe_multi::supported();
+    for name in UPROBE_PROGRAMS {
+        let prog = program(&mut ebpf, name)?;
+        if multi {
+            prog.load_multi()
+        } else {
+            prog.load()
+        }
+        .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
     }
     Ok(Probes {
         ebpf,
         attached: 0,
+        multi,
         links: Vec::new(),
     })
 }
@@ -114,6 +159,15 @@ fn bump_memlock_rlimit() {
     unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &r) };
 }
 
+/// A link-time address of the target's executable as a file offset.
+fn file_offset(bin: &GoBinary, addr: u64, what: &str) -> Result<u64, UserError> {
+    bin.vaddr_to_file_offset(addr).ok_or_else(|| {
+        UserError::Unsupported(format!(
+            "{what} at {addr:#x} is outside the file's segments"
+        ))
+    })
+}
+
 impl Probes {
     /// Attaches the allocation probe at every point of `plan` in process `pid`.
     pub fn attach_allocs(
@@ -123,18 +177,12 @@ impl Probes {
         pid: u32,
         plan: &AllocPlan,
     ) -> Result<(), UserError> {
-        for point in &plan.points {
-            self.attach_point(
-                ALLOC_PROGRAM,
-                bin,
-                exe,
-                pid,
-                point.addr,
-                point.cookie(),
-                &point.func.name,
-            )?;
-        }
-        Ok(())
+        let points = plan
+            .points
+            .iter()
+            .map(|p| point(bin, ALLOC_PROGRAM, p.addr, p.cookie(), &p.func.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach(exe, pid, &points).map(drop)
     }
 
     /// Attaches `func_entry` after each function's prologue and `func_exit`
@@ -146,21 +194,14 @@ impl Probes {
         pid: u32,
         funcs: &[TimedFunc],
     ) -> Result<(), UserError> {
+        let mut points = Vec::new();
         for (id, f) in funcs.iter().enumerate() {
-            self.attach_point(
-                FUNC_ENTRY_PROGRAM,
-                bin,
-                exe,
-                pid,
-                f.entry,
-                id as u64,
-                &f.name,
-            )?;
             for &ret in &f.rets {
-                self.attach_point(FUNC_EXIT_PROGRAM, bin, exe, pid, ret, id as u64, &f.name)?;
+                points.push(point(bin, FUNC_EXIT_PROGRAM, ret, id as u64, &f.name)?);
             }
+            points.push(point(bin, FUNC_ENTRY_PROGRAM, f.entry, id as u64, &f.name)?);
         }
-        Ok(())
+        self.attach(exe, pid, &points).map(drop)
     }
 
     /// The benchmark's reference: a count-only probe on the allocation points.
@@ -171,10 +212,12 @@ impl Probes {
         pid: u32,
         plan: &AllocPlan,
     ) -> Result<(), UserError> {
-        for point in &plan.points {
-            self.attach_point(BARE_PROGRAM, bin, exe, pid, point.addr, 0, &point.func.name)?;
-        }
-        Ok(())
+        let points = plan
+            .points
+            .iter()
+            .map(|p| point(bin, BARE_PROGRAM, p.addr, 0, &p.func.name))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.attach(exe, pid, &points).map(drop)
     }
 
     /// Goroutine creation (each RET of newproc1) and exit (goexit1).
@@ -185,27 +228,19 @@ impl Probes {
         pid: u32,
         plan: &GoroutinePlan,
     ) -> Result<(), UserError> {
-        for &ret in &plan.created {
-            self.attach_point(
-                GO_CREATED_PROGRAM,
-                bin,
-                exe,
-                pid,
-                ret,
-                0,
-                "runtime.newproc1",
-            )?;
-        }
-        self.attach_point(
-            GO_EXITED_PROGRAM,
+        let mut points = plan
+            .created
+            .iter()
+            .map(|&ret| point(bin, GO_CREATED_PROGRAM, ret, 0, "runtime.newproc1"))
+            .collect::<Result<Vec<_>, _>>()?;
+        points.push(point(
             bin,
-            exe,
-            pid,
+            GO_EXITED_PROGRAM,
             plan.exited,
             0,
             "runtime.goexit1",
-        )
-        .map(drop)
+        )?);
+        self.attach(exe, pid, &points).map(drop)
     }
 
     /// Opens a sampling window: probes on span refills and large
@@ -217,32 +252,26 @@ impl Probes {
         pid: u32,
         plan: &SamplePlan,
     ) -> Result<Vec<LinkHandle>, UserError> {
-        let mut links = Vec::new();
-        let points = std::iter::once((plan.refill, 0))
-            .chain(plan.large.map(|a| (a, tracer_common::COOKIE_SAMPLE_LARGE)));
-        for (addr, cookie) in points {
-            links.push(self.attach_point(
-                SAMPLE_PROGRAM,
-                bin,
-                exe,
-                pid,
-                addr,
-                cookie,
-                "runtime.(*mcache)",
-            )?);
+        let what = "runtime.(*mcache)";
+        let mut points = vec![point(bin, SAMPLE_PROGRAM, plan.refill, 0, what)?];
+        if let Some(large) = plan.large {
+            let cookie = tracer_common::COOKIE_SAMPLE_LARGE;
+            points.push(point(bin, SAMPLE_PROGRAM, large, cookie, what)?);
         }
-        Ok(links)
+        self.attach(exe, pid, &points)
     }
 
-    /// Closes a sampling window. Each detach waits ~0.1 s for RCU grace
-    /// periods, serialized in the kernel (trace event mutex): that wait
-    /// happens on a thread of its own, not in the run loop.
+    /// Closes a sampling window (allocation samples or map operations).
+    /// A detach waits for RCU grace periods (~0.1 s per perf-event probe,
+    /// once per uprobe_multi link): on a thread of its own, not the run loop.
     pub fn close_samples(&mut self, handles: Vec<LinkHandle>) {
-        let links: Vec<UProbeLink> = handles
+        let links: Vec<(Link, usize)> = handles
             .into_iter()
             .filter_map(|h| self.links.get_mut(h).and_then(Option::take))
             .collect();
-        self.attached = self.attached.saturating_sub(links.len());
+        self.attached = self
+            .attached
+            .saturating_sub(links.iter().map(|(_, n)| n).sum());
         std::thread::spawn(move || drop(links));
     }
 
@@ -254,15 +283,19 @@ impl Probes {
         exe: &Path,
         pid: u32,
         points: &[MapPoint],
-    ) -> Result<(), UserError> {
+    ) -> Result<Vec<LinkHandle>, UserError> {
+        // RETs first: an entry seen without its RET probe would stay in flight.
+        let mut rets = Vec::new();
+        let mut entries = Vec::new();
         for p in points {
-            self.attach_point(MAP_ENTRY_PROGRAM, bin, exe, pid, p.entry, p.cookie, &p.name)?;
             for &ret in &p.rets {
                 let cookie = p.cookie | tracer_common::map_cookie::AT_RET;
-                self.attach_point(MAP_EXIT_PROGRAM, bin, exe, pid, ret, cookie, &p.name)?;
+                rets.push(point(bin, MAP_EXIT_PROGRAM, ret, cookie, &p.name)?);
             }
+            entries.push(point(bin, MAP_ENTRY_PROGRAM, p.entry, p.cookie, &p.name)?);
         }
-        Ok(())
+        rets.extend(entries);
+        self.attach(exe, pid, &rets)
     }
 
     pub fn attach_madvise(
@@ -272,8 +305,63 @@ impl Probes {
         pid: u32,
         addr: u64,
     ) -> Result<(), UserError> {
-        self.attach_point(MADVISE_PROGRAM, bin, exe, pid, addr, 0, "runtime.madvise")
-            .map(drop)
+        let points = [point(bin, MADVISE_PROGRAM, addr, 0, "runtime.madvise")?];
+        self.attach(exe, pid, &points).map(drop)
+    }
+
+    /// Attaches `points` of `exe` for process `pid`: one uprobe_multi link
+    /// per program (in the order the programs first appear), or one
+    /// perf-event uprobe per point on kernels before 6.6.
+    fn attach(
+        &mut self,
+        exe: &Path,
+        pid: u32,
+        points: &[Point],
+    ) -> Result<Vec<LinkHandle>, UserError> {
+        let failed = |what: &str, e: &dyn std::error::Error| {
+            if !Path::new(&format!("/proc/{pid}")).exists() {
+                return UserError::NoSuchProcess(pid);
+            }
+            kernel_error(&format!("attaching to {what}"), e)
+        };
+        let mut handles = Vec::new();
+        if self.multi {
+            let mut programs: Vec<&'static str> = points.iter().map(|p| p.program).collect();
+            programs.dedup();
+            programs.sort_by_key(|name| points.iter().position(|p| p.program == *name));
+            programs.dedup();
+            for name in programs {
+                let group: Vec<&Point> = points.iter().filter(|p| p.program == name).collect();
+                let offsets: Vec<u64> = group.iter().map(|p| p.offset).collect();
+                let cookies: Vec<u64> = group.iter().map(|p| p.cookie).collect();
+                let fd = program(&mut self.ebpf, name)?
+                    .fd()
+                    .map_err(|e| kernel_error(name, &e))?
+                    .as_fd()
+                    .as_raw_fd();
+                let link = uprobe_multi::attach(fd, exe, &offsets, &cookies, pid)
+                    .map_err(|e| failed(group[0].what, &e))?;
+                self.links.push(Some((Link::Multi(link), group.len())));
+                handles.push(self.links.len() - 1);
+            }
+        } else {
+            let pid_nz = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
+            for p in points {
+                let at = UProbeAttachPoint {
+                    location: UProbeAttachLocation::AbsoluteOffset(p.offset),
+                    cookie: Some(p.cookie),
+                };
+                let prog = program(&mut self.ebpf, p.program)?;
+                let id = prog
+                    .attach(at, exe, UProbeScope::OneProcess(pid_nz))
+                    .map_err(|e| failed(p.what, &e))?;
+                let link = prog.take_link(id).map_err(|e| failed(p.what, &e))?;
+                self.links.push(Some((Link::Perf(link), 1)));
+                handles.push(self.links.len() - 1);
+            }
+        }
+        self.attached += points.len();
+        Ok(handles)
     }
 
     /// The syscalls:sys_enter_madvise cross-check (system-wide, filtered to
@@ -312,45 +400,6 @@ impl Probes {
         config
             .set(index, value, 0)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))
-    }
-
-    /// One uprobe of `program` at link-time address `addr` of `exe`, for `pid` only.
-    #[allow(clippy::too_many_arguments)]
-    fn attach_point(
-        &mut self,
-        program_name: &'static str,
-        bin: &GoBinary,
-        exe: &Path,
-        pid: u32,
-        addr: u64,
-        cookie: u64,
-        what: &str,
-    ) -> Result<LinkHandle, UserError> {
-        let pid = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
-        let offset = bin.vaddr_to_file_offset(addr).ok_or_else(|| {
-            UserError::Unsupported(format!(
-                "{what} at {addr:#x} is outside the file's segments"
-            ))
-        })?;
-        let at = UProbeAttachPoint {
-            location: UProbeAttachLocation::AbsoluteOffset(offset),
-            cookie: Some(cookie),
-        };
-        let prog = program(&mut self.ebpf, program_name)?;
-        let id = prog
-            .attach(at, exe, UProbeScope::OneProcess(pid))
-            .map_err(|e| {
-                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    return UserError::NoSuchProcess(pid.get());
-                }
-                kernel_error(&format!("attaching to {what}"), &e)
-            })?;
-        let link = prog
-            .take_link(id)
-            .map_err(|e| kernel_error(&format!("attaching to {what}"), &e))?;
-        self.attached += 1;
-        self.links.push(Some(link));
-        Ok(self.links.len() - 1)
     }
 
     /// Tells the BPF side where `goid`, `gopc` and `startpc` live in this
@@ -400,18 +449,18 @@ impl Probes {
             UserError::Kernel("calibration symbol not found in the tracer binary".into())
         })?;
         let base = time_calls(CALLS);
-        let prog = program(&mut self.ebpf, ALLOC_PROGRAM)?;
-        let at = UProbeAttachPoint {
-            location: UProbeAttachLocation::AbsoluteOffset(me),
-            cookie: Some(tracer_common::COOKIE_MIN_SIZE_MASK),
+        let point = Point {
+            program: ALLOC_PROGRAM,
+            offset: me,
+            cookie: tracer_common::COOKIE_MIN_SIZE_MASK,
+            what: "the calibration probe",
         };
-        let pid = NonZeroU32::new(std::process::id()).ok_or(UserError::NoSuchProcess(0))?;
-        let link = prog
-            .attach(at, &exe, UProbeScope::OneProcess(pid))
-            .map_err(|e| kernel_error("attaching the calibration probe", &e))?;
+        let handles = self.attach(&exe, std::process::id(), &[point])?;
         let probed = time_calls(CALLS);
-        prog.detach(link)
-            .map_err(|e| kernel_error("detaching the calibration probe", &e))?;
+        for h in handles {
+            drop(self.links[h].take());
+        }
+        self.attached -= 1;
         Ok(((probed - base).max(0.0) / f64::from(CALLS)).max(1.0))
     }
 }

@@ -27,6 +27,7 @@ pub struct Counters {
     pub madvise_syscalls: u64,
     pub madvise_syscall_bytes: u64,
     pub samples: u64,
+    pub map_op_hits: u64,
 }
 
 impl Counters {
@@ -44,6 +45,7 @@ impl Counters {
                 .madvise_syscall_bytes
                 .saturating_sub(base.madvise_syscall_bytes),
             samples: self.samples.saturating_sub(base.samples),
+            map_op_hits: self.map_op_hits.saturating_sub(base.map_op_hits),
         }
     }
 }
@@ -103,6 +105,7 @@ impl Collector {
             madvise_syscalls: get(counter::MADVISE_SYSCALLS),
             madvise_syscall_bytes: get(counter::MADVISE_SYSCALL_BYTES),
             samples: get(counter::SAMPLES),
+            map_op_hits: get(counter::MAP_OP_HITS),
         }
     }
 

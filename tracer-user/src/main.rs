@@ -37,6 +37,7 @@ mod target;
 mod testgo;
 
 mod tui;
+mod uprobe_multi;
 
 use clap::Parser;
 

@@ -64,6 +64,7 @@ pub fn build(
     ops_from: &HashMap<u64, BTreeMap<&'static str, u64>>,
     ops_to: &HashMap<u64, BTreeMap<&'static str, u64>>,
     secs: f64,
+    ops_sampled: bool,
     top: usize,
     live_series: &HashMap<u64, Vec<(f64, u64)>>,
     stack_of: &mut dyn FnMut(u64) -> Option<Symbolized>,
@@ -103,6 +104,7 @@ pub fn build(
         untracked_ops: table.untracked_ops,
         latency_floor_ns: table.floor_ns,
         probes: ctx.probes,
+        ops_watched_ns: ops_sampled.then_some((secs * 1e9) as u64),
         definitions: DEFINITIONS,
         ..Default::default()
     };

@@ -1,22 +1,30 @@
-//! `--mode sampled`: the overhead governor. Span-refill probes
-//! (`alloc_sample`) are attached for a short window once per period; after
-//! each period the window is resized so that the probe time charged to the
-//! target stays under `--max-overhead` percent of the target's own CPU
-//! time. Probe time = hits × the cost per hit calibrated at start.
+//! `--mode sampled`: the overhead governor. A group of probes (span-refill
+//! samples; map operations) is attached for a window once per period;
+//! after each period the window is resized so that the group's probe time
+//! charged to the target stays under its share of `--max-overhead` percent
+//! of the target's own CPU time. Probe time = the group's hits × the cost
+//! per hit calibrated at start.
 //!
 //! Opening and closing a window costs the target too, whatever the hits:
 //! measured 35–80 ms of an allocation-heavy loop's wall time per window
 //! (attaching and detaching write the target's text under its mmap lock,
-//! which stalls its page faults). Hence a long period (one switch per 5 s)
-//! and a third of the budget kept for it.
+//! which stalls its page faults). Hence long periods and a third of each
+//! share kept for them.
 use std::time::{Duration, Instant};
 
 use tokio::time::Instant as TokioInstant;
 
-/// One window per period.
-pub const PERIOD: Duration = Duration::from_secs(5);
-const FIRST_WINDOW: Duration = Duration::from_millis(20);
-const MIN_WINDOW: Duration = Duration::from_millis(2);
+/// Allocation samples: one window per period, the larger budget share.
+pub const ALLOC_PERIOD: Duration = Duration::from_secs(5);
+pub const ALLOC_FIRST_WINDOW: Duration = Duration::from_millis(20);
+pub const ALLOC_SHARE: f64 = 0.6;
+/// Map operations hit far more often (two hits each, and a map-heavy loop
+/// does tens of millions a second): a short first window, a longer period
+/// (switching ~100 probes), the rest of the budget.
+pub const MAP_PERIOD: Duration = Duration::from_secs(15);
+pub const MAP_FIRST_WINDOW: Duration = Duration::from_millis(2);
+pub const MAP_SHARE: f64 = 0.4;
+const MIN_WINDOW: Duration = Duration::from_millis(1);
 const MAX_WINDOW: Duration = Duration::from_millis(2500);
 /// Share of the budget for probe hits; the rest covers window switches.
 const HITS_SHARE: f64 = 0.67;
@@ -31,6 +39,7 @@ pub struct PeriodStats {
 #[derive(Debug)]
 pub struct Governor {
     pub budget_pct: f64,
+    pub period: Duration,
     pub window: Duration,
     /// Estimated slowdown of the last full period, percent.
     pub last_pct: f64,
@@ -51,10 +60,11 @@ pub enum Step {
 }
 
 impl Governor {
-    pub fn new(budget_pct: f64) -> Governor {
+    pub fn new(budget_pct: f64, period: Duration, first_window: Duration) -> Governor {
         Governor {
             budget_pct,
-            window: FIRST_WINDOW,
+            period,
+            window: first_window,
             last_pct: 0.0,
             windows: 0,
             open_total: Duration::ZERO,
@@ -77,7 +87,7 @@ impl Governor {
             Some(since) => {
                 self.windows += 1;
                 self.open_total += now - since;
-                self.next = TokioInstant::from_std(self.period_start + PERIOD);
+                self.next = TokioInstant::from_std(self.period_start + self.period);
                 Step::Close
             }
             None => {
@@ -101,7 +111,10 @@ impl Governor {
         } else {
             (HITS_SHARE * self.budget_pct / self.last_pct).clamp(0.25, 8.0)
         };
-        self.window = self.window.mul_f64(factor).clamp(MIN_WINDOW, MAX_WINDOW);
+        self.window = self
+            .window
+            .mul_f64(factor)
+            .clamp(MIN_WINDOW, MAX_WINDOW.min(self.period / 2));
     }
 
     /// Share of the time the probes were attached, percent.
@@ -139,7 +152,7 @@ mod tests {
 
     #[test]
     fn the_window_shrinks_over_budget_and_grows_under_it() {
-        let mut g = Governor::new(3.0);
+        let mut g = Governor::new(3.0, ALLOC_PERIOD, ALLOC_FIRST_WINDOW);
         assert_eq!(
             g.step(
                 PeriodStats {

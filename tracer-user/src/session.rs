@@ -93,14 +93,38 @@ pub struct Mark {
     pub map_ops: HashMap<u64, BTreeMap<&'static str, u64>>,
     /// The runtime's own allocation counters (read from its memstats).
     pub runtime: Option<AllocCounters>,
+    /// Sampled mode: how long map operations have been watched so far.
+    pub map_watch: Duration,
 }
 
 pub struct SampledState {
     pub plan: probes::SamplePlan,
+    /// Span-refill and large-object samples.
+    pub allocs: Windowed,
+    /// Map operation probes (none with --no-maps or without map functions).
+    pub map_ops: Vec<probes::MapPoint>,
+    pub maps: Windowed,
+    /// How long map operations were watched, in total.
+    pub map_watch: Duration,
+}
+
+/// A group of probes the governor attaches in windows.
+pub struct Windowed {
     pub governor: Governor,
     links: Vec<attach::LinkHandle>,
-    /// Probe hits and target CPU time when the current period started.
+    /// The group's probe hits and the target's CPU time when the current
+    /// period started.
     base: (u64, u64),
+}
+
+impl Windowed {
+    fn new(governor: Governor) -> Windowed {
+        Windowed {
+            governor,
+            links: Vec::new(),
+            base: (0, 0),
+        }
+    }
 }
 
 /// Taken once a second by the run loop.
@@ -208,14 +232,14 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let map_points: Vec<_> = if args.no_maps {
-        Vec::new()
+    // Sampled mode keeps the rare points (creation, growth) attached and
+    // watches operations in some of its windows.
+    let (map_points, map_op_points): (Vec<_>, Vec<_>) = if args.no_maps {
+        (Vec::new(), Vec::new())
     } else {
-        // Sampled mode keeps the rare points only: creation and growth.
         probes::map_plan(&bin, sync_impl)
             .into_iter()
-            .filter(|p| !sampled || probes::is_rare_map_point(p))
-            .collect()
+            .partition(|p| !sampled || probes::is_rare_map_point(p))
     };
     let madvise_point = probes::madvise_point(&bin);
     privileges::check()?;
@@ -283,11 +307,24 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         maps,
         top: args.top,
         call_cache: HashMap::new(),
-        sampling: sample_plan.map(|plan| SampledState {
-            plan,
-            governor: Governor::new(args.max_overhead),
-            links: Vec::new(),
-            base: (0, 0),
+        sampling: sample_plan.map(|plan| {
+            use crate::sampler::*;
+            let share = |s: f64| args.max_overhead * s;
+            SampledState {
+                plan,
+                allocs: Windowed::new(Governor::new(
+                    share(ALLOC_SHARE),
+                    ALLOC_PERIOD,
+                    ALLOC_FIRST_WINDOW,
+                )),
+                map_ops: map_op_points,
+                maps: Windowed::new(Governor::new(
+                    share(MAP_SHARE),
+                    MAP_PERIOD,
+                    MAP_FIRST_WINDOW,
+                )),
+                map_watch: Duration::ZERO,
+            }
         }),
         memstats,
         started: Instant::now(),
@@ -302,13 +339,21 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         let _in_runtime = rt.enter();
         Stops::new(args.duration)?
     };
+    // The window starts before the "attached" line: whoever waits for it
+    // (a script, a test) sees everything it does afterwards counted.
+    session.probes = Some(probes);
+    let start = session.mark();
     if format != Format::Tui {
         eprintln!(
             "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
             attached + if sampled { 2 } else { 0 },
             session.target.pid,
             bin.build_info().go_version,
-            session.plan.scheme,
+            if sampled {
+                "sampled: span refills + large objects"
+            } else {
+                &session.plan.scheme
+            },
             session.attach_ns / 1_000_000,
             match args.duration {
                 Some(d) => format!("stopping after {}", humantime::format_duration(d)),
@@ -316,8 +361,6 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
             }
         );
     }
-    session.probes = Some(probes);
-    let start = session.mark();
     let stop = if format == Format::Tui {
         let flamegraph = args
             .flamegraph
@@ -373,6 +416,10 @@ impl Session<'_> {
             madvise: self.collector.agg.madvise.clone(),
             map_ops: self.map_ops(),
             runtime: self.runtime_counters(),
+            map_watch: self
+                .sampling
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.map_watch),
         }
     }
 
@@ -383,32 +430,50 @@ impl Session<'_> {
 
     /// When the sampler's next open/close is due (sampled mode).
     pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
-        self.sampling.as_ref().map(|s| s.governor.next_at())
+        let s = self.sampling.as_ref()?;
+        let allocs = s.allocs.governor.next_at();
+        Some(if s.map_ops.is_empty() {
+            allocs
+        } else {
+            allocs.min(s.maps.governor.next_at())
+        })
     }
 
-    /// Opens or closes a sampling window.
+    /// Opens or closes the sampling windows that are due.
     pub fn sampler_step(&mut self) {
         let counters = self.collector.counters();
-        let hits = counters.probe_hits;
         let cpu = self.target.cpu_time_ns().unwrap_or(0);
-
         let (Some(s), Some(probes)) = (self.sampling.as_mut(), self.probes.as_mut()) else {
             return;
         };
-        let last = PeriodStats {
-            probe_hits: hits.saturating_sub(s.base.0),
-            target_cpu_ns: cpu.saturating_sub(s.base.1),
-        };
-        match s.governor.step(last, self.cost_per_hit_ns) {
-            Step::Open => {
-                s.base = (hits, cpu);
-                match probes.open_samples(self.bin, &self.target.exe_path, self.target.pid, &s.plan)
-                {
-                    Ok(links) => s.links = links,
-                    Err(e) => eprintln!("tracer: sampling window not opened: {e}"),
-                }
+        let (bin, exe, pid) = (self.bin, &self.target.exe_path, self.target.pid);
+        let now = tokio::time::Instant::now();
+        let map_hits = counters.map_op_hits;
+        let alloc_hits = counters.probe_hits.saturating_sub(map_hits);
+        if s.allocs.governor.next_at() <= now {
+            let plan = &s.plan;
+            step(
+                &mut s.allocs,
+                probes,
+                (alloc_hits, cpu),
+                self.cost_per_hit_ns,
+                |p| p.open_samples(bin, exe, pid, plan),
+            );
+        }
+        if !s.map_ops.is_empty() && s.maps.governor.next_at() <= now {
+            let was_open = s.maps.governor.open_since.is_some();
+            let window = s.maps.governor.window;
+            let points = &s.map_ops;
+            step(
+                &mut s.maps,
+                probes,
+                (map_hits, cpu),
+                self.cost_per_hit_ns,
+                |p| p.attach_maps(bin, exe, pid, points),
+            );
+            if was_open {
+                s.map_watch += window;
             }
-            Step::Close => probes.close_samples(std::mem::take(&mut s.links)),
         }
     }
 
@@ -457,12 +522,18 @@ impl Session<'_> {
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
         let alloc_stacks = allocs::by_stack(&counts, &mut stack_of);
         let map_series = map_live_series(&self.samples, from, to);
+        // Sampled mode sees operations only while it watches them.
+        let watched = self
+            .sampling
+            .as_ref()
+            .map(|_| to.map_watch.saturating_sub(from.map_watch).as_secs_f64());
         let built = map_report::build(
             &self.maps,
             &collector.agg.maps,
             &from.map_ops,
             &to.map_ops,
-            secs,
+            watched.unwrap_or(secs),
+            watched.is_some(),
             self.top,
             &map_series,
             &mut stack_of,
@@ -539,7 +610,7 @@ impl Session<'_> {
         let s = self.sampling.as_ref()?;
         let sampled_objects: u64 = counts.values().sum();
         let samples = to.counters.samples.saturating_sub(from.counters.samples);
-        let duty = s.governor.duty_pct(self.started.elapsed()).max(1e-6);
+        let duty = s.allocs.governor.duty_pct(self.started.elapsed()).max(1e-6);
         let (total, totals_from) = match (&from.runtime, &to.runtime) {
             (Some(a), Some(b)) => (b.objects().saturating_sub(a.objects()), "runtime counters"),
             _ => ((sampled_objects as f64 * 100.0 / duty) as u64, "duty cycle"),
@@ -557,11 +628,14 @@ impl Session<'_> {
         Some(Sampling {
             method: "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
                      + large objects (runtime.(*mcache).allocLarge), in duty-cycled windows",
-            budget_pct: s.governor.budget_pct,
+            budget_pct: s.allocs.governor.budget_pct + s.maps.governor.budget_pct,
             duty_cycle_pct: duty,
-            windows: s.governor.windows,
-            window_ms: s.governor.window.as_secs_f64() * 1e3,
-            period_ms: crate::sampler::PERIOD.as_secs_f64() * 1e3,
+            windows: s.allocs.governor.windows,
+            window_ms: s.allocs.governor.window.as_secs_f64() * 1e3,
+            period_ms: s.allocs.governor.period.as_secs_f64() * 1e3,
+            map_windows: s.maps.governor.windows,
+            map_window_ms: s.maps.governor.window.as_secs_f64() * 1e3,
+            map_period_ms: s.maps.governor.period.as_secs_f64() * 1e3,
             samples,
             sampled_objects,
             scale,
@@ -882,6 +956,32 @@ impl Session<'_> {
             }
         }
         out
+    }
+}
+
+/// One governor step of a windowed probe group: open (attach) or close
+/// (detach in the background). `now` = the group's probe hits and the
+/// target's CPU time.
+fn step(
+    w: &mut Windowed,
+    probes: &mut attach::Probes,
+    now: (u64, u64),
+    cost_per_hit_ns: f64,
+    open: impl FnOnce(&mut attach::Probes) -> Result<Vec<attach::LinkHandle>, UserError>,
+) {
+    let last = PeriodStats {
+        probe_hits: now.0.saturating_sub(w.base.0),
+        target_cpu_ns: now.1.saturating_sub(w.base.1),
+    };
+    match w.governor.step(last, cost_per_hit_ns) {
+        Step::Open => {
+            w.base = now;
+            match open(probes) {
+                Ok(links) => w.links = links,
+                Err(e) => eprintln!("tracer: sampling window not opened: {e}"),
+            }
+        }
+        Step::Close => probes.close_samples(std::mem::take(&mut w.links)),
     }
 }
 

@@ -105,7 +105,16 @@ fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) -> SiteTabl
             .sum();
         assert!(
             (counted as f64 - known).abs() <= known * 0.005,
-            "{label}: {func}: tracer {counted}, program {known}"
+            "{label}: {func}: tracer {counted}, program {known}; overhead {}; all sites: {}",
+            last["overhead"],
+            sites
+                .iter()
+                .map(|s| format!(
+                    "{}:{} {}",
+                    s["site"]["function"], s["site"]["line"], s["objects"]
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     // Sizes at a known site are the requested sizes.

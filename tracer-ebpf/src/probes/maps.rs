@@ -77,6 +77,7 @@ fn slot(ctx: &ProbeContext, op: u32) -> Option<FuncStartKey> {
 #[uprobe]
 pub fn map_op_entry(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
+    bump(counter::MAP_OP_HITS);
     let c = cookie(&ctx);
     let op = (c & mc::OP_MASK) as u32;
     let after_prologue = c & mc::AFTER_PROLOGUE != 0;
@@ -138,6 +139,7 @@ pub fn map_op_entry(ctx: ProbeContext) -> u32 {
 #[uprobe]
 pub fn map_op_exit(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
+    bump(counter::MAP_OP_HITS);
     let c = cookie(&ctx);
     let op = (c & mc::OP_MASK) as u32;
     let Some(key) = slot(&ctx, op) else { return 0 };

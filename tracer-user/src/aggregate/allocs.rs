@@ -24,16 +24,29 @@ pub fn delta(
         .collect()
 }
 
-/// Multiplies sampled counts so that they sum to `total` (the runtime's own
-/// count for the window): each key keeps its share.
+/// Multiplies sampled counts so that they sum to exactly `total` (the
+/// runtime's own count for the window): each key keeps its share, and the
+/// rounding remainders go to the largest fractions.
 pub fn scale_to(counts: &mut HashMap<AllocKey, u64>, total: u64) -> f64 {
     let sampled: u64 = counts.values().sum();
     if sampled == 0 {
         return 0.0;
     }
     let factor = total as f64 / sampled as f64;
-    for n in counts.values_mut() {
-        *n = (*n as f64 * factor).round() as u64;
+    let mut fractions: Vec<(f64, AllocKey)> = Vec::with_capacity(counts.len());
+    let mut assigned = 0u64;
+    for (key, n) in counts.iter_mut() {
+        let exact = *n as f64 * factor;
+        *n = exact.floor() as u64;
+        assigned += *n;
+        fractions.push((exact - exact.floor(), *key));
+    }
+    fractions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    for (_, key) in fractions
+        .iter()
+        .take(total.saturating_sub(assigned) as usize)
+    {
+        *counts.get_mut(key).expect("key from counts") += 1;
     }
     factor
 }
@@ -201,6 +214,25 @@ fn size_stats(sizes: &HashMap<u64, u64>) -> (Vec<HistBucket>, u64, u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaling_keeps_shares_and_hits_the_total() {
+        let key = |size| AllocKey {
+            stack_id: 1,
+            size,
+            scan: 0,
+            _pad: 0,
+        };
+        let mut counts: HashMap<AllocKey, u64> = [(key(8), 1), (key(16), 1), (key(32), 1)]
+            .into_iter()
+            .collect();
+        let f = scale_to(&mut counts, 1000);
+        assert!((f - 1000.0 / 3.0).abs() < 1e-9);
+        assert_eq!(counts.values().sum::<u64>(), 1000);
+        assert!(counts.values().all(|&n| n == 333 || n == 334));
+        let mut empty = HashMap::new();
+        assert_eq!(scale_to(&mut empty, 10), 0.0);
+    }
 
     fn frame(f: &str, line: u32) -> Frame {
         Frame {

@@ -64,7 +64,7 @@ pub struct MapReport {
     pub scanned_fraction: f64,
     /// Why the memory figures are missing, if they are.
     pub memory_error: Option<String>,
-    /// Operations in the window: load, load_miss, store, delete, iterate, clear, grow; sync.Map also swap, load_or_store, load_and_delete, range.
+    /// Operations in the window (sampled mode: while watched): load, load_miss, store, delete, iterate, clear, grow; sync.Map also swap, load_or_store, load_and_delete, range.
     pub ops: std::collections::BTreeMap<&'static str, u64>,
     pub ops_per_sec: f64,
     /// Entry→RET per operation since attach, minus the probes' floor (`map_totals.latency_floor_ns`).
@@ -90,6 +90,10 @@ pub struct MapTotals {
     pub latency_floor_ns: u64,
     /// Map probes attached (0: maps not traced).
     pub probes: u64,
+    /// Sampled mode: operations are only seen in some sampling windows;
+    /// this is how long they were watched in the report window (`ops` are
+    /// what was seen then, `ops_per_sec` is per watched second).
+    pub ops_watched_ns: Option<u64>,
     pub definitions: &'static str,
 }
 
@@ -228,6 +232,10 @@ pub struct Sampling {
     /// Current window length (the governor resizes it every period).
     pub window_ms: f64,
     pub period_ms: f64,
+    /// Map-operation windows: count, current length, period.
+    pub map_windows: u64,
+    pub map_window_ms: f64,
+    pub map_period_ms: f64,
     /// Samples (refills + large objects) in this report window.
     pub samples: u64,
     /// Allocations the samples stood for, before scaling.

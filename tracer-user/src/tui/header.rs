@@ -69,9 +69,13 @@ fn target_line(s: &Summary, paused: bool) -> Line<'static> {
 /// "probes 46.1k hits/s  est. slowdown 2.1%  lost events 0"
 fn cost_line(s: &Summary) -> Line<'static> {
     let loss = |n: u64| if n > 0 { ALERT } else { Style::new() };
+    let governor = match s.governor {
+        Some((budget, duty)) => format!(" (budget {budget:.0}%, probes on {duty:.1}% of the time)"),
+        None => String::new(),
+    };
     let mut spans = vec![
         Span::raw(format!(
-            "probes {} hits/s  est. slowdown {:.1}%  ",
+            "probes {} hits/s  est. slowdown {:.1}%{governor}  ",
             human_count(s.probe_hits_per_sec),
             s.slowdown_pct
         )),

@@ -20,6 +20,8 @@ pub struct Summary {
     /// undercount, so it stays visible after the interval that had it.
     pub lost_events: u64,
     pub stack_drops: u64,
+    /// Sampled mode: the governor's budget and duty cycle (whole run).
+    pub governor: Option<(f64, f64)>,
 }
 
 impl Summary {
@@ -36,11 +38,22 @@ impl Summary {
             sample_rate: total.window.sample_rate,
             uptime_ns: total.window.duration_ns,
             probe_hits_per_sec: interval.overhead.probe_hits as f64 / secs,
-            slowdown_pct: interval.overhead.est_target_slowdown_pct,
+            // Sampled windows come once per period: a one-second interval
+            // says little, the whole run is what the governor holds.
+            slowdown_pct: if total.window.sampling.is_some() {
+                total.overhead.est_target_slowdown_pct
+            } else {
+                interval.overhead.est_target_slowdown_pct
+            },
             objects_per_sec: interval.allocation_totals.objects as f64 / secs,
             bytes_per_sec: interval.allocation_totals.bytes as f64 / secs,
             lost_events: total.overhead.lost_events,
             stack_drops: total.overhead.stack_drops,
+            governor: total
+                .window
+                .sampling
+                .as_ref()
+                .map(|s| (s.budget_pct, s.duty_cycle_pct)),
         }
     }
 }

@@ -318,3 +318,36 @@ fn tiny_and_odd_sizes_do_not_panic() {
     let s = screen(&mut app, 80, 8);
     assert!(contains(&s, "main.loadConfig"), "{}", s.join("\n"));
 }
+
+#[test]
+fn sampled_mode_shows_the_governor() {
+    let mut app = App::new();
+    let (interval, mut total) = pair(0);
+    total.window.mode = "sampled";
+    total.window.sample_rate = 80;
+    total.overhead.est_target_slowdown_pct = 2.24;
+    total.window.sampling = Some(crate::report::Sampling {
+        method: "span refills",
+        budget_pct: 3.0,
+        duty_cycle_pct: 1.4,
+        windows: 4,
+        window_ms: 60.0,
+        period_ms: 5000.0,
+        map_windows: 1,
+        map_window_ms: 2.0,
+        map_period_ms: 15000.0,
+        samples: 4000,
+        sampled_objects: 320_000,
+        scale: 300.0,
+        totals_from: "runtime counters",
+        est_error_pct: 3.1,
+    });
+    app.update(&interval, &total);
+    let s = screen(&mut app, 120, 24);
+    assert_shows(&s, "mode sampled 1/80");
+    // The whole run's estimate, not the last interval's.
+    assert_shows(
+        &s,
+        "est. slowdown 2.2% (budget 3%, probes on 1.4% of the time)",
+    );
+}
