@@ -106,19 +106,24 @@ impl GoBinary {
 
     pub fn parse(data: Vec<u8>) -> Result<GoBinary, GoBinError> {
         let mut elf = ElfImage::parse(&data)?;
-        let build = find_build_info(&elf, &data)?;
+        let build = find_build_info(&elf, &data);
         let Some(loc) = find_pclntab(&elf, &data)? else {
             return Err(match build {
-                Some(b) if b.version().is_some_and(|v| v < (1, 20)) => GoBinError::Unsupported(
+                Ok(Some(b)) if b.version().is_some_and(|v| v < (1, 20)) => GoBinError::Unsupported(
                     format!("{} (Go 1.20 or newer is required)", b.go_version),
                 ),
-                Some(_) => GoBinError::Corrupt(
+                Ok(Some(_)) => GoBinError::Corrupt(
                     "Go build info found but no function table (.gopclntab)".into(),
                 ),
-                None => GoBinError::NotGo("no Go build info or function table".into()),
+                // Any file can hold the marker bytes; without a function
+                // table a blob that does not parse is not Go.
+                Ok(None) | Err(GoBinError::Corrupt(_)) => {
+                    GoBinError::NotGo("no Go build info or function table".into())
+                }
+                Err(e) => e,
             });
         };
-        let build = build.unwrap_or_default();
+        let build = build?.unwrap_or_default();
         let pcln_range = loc.file_off..loc.file_off + loc.len;
         let table = Pclntab::from_parts(data.get(pcln_range.clone()).unwrap_or_default(), loc.hdr);
 
