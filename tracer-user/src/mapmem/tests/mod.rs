@@ -543,9 +543,11 @@ fn judge_bytes(
     }
     for s in syncs {
         if let Ok(v) = &s.with_var {
-            // Ours leaves out the boxed keys and values and the sync.Map itself.
+            // Ours leaves out the boxed keys and values and the sync.Map
+            // itself. HeapAlloc noise (runtime background allocations
+            // between the two readings) reached 4.4 KB once: 8 KiB slack.
             let t = truth[s.name];
-            if v.bytes > t || (v.bytes as f64) < 0.5 * t as f64 {
+            if v.bytes > t + 8192 || (v.bytes as f64) < 0.5 * t as f64 {
                 f.push(format!(
                     "sync {}: bytes {} vs heap freed {t}",
                     s.name, v.bytes
