@@ -611,11 +611,29 @@ impl Session<'_> {
         let sampled_objects: u64 = counts.values().sum();
         let samples = to.counters.samples.saturating_sub(from.counters.samples);
         let duty = s.allocs.governor.duty_pct(self.started.elapsed()).max(1e-6);
-        let (total, totals_from) = match (&from.runtime, &to.runtime) {
-            (Some(a), Some(b)) => (b.objects().saturating_sub(a.objects()), "runtime counters"),
-            _ => ((sampled_objects as f64 * 100.0 / duty) as u64, "duty cycle"),
+        let (total, bytes, totals_from) = match (&from.runtime, &to.runtime) {
+            (Some(a), Some(b)) => (
+                b.objects().saturating_sub(a.objects()),
+                b.bytes().saturating_sub(a.bytes()),
+                "runtime counters",
+            ),
+            _ => (
+                (sampled_objects as f64 * 100.0 / duty) as u64,
+                0,
+                "duty cycle",
+            ),
         };
         let scale = allocs::scale_to(counts, total);
+        if counts.is_empty() && total > 0 {
+            // Allocations no window saw: counted, under an unknown site.
+            let key = AllocKey {
+                stack_id: 0,
+                size: (bytes / total).max(1),
+                scan: 0,
+                _pad: 0,
+            };
+            counts.insert(key, total);
+        }
         let top_share = {
             let mut per_stack: HashMap<u64, u64> = HashMap::new();
             for (k, n) in counts.iter() {
