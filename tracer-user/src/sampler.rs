@@ -87,6 +87,10 @@ impl Governor {
             Some(since) => {
                 self.windows += 1;
                 self.open_total += now - since;
+                if now - since < self.window {
+                    // Closed early (hit cap): that was as long as it could be.
+                    self.window = (now - since).max(MIN_WINDOW);
+                }
                 self.next = TokioInstant::from_std(self.period_start + self.period);
                 Step::Close
             }
@@ -115,6 +119,15 @@ impl Governor {
             .window
             .mul_f64(factor)
             .clamp(MIN_WINDOW, MAX_WINDOW.min(self.period / 2));
+    }
+
+    /// The most hits a window may take before it is closed early: the
+    /// whole period's share of the budget, against the target's CPU time
+    /// of the last period (at least one CPU for the whole period). Bounds
+    /// the damage when a burst starts while the window is open.
+    pub fn hit_cap(&self, cost_per_hit_ns: f64, last_cpu_ns: u64) -> u64 {
+        let cpu = (last_cpu_ns as f64).max(self.period.as_nanos() as f64);
+        (HITS_SHARE * self.budget_pct / 100.0 * cpu / cost_per_hit_ns.max(1.0)) as u64
     }
 
     /// Share of the time the probes were attached, percent.
@@ -191,6 +204,14 @@ mod tests {
         let w = g.window;
         g.step(under, 25_000.0);
         assert_eq!(g.window, (w * 8).min(MAX_WINDOW));
+    }
+
+    #[test]
+    fn the_hit_cap_is_the_period_budget() {
+        let g = Governor::new(3.0, ALLOC_PERIOD, ALLOC_FIRST_WINDOW);
+        // 0.67 × 3 % of 5 s of CPU at 25 µs a hit.
+        assert_eq!(g.hit_cap(25_000.0, 0), 4020);
+        assert_eq!(g.hit_cap(25_000.0, 10_000_000_000), 8040);
     }
 
     #[test]

@@ -112,6 +112,8 @@ pub struct SampledState {
 pub struct Windowed {
     pub governor: Governor,
     links: Vec<attach::LinkHandle>,
+    /// Hits after which the open window closes early.
+    cap: u64,
     /// The group's probe hits and the target's CPU time when the current
     /// period started.
     base: (u64, u64),
@@ -122,6 +124,7 @@ impl Windowed {
         Windowed {
             governor,
             links: Vec::new(),
+            cap: u64::MAX,
             base: (0, 0),
         }
     }
@@ -429,14 +432,16 @@ impl Session<'_> {
     }
 
     /// When the sampler's next open/close is due (sampled mode).
+    /// While a window is open, every `CAP_CHECK` too (its hit cap).
     pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
         let s = self.sampling.as_ref()?;
-        let allocs = s.allocs.governor.next_at();
-        Some(if s.map_ops.is_empty() {
-            allocs
-        } else {
-            allocs.min(s.maps.governor.next_at())
-        })
+        let groups = [&s.allocs, &s.maps];
+        let groups = &groups[..if s.map_ops.is_empty() { 1 } else { 2 }];
+        let mut due = groups.iter().map(|g| g.governor.next_at()).min()?;
+        if groups.iter().any(|g| g.governor.open_since.is_some()) {
+            due = due.min(tokio::time::Instant::now() + CAP_CHECK);
+        }
+        Some(due)
     }
 
     /// Opens or closes the sampling windows that are due.
@@ -450,7 +455,11 @@ impl Session<'_> {
         let now = tokio::time::Instant::now();
         let map_hits = counters.map_op_hits;
         let alloc_hits = counters.probe_hits.saturating_sub(map_hits);
-        if s.allocs.governor.next_at() <= now {
+        let due = |w: &Windowed, hits: u64| {
+            w.governor.next_at() <= now
+                || (w.governor.open_since.is_some() && hits.saturating_sub(w.base.0) > w.cap)
+        };
+        if due(&s.allocs, alloc_hits) {
             let plan = &s.plan;
             step(
                 &mut s.allocs,
@@ -460,9 +469,8 @@ impl Session<'_> {
                 |p| p.open_samples(bin, exe, pid, plan),
             );
         }
-        if !s.map_ops.is_empty() && s.maps.governor.next_at() <= now {
-            let was_open = s.maps.governor.open_since.is_some();
-            let window = s.maps.governor.window;
+        if !s.map_ops.is_empty() && due(&s.maps, map_hits) {
+            let opened = s.maps.governor.open_since;
             let points = &s.map_ops;
             step(
                 &mut s.maps,
@@ -471,8 +479,8 @@ impl Session<'_> {
                 self.cost_per_hit_ns,
                 |p| p.attach_maps(bin, exe, pid, points),
             );
-            if was_open {
-                s.map_watch += window;
+            if let Some(since) = opened {
+                s.map_watch += since.elapsed();
             }
         }
     }
@@ -977,6 +985,9 @@ impl Session<'_> {
     }
 }
 
+/// How often an open window's hits are checked against its cap.
+const CAP_CHECK: Duration = Duration::from_millis(10);
+
 /// One governor step of a windowed probe group: open (attach) or close
 /// (detach in the background). `now` = the group's probe hits and the
 /// target's CPU time.
@@ -994,6 +1005,7 @@ fn step(
     match w.governor.step(last, cost_per_hit_ns) {
         Step::Open => {
             w.base = now;
+            w.cap = w.governor.hit_cap(cost_per_hit_ns, last.target_cpu_ns);
             match open(probes) {
                 Ok(links) => w.links = links,
                 Err(e) => eprintln!("tracer: sampling window not opened: {e}"),

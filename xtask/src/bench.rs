@@ -32,6 +32,16 @@ impl Bench {
 }
 
 /// A number field of a flat JSON line (no JSON crate in xtask).
+impl Bench {
+    /// The median time of `n` runs of `what`.
+    fn median_of(&mut self, n: usize, what: &str) -> anyhow::Result<f64> {
+        let mut v = (0..n)
+            .map(|_| Ok(self.run(what)?.0))
+            .collect::<anyhow::Result<Vec<f64>>>()?;
+        Ok(median(&mut v))
+    }
+}
+
 fn field(line: &str, name: &str) -> anyhow::Result<f64> {
     let key = format!("\"{name}\":");
     let at = line
@@ -142,7 +152,6 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         // Warm up, then untraced.
         b.run("alloc")?;
         let (untraced, allocs) = b.run("alloc")?;
-        let (map_untraced, _) = b.run("map")?;
         let (map_small_untraced, _) = b.run("map-small")?;
         // Bare count-only probe on the same points.
         let bare = start_tracer(&[
@@ -152,7 +161,8 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             "--duration".into(),
             "30s".into(),
         ])?;
-        let (bare_ns, _) = b.run("alloc")?;
+        // Medians of three: one ~2 s run moves by several percent here.
+        let bare_ns = b.median_of(3, "alloc")?;
         unsafe_kill_int(bare.id());
         let _ = finish(bare, false);
         std::thread::sleep(Duration::from_millis(300));
@@ -166,7 +176,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             "--format".into(),
             "json".into(),
         ])?;
-        let (exact_ns, _) = b.run("alloc")?;
+        let exact_ns = b.median_of(3, "alloc")?;
         let (map_small_exact, _) = b.run("map-small")?;
         let report = finish(exact, true)?;
         let exact_shares = site_shares(&report)?;
@@ -174,7 +184,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         // Sampled mode (the default) over a long run, against untraced.
         // This VM's run-to-run noise is several percent: interleave
         // untraced runs around one long sampled session, compare medians.
-        const LONG_RUNS: usize = 5;
+        const LONG_RUNS: usize = 8;
         let mut untraced_runs = Vec::new();
         let mut long_allocs = 0.0;
         for _ in 0..LONG_RUNS {
@@ -182,6 +192,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             untraced_runs.push(ns);
             long_allocs = n;
         }
+        let (map_long_before, _) = b.run("map-long")?;
         let sampled = start_tracer(&[
             "attach".into(),
             "--pid".into(),
@@ -193,13 +204,23 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         for _ in 0..LONG_RUNS {
             sampled_runs.push(b.run("alloc-long")?.0);
         }
-        let (map_sampled, _) = b.run("map")?;
+        let (map_sampled, _) = b.run("map-long")?;
         let sampled_report = finish(sampled, true)?;
         let sampled_shares = site_shares(&sampled_report)?;
         for _ in 0..LONG_RUNS {
             untraced_runs.push(b.run("alloc-long")?.0);
         }
+        let spread = |v: &mut [f64]| {
+            v.sort_by(f64::total_cmp);
+            format!(
+                "{:.0}–{:.0} ms",
+                v[v.len() / 4] / 1e6,
+                v[3 * v.len() / 4] / 1e6
+            )
+        };
+        let (untraced_iqr, sampled_iqr) = (spread(&mut untraced_runs), spread(&mut sampled_runs));
         let (long_untraced, long_sampled) = (median(&mut untraced_runs), median(&mut sampled_runs));
+        let map_untraced = (b.run("map-long")?.0 + map_long_before) / 2.0;
         let hits = field(&report, "probe_hits")?;
         let attach_ms = field(&report, "attach_ns")? / 1e6;
         let rss_mb = field(&report, "tracer_max_rss_bytes")? / 1048576.0;
@@ -240,7 +261,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         );
         println!("  probe hits {hits:.0}, lost events {lost:.0}, attach {attach_ms:.0} ms, tracer peak RSS {rss_mb:.1} MiB");
         println!(
-            "  sampled (default), long loop ({long_allocs:.0} allocations), medians of {LONG_RUNS} sampled and {} untraced runs: untraced {:.1} ms, sampled {:.1} ms: {:+.2} % (estimated by the tracer {:.2} %, duty {:.2} %, {:.0} samples, est. error {:.1} %)",
+            "  sampled (default), long loop ({long_allocs:.0} allocations), medians of {LONG_RUNS} sampled and {} untraced runs (interquartile {sampled_iqr} and {untraced_iqr}): untraced {:.1} ms, sampled {:.1} ms: {:+.2} % (estimated by the tracer {:.2} %, duty {:.2} %, {:.0} samples, est. error {:.1} %)",
             untraced_runs.len(),
             long_untraced / 1e6,
             long_sampled / 1e6,
@@ -251,7 +272,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
             field(&sampled_report, "est_error_pct")?,
         );
         println!(
-            "  map loop (4.7 M ops) under sampled mode: untraced {:.1} ms, sampled {:.1} ms ({:+.1} %; map operations are only watched in short governed windows)",
+            "  map loop (233 M ops, ~8 s) under sampled mode: untraced {:.1} ms (mean of before and after), sampled {:.1} ms ({:+.1} %; map operations are only watched in short governed windows)",
             map_untraced / 1e6,
             map_sampled / 1e6,
             100.0 * (map_sampled / map_untraced - 1.0)

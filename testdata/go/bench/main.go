@@ -1,7 +1,7 @@
 // bench runs fixed workloads on command and prints how long they took, for
 // `cargo xtask bench` to compare untraced, traced and bare-probe runs of
 // the same process. Protocol: prints "READY <pid>"; "alloc", "alloc-long",
-// "map" and "map-small" each
+// "map", "map-long" and "map-small" each
 // run their loop and print one JSON line; EOF exits.
 package main
 
@@ -71,6 +71,11 @@ func main() {
 			}
 		case "map":
 			mapLoop(2000000)
+		case "map-long":
+			// ~8 s untraced: spans sampled mode's map-operation windows.
+			for j := 0; j < 50; j++ {
+				mapLoop(2000000)
+			}
 		case "map-small":
 			// 46,667 map operations: affordable with a probe on each.
 			mapLoop(20000)
