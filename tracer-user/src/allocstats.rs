@@ -358,13 +358,23 @@ mod tests {
 
     /// Counters against one MemStats line of the fixture.
     fn check_round(what: &str, c: &AllocCounters, v: &serde_json::Value) {
-        assert_eq!(c.objects(), u(v, "mallocs"), "{what}: objects() vs Mallocs");
-        assert_eq!(
+        // The counters only grow, and the runtime's own goroutines may
+        // allocate an object or two between ReadMemStats and our read
+        // (seen once: +1 object on go1.25.5): exact up to that.
+        let close = |ours: u64, theirs: u64, slack: u64, name: &str| {
+            assert!(
+                ours >= theirs && ours - theirs <= slack,
+                "{what}: {name}: ours {ours}, MemStats {theirs}"
+            );
+        };
+        close(c.objects(), u(v, "mallocs"), 4, "objects() vs Mallocs");
+        close(
             c.bytes(),
             u(v, "total_alloc"),
-            "{what}: bytes() vs TotalAlloc"
+            4 << 10,
+            "bytes() vs TotalAlloc",
         );
-        assert_eq!(c.frees(), u(v, "frees"), "{what}: frees() vs Frees");
+        close(c.frees(), u(v, "frees"), 4, "frees() vs Frees");
         let by_size = v["by_size"].as_array().expect("by_size");
         // MemStats.BySize has 61 entries, the runtime 68 classes.
         assert!(by_size.len() <= c.small_by_class.len(), "{what}");
@@ -374,16 +384,9 @@ mod tests {
                 Some(u(e, "size")),
                 "{what}: size of class {class}"
             );
-            assert_eq!(
-                c.small_by_class[class],
-                u(e, "mallocs"),
-                "{what}: mallocs of class {class}"
-            );
-            assert_eq!(
-                c.small_frees_by_class[class],
-                u(e, "frees"),
-                "{what}: frees of class {class}"
-            );
+            let class_what = format!("class {class}");
+            close(c.small_by_class[class], u(e, "mallocs"), 4, &class_what);
+            close(c.small_frees_by_class[class], u(e, "frees"), 4, &class_what);
         }
         // The mix really has every kind in it.
         assert!(

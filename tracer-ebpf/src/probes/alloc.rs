@@ -35,7 +35,15 @@ pub fn malloc_entry(ctx: ProbeContext) -> u32 {
     }
     let typ = regs.rbx;
     let scan = typ != 0 && read_u64(typ + TYPE_PTRBYTES).unwrap_or(0) != 0;
-    let (stack_id, truncated) = capture_stack(&ctx, cookie & COOKIE_AFTER_PROLOGUE != 0);
+    bump(counter::ALLOCS);
+    count_here(&ctx, cookie & COOKIE_AFTER_PROLOGUE != 0, size, scan, 1);
+    0
+}
+
+/// Counts `n` allocations of `size` bytes under the probed goroutine's stack.
+#[inline(always)]
+pub fn count_here(ctx: &ProbeContext, after_prologue: bool, size: u64, scan: bool, n: u64) {
+    let (stack_id, truncated) = capture_stack(ctx, after_prologue);
     if truncated {
         bump(counter::STACK_TRUNCATED);
     }
@@ -48,14 +56,12 @@ pub fn malloc_entry(ctx: ProbeContext) -> u32 {
         scan: scan as u32,
         _pad: 0,
     };
-    bump(counter::ALLOCS);
-    count(&key, 1);
-    0
+    count(&key, n);
 }
 
 /// Adds `n` allocations (n > 1: a sample's weight) under `key`.
 #[inline(always)]
-pub fn count(key: &AllocKey, n: u64) {
+fn count(key: &AllocKey, n: u64) {
     if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
         atomic_add(p, n);
         return;

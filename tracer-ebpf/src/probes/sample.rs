@@ -11,11 +11,11 @@
 use aya_ebpf::{
     helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
 };
-use tracer_common::{config, counter, AllocKey, COOKIE_SAMPLE_LARGE};
+use tracer_common::{config, counter, COOKIE_SAMPLE_LARGE};
 
 use crate::{
-    helpers::{bump, capture_stack, config, read_u64},
-    probes::alloc::count,
+    helpers::{bump, config, read_u64},
+    probes::alloc::count_here,
 };
 
 #[uprobe]
@@ -54,19 +54,6 @@ pub fn alloc_sample(ctx: ProbeContext) -> u32 {
         bump(counter::FILTERED);
         return 0;
     }
-    let (stack_id, truncated) = capture_stack(&ctx, true);
-    if truncated {
-        bump(counter::STACK_TRUNCATED);
-    }
-    if stack_id == 0 {
-        bump(counter::STACK_DROPS);
-    }
-    let key = AllocKey {
-        stack_id,
-        size,
-        scan: scan as u32,
-        _pad: 0,
-    };
-    count(&key, weight);
+    count_here(&ctx, true, size, scan, weight);
     0
 }

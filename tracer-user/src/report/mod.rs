@@ -76,6 +76,17 @@ pub struct MapReport {
     pub range_visited_max: Option<u64>,
 }
 
+impl MapReport {
+    /// "sync.Map", or the map implementation ("classic", "swiss").
+    pub fn kind_label(&self) -> &'static str {
+        if self.kind == "sync.Map" {
+            "sync.Map"
+        } else {
+            self.implementation
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct MapTotals {
     /// Maps and sync.Maps seen.

@@ -187,11 +187,7 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
             cap,
             m.tombstones,
             m.ops_per_sec,
-            if m.kind == "sync.Map" {
-                "sync.Map"
-            } else {
-                m.implementation
-            },
+            m.kind_label(),
             ops,
             if m.first_seen_only {
                 "(first seen) "

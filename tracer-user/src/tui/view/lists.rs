@@ -121,11 +121,7 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
                     },
                     m.tombstones,
                     m.ops_per_sec,
-                    if m.kind == "sync.Map" {
-                        "sync.Map"
-                    } else {
-                        m.implementation
-                    },
+                    m.kind_label(),
                     if m.first_seen_only {
                         "(first seen) "
                     } else {
