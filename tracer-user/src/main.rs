@@ -28,6 +28,7 @@ mod procmem;
 
 mod report;
 mod run_loop;
+mod sampled;
 mod sampler;
 mod session;
 mod sizeclass;

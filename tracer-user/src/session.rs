@@ -39,11 +39,11 @@ use crate::{
         pprof,
         text::TextSink,
         CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals, MadviseCaller,
-        MadviseReport, Overhead, Percentiles, Report, RssSample, Sampling, Sink, TargetInfo,
-        Window,
+        MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
     },
     run_loop::{self, Stop, Stops},
-    sampler::{slowdown_pct, Governor, PeriodStats, Step},
+    sampled::SampledState,
+    sampler::slowdown_pct,
     symbolize::{self, Symbolized, Symbolizer},
     target::Target,
 };
@@ -95,39 +95,6 @@ pub struct Mark {
     pub runtime: Option<AllocCounters>,
     /// Sampled mode: how long map operations have been watched so far.
     pub map_watch: Duration,
-}
-
-pub struct SampledState {
-    pub plan: probes::SamplePlan,
-    /// Span-refill and large-object samples.
-    pub allocs: Windowed,
-    /// Map operation probes (none with --no-maps or without map functions).
-    pub map_ops: Vec<probes::MapPoint>,
-    pub maps: Windowed,
-    /// How long map operations were watched, in total.
-    pub map_watch: Duration,
-}
-
-/// A group of probes the governor attaches in windows.
-pub struct Windowed {
-    pub governor: Governor,
-    links: Vec<attach::LinkHandle>,
-    /// Hits after which the open window closes early.
-    cap: u64,
-    /// The group's probe hits and the target's CPU time when the current
-    /// period started.
-    base: (u64, u64),
-}
-
-impl Windowed {
-    fn new(governor: Governor) -> Windowed {
-        Windowed {
-            governor,
-            links: Vec::new(),
-            cap: u64::MAX,
-            base: (0, 0),
-        }
-    }
 }
 
 /// Taken once a second by the run loop.
@@ -310,25 +277,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         maps,
         top: args.top,
         call_cache: HashMap::new(),
-        sampling: sample_plan.map(|plan| {
-            use crate::sampler::*;
-            let share = |s: f64| args.max_overhead * s;
-            SampledState {
-                plan,
-                allocs: Windowed::new(Governor::new(
-                    share(ALLOC_SHARE),
-                    ALLOC_PERIOD,
-                    ALLOC_FIRST_WINDOW,
-                )),
-                map_ops: map_op_points,
-                maps: Windowed::new(Governor::new(
-                    share(MAP_SHARE),
-                    MAP_PERIOD,
-                    MAP_FIRST_WINDOW,
-                )),
-                map_watch: Duration::ZERO,
-            }
-        }),
+        sampling: sample_plan.map(|plan| SampledState::new(plan, map_op_points, args.max_overhead)),
         memstats,
         started: Instant::now(),
         probes: None,
@@ -432,56 +381,17 @@ impl Session<'_> {
     }
 
     /// When the sampler's next open/close is due (sampled mode).
-    /// While a window is open, every `CAP_CHECK` too (its hit cap).
     pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
-        let s = self.sampling.as_ref()?;
-        let groups = [&s.allocs, &s.maps];
-        let groups = &groups[..if s.map_ops.is_empty() { 1 } else { 2 }];
-        let mut due = groups.iter().map(|g| g.governor.next_at()).min()?;
-        if groups.iter().any(|g| g.governor.open_since.is_some()) {
-            due = due.min(tokio::time::Instant::now() + CAP_CHECK);
-        }
-        Some(due)
+        self.sampling.as_ref().map(SampledState::due)
     }
 
     /// Opens or closes the sampling windows that are due.
     pub fn sampler_step(&mut self) {
         let counters = self.collector.counters();
         let cpu = self.target.cpu_time_ns().unwrap_or(0);
-        let (Some(s), Some(probes)) = (self.sampling.as_mut(), self.probes.as_mut()) else {
-            return;
-        };
-        let (bin, exe, pid) = (self.bin, &self.target.exe_path, self.target.pid);
-        let now = tokio::time::Instant::now();
-        let map_hits = counters.map_op_hits;
-        let alloc_hits = counters.probe_hits.saturating_sub(map_hits);
-        let due = |w: &Windowed, hits: u64| {
-            w.governor.next_at() <= now
-                || (w.governor.open_since.is_some() && hits.saturating_sub(w.base.0) > w.cap)
-        };
-        if due(&s.allocs, alloc_hits) {
-            let plan = &s.plan;
-            step(
-                &mut s.allocs,
-                probes,
-                (alloc_hits, cpu),
-                self.cost_per_hit_ns,
-                |p| p.open_samples(bin, exe, pid, plan),
-            );
-        }
-        if !s.map_ops.is_empty() && due(&s.maps, map_hits) {
-            let opened = s.maps.governor.open_since;
-            let points = &s.map_ops;
-            step(
-                &mut s.maps,
-                probes,
-                (map_hits, cpu),
-                self.cost_per_hit_ns,
-                |p| p.attach_maps(bin, exe, pid, points),
-            );
-            if let Some(since) = opened {
-                s.map_watch += since.elapsed();
-            }
+        if let (Some(s), Some(probes)) = (self.sampling.as_mut(), self.probes.as_mut()) {
+            let target = (self.bin, self.target.exe_path.as_path(), self.target.pid);
+            s.step(probes, target, &counters, cpu, self.cost_per_hit_ns);
         }
     }
 
@@ -508,7 +418,11 @@ impl Session<'_> {
     pub fn report(&mut self, kind: &'static str, from: &Mark, to: &Mark, exited: bool) -> Report {
         let secs = to.at.duration_since(from.at).as_secs_f64();
         let mut counts = allocs::delta(&to.counts, &from.counts);
-        let sampling = self.scale_samples(&mut counts, from, to, secs);
+        let sampling = self.sampling.as_ref().map(|s| {
+            let samples = to.counters.samples.saturating_sub(from.counters.samples);
+            let runtime = (from.runtime.as_ref(), to.runtime.as_ref());
+            s.scale(&mut counts, runtime, samples, self.started.elapsed())
+        });
         let counters = to.counters.since(&from.counters);
         let Session {
             symbolizer,
@@ -605,71 +519,6 @@ impl Session<'_> {
 }
 
 impl Session<'_> {
-    /// Sampled mode: scales the window's sampled counts to the runtime's
-    /// own allocation count for the window (read from its memstats), or by
-    /// the duty cycle when the counters cannot be read.
-    fn scale_samples(
-        &self,
-        counts: &mut HashMap<AllocKey, u64>,
-        from: &Mark,
-        to: &Mark,
-        secs: f64,
-    ) -> Option<Sampling> {
-        let s = self.sampling.as_ref()?;
-        let sampled_objects: u64 = counts.values().sum();
-        let samples = to.counters.samples.saturating_sub(from.counters.samples);
-        let duty = s.allocs.governor.duty_pct(self.started.elapsed()).max(1e-6);
-        let (total, bytes, totals_from) = match (&from.runtime, &to.runtime) {
-            (Some(a), Some(b)) => (
-                b.objects().saturating_sub(a.objects()),
-                b.bytes().saturating_sub(a.bytes()),
-                "runtime counters",
-            ),
-            _ => (
-                (sampled_objects as f64 * 100.0 / duty) as u64,
-                0,
-                "duty cycle",
-            ),
-        };
-        let scale = allocs::scale_to(counts, total);
-        if counts.is_empty() && total > 0 {
-            // Allocations no window saw: counted, under an unknown site.
-            let key = AllocKey {
-                stack_id: 0,
-                size: (bytes / total).max(1),
-                scan: 0,
-                _pad: 0,
-            };
-            counts.insert(key, total);
-        }
-        let top_share = {
-            let mut per_stack: HashMap<u64, u64> = HashMap::new();
-            for (k, n) in counts.iter() {
-                *per_stack.entry(k.stack_id).or_default() += n;
-            }
-            let max = per_stack.values().copied().max().unwrap_or(0);
-            max as f64 / total.max(1) as f64
-        };
-        let _ = secs;
-        Some(Sampling {
-            method: "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
-                     + large objects (runtime.(*mcache).allocLarge), in duty-cycled windows",
-            budget_pct: s.allocs.governor.budget_pct + s.maps.governor.budget_pct,
-            duty_cycle_pct: duty,
-            windows: s.allocs.governor.windows,
-            window_ms: s.allocs.governor.window.as_secs_f64() * 1e3,
-            period_ms: s.allocs.governor.period.as_secs_f64() * 1e3,
-            map_windows: s.maps.governor.windows,
-            map_window_ms: s.maps.governor.window.as_secs_f64() * 1e3,
-            map_period_ms: s.maps.governor.period.as_secs_f64() * 1e3,
-            samples,
-            sampled_objects,
-            scale,
-            totals_from,
-            est_error_pct: crate::sampler::relative_error_pct(top_share, samples),
-        })
-    }
-
     fn function_latencies(&self, from: &Mark, to: &Mark) -> Vec<FuncLatency> {
         self.timed
             .iter()
@@ -982,36 +831,6 @@ impl Session<'_> {
             }
         }
         out
-    }
-}
-
-/// How often an open window's hits are checked against its cap.
-const CAP_CHECK: Duration = Duration::from_millis(10);
-
-/// One governor step of a windowed probe group: open (attach) or close
-/// (detach in the background). `now` = the group's probe hits and the
-/// target's CPU time.
-fn step(
-    w: &mut Windowed,
-    probes: &mut attach::Probes,
-    now: (u64, u64),
-    cost_per_hit_ns: f64,
-    open: impl FnOnce(&mut attach::Probes) -> Result<Vec<attach::LinkHandle>, UserError>,
-) {
-    let last = PeriodStats {
-        probe_hits: now.0.saturating_sub(w.base.0),
-        target_cpu_ns: now.1.saturating_sub(w.base.1),
-    };
-    match w.governor.step(last, cost_per_hit_ns) {
-        Step::Open => {
-            w.base = now;
-            w.cap = w.governor.hit_cap(cost_per_hit_ns, last.target_cpu_ns);
-            match open(probes) {
-                Ok(links) => w.links = links,
-                Err(e) => eprintln!("tracer: sampling window not opened: {e}"),
-            }
-        }
-        Step::Close => probes.close_samples(std::mem::take(&mut w.links)),
     }
 }
 
