@@ -177,10 +177,23 @@ impl Probes {
         pid: u32,
         plan: &AllocPlan,
     ) -> Result<(), UserError> {
+        self.attach_plan(bin, exe, pid, plan, ALLOC_PROGRAM)
+    }
+
+    /// `program` at every point of an allocation plan (the point's cookie
+    /// is only meaningful to `malloc_entry`; `bare_count` ignores it).
+    fn attach_plan(
+        &mut self,
+        bin: &GoBinary,
+        exe: &Path,
+        pid: u32,
+        plan: &AllocPlan,
+        program: &'static str,
+    ) -> Result<(), UserError> {
         let points = plan
             .points
             .iter()
-            .map(|p| point(bin, ALLOC_PROGRAM, p.addr, p.cookie(), &p.func.name))
+            .map(|p| point(bin, program, p.addr, p.cookie(), &p.func.name))
             .collect::<Result<Vec<_>, _>>()?;
         self.attach(exe, pid, &points).map(drop)
     }
@@ -212,12 +225,7 @@ impl Probes {
         pid: u32,
         plan: &AllocPlan,
     ) -> Result<(), UserError> {
-        let points = plan
-            .points
-            .iter()
-            .map(|p| point(bin, BARE_PROGRAM, p.addr, 0, &p.func.name))
-            .collect::<Result<Vec<_>, _>>()?;
-        self.attach(exe, pid, &points).map(drop)
+        self.attach_plan(bin, exe, pid, plan, BARE_PROGRAM)
     }
 
     /// Goroutine creation (each RET of newproc1) and exit (goexit1).
@@ -326,10 +334,12 @@ impl Probes {
         };
         let mut handles = Vec::new();
         if self.multi {
-            let mut programs: Vec<&'static str> = points.iter().map(|p| p.program).collect();
-            programs.dedup();
-            programs.sort_by_key(|name| points.iter().position(|p| p.program == *name));
-            programs.dedup();
+            let mut programs: Vec<&'static str> = Vec::new();
+            for p in points {
+                if !programs.contains(&p.program) {
+                    programs.push(p.program);
+                }
+            }
             for name in programs {
                 let group: Vec<&Point> = points.iter().filter(|p| p.program == name).collect();
                 let offsets: Vec<u64> = group.iter().map(|p| p.offset).collect();
