@@ -116,11 +116,10 @@ impl GoBinary {
                     "Go build info found but no function table (.gopclntab)".into(),
                 ),
                 // Any file can hold the marker bytes; without a function
-                // table a blob that does not parse is not Go.
-                Ok(None) | Err(GoBinError::Corrupt(_)) => {
-                    GoBinError::NotGo("no Go build info or function table".into())
-                }
-                Err(e) => e,
+                // table a blob that does not parse (truncated, or the
+                // pre-1.18 pointer form) is not Go. A real old Go binary
+                // is refused above, by its old function table.
+                Ok(None) | Err(_) => GoBinError::NotGo("no Go build info or function table".into()),
             });
         };
         let build = build?.unwrap_or_default();
