@@ -51,6 +51,9 @@ const MAP_ENTRY_PROGRAM: &str = "map_op_entry";
 const MAP_EXIT_PROGRAM: &str = "map_op_exit";
 const SAMPLE_PROGRAM: &str = "alloc_sample";
 const BENCH_PROGRAM: &str = "bench_emit";
+/// The programs of each windowed group (for their BPF run-time statistics).
+pub const SAMPLE_PROGRAMS: &[&str] = &[SAMPLE_PROGRAM];
+pub const MAP_PROGRAMS: &[&str] = &[MAP_ENTRY_PROGRAM, MAP_EXIT_PROGRAM];
 
 pub struct Probes {
     pub ebpf: Ebpf,
@@ -61,6 +64,8 @@ pub struct Probes {
     /// Every uprobe link, owned here so that a sampling window can be
     /// closed on its own. A handle is an index.
     links: Vec<Option<(Link, usize)>>,
+    /// Holds the kernel's BPF statistics on (see `enable_stats`).
+    stats: Option<OwnedFd>,
 }
 
 /// One uprobe_multi link (many points) or one perf-event uprobe.
@@ -124,6 +129,7 @@ pub fn load() -> Result<Probes, UserError> {
         attached: 0,
         multi,
         links: Vec::new(),
+        stats: None,
     })
 }
 
@@ -271,8 +277,9 @@ impl Probes {
 
     /// Closes a sampling window (allocation samples or map operations).
     /// A detach waits for RCU grace periods (~0.1 s per perf-event probe,
-    /// once per uprobe_multi link): on a thread of its own, not the run loop.
-    pub fn close_samples(&mut self, handles: Vec<LinkHandle>) {
+    /// once per uprobe_multi link): on a thread of its own, not the run
+    /// loop; the probes fire until it has finished.
+    pub fn close_samples(&mut self, handles: Vec<LinkHandle>) -> std::thread::JoinHandle<()> {
         let links: Vec<(Link, usize)> = handles
             .into_iter()
             .filter_map(|h| self.links.get_mut(h).and_then(Option::take))
@@ -280,7 +287,31 @@ impl Probes {
         self.attached = self
             .attached
             .saturating_sub(links.iter().map(|(_, n)| n).sum());
-        std::thread::spawn(move || drop(links));
+        // Last attached first: entries go before the RETs that end them
+        // (as they were attached after them), so none is left in flight.
+        std::thread::spawn(move || links.into_iter().rev().for_each(drop))
+    }
+
+    /// Keeps the kernel's BPF run-time statistics on while the tracer runs
+    /// (BPF_ENABLE_STATS: off again when the returned fd closes). Where
+    /// the kernel refuses, the BPF cost per hit is not measured.
+    pub fn enable_stats(&mut self) {
+        self.stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
+    }
+
+    /// Cumulative (run time ns, runs) of every uprobe program.
+    pub fn uprobe_stats(&self) -> (u64, u64) {
+        UPROBE_PROGRAMS
+            .iter()
+            .filter_map(|p| self.program_stats(p))
+            .fold((0, 0), |(t, n), (a, b)| (t + a, n + b))
+    }
+
+    /// A program's cumulative (run time ns, runs), while stats are on.
+    pub fn program_stats(&self, name: &str) -> Option<(u64, u64)> {
+        self.stats.as_ref()?;
+        let info = self.ebpf.program(name)?.info().ok()?;
+        Some((info.run_time().as_nanos() as u64, info.run_count()))
     }
 
     /// Map functions and sync.Map methods: entry (after the prologue) and

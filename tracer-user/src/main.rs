@@ -19,6 +19,7 @@ mod goroutines;
 
 mod inspect;
 mod map_report;
+mod map_sites;
 mod mapmem;
 mod memory;
 
@@ -28,8 +29,7 @@ mod procmem;
 
 mod report;
 mod run_loop;
-mod sampled;
-mod sampler;
+mod sampling;
 mod session;
 mod sizeclass;
 mod symbolize;

@@ -1,7 +1,11 @@
 //! The maps section of a report and its findings: joins what the probes
 //! counted (`aggregate::maps`) with what the maps' memory shows now
-//! (`mapmem`, read-only), ranks them, and sums the rest.
-use std::collections::{BTreeMap, HashMap};
+//! (`mapmem`, read-only), groups the maps by creation site (`map_sites`),
+//! lists the ones that stand out, and sums the rest.
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::{Duration, Instant},
+};
 
 use crate::{
     aggregate::{
@@ -9,19 +13,31 @@ use crate::{
         maps::{op_name, resolved_ops, MapStats, MapTable},
     },
     golayout::{Layout, MapImpl, SyncMapImpl},
+    map_sites::{self, Created, Header, HeaderLayout, Liveness, SiteKey, Tracked},
     mapmem::{self, ScanBudget},
     procmem::ProcMem,
-    report::{Finding, MapReport, MapTotals, Percentiles},
+    report::{Finding, MapReport, MapSite, MapTotals, Percentiles},
     session::percentiles,
     symbolize::{self, Symbolized},
 };
 
-/// Maps whose memory is read per report (the busiest in the window).
-const READ_AT_MOST: usize = 256;
+/// Maps whose memory is read in full per report: at least this many,
+const READ_AT_LEAST: usize = 256;
+/// then more while within `READ_TIME` (a small map is a few system calls),
+const READ_TIME: Duration = Duration::from_millis(20);
+/// up to this many. The largest (by their headers) and the busiest first.
+const READ_AT_MOST: usize = 4096;
 
 pub const DEFINITIONS: &str = "live = len(m); capacity_slots = slots allocated (classic: 8 per bucket incl. overflow; swiss: table capacities); \
 tombstones = classic: slots deleted and not reused (tophash emptyOne); swiss: ctrlDeleted slots (capacity*7/8 - used - growthLeft per table); \
-sync.Map held = entries still referenced incl. deleted ones (read/dirty), live = entries with a value";
+sync.Map held = entries still referenced incl. deleted ones (read/dirty), live = entries with a value; \
+map_sites: alive = its header, read at this report, still holds a map with the hash seed first read there \
+(an upper bound: a map the GC freed reads as itself until its memory is reused; a delete that empties a map, or a clear, draws a new seed); \
+gone = unreadable, not a map, or a new seed with no delete or clear seen (exact mode); \
+liveness_unknown = not known (sync.Map not read, new seed while operations were not all watched, memory not readable); \
+bytes = of the alive maps read in full (bytes_maps); \
+maps lists a map singly when >= 64 KiB, >= 1,000 live entries, >= 1,000 operations, \
+alive >= half the window at a site with <= 4 alive maps, or in a finding";
 
 /// What the session knows about the target's maps.
 pub struct MapContext<'a> {
@@ -42,6 +58,15 @@ pub fn live_now(mem: &ProcMem, map: u64) -> Option<u64> {
     mem.read_u64(map).ok().filter(|&n| n < 1 << 40)
 }
 
+/// What a mark keeps of the maps: operation counts per map (sync.Map
+/// Store/Delete resolved) and makemap calls per creation stack, so far.
+#[derive(Debug, Clone)]
+pub struct MapMark {
+    pub at: Instant,
+    pub ops: HashMap<u64, BTreeMap<&'static str, u64>>,
+    pub made: HashMap<u64, u64>,
+}
+
 /// A map, its probe statistics, its stack, its operations in the window.
 type Candidate<'t> = (
     u64,
@@ -52,17 +77,19 @@ type Candidate<'t> = (
 
 pub struct Built {
     pub maps: Vec<MapReport>,
+    pub sites: Vec<MapSite>,
     pub totals: MapTotals,
     pub findings: Vec<Finding>,
 }
 
-/// `ops_from`: resolved op counts at the window start; `ops_to` now.
+/// `from`, `to`: the marks at the window's start and end. `secs`: how long
+/// operations were watched (sampled mode) or the window.
 #[allow(clippy::too_many_arguments)]
 pub fn build(
     ctx: &MapContext,
     table: &MapTable,
-    ops_from: &HashMap<u64, BTreeMap<&'static str, u64>>,
-    ops_to: &HashMap<u64, BTreeMap<&'static str, u64>>,
+    from: &MapMark,
+    to: &MapMark,
     secs: f64,
     ops_sampled: bool,
     top: usize,
@@ -71,9 +98,10 @@ pub fn build(
 ) -> Built {
     let mem = ProcMem::new(ctx.pid);
     let budget = ScanBudget::default();
+    let window_secs = to.at.saturating_duration_since(from.at).as_secs_f64();
     let window_ops = |id: &u64| -> BTreeMap<&'static str, u64> {
-        let now = ops_to.get(id).cloned().unwrap_or_default();
-        let base = ops_from.get(id);
+        let now = to.ops.get(id).cloned().unwrap_or_default();
+        let base = from.ops.get(id);
         now.into_iter()
             .map(|(k, v)| {
                 (
@@ -85,73 +113,217 @@ pub fn build(
             .collect()
     };
     // Internal maps of sync.Map (read/dirty) belong to their sync.Map.
-    let mut candidates: Vec<Candidate> = table
+    let candidates: Vec<Candidate> = table
         .maps
         .iter()
         .map(|(id, m)| (*id, m, stack_of(m.stack_id), window_ops(id)))
         .filter(|(_, m, stack, _)| m.sync || !stack.as_ref().is_some_and(is_sync_internal))
         .collect();
-    let total_ops = |ops: &BTreeMap<&str, u64>| -> u64 {
-        ops.iter()
-            .filter(|(k, _)| **k != op_name::LOAD_MISS)
-            .map(|(_, v)| v)
-            .sum()
+
+    // Every plain map's header: is it still there, how big is it.
+    let headers_layout = ctx
+        .memory_readable
+        .then(|| HeaderLayout::of(ctx.layout, ctx.map_impl))
+        .flatten();
+    let mut plain: Vec<u64> = candidates
+        .iter()
+        .filter(|(_, m, _, _)| !m.sync)
+        .map(|(id, ..)| *id)
+        .collect();
+    // In address order: neighbours share pages.
+    plain.sort_unstable();
+    let headers: HashMap<u64, Option<Header>> = match &headers_layout {
+        Some(hl) => plain
+            .iter()
+            .copied()
+            .zip(map_sites::read_headers(&mem, hl, &plain))
+            .collect(),
+        None => HashMap::new(),
     };
-    candidates.sort_by_key(|(id, _, _, ops)| (std::cmp::Reverse(total_ops(ops)), *id));
-    let mut reports: Vec<MapReport> = Vec::new();
-    let mut totals = MapTotals {
-        tracked: candidates.len() as u64,
-        untracked_ops: table.untracked_ops,
-        latency_floor_ns: table.floor_ns,
-        probes: ctx.probes,
-        ops_watched_ns: ops_sampled.then_some((secs * 1e9) as u64),
-        definitions: DEFINITIONS,
-        ..Default::default()
-    };
-    for (i, (id, m, stack, ops)) in candidates.into_iter().enumerate() {
-        if i >= READ_AT_MOST {
-            totals.other_maps += 1;
-            totals.other_ops += total_ops(&ops);
-            continue;
+    let header = |id: &u64| headers.get(id).copied().flatten();
+    let mut liveness: Vec<Liveness> = candidates
+        .iter()
+        .map(|(id, m, _, _)| match (&headers_layout, m.sync) {
+            (Some(_), false) => map_sites::judge(
+                header(id).as_ref(),
+                &m.identity,
+                map_sites::resets(&m.ops),
+                !ops_sampled,
+            ),
+            _ => Liveness::Unknown,
+        })
+        .collect();
+
+    // Full reads: sync.Maps and the plain maps still there (all of them
+    // when headers cannot be checked), largest and busiest first.
+    let readable: Vec<usize> = (0..candidates.len())
+        .filter(|&i| {
+            candidates[i].1.sync
+                || liveness[i] == Liveness::Alive
+                || (headers_layout.is_none() && liveness[i] == Liveness::Unknown)
+        })
+        .collect();
+    let keys: Vec<(u64, u64, u64)> = readable
+        .iter()
+        .map(|&i| {
+            let (id, _, _, ops) = &candidates[i];
+            let size = header(id).map_or(0, |h| h.est_slots);
+            (size, map_sites::total_ops(ops), *id)
+        })
+        .collect();
+    let started = Instant::now();
+    let mut reports: Vec<Option<MapReport>> = vec![None; candidates.len()];
+    for (k, j) in map_sites::read_order(&keys).into_iter().enumerate() {
+        if k >= READ_AT_MOST || (k >= READ_AT_LEAST && started.elapsed() >= READ_TIME) {
+            break;
         }
-        let mut r = map_report(ctx, &mem, &budget, id, m, stack, ops, secs);
+        let i = readable[j];
+        let (id, m, stack, ops) = &candidates[i];
+        let mut r = map_report(ctx, &mem, &budget, *id, m, stack.clone(), ops.clone(), secs);
         r.latency_ns = table
             .latencies
-            .get(&id)
+            .get(id)
             .map(|l| {
                 l.iter()
                     .map(|(k, h)| (*k, minus_floor(percentiles(h), table.floor_ns)))
                     .collect()
             })
             .unwrap_or_default();
-        reports.push(r);
+        if m.sync && r.memory_error.is_none() {
+            liveness[i] = Liveness::Alive;
+        }
+        reports[i] = Some(r);
     }
-    reports.sort_by(|a, b| {
-        b.bytes
-            .cmp(&a.bytes)
-            .then(b.ops_per_sec.total_cmp(&a.ops_per_sec))
-            .then(a.id.cmp(&b.id))
+
+    // Findings, heaviest map first.
+    let mut read: Vec<usize> = (0..candidates.len())
+        .filter(|&i| reports[i].is_some())
+        .collect();
+    read.sort_by(|&a, &b| {
+        let (ra, rb) = (reports[a].as_ref(), reports[b].as_ref());
+        let bytes = |r: Option<&MapReport>| r.map_or(0, |r| r.bytes);
+        bytes(rb)
+            .cmp(&bytes(ra))
+            .then(candidates[a].0.cmp(&candidates[b].0))
     });
     let mut findings = Vec::new();
-    for r in &reports {
+    let mut has_finding = vec![false; candidates.len()];
+    for i in read {
+        let Some(r) = reports[i].as_ref() else {
+            continue;
+        };
+        let before = findings.len();
         findings.extend(never_shrinks(r));
         findings.extend(residue(r));
-        if let Some(series) = u64::from_str_radix(r.id.trim_start_matches("0x"), 16)
-            .ok()
-            .and_then(|id| live_series.get(&id))
-        {
+        if let Some(series) = live_series.get(&candidates[i].0) {
             findings.extend(growth(r, series));
         }
+        has_finding[i] = findings.len() > before;
     }
-    for r in reports.split_off(top.min(reports.len())) {
-        totals.other_maps += 1;
-        totals.other_bytes += r.bytes;
-        totals.other_ops += total_ops(&r.ops);
+
+    let tracked_n = candidates.len() as u64;
+    let tracked: Vec<Tracked> = candidates
+        .into_iter()
+        .zip(reports)
+        .enumerate()
+        .map(|(i, ((id, m, stack, ops), report))| {
+            let (frame, frames) = match stack {
+                Some(s) => (s.site(), s.frames),
+                None => (symbolize::unknown_frame(), Vec::new()),
+            };
+            let live_entries = match (&report, header(&id)) {
+                (Some(r), _) if m.sync => r.live,
+                (_, Some(h)) => h.live,
+                _ => 0,
+            };
+            Tracked {
+                id,
+                site: SiteKey {
+                    frame,
+                    first_seen_only: !m.created,
+                    kind: kind_of(m.sync),
+                },
+                implementation: impl_of(ctx, m.sync),
+                stack: frames,
+                ops,
+                liveness: liveness[i],
+                live_entries,
+                age_secs: m
+                    .seen_at
+                    .map_or(0.0, |t| to.at.saturating_duration_since(t).as_secs_f64()),
+                report,
+                finding: has_finding[i],
+            }
+        })
+        .collect();
+
+    // makemap calls in the window, per creation site.
+    let mut created = Vec::new();
+    for (&stack_id, &now) in &to.made {
+        let n = now - from.made.get(&stack_id).copied().unwrap_or(0).min(now);
+        if n == 0 {
+            continue;
+        }
+        let stack = stack_of(stack_id);
+        if stack.as_ref().is_some_and(is_sync_internal) {
+            continue;
+        }
+        let (frame, frames) = match stack {
+            Some(s) => (s.site(), s.frames),
+            None => (symbolize::unknown_frame(), Vec::new()),
+        };
+        created.push(Created {
+            site: SiteKey {
+                frame,
+                first_seen_only: false,
+                kind: kind_of(false),
+            },
+            count: n,
+            stack: frames,
+        });
     }
+
+    let grouped = map_sites::group(
+        tracked,
+        created,
+        impl_of(ctx, false),
+        secs,
+        window_secs,
+        top,
+    );
+    let totals = MapTotals {
+        tracked: tracked_n,
+        other_maps: grouped.unlisted.maps,
+        other_bytes: grouped.unlisted.bytes,
+        other_ops: grouped.unlisted.ops,
+        untracked_ops: table.untracked_ops,
+        latency_floor_ns: table.floor_ns,
+        probes: ctx.probes,
+        ops_watched_ns: ops_sampled.then_some((secs * 1e9) as u64),
+        definitions: DEFINITIONS,
+    };
     Built {
-        maps: reports,
+        maps: grouped.listed,
+        sites: grouped.sites,
         totals,
         findings,
+    }
+}
+
+fn kind_of(sync: bool) -> &'static str {
+    if sync {
+        "sync.Map"
+    } else {
+        "map"
+    }
+}
+
+fn impl_of(ctx: &MapContext, sync: bool) -> &'static str {
+    match (sync, ctx.map_impl, ctx.sync_impl) {
+        (false, MapImpl::Classic, _) => "classic",
+        (false, MapImpl::Swiss, _) => "swiss",
+        (true, _, SyncMapImpl::ReadDirty) => "read_dirty",
+        (true, _, SyncMapImpl::HashTrie) => "hashtrie",
     }
 }
 
@@ -187,20 +359,11 @@ fn map_report(
         Some(s) => (s.site(), s.frames),
         None => (symbolize::unknown_frame(), Vec::new()),
     };
-    let n_ops: u64 = ops
-        .iter()
-        .filter(|(k, _)| **k != op_name::LOAD_MISS)
-        .map(|(_, v)| v)
-        .sum();
+    let n_ops = map_sites::total_ops(&ops);
     let mut r = MapReport {
         id: format!("{id:#x}"),
-        kind: if m.sync { "sync.Map" } else { "map" },
-        implementation: match (m.sync, ctx.map_impl, ctx.sync_impl) {
-            (false, MapImpl::Classic, _) => "classic",
-            (false, MapImpl::Swiss, _) => "swiss",
-            (true, _, SyncMapImpl::ReadDirty) => "read_dirty",
-            (true, _, SyncMapImpl::HashTrie) => "hashtrie",
-        },
+        kind: kind_of(m.sync),
+        implementation: impl_of(ctx, m.sync),
         created_at,
         first_seen_only: !m.created,
         stack: frames,
@@ -343,16 +506,21 @@ fn growth(r: &MapReport, series: &[(f64, u64)]) -> Option<Finding> {
     })
 }
 
-/// Resolves sync.Map Store/Delete call sites (see `aggregate::maps`).
+/// The maps' part of a mark: operation counts with sync.Map Store/Delete
+/// call sites resolved (see `aggregate::maps`), makemap calls per stack.
 pub fn resolve_ops(
     table: &MapTable,
     is_call_of: &mut dyn FnMut(u64, &'static str) -> bool,
-) -> HashMap<u64, BTreeMap<&'static str, u64>> {
-    table
-        .maps
-        .iter()
-        .map(|(k, m)| (*k, resolved_ops(m, is_call_of)))
-        .collect()
+) -> MapMark {
+    MapMark {
+        at: Instant::now(),
+        ops: table
+            .maps
+            .iter()
+            .map(|(k, m)| (*k, resolved_ops(m, is_call_of)))
+            .collect(),
+        made: table.made.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -221,6 +221,22 @@ pub struct MapPoint {
     pub cookie: u64,
 }
 
+/// The same point counted at its entry alone (sampled mode's windows):
+/// a third of the probe points to switch and one hit per operation, at
+/// the price of latencies and of the results read at RET (load misses,
+/// Range sizes). Map creation keeps its RETs: the new map is in RAX there.
+pub fn entry_only(p: MapPoint) -> MapPoint {
+    use tracer_common::{map_cookie as mc, map_op};
+    if (p.cookie & mc::OP_MASK) as u32 == map_op::MAKE {
+        return p;
+    }
+    MapPoint {
+        rets: Vec::new(),
+        cookie: p.cookie | mc::INSTANT,
+        ..p
+    }
+}
+
 /// Map and sync.Map probes for this binary. Functions the program does not
 /// use are absent (dead-code elimination), and functions that only forward
 /// to probed ones (makemap64, mapaccess*_fat, sync.Map Store/Delete) are not
@@ -395,12 +411,4 @@ pub fn sample_plan(
         refill,
         large: point(symbols.alloc_large),
     })
-}
-
-/// Map points cheap enough for sampled mode: creation and growth happen
-/// once per map or per doubling, not once per operation.
-pub fn is_rare_map_point(p: &MapPoint) -> bool {
-    use tracer_common::map_op;
-    let op = (p.cookie & tracer_common::map_cookie::OP_MASK) as u32;
-    op == map_op::MAKE || op == map_op::GROW
 }

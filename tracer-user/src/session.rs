@@ -14,7 +14,7 @@ use tracer_common::AllocKey;
 use crate::{
     aggregate::{
         allocs,
-        goroutines::{leak_rate, LiveG, SiteCounts},
+        goroutines::{leak_rate, SiteCounts},
         madvise::{advice_name, MadviseTable},
     },
     allocstats::{self, AllocCounters},
@@ -26,7 +26,11 @@ use crate::{
     gobin::Frame,
     gobin::{GoBinError, GoBinary},
     golayout,
-    goroutines::{self, SystemStarts},
+    goroutines::{
+        self,
+        snapshot::{MARK_MAX_AGE, SAMPLE_MAX_AGE},
+        SystemStarts,
+    },
     map_report::{self, MapContext},
     memory::{madv_free_finding, read_smaps_rollup},
     privileges,
@@ -42,8 +46,7 @@ use crate::{
         MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
     },
     run_loop::{self, Stop, Stops},
-    sampled::SampledState,
-    sampler::slowdown_pct,
+    sampling::{self, governor::slowdown_pct, SampledState},
     symbolize::{self, Symbolized, Symbolizer},
     target::Target,
 };
@@ -61,6 +64,8 @@ pub struct Session<'a> {
     pub layout: &'static golayout::Layout,
     /// The runtime's goroutine list was read at attach.
     pub goroutines_listed: bool,
+    /// Sampled mode: re-reads the runtime's goroutine list (no probes).
+    pub go_snapshots: Option<goroutines::Snapshots>,
     /// Once a second: live goroutines per site, RSS.
     pub samples: Vec<Sample>,
     pub symbolizer: Symbolizer<'a>,
@@ -70,11 +75,12 @@ pub struct Session<'a> {
     pub sampling: Option<SampledState>,
     /// Address of `runtime.memstats` (the runtime's allocation counters).
     pub memstats: Option<u64>,
-    pub started: Instant,
     /// Owned here so the sampler can attach and detach.
     pub probes: Option<attach::Probes>,
     /// Sites shown per report section.
     pub top: usize,
+    /// The target's CPU time when last read.
+    last_cpu_ns: Option<u64>,
     /// (return address, suffix) → the call is inside an inlined function so named.
     call_cache: HashMap<(u64, &'static str), bool>,
 }
@@ -89,10 +95,14 @@ pub struct Mark {
     pub cpu_ns: u64,
     pub latencies: Vec<Histogram<u64>>,
     pub go_sites: HashMap<u64, SiteCounts>,
+    /// Sampled mode: the runtime's goid counter (goroutines created).
+    pub goidgen: Option<u64>,
     pub madvise: MadviseTable,
-    pub map_ops: HashMap<u64, BTreeMap<&'static str, u64>>,
-    /// The runtime's own allocation counters (read from its memstats).
-    pub runtime: Option<AllocCounters>,
+    pub map_ops: map_report::MapMark,
+    /// Sampled mode: the estimates and windows so far.
+    pub sampled: Option<sampling::SampledMark>,
+    /// BPF run time (ns) and runs of every uprobe program so far.
+    pub bpf: (u64, u64),
     /// Sampled mode: how long map operations have been watched so far.
     pub map_watch: Duration,
 }
@@ -202,14 +212,18 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    // Sampled mode keeps the rare points (creation, growth) attached and
-    // watches operations in some of its windows.
-    let (map_points, map_op_points): (Vec<_>, Vec<_>) = if args.no_maps {
-        (Vec::new(), Vec::new())
+    // Sampled mode attaches no map point for good (net/http creates maps
+    // per request): operations, creation and growth are watched in windows.
+    let all_map_points = if args.no_maps {
+        Vec::new()
     } else {
         probes::map_plan(&bin, sync_impl)
-            .into_iter()
-            .partition(|p| !sampled || probes::is_rare_map_point(p))
+    };
+    let (map_points, map_op_points) = if sampled {
+        let light = all_map_points.into_iter().map(probes::entry_only);
+        (Vec::new(), light.collect())
+    } else {
+        (all_map_points, Vec::new())
     };
     let madvise_point = probes::madvise_point(&bin);
     privileges::check()?;
@@ -222,6 +236,7 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     let attach_started = Instant::now();
     let mut probes = attach::load()?;
     let cost_per_hit_ns = probes.calibrate()?;
+    probes.enable_stats();
     probes.configure(layout, target.pid)?;
     let mut collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
     if !sampled {
@@ -229,7 +244,8 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     }
     probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
     probes.attach_maps(&bin, &target.exe_path, target.pid, &map_points)?;
-    if let Ok(plan) = &goroutine_plan {
+    // Sampled mode reads the runtime's goroutine list instead (no probes).
+    if let (Ok(plan), false) = (&goroutine_plan, sampled) {
         probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
     }
     // Under churn the runtime calls madvise thousands of times a second:
@@ -255,7 +271,11 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
             goroutines::symtab_address(&exe, r.expunged_symbol).map(|a| a + bias)
         }),
         pid: target.pid,
-        probes: map_points.iter().map(|p| 1 + p.rets.len() as u64).sum(),
+        probes: map_points
+            .iter()
+            .chain(&map_op_points)
+            .map(|p| 1 + p.rets.len() as u64)
+            .sum(),
     };
     let memstats = {
         let mem = ProcMem::new(target.pid);
@@ -273,16 +293,18 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
         collector,
         layout,
         goroutines_listed: false,
+        go_snapshots: None,
         samples: Vec::new(),
         maps,
         top: args.top,
+        last_cpu_ns: None,
         call_cache: HashMap::new(),
         sampling: sample_plan.map(|plan| SampledState::new(plan, map_op_points, args.max_overhead)),
         memstats,
-        started: Instant::now(),
         probes: None,
     };
-    session.goroutines_listed = goroutine_plan.is_ok() && session.list_goroutines(bias);
+    session.goroutines_listed =
+        (sampled || goroutine_plan.is_ok()) && session.list_goroutines(bias);
     let attached = probes.attached;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -357,17 +379,32 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
 
 impl Session<'_> {
     pub fn mark(&mut self) -> Mark {
+        // Sampled mode: goroutines as of a fresh reading of the runtime's list.
+        if let Some(snapshots) = self.go_snapshots.as_mut() {
+            let agg = &mut self.collector.agg;
+            snapshots.refresh(&mut agg.goroutines, &agg.system_starts, MARK_MAX_AGE);
+        }
+        // A target that has exited keeps the CPU time last read.
+        let cpu_ns = self.target.cpu_time_ns().or(self.last_cpu_ns);
+        self.last_cpu_ns = cpu_ns;
+        let runtime = self.runtime_counters();
+        let sampled = self.sampling.as_mut().map(|s| {
+            s.poll(runtime, cpu_ns);
+            s.mark()
+        });
         Mark {
             at: Instant::now(),
             unix_ns: unix_ns(),
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
-            cpu_ns: self.target.cpu_time_ns().unwrap_or(0),
+            cpu_ns: cpu_ns.unwrap_or(0),
             latencies: self.collector.agg.latencies.clone(),
             go_sites: self.collector.agg.goroutines.sites.clone(),
+            goidgen: self.go_snapshots.as_ref().and_then(|s| s.goidgen()),
             madvise: self.collector.agg.madvise.clone(),
             map_ops: self.map_ops(),
-            runtime: self.runtime_counters(),
+            sampled,
+            bpf: self.probes.as_ref().map_or((0, 0), |p| p.uprobe_stats()),
             map_watch: self
                 .sampling
                 .as_ref()
@@ -385,19 +422,40 @@ impl Session<'_> {
         self.sampling.as_ref().map(SampledState::due)
     }
 
-    /// Opens or closes the sampling windows that are due.
+    /// Reads the runtime's counters when due; opens or closes the sampling
+    /// windows that are due.
     pub fn sampler_step(&mut self) {
-        let counters = self.collector.counters();
-        let cpu = self.target.cpu_time_ns().unwrap_or(0);
-        if let (Some(s), Some(probes)) = (self.sampling.as_mut(), self.probes.as_mut()) {
-            let target = (self.bin, self.target.exe_path.as_path(), self.target.pid);
-            s.step(probes, target, &counters, cpu, self.cost_per_hit_ns);
+        if self.sampling.as_ref().is_some_and(SampledState::poll_due) {
+            let runtime = self.runtime_counters();
+            let cpu = self.target.cpu_time_ns();
+            if let Some(s) = self.sampling.as_mut() {
+                s.poll(runtime, cpu);
+            }
+        }
+        let Session {
+            sampling,
+            probes,
+            bin,
+            target,
+            collector,
+            cost_per_hit_ns,
+            ..
+        } = self;
+        if let (Some(s), Some(probes)) = (sampling.as_mut(), probes.as_mut()) {
+            s.step(&mut sampling::Ctx {
+                probes,
+                bin,
+                exe: &target.exe_path,
+                pid: target.pid,
+                collector,
+                trap_ns: *cost_per_hit_ns,
+            });
         }
     }
 
     /// Map operation counts now, sync.Map Store/Delete told from Swap /
     /// LoadAndDelete by the inline tree at their call sites.
-    fn map_ops(&mut self) -> HashMap<u64, BTreeMap<&'static str, u64>> {
+    fn map_ops(&mut self) -> map_report::MapMark {
         let Session {
             symbolizer,
             collector,
@@ -417,13 +475,24 @@ impl Session<'_> {
 
     pub fn report(&mut self, kind: &'static str, from: &Mark, to: &Mark, exited: bool) -> Report {
         let secs = to.at.duration_since(from.at).as_secs_f64();
-        let mut counts = allocs::delta(&to.counts, &from.counts);
-        let sampling = self.sampling.as_ref().map(|s| {
-            let samples = to.counters.samples.saturating_sub(from.counters.samples);
-            let runtime = (from.runtime.as_ref(), to.runtime.as_ref());
-            s.scale(&mut counts, runtime, samples, self.started.elapsed())
-        });
         let counters = to.counters.since(&from.counters);
+        let raw = allocs::delta(&to.counts, &from.counts);
+        let bpf_runs = to.bpf.1.saturating_sub(from.bpf.1);
+        let bpf_ns_per_hit =
+            (bpf_runs > 0).then(|| to.bpf.0.saturating_sub(from.bpf.0) as f64 / bpf_runs as f64);
+        let (counts, sampling, unattributed, probe_ns) =
+            match (&self.sampling, &from.sampled, &to.sampled) {
+                (Some(s), Some(a), Some(b)) => {
+                    let elapsed = to.at.duration_since(from.at);
+                    let w = s.window_counts((a, b), &counters, raw, elapsed, self.cost_per_hit_ns);
+                    (w.counts, Some(w.sampling), w.unattributed, w.probe_ns)
+                }
+                _ => {
+                    let per_hit = self.cost_per_hit_ns + bpf_ns_per_hit.unwrap_or(0.0);
+                    let probe_ns = counters.probe_hits as f64 * per_hit;
+                    (raw, None, Default::default(), probe_ns)
+                }
+            };
         let Session {
             symbolizer,
             collector,
@@ -440,8 +509,12 @@ impl Session<'_> {
                 .or_insert_with(|| collector.stack(id).map(|s| symbolizer.stack(s.frames())))
                 .clone()
         };
-        let (allocations, allocation_totals) =
+        let (allocations, mut allocation_totals) =
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
+        // The totals are the runtime's: what no window saw is in them too.
+        allocation_totals.objects += unattributed.objects;
+        allocation_totals.bytes += unattributed.bytes;
+        allocation_totals.slot_bytes += unattributed.bytes;
         let alloc_stacks = allocs::by_stack(&counts, &mut stack_of);
         let map_series = map_live_series(&self.samples, from, to);
         // Sampled mode sees operations only while it watches them.
@@ -465,7 +538,6 @@ impl Session<'_> {
         let mut findings = self.findings(from, to, &madvise);
         findings.extend(built.findings);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
-        let probe_ns = counters.probe_hits as f64 * self.cost_per_hit_ns;
         let info = self.bin.build_info();
         Report {
             schema: 1,
@@ -500,16 +572,19 @@ impl Session<'_> {
                 stack_drops: counters.stack_drops,
                 stacks_truncated: counters.stack_truncated,
                 cost_per_hit_ns: self.cost_per_hit_ns,
+                bpf_ns_per_hit,
                 est_target_slowdown_pct: slowdown_pct(probe_ns, cpu_ns as f64),
                 target_cpu_ns: cpu_ns,
                 tracer_max_rss_bytes: max_rss_bytes(),
             },
             allocations,
             allocation_totals,
+            unattributed,
             functions: self.function_latencies(from, to),
             goroutines,
             goroutine_totals,
             madvise,
+            map_sites: built.sites,
             maps: built.maps,
             map_totals: built.totals,
             findings,
@@ -557,20 +632,26 @@ impl Session<'_> {
     fn list_goroutines(&mut self, bias: u64) -> bool {
         self.collector.agg.system_starts = SystemStarts::new(self.bin, bias);
         let mem = ProcMem::new(self.target.pid);
-        match goroutines::list_goroutines(&mem, self.bin, self.layout, bias) {
-            Ok(list) => {
-                for g in list {
-                    let system = self.collector.agg.system_starts.contains(g.startpc);
-                    self.collector.agg.goroutines.pre_existing(
-                        g.goid,
-                        LiveG {
-                            gopc: g.gopc,
-                            g: g.addr,
-                            system,
-                        },
-                    );
+        let agg = &mut self.collector.agg;
+        let listed = goroutines::snapshot::list_at_attach(
+            mem,
+            self.bin,
+            self.layout,
+            bias,
+            &mut agg.goroutines,
+            &agg.system_starts,
+        );
+        match listed {
+            Ok(snapshots) => {
+                // Sampled mode re-reads the list instead of probing.
+                if self.sampling.is_some() {
+                    self.go_snapshots = Some(snapshots);
                 }
                 true
+            }
+            Err(e) if self.sampling.is_some() => {
+                eprintln!("tracer: goroutines are not counted: {e}");
+                false
             }
             Err(e) => {
                 eprintln!("tracer: goroutines that existed before attach are not counted: {e}");
@@ -629,6 +710,10 @@ impl Session<'_> {
         {
             return;
         }
+        if let Some(snapshots) = self.go_snapshots.as_mut() {
+            let agg = &mut self.collector.agg;
+            snapshots.refresh(&mut agg.goroutines, &agg.system_starts, SAMPLE_MAX_AGE);
+        }
         self.samples.push(Sample {
             at: Instant::now(),
             live: self.collector.agg.goroutines.live_by_site(),
@@ -671,15 +756,9 @@ impl Session<'_> {
     }
 
     fn site_frame(&mut self, pc: u64) -> Frame {
-        if pc == 0 {
-            return symbolize::unknown_frame();
-        }
-        self.symbolizer
-            .stack(&[pc])
-            .frames
-            .into_iter()
-            .next()
-            .unwrap_or_else(symbolize::unknown_frame)
+        let start = self.collector.agg.goroutines.sites.get(&pc);
+        let startpc = start.map_or(0, |s| s.startpc);
+        goroutines::site_frame(&mut self.symbolizer, self.bin, pc, startpc)
     }
 
     fn goroutine_sites(&mut self, from: &Mark, to: &Mark) -> (Vec<GoroutineSite>, GoroutineTotals) {
@@ -687,6 +766,15 @@ impl Session<'_> {
         let mut totals = GoroutineTotals {
             pre_existing_unknown: !self.goroutines_listed,
             system: self.collector.agg.goroutines.system_live(),
+            source: match (&self.go_snapshots, &self.sampling) {
+                (Some(_), _) => "snapshots",
+                (None, Some(_)) => "none",
+                (None, None) => "probes",
+            },
+            snapshots: self
+                .go_snapshots
+                .as_ref()
+                .map(|s| s.report(from.goidgen, to.goidgen)),
             ..Default::default()
         };
         let sites: Vec<(u64, SiteCounts)> = to.go_sites.iter().map(|(k, v)| (*k, *v)).collect();

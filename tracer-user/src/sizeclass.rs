@@ -48,6 +48,14 @@ pub fn class_size(class: usize) -> Option<u64> {
     CLASS_TO_SIZE.get(class).map(|&c| u64::from(c))
 }
 
+/// The small size class whose slots are `slot` bytes (a span's
+/// `elemsize`); `None` for large objects and sizes that are no class.
+pub fn class_of_slot(slot: u64) -> Option<usize> {
+    (slot > 0 && slot <= MAX_SMALL_SIZE)
+        .then(|| CLASS_TO_SIZE.iter().position(|&c| u64::from(c) == slot))
+        .flatten()
+}
+
 /// Upper edges for size histograms: the size classes, then powers of two.
 pub fn histogram_edges() -> impl Iterator<Item = u64> {
     CLASS_TO_SIZE[1..]
@@ -74,5 +82,10 @@ mod tests {
         assert_eq!(slot_size(40000, false, 23), 40960);
         assert_eq!(slot_size(32768, false, 21), 32768);
         assert_eq!(slot_size(32769, false, 23), 40960);
+        assert_eq!(class_of_slot(48), Some(5));
+        assert_eq!(class_of_slot(32768), Some(67));
+        assert_eq!(class_of_slot(40960), None);
+        assert_eq!(class_of_slot(0), None);
+        assert_eq!(class_of_slot(50), None);
     }
 }

@@ -56,6 +56,11 @@ impl<'a> Symbolizer<'a> {
         }
     }
 
+    /// The executable's load bias (runtime PC − link-time PC).
+    pub fn bias(&self) -> u64 {
+        self.bias
+    }
+
     /// Frames of one return address (runtime PC), innermost first.
     fn frames_at(&mut self, pc: u64) -> Vec<Frame> {
         if let Some(f) = self.cache.get(&pc) {

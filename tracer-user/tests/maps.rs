@@ -160,6 +160,51 @@ fn check(go: &std::path::Path) {
         assert_eq!(held, st["live"].as_u64().unwrap(), "{ver}");
         assert!(finding(r, "syncmap_residue", "main.useSyncMap").is_none());
     }
+    // Maps by creation site: each of those maps has its site's row.
+    let sites = r["map_sites"].as_array().expect("map_sites");
+    for s in sites {
+        let n = |k: &str| s[k].as_u64().unwrap();
+        assert_eq!(
+            n("tracked"),
+            n("alive") + n("gone") + n("liveness_unknown"),
+            "{ver}: {s}"
+        );
+    }
+    let site = |function: &str, first_seen: bool| {
+        sites
+            .iter()
+            .find(|s| s["created_at"]["function"] == function && s["first_seen_only"] == first_seen)
+            .unwrap_or_else(|| panic!("{ver}: no site {function}: {:#}", r["map_sites"]))
+    };
+    let half_site = site("main.makeHalf", false);
+    assert!(
+        half_site["created"].as_u64().unwrap() >= 1,
+        "{ver}: {half_site}"
+    );
+    assert!(
+        half_site["alive"].as_u64().unwrap() >= 1,
+        "{ver}: {half_site}"
+    );
+    assert!(
+        half_site["listed"].as_u64().unwrap() >= 1,
+        "{ver}: {half_site}"
+    );
+    assert!(
+        half_site["ops"]["store"].as_u64().unwrap() >= truth["half_assigns"].as_u64().unwrap(),
+        "{ver}: {half_site}"
+    );
+    let big_site = site("main.touchBig", true);
+    assert_eq!(big_site["alive"], 1, "{ver}: {big_site}");
+    assert_eq!(big_site["bytes"], big["bytes"], "{ver}: {big_site}");
+    assert_eq!(big_site["largest_map"], big["id"], "{ver}: {big_site}");
+    let grow_site = site("main.makeGrow", false);
+    assert!(
+        grow_site["grows"].as_u64().unwrap() >= 5,
+        "{ver}: {grow_site}"
+    );
+    let sync_site = site("main.useSyncMap", true);
+    assert_eq!(sync_site["kind"], "sync.Map", "{ver}: {sync_site}");
+    assert_eq!(sync_site["alive"], 1, "{ver}: {sync_site}");
     let lat = &grow["latency_ns"]["store"];
     eprintln!(
         "{ver}: big live {} cap {} bytes {} (heap kept {}); half live {} cap {} tombstones {}; \

@@ -10,7 +10,16 @@ use std::{
 
 use anyhow::{bail, Context};
 
-use crate::{build, demo, prereqs};
+use crate::{bench_http, build, demo, prereqs};
+
+/// A section of `cargo xtask bench` that can be run alone (`--only`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// The aggregator, the ring buffer and the bench workload's loops.
+    Core,
+    /// A Go net/http JSON API under wrk: untraced, default mode, exact mode.
+    Http,
+}
 
 struct Bench {
     child: Child,
@@ -55,7 +64,7 @@ fn field(line: &str, name: &str) -> anyhow::Result<f64> {
     Ok(num.parse()?)
 }
 
-fn median(v: &mut [f64]) -> f64 {
+pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
@@ -78,11 +87,13 @@ fn site_shares(report: &str) -> anyhow::Result<std::collections::BTreeMap<String
 
 /// Starts a tracer command and waits for its "attached" line.
 fn start_tracer(args: &[String]) -> anyhow::Result<Child> {
-    let mut child = Command::new(build::tracer_binary())
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    start_tracer_cmd(Command::new(build::tracer_binary()).args(args))
+}
+
+/// Starts `cmd` (the tracer, possibly behind a wrapper that execs it, such
+/// as taskset) and waits for its "attached" line on stderr.
+pub fn start_tracer_cmd(cmd: &mut Command) -> anyhow::Result<Child> {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut err = BufReader::new(child.stderr.take().context("stderr")?);
     let mut line = String::new();
     while err.read_line(&mut line)? > 0 {
@@ -96,7 +107,8 @@ fn start_tracer(args: &[String]) -> anyhow::Result<Child> {
     bail!("tracer did not attach")
 }
 
-fn finish(mut child: Child, interrupt: bool) -> anyhow::Result<String> {
+/// Stops a tracer (SIGINT if `interrupt`) and returns its last stdout line.
+pub fn finish(mut child: Child, interrupt: bool) -> anyhow::Result<String> {
     if interrupt {
         unsafe_kill_int(child.id());
     }
@@ -114,7 +126,8 @@ fn unsafe_kill_int(pid: u32) {
         .status();
 }
 
-pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
+/// Runs every section, or only `only`, per Go version in `go_versions`.
+pub fn run(go_versions: &[String], only: Option<Section>) -> anyhow::Result<()> {
     let versions: Vec<String> = if go_versions.is_empty() {
         vec![prereqs::DEMO_GO_VERSION.to_string()]
     } else {
@@ -122,7 +135,26 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
     };
     let versions_ref: Vec<&str> = versions.iter().map(String::as_str).collect();
     let gos = prereqs::ensure_all(&versions_ref)?;
+    let wants = |s: Section| only.is_none_or(|o| o == s);
+    let tools = if wants(Section::Http) {
+        Some((prereqs::ensure_wrk()?, prereqs::ensure_bpftool()?))
+    } else {
+        None
+    };
     build::all()?;
+    if wants(Section::Core) {
+        core(&gos, &versions)?;
+    }
+    if let Some((wrk, bpftool)) = tools {
+        for (go, version) in gos.iter().zip(&versions) {
+            bench_http::run(go, version, &wrk, &bpftool)?;
+        }
+    }
+    Ok(())
+}
+
+/// The aggregator, the ring buffer, then per Go version the bench workload.
+fn core(gos: &[std::path::PathBuf], versions: &[String]) -> anyhow::Result<()> {
     // The aggregator alone, and the ring buffer at 200 k events/s.
     let out = Command::new(build::tracer_binary())
         .arg("bench-aggregator")
@@ -133,7 +165,7 @@ pub fn run(go_versions: &[String]) -> anyhow::Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
     print!("{}", String::from_utf8_lossy(&out.stdout));
-    for (go, version) in gos.iter().zip(&versions) {
+    for (go, version) in gos.iter().zip(versions) {
         let bin = demo::build_go_program(go, "bench", &format!("bench-{version}"))?;
         let mut child = Command::new(&bin)
             .stdin(Stdio::piped())

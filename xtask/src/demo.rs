@@ -50,16 +50,21 @@ pub fn run(duration: &str) -> anyhow::Result<()> {
 }
 
 fn trace(pid: u32, duration: &str) -> anyhow::Result<()> {
-    cmd::run(Command::new(build::tracer_binary()).args([
-        "attach",
-        // The demo shows everything, maps operations included.
-        "--mode",
-        "exact",
-        "--pid",
-        &pid.to_string(),
-        "--duration",
-        duration,
-        "--top",
-        "12",
-    ]))
+    // The default mode first (what a production process can afford), then
+    // a short exact run: every allocation and map operation counted.
+    for (mode, how_long) in [("sampled", duration), ("exact", "5s")] {
+        eprintln!("xtask: tracing pid {pid} in {mode} mode for {how_long}");
+        cmd::run(Command::new(build::tracer_binary()).args([
+            "attach",
+            "--mode",
+            mode,
+            "--pid",
+            &pid.to_string(),
+            "--duration",
+            how_long,
+            "--top",
+            "12",
+        ]))?;
+    }
+    Ok(())
 }

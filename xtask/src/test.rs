@@ -8,7 +8,7 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 8] = [
+const ROOT_TESTS: [&str; 9] = [
     "attach",
     "tui",
     "inspect",
@@ -16,6 +16,7 @@ const ROOT_TESTS: [&str; 8] = [
     "madvise",
     "maps",
     "sampled",
+    "default_mode",
     "stress",
 ];
 
@@ -28,6 +29,7 @@ fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
     };
     let gos = prereqs::ensure_all(&versions)?;
     prereqs::ensure_tmux()?;
+    prereqs::ensure_wrk()?;
     if geteuid() != 0 {
         bail!("the root tests attach uprobes: run `sudo -E cargo xtask test`");
     }

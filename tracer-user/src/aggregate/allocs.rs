@@ -33,12 +33,31 @@ pub fn scale_to(counts: &mut HashMap<AllocKey, u64>, total: u64) -> f64 {
         return 0.0;
     }
     let factor = total as f64 / sampled as f64;
-    let mut fractions: Vec<(f64, AllocKey)> = Vec::with_capacity(counts.len());
+    let exact = counts
+        .iter()
+        .map(|(k, &n)| (*k, n as f64 * factor))
+        .collect();
+    *counts = round_to_total(&exact, total);
+    factor
+}
+
+/// Whole counts per key from estimates, summing to exactly `total` (the
+/// estimates are first scaled to it): floors, then the remainders to the
+/// largest fractions.
+pub fn round_to_total(estimates: &HashMap<AllocKey, f64>, total: u64) -> HashMap<AllocKey, u64> {
+    let sum: f64 = estimates.values().filter(|v| **v > 0.0).sum();
+    if sum <= 0.0 {
+        return HashMap::new();
+    }
+    let factor = total as f64 / sum;
+    let mut out = HashMap::with_capacity(estimates.len());
+    let mut fractions: Vec<(f64, AllocKey)> = Vec::with_capacity(estimates.len());
     let mut assigned = 0u64;
-    for (key, n) in counts.iter_mut() {
-        let exact = *n as f64 * factor;
-        *n = exact.floor() as u64;
-        assigned += *n;
+    for (key, &v) in estimates.iter().filter(|(_, v)| **v > 0.0) {
+        let exact = v * factor;
+        let n = exact.floor() as u64;
+        assigned += n;
+        out.insert(*key, n);
         fractions.push((exact - exact.floor(), *key));
     }
     fractions.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -46,9 +65,10 @@ pub fn scale_to(counts: &mut HashMap<AllocKey, u64>, total: u64) -> f64 {
         .iter()
         .take(total.saturating_sub(assigned) as usize)
     {
-        *counts.get_mut(key).expect("key from counts") += 1;
+        *out.get_mut(key).expect("key from estimates") += 1;
     }
-    factor
+    out.retain(|_, n| *n > 0);
+    out
 }
 
 #[derive(Default)]

@@ -89,6 +89,7 @@ impl Aggregator {
                         LiveG {
                             gopc: ev.gopc,
                             g: ev.g,
+                            startpc: ev.startpc,
                             system,
                         },
                     );

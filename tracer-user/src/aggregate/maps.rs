@@ -2,7 +2,11 @@
 //! latency histograms, sync.Map zero-value stores and Range sizes. The
 //! memory-derived figures (live, capacity, tombstones, bytes) are read from
 //! the target at report time (`crate::mapmem`).
-use std::collections::{BTreeMap, HashMap};
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::atomic::{AtomicU64, Ordering},
+    time::Instant,
+};
 
 use hdrhistogram::Histogram;
 use tracer_common::{map_op, MapEvent};
@@ -50,6 +54,42 @@ pub struct MapStats {
     /// tells Store from Swap and Delete from LoadAndDelete by the inline
     /// tree at the call site (`resolve_callers`).
     pub callers: BTreeMap<(u32, u64), u64>,
+    /// When the tracer first saw it (its creation, or its first operation).
+    pub seen_at: Option<Instant>,
+    /// Its hash seed as a report last read it (see [`Identity`]).
+    pub identity: Identity,
+}
+
+/// A map's identity as the reports learn it from its header: the hash
+/// seed (0: not read yet), and the deletes + clears seen when it was read
+/// (the runtime draws a new seed when a delete empties the map and on
+/// clear). Set by the reports through `&MapTable`, hence atomics.
+#[derive(Debug, Default)]
+pub struct Identity {
+    seed: AtomicU64,
+    resets: AtomicU64,
+}
+
+impl Identity {
+    /// (seed, deletes + clears then), once read.
+    pub fn get(&self) -> Option<(u64, u64)> {
+        let seed = self.seed.load(Ordering::Relaxed);
+        (seed != 0).then(|| (seed, self.resets.load(Ordering::Relaxed)))
+    }
+
+    pub fn set(&self, seed: u64, resets: u64) {
+        self.seed.store(seed, Ordering::Relaxed);
+        self.resets.store(resets, Ordering::Relaxed);
+    }
+}
+
+impl Clone for Identity {
+    fn clone(&self) -> Self {
+        let (seed, resets) = self.get().unwrap_or((0, 0));
+        let id = Identity::default();
+        id.set(seed, resets);
+        id
+    }
 }
 
 /// Latency histograms per operation of one map (since attach).
@@ -69,6 +109,9 @@ pub struct MapTable {
     pub untracked_ops: u64,
     /// Shortest entry→RET seen: the probes' own share of every duration.
     pub floor_ns: u64,
+    /// makemap calls seen per creation stack (0: no stack), also beyond
+    /// MAX_MAPS.
+    pub made: HashMap<u64, u64>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -114,6 +157,7 @@ impl MapTable {
             // A new map at this address: whatever was here was freed.
             self.maps.remove(&ev.map);
             self.latencies.remove(&ev.map);
+            *self.made.entry(ev.stack_id).or_default() += 1;
         }
         if !self.maps.contains_key(&ev.map) && self.maps.len() >= MAX_MAPS {
             self.untracked_ops += 1;
@@ -122,7 +166,10 @@ impl MapTable {
         let zero = ev.op == map_op::SYNC_SWAP || ev.op == map_op::SYNC_LOAD_OR_STORE;
         let zero = zero && is_zero_value(ev, types);
         let timed = self.latencies.contains_key(&ev.map) || self.latencies.len() < MAX_TIMED_MAPS;
-        let m = self.maps.entry(ev.map).or_default();
+        let m = self.maps.entry(ev.map).or_insert_with(|| MapStats {
+            seen_at: Some(Instant::now()),
+            ..Default::default()
+        });
         m.sync = is_sync;
         if ev.map_type != 0 {
             m.map_type = ev.map_type;
@@ -347,5 +394,7 @@ mod tests {
         t.record(&mk, &mut types);
         let m = &t.maps[&0x200];
         assert!(m.created && m.stack_id == 9 && m.ops.is_empty());
+        assert_eq!(t.made[&9], 1);
+        assert!(m.seen_at.is_some());
     }
 }

@@ -21,12 +21,16 @@ pub struct Report {
     pub overhead: Overhead,
     pub allocations: Vec<AllocSite>,
     pub allocation_totals: AllocTotals,
+    pub unattributed: Unattributed,
     /// Functions timed with --time.
     pub functions: Vec<FuncLatency>,
     pub goroutines: Vec<GoroutineSite>,
     pub goroutine_totals: GoroutineTotals,
     pub madvise: MadviseReport,
-    /// Maps and sync.Maps: the top ones by bytes, then by operations.
+    /// Maps and sync.Maps grouped by creation site, by bytes then operations.
+    pub map_sites: Vec<MapSite>,
+    /// Maps and sync.Maps worth a row of their own (big, many entries, busy,
+    /// long-lived, or in a finding): the top ones by bytes, then by operations.
     pub maps: Vec<MapReport>,
     pub map_totals: MapTotals,
     pub findings: Vec<Finding>,
@@ -76,6 +80,68 @@ pub struct MapReport {
     pub range_visited_max: Option<u64>,
 }
 
+/// The maps of one creation site: for maps created before attach, of one
+/// first-seen site. Liveness is what the tracer can tell from outside; see
+/// `map_totals.definitions`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapSite {
+    /// The `created_at` frame its maps share.
+    pub created_at: Frame,
+    /// Maps created before attach (or while creation was not watched):
+    /// `created_at` is where they were first seen.
+    pub first_seen_only: bool,
+    /// "map" or "sync.Map".
+    pub kind: &'static str,
+    #[serde(rename = "impl")]
+    pub implementation: &'static str,
+    /// Creation (or first-seen) stack of its largest map, innermost first.
+    pub stack: Vec<Frame>,
+    /// makemap calls at this site in the window (sampled mode: while map
+    /// probes were attached).
+    pub created: u64,
+    /// Its maps the tracer holds now: created or seen, not replaced by a
+    /// new map at the same address. `alive + gone + liveness_unknown`.
+    pub tracked: u64,
+    /// Header read at this report and still the same map (same hash seed).
+    /// An upper bound: a map the GC freed reads as itself until its memory
+    /// is reused.
+    pub alive: u64,
+    /// The header no longer holds this map: unreadable, not a map, or a
+    /// new hash seed with no delete or clear seen (exact mode).
+    pub gone: u64,
+    /// Not known: sync.Maps whose memory was not read, maps whose seed
+    /// changed while operations were not all watched (sampled mode), memory
+    /// not readable.
+    pub liveness_unknown: u64,
+    /// `len(m)` summed over the alive maps.
+    pub live_entries: u64,
+    /// Bytes of the alive maps whose memory was read in full (`bytes_maps`
+    /// of them; small idle maps may not all be read at each report).
+    pub bytes: u64,
+    pub bytes_maps: u64,
+    /// Operations in the window, summed over its maps (as in `maps[].ops`).
+    pub ops: std::collections::BTreeMap<&'static str, u64>,
+    pub ops_per_sec: f64,
+    /// Growths in the window (`ops.grow`).
+    pub grows: u64,
+    /// Its largest map read (by bytes), and its bytes.
+    pub largest_map: Option<String>,
+    pub largest_bytes: u64,
+    /// Of its maps, those listed singly in `maps`.
+    pub listed: u64,
+}
+
+impl MapSite {
+    /// "sync.Map", or the map implementation ("classic", "swiss").
+    pub fn kind_label(&self) -> &'static str {
+        if self.kind == "sync.Map" {
+            "sync.Map"
+        } else {
+            self.implementation
+        }
+    }
+}
+
 impl MapReport {
     /// "sync.Map", or the map implementation ("classic", "swiss").
     pub fn kind_label(&self) -> &'static str {
@@ -111,8 +177,12 @@ pub struct MapTotals {
 /// Goroutines created at one `go` statement.
 #[derive(Debug, Clone, Serialize)]
 pub struct GoroutineSite {
+    /// The `go` statement; "main goroutine" (at main.main) for the main
+    /// goroutine; the start function for others the runtime started.
     pub created_at: Frame,
-    /// In the window.
+    /// In the window. Sampled mode (`goroutine_totals.source` "snapshots"):
+    /// only what the snapshots saw (not goroutines that started and ended
+    /// between two).
     pub created: u64,
     pub exited: u64,
     /// Alive at the end of the window (pre-existing ones included).
@@ -133,6 +203,74 @@ pub struct GoroutineTotals {
     pub system: u64,
     /// The runtime's list could not be read at attach (e.g. stripped binary): `live` counts only goroutines created since.
     pub pre_existing_unknown: bool,
+    /// Where `created`/`exited` come from: "probes" (exact mode: every
+    /// creation and exit), "snapshots" (sampled mode: the runtime's
+    /// goroutine list read periodically, see `snapshots`), "none" (sampled
+    /// mode, the list could not be read).
+    pub source: &'static str,
+    /// Sampled mode: the readings of the runtime's list.
+    pub snapshots: Option<GoroutineSnapshots>,
+}
+
+impl GoroutineTotals {
+    /// Sampled mode, for the text report and the TUI: how `created` and
+    /// `exited` were counted ("seen by snapshots every 1 s"), then what
+    /// the goid counter says and anything that limited the readings.
+    pub fn snapshot_note(&self) -> Option<String> {
+        use std::fmt::Write as _;
+        let s = self.snapshots.as_ref()?;
+        let mut note = format!(
+            "seen by snapshots every {} s",
+            s.interval_ms as f64 / 1000.0
+        );
+        if let (Some(c), Some(e)) = (s.created_by_goid_counter, s.goid_counter_error) {
+            let _ = write!(note, "; goid counter: {c} ±{e} created in all");
+        }
+        if s.truncated {
+            let _ = write!(
+                note,
+                "; only the first {} of {} list entries read",
+                crate::goroutines::MAX_READ_GS,
+                s.list_entries
+            );
+        }
+        if let Some(e) = &s.error {
+            let _ = write!(note, "; last reading failed ({e})");
+        }
+        Some(note)
+    }
+}
+
+/// Sampled mode's goroutine census: readings of the runtime's goroutine
+/// list (read-only, no probes). Per-site `created`/`exited` are what
+/// consecutive readings differ by: goroutines that started and ended
+/// between two readings are not counted. `live` is exact as of the last
+/// reading.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct GoroutineSnapshots {
+    /// How often the list is read.
+    pub interval_ms: u64,
+    /// Age of the reading this report is from, and what it cost the tracer
+    /// (the target is not stopped).
+    pub age_ms: f64,
+    pub read_ms: f64,
+    /// Goroutines in the reading (system ones included) and entries of the
+    /// runtime's list (dead ones kept for reuse included).
+    pub goroutines_read: u64,
+    pub list_entries: u64,
+    /// The list was longer than a reading covers (1,000,000 entries): only
+    /// its beginning is counted.
+    pub truncated: bool,
+    /// Readings that failed since the last one that worked, and why.
+    pub failed: u64,
+    pub error: Option<String>,
+    /// Goroutines created in the window (system ones included), from the
+    /// runtime's goid counter `runtime.sched.goidgen`: counts those the
+    /// snapshots miss. Null without `.symtab` (stripped binary).
+    pub created_by_goid_counter: Option<u64>,
+    /// ± error of `created_by_goid_counter`: each P takes ids 16 at a time
+    /// (16 × GOMAXPROCS).
+    pub goid_counter_error: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -240,13 +378,28 @@ pub struct Sampling {
     /// Share of the window the sampling probes were attached.
     pub duty_cycle_pct: f64,
     pub windows: u64,
-    /// Current window length (the governor resizes it every period).
+    /// Allocation windows opened early because the allocation rate changed
+    /// (bursts), of `windows`.
+    pub burst_windows: u64,
+    /// Length of the last window (the governor sizes each to its budget).
     pub window_ms: f64,
+    /// Mean time between window starts (each start jittered ±50 %).
     pub period_ms: f64,
-    /// Map-operation windows: count, current length, period.
+    /// Map-operation windows (with map creation and growth): count, last
+    /// length, mean period.
     pub map_windows: u64,
     pub map_window_ms: f64,
     pub map_period_ms: f64,
+    /// Probe groups shed for lack of budget ("map operations", then
+    /// "allocation samples"): they open no window until it allows.
+    pub shed: Vec<&'static str>,
+    /// BPF run time per hit of the allocation and map programs, ns
+    /// (kernel BPF statistics; null until measured or where the kernel
+    /// keeps none).
+    pub bpf_ns_per_hit: Option<f64>,
+    pub map_bpf_ns_per_hit: Option<f64>,
+    /// CPUs the target keeps busy: the budget is a share of its CPU time.
+    pub target_cpus: f64,
     /// Samples (refills + large objects) in this report window.
     pub samples: u64,
     /// Allocations the samples stood for, before scaling.
@@ -267,13 +420,26 @@ pub struct Overhead {
     /// Stacks the kernel could not store (their allocations are counted under "[unknown]").
     pub stack_drops: u64,
     pub stacks_truncated: u64,
-    /// Measured at start on this machine.
+    /// Measured at start on this machine: the trap alone.
     pub cost_per_hit_ns: f64,
+    /// BPF programs' own run time per run over the window (kernel BPF
+    /// statistics), on top of the trap; null where not measured.
+    pub bpf_ns_per_hit: Option<f64>,
     /// Probe time charged to the target, over the target's CPU time without it.
     pub est_target_slowdown_pct: f64,
     pub target_cpu_ns: u64,
     /// Peak resident memory of the tracer itself.
     pub tracer_max_rss_bytes: u64,
+}
+
+/// Allocations the runtime counted that no sampling window could stand for
+/// (sampled mode; zero in exact mode): never a site.
+#[derive(Debug, Clone, Copy, Serialize, Default)]
+pub struct Unattributed {
+    pub objects: u64,
+    pub bytes: u64,
+    /// Of all objects in the window.
+    pub share: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -80,6 +80,23 @@ pub fn render(r: &Report, top: usize) -> String {
         human_bytes(a.slot_bytes as f64),
         a.sites
     );
+    if let Some(w) = &r.window.sampling {
+        let _ = writeln!(
+            s,
+            "sampled: totals from {}, {} windows ({} opened by bursts), probes on {:.2}% of the time, {} samples, top share ±{:.1}%{}",
+            w.totals_from,
+            w.windows,
+            w.burst_windows,
+            w.duty_cycle_pct,
+            w.samples,
+            w.est_error_pct,
+            if w.shed.is_empty() {
+                String::new()
+            } else {
+                format!(", shed for budget: {}", w.shed.join(", "))
+            }
+        );
+    }
     let _ = writeln!(
         s,
         "{:>10} {:>10} {:>11} {:>10} {:>8} {:>6} {:>6}  site",
@@ -103,6 +120,21 @@ pub fn render(r: &Report, top: usize) -> String {
         if !site.via.is_empty() {
             let _ = writeln!(s, "{:>75}via {}", "", site.via.join(" ← "));
         }
+    }
+    let u = &r.unattributed;
+    if u.objects > 0 {
+        let _ = writeln!(
+            s,
+            "{:>10} {:>10} {:>11} {:>10.0} {:>8} {:>6} {:>6}  unattributed: {:.1}% of allocations no sampling window saw",
+            u.objects,
+            human_bytes(u.bytes as f64),
+            human_bytes(u.bytes as f64 / secs.max(1e-9)) + "/s",
+            u.objects as f64 / secs.max(1e-9),
+            "",
+            "",
+            "",
+            100.0 * u.share
+        );
     }
     if !r.functions.is_empty() {
         let _ = writeln!(
@@ -143,7 +175,7 @@ pub fn render(r: &Report, top: usize) -> String {
 fn render_maps(s: &mut String, r: &Report, top: usize) {
     use std::fmt::Write as _;
     let t = &r.map_totals;
-    if r.maps.is_empty() {
+    if r.maps.is_empty() && r.map_sites.is_empty() {
         return;
     }
     let _ = writeln!(
@@ -154,6 +186,14 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
         human_bytes(t.other_bytes as f64),
         t.other_ops,
         human_ns(t.latency_floor_ns as f64)
+    );
+    render_map_sites(s, r, top);
+    if r.maps.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "maps listed singly (>= 64 KiB, >= 1,000 entries or ops, long-lived, or in a finding):"
     );
     let _ = writeln!(
         s,
@@ -205,15 +245,76 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
     }
 }
 
+/// One row per creation site: how many maps it made, how many are still
+/// there, what they hold.
+fn render_map_sites(s: &mut String, r: &Report, top: usize) {
+    use std::fmt::Write as _;
+    if r.map_sites.is_empty() {
+        return;
+    }
+    let shown = top.min(10);
+    let _ = writeln!(
+        s,
+        "maps by creation site (alive: header still the same map, an upper bound; bytes of the alive maps read):"
+    );
+    let _ = writeln!(
+        s,
+        "{:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>10} {:>6}  {:<9} created at",
+        "created", "tracked", "alive", "unknown", "bytes", "live", "ops/s", "grows", "kind"
+    );
+    for m in r.map_sites.iter().take(shown) {
+        let bytes = human_bytes(m.bytes as f64);
+        let _ = writeln!(
+            s,
+            "{:>8} {:>8} {:>8} {:>8} {:>10} {:>9} {:>10.1} {:>6}  {:<9} {}{} {}:{}{}",
+            m.created,
+            m.tracked,
+            m.alive,
+            m.liveness_unknown,
+            if m.bytes_maps < m.alive {
+                format!("≥{bytes}")
+            } else {
+                bytes
+            },
+            m.live_entries,
+            m.ops_per_sec,
+            m.grows,
+            m.kind_label(),
+            if m.first_seen_only {
+                "(first seen) "
+            } else {
+                ""
+            },
+            m.created_at.function,
+            short_path(&m.created_at.file),
+            m.created_at.line,
+            match (&m.largest_map, m.listed) {
+                (Some(id), 0) => format!("  largest {id} {}", human_bytes(m.largest_bytes as f64)),
+                (_, 0) => String::new(),
+                (_, n) => format!("  {n} listed below"),
+            }
+        );
+    }
+    if r.map_sites.len() > shown {
+        let _ = writeln!(
+            s,
+            "… {} more map sites (--format json for all)",
+            r.map_sites.len() - shown
+        );
+    }
+}
+
 fn render_goroutines(s: &mut String, r: &Report, top: usize) {
     use std::fmt::Write as _;
     let t = &r.goroutine_totals;
     if r.goroutines.is_empty() && t.live == 0 {
         return;
     }
+    // Sampled mode: created/exited are what the snapshots saw.
+    let note = t.snapshot_note();
     let _ = writeln!(
         s,
-        "goroutines: {} live ({} before attach{}), {} created, {} exited",
+        "goroutines: {} live ({} before attach{}), {} created, {} exited{}",
         t.live,
         t.pre_existing,
         if t.pre_existing_unknown {
@@ -222,12 +323,20 @@ fn render_goroutines(s: &mut String, r: &Report, top: usize) {
             ""
         },
         t.created,
-        t.exited
+        t.exited,
+        note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
     );
     let _ = writeln!(
         s,
-        "{:>8} {:>8} {:>8}  created at                                  blocked on",
-        "live", "created", "exited"
+        "{:>8} {:>8} {:>8}  created at                                  blocked on{}",
+        "live",
+        "created",
+        "exited",
+        if note.is_some() {
+            "   [created/exited: seen by snapshots]"
+        } else {
+            ""
+        }
     );
     for g in r.goroutines.iter().take(top.min(10)) {
         let blocked = g

@@ -11,6 +11,7 @@ use super::{
     functions::{self, FuncRow, FuncSort},
     history::History,
     input::Action,
+    map_sites::{self, MapSiteKey, MapSiteRow, MapSiteSort},
     sites::{self, AllocSort, SiteKey, SiteRow},
     summary::Summary,
     table::{Table, TableNav},
@@ -69,6 +70,8 @@ impl View {
 pub enum Drill {
     Site(SiteKey),
     Function(String),
+    /// A map creation site: its numbers, its maps listed singly, its stack.
+    MapSite(MapSiteKey),
 }
 
 #[derive(Clone, Copy)]
@@ -88,6 +91,8 @@ pub struct App {
     pub sites: Table<SiteRow>,
     pub history: History,
     pub functions: Table<FuncRow>,
+    /// Maps by creation site, in the report's order.
+    pub map_sites: Table<MapSiteRow>,
     /// The applied filter; shared by all views.
     pub filter: String,
     /// Some while a filter is being typed (applied on Enter).
@@ -120,6 +125,7 @@ impl App {
             sites: Table::new(AllocSort::BytesPerSec),
             history: History::default(),
             functions: Table::new(FuncSort::P99),
+            map_sites: Table::new(MapSiteSort::Report),
             filter: String::new(),
             filter_input: None,
             paused: false,
@@ -145,6 +151,8 @@ impl App {
         self.sites.set_rows(rows, &self.filter);
         self.functions
             .set_rows(functions::rows(interval, total), &self.filter);
+        self.map_sites
+            .set_rows(map_sites::rows(total), &self.filter);
         self.drill_scroll = self.drill_scroll.min(self.drill_scroll_max());
     }
 
@@ -178,6 +186,8 @@ impl App {
         match self.view {
             View::Allocations => Some(&mut self.sites),
             View::Functions => Some(&mut self.functions),
+            // A cursor for Enter, no sorting: the report's order.
+            View::Maps => Some(&mut self.map_sites),
             _ => None,
         }
     }
@@ -205,9 +215,19 @@ impl App {
         }
     }
 
+    pub fn drilled_map_site(&self) -> Option<&MapSiteRow> {
+        match &self.drill {
+            Some(Drill::MapSite(key)) => self.map_sites.rows.iter().find(|r| &r.key == key),
+            _ => None,
+        }
+    }
+
     fn drill_scroll_max(&self) -> usize {
-        self.drilled_site()
-            .map_or(0, |s| s.total.stack.len().saturating_sub(1))
+        let stack = match &self.drill {
+            Some(Drill::MapSite(_)) => self.drilled_map_site().map(|r| r.site.stack.len()),
+            _ => self.drilled_site().map(|s| s.total.stack.len()),
+        };
+        stack.map_or(0, |n| n.saturating_sub(1))
     }
 
     pub fn apply(&mut self, action: Action) -> Option<TuiCommand> {
@@ -236,6 +256,7 @@ impl App {
             Action::PrevView => self.show(self.view.prev()),
             Action::TogglePause => self.paused = !self.paused,
             Action::StartFilter => self.filter_input = Some(self.filter.clone()),
+            Action::CycleSort | Action::ReverseSort if self.sort_label().is_none() => {}
             Action::CycleSort => {
                 let filter = self.filter.clone();
                 if let Some(t) = self.current_table() {
@@ -293,6 +314,7 @@ impl App {
         for t in [
             &mut self.sites as &mut dyn TableNav,
             &mut self.functions as &mut dyn TableNav,
+            &mut self.map_sites as &mut dyn TableNav,
         ] {
             t.reorder(&self.filter);
             t.home();
@@ -314,6 +336,10 @@ impl App {
                 .functions
                 .selected_row()
                 .map(|r| Drill::Function(r.function.clone())),
+            View::Maps => self
+                .map_sites
+                .selected_row()
+                .map(|r| Drill::MapSite(r.key.clone())),
             _ => None,
         };
         self.drill_scroll = 0;

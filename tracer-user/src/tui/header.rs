@@ -70,7 +70,14 @@ fn target_line(s: &Summary, paused: bool) -> Line<'static> {
 fn cost_line(s: &Summary) -> Line<'static> {
     let loss = |n: u64| if n > 0 { ALERT } else { Style::new() };
     let governor = match s.governor {
-        Some((budget, duty)) => format!(" (budget {budget:.0}%, probes on {duty:.1}% of the time)"),
+        Some((budget, duty)) => format!(
+            " (budget {budget:.0}%, probes on {duty:.1}% of the time{})",
+            if s.shed.is_empty() {
+                String::new()
+            } else {
+                format!("; shed: {}", s.shed.join(", "))
+            }
+        ),
         None => String::new(),
     };
     let mut spans = vec![

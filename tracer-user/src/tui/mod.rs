@@ -11,6 +11,7 @@ mod functions;
 mod header;
 mod history;
 mod input;
+mod map_sites;
 mod reader;
 mod sites;
 mod summary;

@@ -22,6 +22,13 @@ pub struct Summary {
     pub stack_drops: u64,
     /// Sampled mode: the governor's budget and duty cycle (whole run).
     pub governor: Option<(f64, f64)>,
+    /// Sampled mode: probe groups shed for lack of budget.
+    pub shed: Vec<&'static str>,
+    /// Last interval: allocations no window saw, per second and share.
+    pub unattributed_per_sec: f64,
+    pub unattributed_share: f64,
+    /// Sampled mode: 95 % error of the top site's share (last interval).
+    pub est_error_pct: Option<f64>,
 }
 
 impl Summary {
@@ -54,6 +61,15 @@ impl Summary {
                 .sampling
                 .as_ref()
                 .map(|s| (s.budget_pct, s.duty_cycle_pct)),
+            shed: total
+                .window
+                .sampling
+                .as_ref()
+                .map(|s| s.shed.clone())
+                .unwrap_or_default(),
+            unattributed_per_sec: interval.unattributed.objects as f64 / secs,
+            unattributed_share: interval.unattributed.share,
+            est_error_pct: interval.window.sampling.as_ref().map(|s| s.est_error_pct),
         }
     }
 }

@@ -80,6 +80,8 @@ pub fn build_go(go: &Path, name: &str, flags: &[&str]) -> PathBuf {
 /// A Go test program speaking the READY / "phase" line protocol.
 pub struct GoProgram {
     pub pid: u32,
+    /// Its "READY …" line.
+    pub ready: String,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -99,6 +101,7 @@ impl GoProgram {
         assert!(line.starts_with("READY "), "unexpected first line {line:?}");
         GoProgram {
             pid: child.id(),
+            ready: line.trim().to_string(),
             child,
             stdin,
             stdout,
@@ -117,6 +120,13 @@ impl GoProgram {
         let mut line = String::new();
         self.stdout.read_line(&mut line).unwrap();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("bad result line {line:?}: {e}"))
+    }
+
+    /// Ends a program that does not read stdin (a server).
+    pub fn kill(self) {
+        let mut child = self.child;
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// Closes stdin (the program exits) and checks it exited cleanly.

@@ -125,12 +125,43 @@ pub fn render_allocations(f: &mut Frame, area: Rect, app: &App) {
             )
         })
         .unwrap_or_default();
+    let error = app
+        .summary
+        .as_ref()
+        .and_then(|s| s.est_error_pct)
+        .map(|e| format!(" · sampled, top share ±{e:.0}%"))
+        .unwrap_or_default();
     let title = format!(
-        "Allocations · {} sites{rates}{}",
+        "Allocations · {} sites{rates}{error}{}",
         t.rows.len(),
         filter_note(app)
     );
-    let inner = body_block(f, area, title);
+    let mut inner = body_block(f, area, title);
+    // Allocations no sampling window saw: one line of its own under the
+    // sites, never a site and never sorted among them.
+    if let Some(s) = app
+        .summary
+        .as_ref()
+        .filter(|s| s.unattributed_per_sec > 0.0)
+    {
+        if inner.height >= 3 {
+            inner.height -= 1;
+            let line = Line::from(Span::styled(
+                format!(
+                    "unattributed {} obj/s ({:.1}% of allocations: no sampling window saw them)",
+                    human_count(s.unattributed_per_sec),
+                    100.0 * s.unattributed_share
+                ),
+                DIM,
+            ));
+            let at = Rect {
+                y: inner.y + inner.height,
+                height: 1,
+                ..inner
+            };
+            f.render_widget(line, at);
+        }
+    }
     if app.summary.is_none() {
         return message(f, inner, "waiting for the first report…".into());
     }

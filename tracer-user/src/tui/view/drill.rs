@@ -36,6 +36,13 @@ pub fn render_drill(f: &mut Frame, area: Rect, app: &App) {
                 message(f, inner, "this function is no longer reported".into());
             }
         },
+        Some(Drill::MapSite(key)) => match app.drilled_map_site() {
+            Some(site) => super::maps::render_map_site(f, area, app, site),
+            None => {
+                let inner = body_block(f, area, format!("Maps › {}", key.function));
+                message(f, inner, "this map site is no longer reported".into());
+            }
+        },
         None => {}
     }
 }
@@ -90,8 +97,21 @@ fn render_site(f: &mut Frame, area: Rect, app: &App, r: &SiteRow) {
 
 /// The heaviest stack, innermost first, the site's frame marked.
 fn render_stack(f: &mut Frame, area: Rect, stack: &[GoFrame], site: &GoFrame, scroll: usize) {
+    render_stack_titled(f, area, stack, site, scroll, "heaviest");
+}
+
+/// A stack, innermost first, the site's frame marked; `which` says which
+/// of the site's stacks it is.
+pub(super) fn render_stack_titled(
+    f: &mut Frame,
+    area: Rect,
+    stack: &[GoFrame],
+    site: &GoFrame,
+    scroll: usize,
+    which: &str,
+) {
     let block = Block::new().borders(Borders::TOP).title(Line::styled(
-        format!("Stack ({} frames, heaviest, innermost first)", stack.len()),
+        format!("Stack ({} frames, {which}, innermost first)", stack.len()),
         COLUMN_HEADER,
     ));
     let lines: Vec<Line> = if stack.is_empty() {

@@ -8,7 +8,7 @@ use ratatui::{
 
 use super::COLUMN_HEADER;
 
-const KEYS: [(&str, &str); 13] = [
+const KEYS: [(&str, &str); 14] = [
     ("1-6, Tab", "switch view (Shift-Tab: back)"),
     ("s", "sort by the next column"),
     ("r", "reverse the sort"),
@@ -16,6 +16,7 @@ const KEYS: [(&str, &str); 13] = [
     ("p", "pause / resume updates"),
     ("↑ ↓ PgUp PgDn", "select a row (also j k, g G)"),
     ("Enter", "details: stack, sizes, latency"),
+    ("", "in Maps: a creation site's maps"),
     ("Esc", "close details / clear filter"),
     ("f", "write a flame graph of allocations"),
     ("?", "show / hide this help"),

@@ -12,11 +12,14 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
     match view {
         View::Goroutines => {
             let t = &r.goroutine_totals;
+            // Sampled mode: created/exited are what the snapshots saw.
+            let note = t.snapshot_note();
             let title = format!(
-                "Goroutines · {} live · {} created · {} exited{}",
+                "Goroutines · {} live · {} created · {} exited{}{}",
                 t.live,
                 t.created,
                 t.exited,
+                note.as_ref().map_or(String::new(), |n| format!(" ({n})")),
                 if t.pre_existing_unknown {
                     " · pre-attach not counted"
                 } else {
@@ -26,8 +29,15 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
             let mut lines = Vec::new();
             if !r.goroutines.is_empty() {
                 lines.push(format!(
-                    "{:>7} {:>8} {:>7}  created at  [blocked on]",
-                    "live", "created", "exited"
+                    "{:>7} {:>8} {:>7}  created at  [blocked on]{}",
+                    "live",
+                    "created",
+                    "exited",
+                    if note.is_some() {
+                        "  (created/exited: seen by snapshots)"
+                    } else {
+                        ""
+                    }
                 ));
             }
             lines.extend(r.goroutines.iter().map(|g| {

@@ -7,6 +7,7 @@ mod footer;
 mod functions;
 mod help;
 mod lists;
+mod maps;
 
 use ratatui::{
     layout::{Constraint, Layout, Rect},
@@ -32,6 +33,8 @@ pub fn render(f: &mut Frame, app: &App) {
         match app.view {
             View::Allocations => allocations::render_allocations(f, body, app),
             View::Functions => functions::render_functions(f, body, app),
+            // Reports without sites (older JSON) keep the per-map list.
+            View::Maps if !app.map_sites.rows.is_empty() => maps::render_map_sites(f, body, app),
             View::Maps | View::Goroutines | View::Memory | View::Findings => {
                 lists::render_list(f, body, app)
             }

@@ -331,11 +331,16 @@ fn sampled_mode_shows_the_governor() {
         budget_pct: 3.0,
         duty_cycle_pct: 1.4,
         windows: 4,
+        burst_windows: 0,
         window_ms: 60.0,
         period_ms: 5000.0,
         map_windows: 1,
         map_window_ms: 2.0,
         map_period_ms: 15000.0,
+        shed: Vec::new(),
+        bpf_ns_per_hit: Some(2500.0),
+        map_bpf_ns_per_hit: None,
+        target_cpus: 1.0,
         samples: 4000,
         sampled_objects: 320_000,
         scale: 300.0,
@@ -350,4 +355,142 @@ fn sampled_mode_shows_the_governor() {
         &s,
         "est. slowdown 2.2% (budget 3%, probes on 1.4% of the time)",
     );
+}
+
+fn map_site(
+    function: &str,
+    line: u32,
+    created: u64,
+    alive: u64,
+    bytes: u64,
+) -> crate::report::MapSite {
+    let created_at = crate::gobin::Frame {
+        function: function.into(),
+        file: "/app/server.go".into(),
+        line,
+        inlined: false,
+    };
+    crate::report::MapSite {
+        stack: vec![
+            crate::gobin::Frame {
+                function: "runtime.makemap_small".into(),
+                file: "/usr/local/go/src/runtime/map.go".into(),
+                line: 300,
+                inlined: false,
+            },
+            created_at.clone(),
+        ],
+        created_at,
+        first_seen_only: false,
+        kind: "map",
+        implementation: "swiss",
+        created,
+        tracked: alive + 10,
+        alive,
+        gone: 10,
+        liveness_unknown: 0,
+        live_entries: alive * 3,
+        bytes,
+        bytes_maps: alive,
+        ops: [("store", alive * 3)].into_iter().collect(),
+        ops_per_sec: alive as f64 * 0.3,
+        grows: 0,
+        largest_map: Some("0xc000010000".into()),
+        largest_bytes: bytes / alive.max(1),
+        listed: 0,
+    }
+}
+
+#[test]
+fn maps_view_shows_sites_and_enter_shows_a_sites_maps() {
+    let mut app = app_with_data(0);
+    let mut total = app.latest.clone().expect("fixture report");
+    total.map_totals.tracked = 5011;
+    // In the report's order: bytes, then operations.
+    let mut cache = map_site("main.newCache", 7, 1, 1, 3 << 20);
+    cache.listed = 1;
+    total.map_sites.push(cache);
+    // Per-request maps: one row, however many.
+    total.map_sites.push(map_site(
+        "main.(*Server).handle",
+        42,
+        38_903,
+        5000,
+        2_000_000,
+    ));
+    total.maps.push(crate::report::MapReport {
+        id: "0xc000010000".into(),
+        kind: "map",
+        implementation: "swiss",
+        created_at: total.map_sites[0].created_at.clone(),
+        first_seen_only: false,
+        stack: Vec::new(),
+        live: 20_000,
+        held: 20_000,
+        capacity_slots: 32_768,
+        tombstones: 0,
+        tombstone_ratio: 0.0,
+        bytes: 3 << 20,
+        scanned_fraction: 1.0,
+        memory_error: None,
+        ops: [("load", 30)].into_iter().collect(),
+        ops_per_sec: 3.0,
+        latency_ns: Default::default(),
+        zero_value_stores: 0,
+        range_visited_mean: None,
+        range_visited_max: None,
+    });
+    app.update(&total.clone(), &total);
+    app.apply(Action::ShowView(View::Maps));
+    // No sorting here: the report's order (bytes, then operations).
+    assert_eq!(app.sort_label(), None);
+    for (w, h) in [(80, 24), (120, 24)] {
+        let s = screen(&mut app, w, h);
+        assert_shows(
+            &s,
+            "Maps by creation site · 2 sites · 5011 maps seen · 1 listed",
+        );
+        assert_shows(&s, "created");
+        assert_shows(&s, "38.9k");
+        assert_shows(&s, "main.(*Server).handle");
+        assert_shows(&s, "main.newCache");
+        assert_shows(&s, "1 listed");
+        // Sites only: the per-map row is behind Enter.
+        assert!(!contains(&s, "0xc000010000"), "{}", s.join("\n"));
+    }
+    let s = screen(&mut app, 120, 24);
+    assert_shows(&s, "unknown");
+    assert_shows(&s, "grows");
+    assert_shows(&s, "swiss    main.newCache");
+    // The filter applies to the site rows.
+    app.apply(Action::StartFilter);
+    for c in "cache".chars() {
+        app.apply(Action::FilterChar(c));
+    }
+    app.apply(Action::ApplyFilter);
+    let s = screen(&mut app, 80, 24);
+    assert!(!contains(&s, "main.(*Server).handle"), "{}", s.join("\n"));
+    app.apply(Action::Back);
+    // Enter on the first row: that site's numbers, maps and stack.
+    app.apply(Action::Open);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let s = screen(&mut app, w, h);
+        assert_shows(&s, "Maps › main.newCache");
+        assert_shows(&s, "created 1 · tracked 11: alive 1 · gone 10 · unknown 0");
+        assert_shows(&s, "Maps listed singly (1)");
+        assert_shows(&s, "3.0 MiB");
+        assert_shows(&s, "0xc000010000");
+        assert_shows(&s, "▶ main.newCache");
+        assert_shows(&s, "runtime.makemap_small");
+    }
+    // Esc: back to the sites.
+    app.apply(Action::Back);
+    assert_shows(&screen(&mut app, 80, 24), "Maps by creation site");
+    // The per-request site lists no map: it says why.
+    app.apply(Action::Down);
+    app.apply(Action::Open);
+    let s = screen(&mut app, 120, 40);
+    assert_shows(&s, "Maps › main.(*Server).handle");
+    assert_shows(&s, "created 38903 · tracked 5010: alive 5000");
+    assert_shows(&s, "Maps listed singly: none");
 }

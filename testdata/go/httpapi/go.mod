@@ -1,0 +1,3 @@
+module httpapi
+
+go 1.21

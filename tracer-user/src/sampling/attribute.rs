@@ -1,0 +1,402 @@
+//! Stratified attribution of the runtime's own allocation counts to the
+//! sites the sampling windows saw.
+//!
+//! The runtime credits its per-size-class counters (`heapStats`) at the
+//! same events the window probes sample (a span retired by `refill`, a
+//! large object), so for one size class the objects counted over any
+//! stretch of time are split among sites in the proportions a window saw
+//! for that class. The counters are read every few tens of milliseconds
+//! (a *slot*); each slot and class is split by the samples of the window
+//! nearest to it in time, among the windows that saw that class and whose
+//! allocation rate was alike (a burst is split by the window the burst
+//! opened, not by a quiet one before it). What no window within
+//! [`REACH`] saw is *unattributed*, per class, never a site.
+//!
+//! A slot is settled once no later window could be nearer to it (it is
+//! [`REACH`] old); until then it is attributed provisionally at each
+//! snapshot, so every report is complete up to its own end.
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
+};
+
+use tracer_common::AllocKey;
+
+use crate::{allocstats::AllocCounters, sizeclass};
+
+/// How far (in time) a window's samples may stand for a slot.
+pub const REACH: Duration = Duration::from_secs(2);
+/// A slot is settled this long after its end: no window still to be
+/// recorded (one is recorded when its probes are detached, at most about
+/// a second after it opened) can be nearer than the ones known.
+const SETTLE_AFTER: Duration = Duration::from_millis(3500);
+/// Bucket of large objects (small size classes are 1..=67).
+pub const LARGE: usize = 68;
+const BUCKETS: usize = LARGE + 1;
+/// Rates further apart than this factor are different regimes: a window
+/// of the other regime is used only when no alike one is in reach.
+const REGIME_FACTOR: f64 = 3.0;
+/// Below this many objects a second, rates are not compared (too few
+/// span refills to measure a rate in a slot).
+const RATE_FLOOR: f64 = 20_000.0;
+
+/// Objects (and bytes) per bucket: size classes, then large objects.
+pub type Buckets = [u64; BUCKETS];
+
+/// The bucket of a sampled key: its slot size's class, or large.
+pub fn bucket_of(key: &AllocKey) -> usize {
+    sizeclass::class_of_slot(key.size).unwrap_or(LARGE)
+}
+
+/// Objects counted by the runtime per bucket: small classes (tiny
+/// allocations with the 16-byte class their blocks come from, as the tiny
+/// span's refill sample weighs them) and large objects.
+fn buckets(c: &AllocCounters) -> Buckets {
+    let mut b = [0u64; BUCKETS];
+    for (class, &n) in c.small_by_class.iter().enumerate().take(LARGE) {
+        b[class] = n;
+    }
+    b[TINY_CLASS] = b[TINY_CLASS].wrapping_add(c.tiny);
+    b[LARGE] = c.large_objects;
+    b
+}
+const TINY_CLASS: usize = 2;
+
+#[derive(Debug, Clone)]
+struct Slot {
+    start: Instant,
+    end: Instant,
+    objects: Buckets,
+    /// Large objects' bytes (whole pages, as the runtime counts them).
+    large_bytes: u64,
+}
+
+impl Slot {
+    fn rate(&self) -> f64 {
+        let secs = (self.end - self.start).as_secs_f64().max(1e-3);
+        self.objects.iter().sum::<u64>() as f64 / secs
+    }
+}
+
+/// One closed window: its samples by key, grouped by bucket.
+#[derive(Debug, Clone)]
+struct WindowSamples {
+    open: Instant,
+    close: Instant,
+    by_bucket: Vec<Vec<(AllocKey, u64)>>,
+    totals: Buckets,
+    /// Objects a second the runtime counted while the window was open.
+    rate: f64,
+}
+
+/// Cumulative estimates since attach.
+#[derive(Debug, Clone, Default)]
+pub struct Estimates {
+    pub by_key: HashMap<AllocKey, f64>,
+    /// Objects the runtime counted that no window could stand for.
+    pub unattributed_objects: u64,
+    pub unattributed_bytes: u64,
+    /// Objects and bytes the runtime counted (over every slot).
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+pub struct Attributor {
+    last: Option<(Instant, AllocCounters)>,
+    slots: VecDeque<Slot>,
+    windows: VecDeque<WindowSamples>,
+    settled: Estimates,
+}
+
+impl Attributor {
+    pub fn new() -> Attributor {
+        Attributor {
+            last: None,
+            slots: VecDeque::new(),
+            windows: VecDeque::new(),
+            settled: Estimates::default(),
+        }
+    }
+
+    /// The runtime's counters read at `at`: a new slot since the last read.
+    pub fn poll(&mut self, at: Instant, now: AllocCounters) {
+        if let Some((start, before)) = self.last.take() {
+            let (a, b) = (buckets(&before), buckets(&now));
+            let mut objects = [0u64; BUCKETS];
+            for i in 0..BUCKETS {
+                objects[i] = b[i].saturating_sub(a[i]);
+            }
+            self.slots.push_back(Slot {
+                start,
+                end: at,
+                objects,
+                large_bytes: now.large_bytes.saturating_sub(before.large_bytes),
+            });
+        }
+        self.last = Some((at, now));
+        self.settle(at);
+    }
+
+    /// Objects a second over the last `span` of slots (0 if none).
+    pub fn recent_rate(&self, span: Duration) -> f64 {
+        self.rate_between(Duration::ZERO, span)
+    }
+
+    /// Objects a second over the slots that ended between `newest` and
+    /// `oldest` before the last one's end (0 if none).
+    pub fn rate_between(&self, newest: Duration, oldest: Duration) -> f64 {
+        let Some(last) = self.slots.back() else {
+            return 0.0;
+        };
+        let (mut n, mut secs) = (0u64, 0.0);
+        for s in self.slots.iter().rev() {
+            let age = last.end - s.end;
+            if age >= oldest {
+                break;
+            }
+            if age >= newest {
+                n += s.objects.iter().sum::<u64>();
+                secs += (s.end - s.start).as_secs_f64();
+            }
+        }
+        if secs > 0.0 {
+            n as f64 / secs
+        } else {
+            0.0
+        }
+    }
+
+    /// A window's samples (counts per key, summed over its time open).
+    pub fn window(&mut self, open: Instant, close: Instant, samples: HashMap<AllocKey, u64>) {
+        let mut by_bucket = vec![Vec::new(); BUCKETS];
+        let mut totals = [0u64; BUCKETS];
+        for (k, n) in samples {
+            let b = bucket_of(&k);
+            by_bucket[b].push((k, n));
+            totals[b] += n;
+        }
+        let (mut n, mut secs) = (0u64, 0.0);
+        for s in self
+            .slots
+            .iter()
+            .filter(|s| s.end > open && s.start < close)
+        {
+            n += s.objects.iter().sum::<u64>();
+            secs += (s.end - s.start).as_secs_f64();
+        }
+        let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        self.windows.push_back(WindowSamples {
+            open,
+            close,
+            by_bucket,
+            totals,
+            rate,
+        });
+    }
+
+    /// Settles the slots no later window can be nearer to, and forgets the
+    /// windows no unsettled slot can use.
+    fn settle(&mut self, now: Instant) {
+        while let Some(s) = self.slots.front() {
+            if now.saturating_duration_since(s.end) < SETTLE_AFTER {
+                break;
+            }
+            let s = self.slots.pop_front().expect("front");
+            attribute(&s, &self.windows, &mut self.settled);
+        }
+        let oldest = self.slots.front().map_or(now, |s| s.start);
+        while self
+            .windows
+            .front()
+            .is_some_and(|w| w.close + REACH < oldest)
+        {
+            self.windows.pop_front();
+        }
+    }
+
+    /// Cumulative estimates now: settled slots plus the unsettled ones
+    /// attributed with the windows known so far.
+    pub fn snapshot(&self) -> Estimates {
+        let mut e = self.settled.clone();
+        for s in &self.slots {
+            attribute(s, &self.windows, &mut e);
+        }
+        e
+    }
+}
+
+/// How far a window is from a slot: the gap between them, plus [`REACH`]
+/// when their rates are of different regimes (used only if nothing alike
+/// is in reach, since the sum then exceeds it).
+fn distance(s: &Slot, w: &WindowSamples) -> Duration {
+    let gap = if w.close < s.start {
+        s.start - w.close
+    } else if w.open > s.end {
+        w.open - s.end
+    } else {
+        Duration::ZERO
+    };
+    let (a, b) = (s.rate(), w.rate);
+    let differ = a.max(b) >= RATE_FLOOR && a.max(b) > REGIME_FACTOR * a.min(b).max(1.0);
+    if differ {
+        gap + REACH
+    } else {
+        gap
+    }
+}
+
+fn attribute(s: &Slot, windows: &VecDeque<WindowSamples>, e: &mut Estimates) {
+    for (b, &n) in s.objects.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        let bytes = if b == LARGE {
+            s.large_bytes
+        } else {
+            n * sizeclass::class_size(b).unwrap_or(0)
+        };
+        e.objects += n;
+        e.bytes += bytes;
+        let best = windows
+            .iter()
+            .filter(|w| w.totals[b] > 0)
+            .map(|w| (distance(s, w), w))
+            .filter(|(d, _)| *d <= REACH * 2)
+            .min_by_key(|(d, _)| *d);
+        match best {
+            Some((d, w)) if d <= REACH || nothing_alike(s, windows) => {
+                let per = n as f64 / w.totals[b] as f64;
+                for (k, c) in &w.by_bucket[b] {
+                    *e.by_key.entry(*k).or_default() += *c as f64 * per;
+                }
+            }
+            _ => {
+                e.unattributed_objects += n;
+                e.unattributed_bytes += bytes;
+            }
+        }
+    }
+}
+
+/// No window of the slot's regime is in reach at all (e.g. the regime has
+/// not been watched yet): a window of another regime still beats nothing
+/// for a class it saw, within twice the reach.
+fn nothing_alike(s: &Slot, windows: &VecDeque<WindowSamples>) -> bool {
+    !windows.iter().any(|w| distance(s, w) <= REACH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(stack_id: u64, size: u64) -> AllocKey {
+        AllocKey {
+            stack_id,
+            size,
+            scan: 0,
+            _pad: 0,
+        }
+    }
+
+    fn counters(class48: u64, class512: u64, large: u64) -> AllocCounters {
+        let mut small = vec![0u64; 68];
+        small[5] = class48;
+        small[26] = class512;
+        AllocCounters {
+            small_by_class: small,
+            large_objects: large,
+            large_bytes: large * 40960,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn each_class_is_split_by_its_own_samples() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        a.poll(ms(0), counters(0, 0, 0));
+        a.poll(ms(20), counters(1000, 100, 1));
+        // The window saw class 48 as 3:1 between two stacks, class 512 at
+        // one stack, and more large objects than its share: classes are
+        // scaled apart, not to the grand total.
+        a.window(
+            ms(0),
+            ms(20),
+            HashMap::from([
+                (key(1, 48), 30),
+                (key(2, 48), 10),
+                (key(3, 512), 7),
+                (key(4, 40000), 1),
+            ]),
+        );
+        a.poll(ms(40), counters(2000, 200, 2));
+        let e = a.snapshot();
+        assert_eq!(e.objects, 2202);
+        assert_eq!(e.unattributed_objects, 0);
+        assert!((e.by_key[&key(1, 48)] - 1500.0).abs() < 1e-6);
+        assert!((e.by_key[&key(2, 48)] - 500.0).abs() < 1e-6);
+        assert!((e.by_key[&key(3, 512)] - 200.0).abs() < 1e-6);
+        assert!((e.by_key[&key(4, 40000)] - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_class_no_window_saw_is_unattributed() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        a.poll(ms(0), counters(0, 0, 0));
+        a.window(ms(0), ms(10), HashMap::from([(key(1, 48), 5)]));
+        a.poll(ms(20), counters(100, 50, 0));
+        let e = a.snapshot();
+        assert_eq!(e.unattributed_objects, 50);
+        assert_eq!(e.unattributed_bytes, 50 * 512);
+        assert!((e.by_key[&key(1, 48)] - 100.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_burst_is_split_by_the_window_inside_it_not_by_a_quiet_one() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        // Quiet: 1,000 objects a second at stack 1 (class 48).
+        let mut c48 = 0;
+        a.poll(ms(0), counters(0, 0, 0));
+        for t in (20..=1000).step_by(20) {
+            c48 += 20;
+            a.poll(ms(t), counters(c48, 0, 0));
+        }
+        a.window(ms(500), ms(520), HashMap::from([(key(1, 48), 20)]));
+        // Burst from 1 s to 3 s: 1,000,000 a second at stack 2, same class.
+        for t in (1020..=3000).step_by(20) {
+            c48 += 20_000;
+            a.poll(ms(t), counters(c48, 0, 0));
+        }
+        a.window(ms(1100), ms(1110), HashMap::from([(key(2, 48), 100)]));
+        let e = a.snapshot();
+        let burst = e.by_key[&key(2, 48)];
+        // Every burst slot goes to the burst window, the quiet ones before
+        // it to the quiet window.
+        assert!((burst - 100.0 * 20_000.0).abs() < 1e-3, "{burst}");
+        assert!((e.by_key[&key(1, 48)] - 1000.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn settled_slots_keep_their_attribution_and_old_windows_go() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        a.poll(ms(0), counters(0, 0, 0));
+        a.window(ms(0), ms(10), HashMap::from([(key(1, 48), 5)]));
+        a.poll(ms(20), counters(100, 0, 0));
+        a.poll(ms(10_000), counters(100, 0, 0));
+        a.poll(ms(10_020), counters(100, 0, 0));
+        a.poll(ms(14_000), counters(100, 0, 0));
+        // Only the last slot is unsettled, and no window is in its reach.
+        assert!(a.windows.is_empty());
+        assert_eq!(a.slots.len(), 1);
+        let e = a.snapshot();
+        assert!((e.by_key[&key(1, 48)] - 100.0).abs() < 1e-6);
+        assert!(a.recent_rate(Duration::from_secs(1)) < 1e-9);
+    }
+}

@@ -1,0 +1,382 @@
+//! The overhead governor of one windowed probe group: a token bucket of
+//! probe time.
+//!
+//! Probe time is what the group's probes charge the target: each hit costs
+//! the trap (calibrated at start) plus the BPF program's own run time
+//! (measured by the kernel's BPF statistics), and opening plus closing a
+//! window stalls the target while its text is rewritten ([`SWITCH_NS`],
+//! charged in proportion to the CPU the target is using). The bucket fills
+//! with the group's share of `--max-overhead` percent of the CPU time the
+//! target spends, up to two seconds' worth; a window opens only when the
+//! bucket holds enough for it, and closes (checked every few ms) as soon
+//! as its hits have spent what it was given. So over any stretch longer
+//! than a couple of seconds the probes cost the target at most the budget,
+//! whatever the load; a burst can only spend what the bucket holds.
+//!
+//! Windows open at jittered times (no fixed phase to alias with the
+//! program's own cycles), and early when the caller sees the allocation
+//! rate change (a burst).
+use std::time::{Duration, Instant};
+
+/// What one window switch (attach + detach of a group) costs a target that
+/// keeps one CPU busy, in ns: attaching and detaching rewrite its text
+/// under its mmap lock, stalling its page faults. Measured with uprobe_multi
+/// links on the bench loops (`cargo xtask bench`).
+pub const SWITCH_NS: f64 = 2_000_000.0;
+/// A regular window spends at most this share of the bucket: the rest is
+/// kept for a window that a burst opens.
+const REGULAR_SPEND: f64 = 0.6;
+const BURST_SPEND: f64 = 0.7;
+
+#[derive(Debug, Clone, Copy)]
+pub struct GroupParams {
+    /// Share of `--max-overhead` this group may spend.
+    pub share: f64,
+    /// Mean time between window starts (jittered ±50 %).
+    pub period: Duration,
+    pub first_window: Duration,
+    /// Hits a second per busy CPU assumed before any window measured the
+    /// rate (sizes the first window's closing tail, pessimistically).
+    pub assumed_rate: f64,
+    /// The bucket holds at most this much CPU time's share: how long a
+    /// quiet spell saves for the next window.
+    pub bucket: Duration,
+    pub min_window: Duration,
+    pub max_window: Duration,
+}
+
+#[derive(Debug)]
+struct Open {
+    since: Instant,
+    /// Group hits when it opened.
+    hits: u64,
+    /// Probe time it may spend, ns.
+    allowance: f64,
+    until: Instant,
+}
+
+#[derive(Debug)]
+pub struct Governor {
+    pub params: GroupParams,
+    /// Percent of the target's CPU time.
+    pub budget_pct: f64,
+    tokens: f64,
+    /// Hits a second while open (last windows), if known.
+    hit_rate: Option<f64>,
+    next_open: Instant,
+    open: Option<Open>,
+    /// A window was closed at; none opens again sooner than `min_gap`.
+    last_close: Option<Instant>,
+    rng: u64,
+    // What it did, for the report.
+    pub windows: u64,
+    pub burst_windows: u64,
+    pub open_total: Duration,
+    pub last_window: Duration,
+    /// Probe time charged so far (hits × cost + switches), ns.
+    pub charged_ns: f64,
+    /// Since when a due regular window waits for budget (it opens as soon
+    /// as the bucket allows).
+    pub starved_since: Option<Instant>,
+}
+
+/// A window waiting for budget tries again this often.
+const RETRY: Duration = Duration::from_millis(20);
+
+/// What closing a window will cost in hits: as measured at the last close,
+/// or (before any) for how long a close is expected to last.
+#[derive(Debug, Clone, Copy)]
+pub enum Tail {
+    Hits(f64),
+    Lasts(Duration),
+}
+
+/// A decision for the caller.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    Open,
+    Close,
+    Nothing,
+}
+
+impl Governor {
+    pub fn new(params: GroupParams, budget_pct: f64, seed: u64) -> Governor {
+        let mut g = Governor {
+            params,
+            budget_pct,
+            tokens: 0.0,
+            hit_rate: None,
+            next_open: Instant::now(),
+            open: None,
+            last_close: None,
+            rng: seed | 1,
+            windows: 0,
+            burst_windows: 0,
+            open_total: Duration::ZERO,
+            last_window: Duration::ZERO,
+            charged_ns: 0.0,
+            starved_since: None,
+        };
+        // The first window (a short one) opens within its first period.
+        g.next_open = Instant::now() + params.period.mul_f64(g.uniform() * 0.5);
+        g
+    }
+
+    /// A fraction in [0, 1) (xorshift: no fixed phase between windows).
+    fn uniform(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Due regular windows have waited for budget this many periods.
+    pub fn starved_periods(&self, now: Instant) -> u32 {
+        self.starved_since.map_or(0, |s| {
+            (now.saturating_duration_since(s).as_secs_f64() / self.params.period.as_secs_f64())
+                as u32
+        })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open.is_some()
+    }
+
+    pub fn open_since(&self) -> Option<Instant> {
+        self.open.as_ref().map(|o| o.since)
+    }
+
+    /// The target spent `cpu_ns` more CPU time: the bucket fills with this
+    /// group's share of the budget of it.
+    pub fn accrue(&mut self, cpu_ns: u64) {
+        let rate = self.params.share * self.budget_pct / 100.0;
+        let cap = rate * self.params.bucket.as_nanos() as f64;
+        self.tokens = (self.tokens + rate * cpu_ns as f64).min(cap);
+    }
+
+    /// When the next regular open is due, or the open window's end.
+    pub fn next_at(&self) -> Instant {
+        self.open.as_ref().map_or(self.next_open, |o| o.until)
+    }
+
+    /// Decides what to do now. `hits` = the group's probe hits so far;
+    /// `cost_ns` = one hit's cost; `cores` = CPUs the target keeps busy
+    /// (scales the switch cost); `burst` = the caller saw the allocation
+    /// rate change; `tail` = the hits while a window closes (its probes
+    /// keep firing until the detach is done).
+    pub fn step(
+        &mut self,
+        now: Instant,
+        hits: u64,
+        cost_ns: f64,
+        cores: f64,
+        burst: bool,
+        tail: Tail,
+    ) -> Step {
+        let cores = cores.clamp(0.0, 64.0);
+        let per_sec = self.hit_rate.map(|r| r * cost_ns);
+        let tail_rate = per_sec.unwrap_or(self.params.assumed_rate * cores * cost_ns);
+        // What closing costs: the switch, and the hits until it is done.
+        let switch = SWITCH_NS * cores
+            + match tail {
+                Tail::Hits(n) => n * cost_ns,
+                Tail::Lasts(d) => tail_rate * d.as_secs_f64(),
+            };
+        if let Some(o) = &self.open {
+            let spent = hits.saturating_sub(o.hits) as f64 * cost_ns;
+            return if now >= o.until || spent + switch >= o.allowance {
+                Step::Close
+            } else {
+                Step::Nothing
+            };
+        }
+        // Bursts open at most two windows a second.
+        let min_gap = self.params.min_window.max(Duration::from_millis(500));
+        let regular = now >= self.next_open;
+        let early = burst && self.last_close.is_none_or(|c| now >= c + min_gap);
+        if !regular && !early {
+            return Step::Nothing;
+        }
+        // A regular window leaves part of the bucket for a burst; a burst
+        // window leaves part for the regime after it.
+        let spend = self.tokens
+            * if regular && !early {
+                REGULAR_SPEND
+            } else {
+                BURST_SPEND
+            };
+        let length = match per_sec {
+            None => self.params.first_window,
+            Some(ns) if ns <= 0.0 => self.params.max_window,
+            Some(ns) => Duration::from_secs_f64(((spend - switch) / ns).max(0.0)),
+        }
+        .min(self.params.max_window);
+        let min_cost = switch + tail_rate * self.params.min_window.as_secs_f64();
+        // Nothing to spend (an idle target accrues nothing): no window.
+        if length < self.params.min_window || spend < min_cost || spend <= 0.0 {
+            if regular {
+                self.starved_since.get_or_insert(now);
+                self.next_open = now + RETRY;
+            }
+            return Step::Nothing;
+        }
+        self.starved_since = None;
+        if early && !regular {
+            self.burst_windows += 1;
+        }
+        self.open = Some(Open {
+            since: now,
+            hits,
+            allowance: spend,
+            until: now + length,
+        });
+        Step::Open
+    }
+
+    /// The window opened at `since` has been closed (its probes detached)
+    /// at `now`; the group's hits are now `hits`.
+    pub fn closed(&mut self, now: Instant, hits: u64, cost_ns: f64, cores: f64) {
+        let Some(o) = self.open.take() else {
+            return;
+        };
+        let open_for = now.saturating_duration_since(o.since);
+        let n = hits.saturating_sub(o.hits);
+        let charge = n as f64 * cost_ns + SWITCH_NS * cores.clamp(0.0, 64.0);
+        self.tokens -= charge;
+        self.charged_ns += charge;
+        let rate = n as f64 / open_for.as_secs_f64().max(1e-4);
+        self.hit_rate = Some(match self.hit_rate {
+            Some(r) => 0.5 * r + 0.5 * rate,
+            None => rate,
+        });
+        self.windows += 1;
+        self.open_total += open_for;
+        self.last_window = open_for;
+        self.last_close = Some(now);
+        self.schedule(now);
+    }
+
+    fn schedule(&mut self, now: Instant) {
+        let jitter = 0.5 + self.uniform();
+        self.next_open = now + self.params.period.mul_f64(jitter);
+    }
+}
+
+/// Probe time charged to the target's threads, over the CPU time the
+/// target spent on its own work.
+pub fn slowdown_pct(probe_ns: f64, target_cpu_ns: f64) -> f64 {
+    let own = (target_cpu_ns - probe_ns)
+        .max(target_cpu_ns * 0.01)
+        .max(1.0);
+    if probe_ns <= 0.0 {
+        0.0
+    } else {
+        100.0 * probe_ns / own
+    }
+}
+
+/// Half-width of the 95 % interval of a share `p` estimated from `n`
+/// samples, relative to `p`, percent (binomial approximation).
+pub fn relative_error_pct(p: f64, n: u64) -> f64 {
+    if p <= 0.0 || n == 0 {
+        return 100.0;
+    }
+    (100.0 * 1.96 * ((1.0 - p) / (p * n as f64)).sqrt()).min(100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: GroupParams = GroupParams {
+        share: 0.65,
+        period: Duration::from_secs(1),
+        first_window: Duration::from_millis(5),
+        assumed_rate: 20_000.0,
+        bucket: Duration::from_secs(2),
+        min_window: Duration::from_millis(1),
+        max_window: Duration::from_millis(750),
+    };
+
+    /// Simulates a target on one CPU whose probe group would hit `rate`
+    /// times a second while attached, for `secs`; returns the probe time
+    /// charged over the target's CPU time, percent.
+    fn simulate(rate: f64, cost_ns: f64, secs: u64, bursts: bool) -> (f64, Governor) {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 42);
+        g.next_open = t0;
+        let mut hits = 0.0;
+        let tick = Duration::from_millis(10);
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(secs) {
+            now += tick;
+            g.accrue(tick.as_nanos() as u64);
+            if g.is_open() {
+                hits += rate * tick.as_secs_f64();
+            }
+            match g.step(
+                now,
+                hits as u64,
+                cost_ns,
+                1.0,
+                bursts,
+                Tail::Lasts(Duration::from_millis(30)),
+            ) {
+                Step::Close => g.closed(now, hits as u64, cost_ns, 1.0),
+                Step::Open | Step::Nothing => {}
+            }
+        }
+        (100.0 * g.charged_ns / (secs as f64 * 1e9), g)
+    }
+
+    #[test]
+    fn the_budget_holds_whatever_the_hit_rate() {
+        // At most 1 s / 25 µs = 40,000 hits a second on one CPU: there
+        // the 30 ms a detach takes alone spends more than the bucket holds,
+        // and the group is shed after its first window.
+        for rate in [10.0, 1_000.0, 20_000.0, 40_000.0] {
+            let (pct, g) = simulate(rate, 25_000.0, 60, false);
+            assert!(pct <= 3.0 * 0.65 + 0.1, "{rate}/s: {pct} %");
+            let windows = if rate < 40_000.0 { 20 } else { 1 };
+            assert!(g.windows >= windows, "{rate}/s: {} windows", g.windows);
+        }
+        // Early windows (bursts every tick) cannot spend more either.
+        let (pct, _) = simulate(40_000.0, 25_000.0, 60, true);
+        assert!(pct <= 3.0 * 0.65 + 0.1, "bursts: {pct} %");
+    }
+
+    #[test]
+    fn windows_use_the_budget_not_a_tenth_of_it() {
+        let (pct, _) = simulate(20_000.0, 25_000.0, 60, false);
+        assert!(pct >= 0.9, "{pct} %");
+    }
+
+    #[test]
+    fn an_idle_target_gets_long_windows_and_no_charge_for_switches() {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        g.accrue(1_000_000);
+        assert_eq!(
+            g.step(t0, 0, 25_000.0, 0.0, false, Tail::Hits(0.0)),
+            Step::Open
+        );
+        g.closed(t0 + Duration::from_millis(5), 0, 25_000.0, 0.0);
+        let next = g.next_open;
+        assert_eq!(
+            g.step(next, 0, 25_000.0, 0.0, false, Tail::Hits(0.0)),
+            Step::Open
+        );
+        assert_eq!(g.open.as_ref().unwrap().until - next, PARAMS.max_window);
+        assert_eq!(g.charged_ns, 0.0);
+    }
+
+    #[test]
+    fn errors() {
+        assert!(relative_error_pct(0.5, 10_000) < 2.0);
+        assert!(relative_error_pct(0.01, 100) > 50.0);
+        assert_eq!(relative_error_pct(0.0, 10), 100.0);
+        assert_eq!(slowdown_pct(0.0, 10.0), 0.0);
+        assert!((slowdown_pct(10.0, 110.0) - 10.0).abs() < 1e-9);
+    }
+}

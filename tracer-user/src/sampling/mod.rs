@@ -1,0 +1,466 @@
+//! The default mode: no probe stays attached. Two windowed probe groups,
+//! each under its own governor (`governor.rs`), in priority order:
+//! allocation samples (span refills and large objects), then map
+//! operations (with map creation and growth). The runtime's own allocation
+//! counters are read every [`POLL`] without any probe; they are what the
+//! report counts, split among sites by the windows' samples
+//! (`attribute.rs`), and a change in their rate opens an allocation window
+//! early (a burst).
+pub mod attribute;
+pub mod governor;
+
+use std::{
+    collections::HashMap,
+    path::Path,
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use tracer_common::AllocKey;
+
+use crate::{
+    aggregate::allocs,
+    allocstats::AllocCounters,
+    attach::{LinkHandle, Probes, MAP_PROGRAMS, SAMPLE_PROGRAMS},
+    collect::Collector,
+    collect::Counters,
+    error::UserError,
+    gobin::GoBinary,
+    probes::{MapPoint, SamplePlan},
+    report::{Sampling, Unattributed},
+};
+use attribute::{Attributor, Estimates};
+use governor::{relative_error_pct, Governor, GroupParams, Step, Tail, SWITCH_NS};
+
+/// The sampled side of a mark (cumulative).
+#[derive(Debug, Clone, Default)]
+pub struct SampledMark {
+    pub estimates: Estimates,
+    pub sampled_objects: u64,
+    /// Windows closed (allocations, maps) and how long allocation windows
+    /// were open.
+    pub windows: (u64, u64),
+    pub open: Duration,
+}
+
+/// A report window's allocations: counts per key, the sampling section,
+/// what no window saw, and the probe time charged to the target (ns).
+pub struct WindowCounts {
+    pub counts: HashMap<AllocKey, u64>,
+    pub sampling: Sampling,
+    pub unattributed: Unattributed,
+    pub probe_ns: f64,
+}
+
+/// How often the runtime's counters (and the target's CPU time) are read.
+pub const POLL: Duration = Duration::from_millis(20);
+/// While a window is open its hits are checked this often.
+const OPEN_CHECK: Duration = Duration::from_millis(5);
+/// An allocation rate over the last [`BURST_SPAN`] this many times the
+/// rate of the [`BURST_BASE`] before it (or a fraction of it) is a new
+/// regime: a window opens early for it. A span of several polls, since a
+/// GC flushes every mcache's counts into one poll.
+const BURST_FACTOR: f64 = 3.0;
+const BURST_FLOOR: f64 = 20_000.0;
+const BURST_SPAN: Duration = Duration::from_millis(120);
+const BURST_BASE: Duration = Duration::from_secs(2);
+
+/// Allocation samples first: most of the budget, a window about every
+/// second.
+/// The shares add up to 0.8: the rest is headroom for what the governor
+/// cannot measure (the stalls of switching, the tracer's own reads).
+pub const ALLOCS: GroupParams = GroupParams {
+    share: 0.55,
+    period: Duration::from_secs(1),
+    first_window: Duration::from_millis(5),
+    assumed_rate: 5_000.0,
+    bucket: Duration::from_secs(2),
+    min_window: Duration::from_millis(1),
+    max_window: Duration::from_millis(750),
+};
+/// Map operations hit far more often (a net/http service: ~8 a request)
+/// and their ~30 points take ~0.1–0.3 s to detach, firing meanwhile: a
+/// window every few seconds at most, out of a bucket that saves up for it.
+pub const MAPS: GroupParams = GroupParams {
+    share: 0.25,
+    period: Duration::from_secs(5),
+    first_window: Duration::from_millis(2),
+    assumed_rate: 10_000.0,
+    bucket: Duration::from_secs(20),
+    min_window: Duration::from_millis(1),
+    max_window: Duration::from_millis(500),
+};
+/// A group that could not open a window for this many periods in a row is
+/// reported as shed.
+const SHED_AFTER: u32 = 3;
+
+/// One windowed group: its governor, links while open, a detach in flight.
+pub struct Group {
+    pub governor: Governor,
+    links: Vec<LinkHandle>,
+    /// A detach in flight: its thread, when the window opened, when
+    /// closing began and the group's hits then.
+    detaching: Option<(JoinHandle<()>, Instant, Instant, u64)>,
+    /// BPF programs of this group, for their run-time statistics.
+    programs: &'static [&'static str],
+    /// (run time ns, runs) of the programs at the last close.
+    bpf: (u64, u64),
+    /// Measured BPF run time per hit, ns (None until a window had hits).
+    pub bpf_ns_per_hit: Option<f64>,
+    /// How long closing a window took (smoothed).
+    detach: Duration,
+    /// Hits while closing, per closing (smoothed; None until measured).
+    tail_hits: Option<f64>,
+}
+
+impl Group {
+    fn new(params: GroupParams, budget_pct: f64, programs: &'static [&'static str]) -> Group {
+        let seed = unix_nanos() ^ (params.period.as_millis() as u64).rotate_left(32);
+        Group {
+            governor: Governor::new(params, budget_pct, seed),
+            links: Vec::new(),
+            detaching: None,
+            programs,
+            bpf: (0, 0),
+            bpf_ns_per_hit: None,
+            detach: Duration::from_millis(if programs == MAP_PROGRAMS { 250 } else { 50 }),
+            tail_hits: None,
+        }
+    }
+
+    /// The cost of one hit: the trap plus the BPF program's run time
+    /// (before any was measured, a quarter of the trap).
+    pub fn cost_ns(&self, trap_ns: f64) -> f64 {
+        trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0)
+    }
+
+    pub fn shed(&self) -> bool {
+        self.governor.starved_periods(Instant::now()) >= SHED_AFTER
+    }
+
+    /// If the detach in flight has finished: closes the window's books
+    /// and returns when it opened.
+    fn detached(
+        &mut self,
+        hits: u64,
+        trap_ns: f64,
+        cores: f64,
+        probes: &Probes,
+    ) -> Option<Instant> {
+        if !self.detaching.as_ref().is_some_and(|d| d.0.is_finished()) {
+            return None;
+        }
+        let (_, opened, closing, at_close) = self.detaching.take()?;
+        let now = Instant::now();
+        self.detach = (self.detach + now.saturating_duration_since(closing)) / 2;
+        let tail = hits.saturating_sub(at_close) as f64;
+        self.tail_hits = Some(self.tail_hits.map_or(tail, |t| 0.5 * t + 0.5 * tail));
+        self.measure_bpf(probes);
+        let cost = self.cost_ns(trap_ns);
+        self.governor.closed(now, hits, cost, cores);
+        Some(opened)
+    }
+
+    /// Reads the programs' run-time statistics (kernel BPF stats).
+    fn measure_bpf(&mut self, probes: &Probes) {
+        let (mut ns, mut runs) = (0, 0);
+        for p in self.programs {
+            if let Some((t, n)) = probes.program_stats(p) {
+                ns += t;
+                runs += n;
+            }
+        }
+        let (dn, dr) = (
+            ns.saturating_sub(self.bpf.0),
+            runs.saturating_sub(self.bpf.1),
+        );
+        if dr > 0 {
+            let now = dn as f64 / dr as f64;
+            self.bpf_ns_per_hit = Some(match self.bpf_ns_per_hit {
+                Some(b) => 0.7 * b + 0.3 * now,
+                None => now,
+            });
+        }
+        self.bpf = (ns, runs);
+    }
+}
+
+pub struct SampledState {
+    pub plan: SamplePlan,
+    pub allocs: Group,
+    /// Map points (operations, creation, growth); none with --no-maps.
+    pub map_points: Vec<MapPoint>,
+    pub maps: Group,
+    /// How long map operations were watched, in total.
+    pub map_watch: Duration,
+    attributor: Attributor,
+    /// Sampled objects (window samples) so far.
+    pub sampled_objects: u64,
+    /// Cumulative sample counts at the last allocation window's close.
+    counts_at_close: HashMap<AllocKey, u64>,
+    next_poll: Instant,
+    last_cpu: Option<(Instant, u64)>,
+    /// CPUs the target keeps busy (smoothed).
+    pub cores: f64,
+}
+
+/// What the session lends a step: the probes, the binary and pid, the
+/// collector (sample counts), the trap's cost.
+pub struct Ctx<'a> {
+    pub probes: &'a mut Probes,
+    pub bin: &'a GoBinary,
+    pub exe: &'a Path,
+    pub pid: u32,
+    pub collector: &'a mut Collector,
+    pub trap_ns: f64,
+}
+
+impl SampledState {
+    /// `budget_pct` is `--max-overhead`, shared between the groups.
+    pub fn new(plan: SamplePlan, map_points: Vec<MapPoint>, budget_pct: f64) -> SampledState {
+        SampledState {
+            plan,
+            allocs: Group::new(ALLOCS, budget_pct, SAMPLE_PROGRAMS),
+            maps: Group::new(MAPS, budget_pct, MAP_PROGRAMS),
+            map_points,
+            map_watch: Duration::ZERO,
+            attributor: Attributor::new(),
+            sampled_objects: 0,
+            counts_at_close: HashMap::new(),
+            next_poll: Instant::now(),
+            last_cpu: None,
+            cores: 0.0,
+        }
+    }
+
+    /// When the next step is due.
+    pub fn due(&self) -> tokio::time::Instant {
+        let check = Instant::now() + OPEN_CHECK;
+        let group = |g: &Group| match (&g.detaching, g.governor.is_open()) {
+            (Some(_), _) => check,
+            (None, true) => g.governor.next_at().min(check),
+            (None, false) => g.governor.next_at(),
+        };
+        let mut due = self.next_poll.min(group(&self.allocs));
+        if !self.map_points.is_empty() {
+            due = due.min(group(&self.maps));
+        }
+        tokio::time::Instant::from_std(due)
+    }
+
+    /// Reads the runtime's counters and the target's CPU time now (`None`
+    /// when they cannot be read).
+    pub fn poll(&mut self, runtime: Option<AllocCounters>, cpu_ns: Option<u64>) {
+        let now = Instant::now();
+        self.next_poll = now + POLL;
+        if let Some(cpu) = cpu_ns {
+            if let Some((at, before)) = self.last_cpu {
+                let d = cpu.saturating_sub(before);
+                self.allocs.governor.accrue(d);
+                self.maps.governor.accrue(d);
+                let secs = now.duration_since(at).as_secs_f64().max(1e-3);
+                let cores = d as f64 / 1e9 / secs;
+                self.cores = 0.9 * self.cores + 0.1 * cores;
+            }
+            self.last_cpu = Some((now, cpu));
+        }
+        if let Some(c) = runtime {
+            self.attributor.poll(now, c);
+        }
+    }
+
+    /// A change of allocation rate: the last moments against the seconds
+    /// before them.
+    fn burst(&self) -> bool {
+        let recent = self.attributor.recent_rate(BURST_SPAN);
+        let base = self
+            .attributor
+            .rate_between(BURST_SPAN, BURST_SPAN + BURST_BASE);
+        let (hi, lo) = (recent.max(base), recent.min(base));
+        base > 0.0 && hi >= BURST_FLOOR && hi > BURST_FACTOR * lo.max(1.0)
+    }
+
+    /// Opens or closes what is due; finishes detaches that completed.
+    pub fn step(&mut self, cx: &mut Ctx<'_>) {
+        let now = Instant::now();
+        let counters = cx.collector.counters();
+        let alloc_hits = counters.samples;
+        let map_hits = counters.map_op_hits;
+        // Detaches that completed close their windows.
+        let (trap, cores) = (cx.trap_ns, self.cores);
+        if let Some(opened) = self.allocs.detached(alloc_hits, trap, cores, cx.probes) {
+            let all = cx.collector.alloc_counts();
+            let window = crate::aggregate::allocs::delta(&all, &self.counts_at_close);
+            self.sampled_objects += window.values().sum::<u64>();
+            self.counts_at_close = all;
+            self.attributor.window(opened, now, window);
+        }
+        if let Some(opened) = self.maps.detached(map_hits, trap, cores, cx.probes) {
+            self.map_watch += now - opened;
+        }
+        if self.allocs.detaching.is_none() {
+            let burst = self.burst();
+            let plan = &self.plan;
+            let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
+            step_group(&mut self.allocs, cx, alloc_hits, self.cores, burst, |p| {
+                p.open_samples(bin, exe, pid, plan)
+            });
+        }
+        if !self.map_points.is_empty() && self.maps.detaching.is_none() {
+            let points = &self.map_points;
+            let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
+            step_group(&mut self.maps, cx, map_hits, self.cores, false, |p| {
+                p.attach_maps(bin, exe, pid, points)
+            });
+        }
+    }
+
+    pub fn poll_due(&self) -> bool {
+        Instant::now() >= self.next_poll
+    }
+
+    /// Cumulative state now (call `poll` first for a complete slot).
+    pub fn mark(&self) -> SampledMark {
+        let g = &self.allocs.governor;
+        SampledMark {
+            estimates: self.attributor.snapshot(),
+            sampled_objects: self.sampled_objects,
+            windows: (g.windows, self.maps.governor.windows),
+            open: g.open_total + g.open_since().map_or(Duration::ZERO, |s| s.elapsed()),
+        }
+    }
+
+    /// The allocations of a report window `from`..`to`: the runtime's own
+    /// counts split by the windows' samples. Where the runtime's counters
+    /// cannot be read (`raw` = the window's sample counts), the samples
+    /// are scaled by the duty cycle instead.
+    pub fn window_counts(
+        &self,
+        (from, to): (&SampledMark, &SampledMark),
+        counters: &Counters,
+        mut raw: HashMap<AllocKey, u64>,
+        elapsed: Duration,
+        trap_ns: f64,
+    ) -> WindowCounts {
+        let (a, b) = (&from.estimates, &to.estimates);
+        let secs = elapsed.as_secs_f64().max(1e-9);
+        let duty = 100.0 * to.open.saturating_sub(from.open).as_secs_f64() / secs;
+        let sampled_objects = to.sampled_objects.saturating_sub(from.sampled_objects);
+        let objects = b.objects.saturating_sub(a.objects);
+        let (counts, unattributed, totals_from) = if b.objects > 0 {
+            let un_objects = b
+                .unattributed_objects
+                .saturating_sub(a.unattributed_objects);
+            let estimates: HashMap<AllocKey, f64> = b
+                .by_key
+                .iter()
+                .map(|(k, v)| (*k, v - a.by_key.get(k).copied().unwrap_or(0.0)))
+                .collect();
+            let counts = allocs::round_to_total(&estimates, objects.saturating_sub(un_objects));
+            let unattributed = Unattributed {
+                objects: un_objects,
+                bytes: b.unattributed_bytes.saturating_sub(a.unattributed_bytes),
+                share: un_objects as f64 / objects.max(1) as f64,
+            };
+            (counts, unattributed, "runtime counters")
+        } else {
+            let n: u64 = raw.values().sum();
+            allocs::scale_to(&mut raw, (n as f64 * 100.0 / duty.max(1e-6)) as u64);
+            (raw, Unattributed::default(), "duty cycle")
+        };
+        let total: u64 = counts.values().sum::<u64>() + unattributed.objects;
+        let mut per_stack: HashMap<u64, u64> = HashMap::new();
+        for (k, n) in &counts {
+            *per_stack.entry(k.stack_id).or_default() += n;
+        }
+        let top_share = per_stack.values().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
+        let switches =
+            (to.windows.0 + to.windows.1).saturating_sub(from.windows.0 + from.windows.1);
+        let map_hits = counters.map_op_hits;
+        let probe_ns = counters.samples as f64 * self.allocs.cost_ns(trap_ns)
+            + map_hits as f64 * self.maps.cost_ns(trap_ns)
+            + switches as f64 * SWITCH_NS * self.cores;
+        let (ag, mg) = (&self.allocs.governor, &self.maps.governor);
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let sampling = Sampling {
+            method: "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
+                     + large objects (runtime.(*mcache).allocLarge) in governed windows; the runtime's own \
+                     per-size-class counts, read every 20 ms, split by the nearest window's samples",
+            budget_pct: ag.budget_pct,
+            duty_cycle_pct: duty,
+            windows: to.windows.0.saturating_sub(from.windows.0),
+            burst_windows: ag.burst_windows,
+            window_ms: ms(ag.last_window),
+            period_ms: ms(ag.params.period),
+            map_windows: to.windows.1.saturating_sub(from.windows.1),
+            map_window_ms: ms(mg.last_window),
+            map_period_ms: ms(mg.params.period),
+            shed: self.shed(),
+            bpf_ns_per_hit: self.allocs.bpf_ns_per_hit,
+            map_bpf_ns_per_hit: self.maps.bpf_ns_per_hit,
+            target_cpus: self.cores,
+            samples: counters.samples,
+            sampled_objects,
+            scale: total as f64 / sampled_objects.max(1) as f64,
+            totals_from,
+            est_error_pct: relative_error_pct(top_share, counters.samples),
+        };
+        WindowCounts {
+            counts,
+            sampling,
+            unattributed,
+            probe_ns,
+        }
+    }
+
+    /// Groups shed for lack of budget, by name.
+    pub fn shed(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if self.allocs.shed() {
+            out.push("allocation samples");
+        }
+        if !self.map_points.is_empty() && self.maps.shed() {
+            out.push("map operations");
+        }
+        out
+    }
+}
+
+fn step_group(
+    g: &mut Group,
+    cx: &mut Ctx<'_>,
+    hits: u64,
+    cores: f64,
+    burst: bool,
+    open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
+) {
+    let cost = g.cost_ns(cx.trap_ns);
+    let tail = match g.tail_hits {
+        Some(n) => Tail::Hits(n),
+        None => Tail::Lasts(g.detach),
+    };
+    match g
+        .governor
+        .step(Instant::now(), hits, cost, cores, burst, tail)
+    {
+        Step::Open => match open(cx.probes) {
+            Ok(links) => g.links = links,
+            Err(e) => {
+                eprintln!("tracer: sampling window not opened: {e}");
+                g.governor.closed(Instant::now(), hits, cost, 0.0);
+            }
+        },
+        Step::Close => {
+            let opened = g.governor.open_since().unwrap_or_else(Instant::now);
+            let handle = cx.probes.close_samples(std::mem::take(&mut g.links));
+            g.detaching = Some((handle, opened, Instant::now(), hits));
+        }
+        Step::Nothing => {}
+    }
+}
+
+fn unix_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
