@@ -109,6 +109,13 @@ impl Collector {
         }
     }
 
+    /// The sampling groups' hits only (allocation samples, map
+    /// operations): two map reads, for the governors' frequent checks.
+    pub fn group_hits(&self) -> (u64, u64) {
+        let get = |i: u32| -> u64 { self.counters.get(&i, 0).unwrap_or(0) };
+        (get(counter::SAMPLES), get(counter::MAP_OP_HITS))
+    }
+
     /// The ring buffer's file descriptor: readable when records wait.
     pub fn events_fd(&self) -> std::os::fd::RawFd {
         use std::os::fd::AsRawFd;

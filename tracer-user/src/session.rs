@@ -147,7 +147,10 @@ fn output_error(path: &Path, e: io::Error) -> UserError {
 /// before anything is attached.
 fn sinks(args: &AttachArgs, format: Format) -> Result<MultiSink, UserError> {
     let out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(File::create(path).map_err(|e| output_error(path, e))?),
+        // Buffered: a report is many small writes; each sink flushes it whole.
+        Some(path) => Box::new(io::BufWriter::new(
+            File::create(path).map_err(|e| output_error(path, e))?,
+        )),
         None => Box::new(io::stdout()),
     };
     let mut sinks: Vec<Box<dyn Sink>> = vec![match format {

@@ -53,9 +53,9 @@ pub struct WindowCounts {
 }
 
 /// How often the runtime's counters (and the target's CPU time) are read.
-pub const POLL: Duration = Duration::from_millis(20);
-/// While a window is open its hits are checked this often.
-const OPEN_CHECK: Duration = Duration::from_millis(5);
+pub const POLL: Duration = Duration::from_millis(25);
+/// While a window is open (or closing) its hits are checked this often.
+const OPEN_CHECK: Duration = Duration::from_millis(10);
 /// An allocation rate over the last [`BURST_SPAN`] this many times the
 /// rate of the [`BURST_BASE`] before it (or a fraction of it) is a new
 /// regime: a window opens early for it. A span of several polls, since a
@@ -283,9 +283,7 @@ impl SampledState {
     /// Opens or closes what is due; finishes detaches that completed.
     pub fn step(&mut self, cx: &mut Ctx<'_>) {
         let now = Instant::now();
-        let counters = cx.collector.counters();
-        let alloc_hits = counters.samples;
-        let map_hits = counters.map_op_hits;
+        let (alloc_hits, map_hits) = cx.collector.group_hits();
         // Detaches that completed close their windows.
         let (trap, cores) = (cx.trap_ns, self.cores);
         if let Some(opened) = self.allocs.detached(alloc_hits, trap, cores, cx.probes) {
@@ -385,7 +383,7 @@ impl SampledState {
         let sampling = Sampling {
             method: "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
                      + large objects (runtime.(*mcache).allocLarge) in governed windows; the runtime's own \
-                     per-size-class counts, read every 20 ms, split by the nearest window's samples",
+                     per-size-class counts, read every 25 ms, split by the nearest window's samples",
             budget_pct: ag.budget_pct,
             duty_cycle_pct: duty,
             windows: to.windows.0.saturating_sub(from.windows.0),

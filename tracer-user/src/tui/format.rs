@@ -54,6 +54,15 @@ pub fn file_line(file: &str, line: u32) -> String {
     format!("{}:{line}", short_path(file))
 }
 
+/// A site's place: `dir/file.go:12` when wide, `file.go:12` when narrow.
+pub fn site_place(file: &str, line: u32, wide: bool) -> String {
+    if wide {
+        file_line(file, line)
+    } else {
+        format!("{}:{line}", file.rsplit('/').next().unwrap_or(file))
+    }
+}
+
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// A text sparkline of the last `width` values, right-aligned so that the

@@ -9,7 +9,7 @@ use ratatui::{
 use super::{body_block, filter_note, message, sort_header, DIM, SELECTED, WIDE_TABLE};
 use crate::tui::{
     app::App,
-    format::{bytes_rate, file_line, human_bytes, human_count, short_function, sparkline},
+    format::{bytes_rate, human_bytes, human_count, short_function, site_place, sparkline},
     sites::{AllocSort, SiteRow},
 };
 
@@ -91,15 +91,7 @@ fn columns(wide: bool) -> Vec<Column> {
 /// locating it. Narrow screens get the file's base name and no "via".
 fn site_cell(r: &SiteRow, wide: bool) -> Cell<'static> {
     let f = &r.total.site;
-    let file = if wide {
-        file_line(&f.file, f.line)
-    } else {
-        format!(
-            "{}:{}",
-            f.file.rsplit('/').next().unwrap_or(&f.file),
-            f.line
-        )
-    };
+    let file = site_place(&f.file, f.line, wide);
     let mut spans = vec![
         Span::raw(short_function(&f.function).to_string()),
         Span::styled(format!("  {file}"), DIM),

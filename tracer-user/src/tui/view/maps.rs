@@ -17,7 +17,7 @@ use crate::{
     report::MapSite,
     tui::{
         app::App,
-        format::{file_line, human_bytes, human_count, short_function},
+        format::{human_bytes, human_count, short_function, site_place},
         map_sites::MapSiteRow,
     },
 };
@@ -96,15 +96,7 @@ fn columns(wide: bool) -> Vec<Column> {
 /// first, the file in grey; the kind only when wide.
 fn site_cell(s: &MapSite, wide: bool) -> Cell<'static> {
     let f = &s.created_at;
-    let file = if wide {
-        file_line(&f.file, f.line)
-    } else {
-        format!(
-            "{}:{}",
-            f.file.rsplit('/').next().unwrap_or(&f.file),
-            f.line
-        )
-    };
+    let file = site_place(&f.file, f.line, wide);
     let mut spans = vec![
         Span::raw(if wide {
             format!("{:<8} ", s.kind_label())
