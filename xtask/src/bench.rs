@@ -8,9 +8,12 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
-use crate::{bench_http, build, demo, prereqs};
+use crate::{
+    bench_http, build, demo, prereqs,
+    tracer_run::{finish, median, start_tracer_cmd, unsafe_kill_int},
+};
 
 /// A section of `cargo xtask bench` that can be run alone (`--only`).
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -64,11 +67,6 @@ fn field(line: &str, name: &str) -> anyhow::Result<f64> {
     Ok(num.parse()?)
 }
 
-pub fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Share of the allocations per site (function:line) in the last report.
 fn site_shares(report: &str) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
     let last = report.lines().last().context("no report")?;
@@ -88,42 +86,6 @@ fn site_shares(report: &str) -> anyhow::Result<std::collections::BTreeMap<String
 /// Starts a tracer command and waits for its "attached" line.
 fn start_tracer(args: &[String]) -> anyhow::Result<Child> {
     start_tracer_cmd(Command::new(build::tracer_binary()).args(args))
-}
-
-/// Starts `cmd` (the tracer, possibly behind a wrapper that execs it, such
-/// as taskset) and waits for its "attached" line on stderr.
-pub fn start_tracer_cmd(cmd: &mut Command) -> anyhow::Result<Child> {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let mut err = BufReader::new(child.stderr.take().context("stderr")?);
-    let mut line = String::new();
-    while err.read_line(&mut line)? > 0 {
-        if line.contains("attached") {
-            // Keep draining stderr so the tracer never blocks on it.
-            std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-            return Ok(child);
-        }
-        line.clear();
-    }
-    bail!("tracer did not attach")
-}
-
-/// Stops a tracer (SIGINT if `interrupt`) and returns its last stdout line.
-pub fn finish(mut child: Child, interrupt: bool) -> anyhow::Result<String> {
-    if interrupt {
-        unsafe_kill_int(child.id());
-    }
-    let mut out = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        std::io::Read::read_to_string(&mut o, &mut out)?;
-    }
-    child.wait()?;
-    Ok(out.lines().last().unwrap_or_default().to_string())
-}
-
-fn unsafe_kill_int(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status();
 }
 
 /// Runs every section, or only `only`, per Go version in `go_versions`.

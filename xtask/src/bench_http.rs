@@ -15,7 +15,7 @@ use std::{
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::{bench, build, cmd, demo, prereqs};
+use crate::{build, cmd, demo, prereqs, tracer_run};
 
 const ROUNDS: usize = 3;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
@@ -140,7 +140,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
                 .filter(|r| r.0 == mode)
                 .map(|r| f(&r.1))
                 .collect();
-            bench::median(&mut v)
+            tracer_run::median(&mut v)
         };
         (of(|w| w.rps), of(|w| w.p99_us))
     };
@@ -217,10 +217,10 @@ fn traced(t: &Tools, mode: Mode, out: &Path) -> anyhow::Result<(Wrk, String)> {
             tracer.args(["--mode", "exact"]);
         }
         tracer.args(["--format", "json", "--output"]).arg(out);
-        let tracer = bench::start_tracer_cmd(&mut tracer)?;
+        let tracer = tracer_run::start_tracer_cmd(&mut tracer)?;
         // The programs go with the tracer: read them before stopping it.
         let measured = wrk(t).and_then(|w| Ok((w, bpf_programs(t.bpftool, tracer.id())?)));
-        bench::finish(tracer, true)?;
+        tracer_run::finish(tracer, true)?;
         let (w, progs) = measured?;
         Ok((w, progs, std::fs::read_to_string(out)?))
     })();

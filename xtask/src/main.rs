@@ -10,6 +10,7 @@ mod cmd;
 mod demo;
 mod prereqs;
 mod test;
+mod tracer_run;
 
 use clap::{Parser, Subcommand};
 

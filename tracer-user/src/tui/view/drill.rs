@@ -7,12 +7,12 @@ use ratatui::{
     Frame,
 };
 
-use super::{body_block, message, COLUMN_HEADER, DIM, WIDE};
+use super::{body_block, message, stack::render_stack_titled, COLUMN_HEADER, DIM, WIDE};
 use crate::{
     gobin::Frame as GoFrame,
     tui::{
         app::{App, Drill},
-        format::{bar, bytes_rate, file_line, human_bytes, human_count, human_ns},
+        format::{bar, bytes_rate, human_bytes, human_count, human_ns},
         functions::FuncRow,
         sites::SiteRow,
     },
@@ -98,53 +98,6 @@ fn render_site(f: &mut Frame, area: Rect, app: &App, r: &SiteRow) {
 /// The heaviest stack, innermost first, the site's frame marked.
 fn render_stack(f: &mut Frame, area: Rect, stack: &[GoFrame], site: &GoFrame, scroll: usize) {
     render_stack_titled(f, area, stack, site, scroll, "heaviest");
-}
-
-/// A stack, innermost first, the site's frame marked; `which` says which
-/// of the site's stacks it is.
-pub(super) fn render_stack_titled(
-    f: &mut Frame,
-    area: Rect,
-    stack: &[GoFrame],
-    site: &GoFrame,
-    scroll: usize,
-    which: &str,
-) {
-    let block = Block::new().borders(Borders::TOP).title(Line::styled(
-        format!("Stack ({} frames, {which}, innermost first)", stack.len()),
-        COLUMN_HEADER,
-    ));
-    let lines: Vec<Line> = if stack.is_empty() {
-        vec![Line::styled("no stack recorded for this site", DIM)]
-    } else {
-        stack
-            .iter()
-            .skip(scroll)
-            .take(area.height as usize)
-            .map(|fr| {
-                let is_site = fr == site;
-                let runtime = fr.function.starts_with("runtime.");
-                let name_style = match (is_site, runtime) {
-                    (true, _) => SITE,
-                    (false, true) => DIM,
-                    _ => Style::new(),
-                };
-                Line::from(vec![
-                    Span::raw(if is_site { "▶ " } else { "  " }),
-                    Span::styled(fr.function.clone(), name_style),
-                    Span::styled(
-                        format!(
-                            "  {}{}",
-                            file_line(&fr.file, fr.line),
-                            if fr.inlined { " (inlined)" } else { "" }
-                        ),
-                        DIM,
-                    ),
-                ])
-            })
-            .collect()
-    };
-    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// Requested sizes over Go's size classes, as horizontal bars.

@@ -10,7 +10,7 @@ use ratatui::{
 };
 
 use super::{
-    body_block, drill::render_stack_titled, filter_note, message, COLUMN_HEADER, DIM, SELECTED,
+    body_block, filter_note, message, stack::render_stack_titled, COLUMN_HEADER, DIM, SELECTED,
     WIDE_TABLE,
 };
 use crate::{

@@ -8,6 +8,7 @@ mod functions;
 mod help;
 mod lists;
 mod maps;
+mod stack;
 
 use ratatui::{
     layout::{Constraint, Layout, Rect},
