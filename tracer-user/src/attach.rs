@@ -489,7 +489,9 @@ impl Probes {
         let me = own_symbol_file_offset(&exe, "tracer_calibration_point").ok_or_else(|| {
             UserError::Kernel("calibration symbol not found in the tracer binary".into())
         })?;
-        let base = time_calls(CALLS);
+        // Medians of three batches: a stolen time slice (a busy host) in
+        // one batch does not make every later budget wrong.
+        let base = median3(|| time_calls(CALLS));
         let point = Point {
             program: ALLOC_PROGRAM,
             offset: me,
@@ -497,13 +499,19 @@ impl Probes {
             what: "the calibration probe",
         };
         let handles = self.attach(&exe, std::process::id(), &[point])?;
-        let probed = time_calls(CALLS);
+        let probed = median3(|| time_calls(CALLS));
         for h in handles {
             drop(self.links[h].take());
         }
         self.attached -= 1;
         Ok(((probed - base).max(0.0) / f64::from(CALLS)).max(1.0))
     }
+}
+
+fn median3(mut f: impl FnMut() -> f64) -> f64 {
+    let mut v = [f(), f(), f()];
+    v.sort_by(f64::total_cmp);
+    v[1]
 }
 
 /// File offset of a symbol of this (Rust) executable.

@@ -577,6 +577,7 @@ impl Session<'_> {
                 cost_per_hit_ns: self.cost_per_hit_ns,
                 bpf_ns_per_hit,
                 est_target_slowdown_pct: slowdown_pct(probe_ns, cpu_ns as f64),
+                probe_ns: probe_ns as u64,
                 target_cpu_ns: cpu_ns,
                 tracer_max_rss_bytes: max_rss_bytes(),
             },

@@ -227,6 +227,7 @@ pub(crate) mod fixture {
                 cost_per_hit_ns: 12_000.0,
                 bpf_ns_per_hit: None,
                 est_target_slowdown_pct: 0.1,
+                probe_ns: 0,
                 target_cpu_ns: 1_000_000_000,
                 tracer_max_rss_bytes: 0,
             },

@@ -427,6 +427,9 @@ pub struct Overhead {
     pub bpf_ns_per_hit: Option<f64>,
     /// Probe time charged to the target, over the target's CPU time without it.
     pub est_target_slowdown_pct: f64,
+    /// That probe time, ns (hits × (trap + BPF), and in sampled mode the
+    /// windows' switches).
+    pub probe_ns: u64,
     pub target_cpu_ns: u64,
     /// Peak resident memory of the tracer itself.
     pub tracer_max_rss_bytes: u64,

@@ -38,6 +38,10 @@ pub struct GroupParams {
     /// Hits a second per busy CPU assumed before any window measured the
     /// rate (sizes the first window's closing tail, pessimistically).
     pub assumed_rate: f64,
+    /// Before a close was measured, its hits are assumed to come as from
+    /// at least this many busy CPUs (a bursty target's average says
+    /// nothing of its busy moments).
+    pub tail_cpus: f64,
     /// The bucket holds at most this much CPU time's share: how long a
     /// quiet spell saves for the next window.
     pub bucket: Duration,
@@ -84,11 +88,12 @@ pub struct Governor {
 const RETRY: Duration = Duration::from_millis(20);
 
 /// What closing a window will cost in hits: as measured at the last close,
-/// or (before any) for how long a close is expected to last.
+/// or (before any) for how long a close is expected to last, with the
+/// most CPUs the target kept busy lately (its hits could come then).
 #[derive(Debug, Clone, Copy)]
 pub enum Tail {
     Hits(f64),
-    Lasts(Duration),
+    Lasts(Duration, f64),
 }
 
 /// A decision for the caller.
@@ -175,12 +180,14 @@ impl Governor {
     ) -> Step {
         let cores = cores.clamp(0.0, 64.0);
         let per_sec = self.hit_rate.map(|r| r * cost_ns);
-        let tail_rate = per_sec.unwrap_or(self.params.assumed_rate * cores * cost_ns);
+        let tail_rate = |busy: f64| per_sec.unwrap_or(self.params.assumed_rate * busy * cost_ns);
         // What closing costs: the switch, and the hits until it is done.
         let switch = SWITCH_NS * cores
             + match tail {
                 Tail::Hits(n) => n * cost_ns,
-                Tail::Lasts(d) => tail_rate * d.as_secs_f64(),
+                Tail::Lasts(d, peak) => {
+                    tail_rate(peak.max(cores).max(self.params.tail_cpus)) * d.as_secs_f64()
+                }
             };
         if let Some(o) = &self.open {
             let spent = hits.saturating_sub(o.hits) as f64 * cost_ns;
@@ -211,7 +218,7 @@ impl Governor {
             Some(ns) => Duration::from_secs_f64(((spend - switch) / ns).max(0.0)),
         }
         .min(self.params.max_window);
-        let min_cost = switch + tail_rate * self.params.min_window.as_secs_f64();
+        let min_cost = switch + tail_rate(cores) * self.params.min_window.as_secs_f64();
         // Nothing to spend (an idle target accrues nothing): no window.
         if length < self.params.min_window || spend < min_cost || spend <= 0.0 {
             if regular {
@@ -293,6 +300,7 @@ mod tests {
         period: Duration::from_secs(1),
         first_window: Duration::from_millis(5),
         assumed_rate: 20_000.0,
+        tail_cpus: 0.0,
         bucket: Duration::from_secs(2),
         min_window: Duration::from_millis(1),
         max_window: Duration::from_millis(750),
@@ -320,7 +328,7 @@ mod tests {
                 cost_ns,
                 1.0,
                 bursts,
-                Tail::Lasts(Duration::from_millis(30)),
+                Tail::Lasts(Duration::from_millis(30), 1.0),
             ) {
                 Step::Close => g.closed(now, hits as u64, cost_ns, 1.0),
                 Step::Open | Step::Nothing => {}

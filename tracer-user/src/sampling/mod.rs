@@ -52,6 +52,13 @@ pub struct WindowCounts {
     pub probe_ns: f64,
 }
 
+/// The budget of a target using less than this share of a CPU is that of
+/// one using this much: 3 % of 1 % of a CPU is 0.3 ms of probe time a
+/// second, whatever the target's own figure.
+pub const IDLE_FLOOR: f64 = 0.01;
+/// The peak CPU use decays by half in about five seconds of polls.
+const PEAK_DECAY: f64 = 0.9965;
+
 /// How often the runtime's counters (and the target's CPU time) are read.
 pub const POLL: Duration = Duration::from_millis(25);
 /// While a window is open (or closing) its hits are checked this often.
@@ -74,6 +81,8 @@ pub const ALLOCS: GroupParams = GroupParams {
     period: Duration::from_secs(1),
     first_window: Duration::from_millis(5),
     assumed_rate: 5_000.0,
+    // Two probe points: removed at once, a close's hits are few.
+    tail_cpus: 0.0,
     bucket: Duration::from_secs(2),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(750),
@@ -86,6 +95,8 @@ pub const MAPS: GroupParams = GroupParams {
     period: Duration::from_secs(5),
     first_window: Duration::from_millis(2),
     assumed_rate: 10_000.0,
+    // ~30 points removed one by one under the target's mmap lock.
+    tail_cpus: 1.0,
     bucket: Duration::from_secs(20),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
@@ -200,8 +211,10 @@ pub struct SampledState {
     counts_at_close: HashMap<AllocKey, u64>,
     next_poll: Instant,
     last_cpu: Option<(Instant, u64)>,
-    /// CPUs the target keeps busy (smoothed).
+    /// CPUs the target keeps busy (smoothed over ~0.25 s), and the most
+    /// of that in the last seconds (a bursty target's busy moments).
     pub cores: f64,
+    peak_cores: f64,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -230,6 +243,7 @@ impl SampledState {
             next_poll: Instant::now(),
             last_cpu: None,
             cores: 0.0,
+            peak_cores: 0.0,
         }
     }
 
@@ -256,11 +270,15 @@ impl SampledState {
         if let Some(cpu) = cpu_ns {
             if let Some((at, before)) = self.last_cpu {
                 let d = cpu.saturating_sub(before);
-                self.allocs.governor.accrue(d);
-                self.maps.governor.accrue(d);
                 let secs = now.duration_since(at).as_secs_f64().max(1e-3);
+                // A nearly idle target is budgeted as if it kept
+                // `IDLE_FLOOR` of a CPU busy (see the README).
+                let budgeted = d.max((IDLE_FLOOR * secs * 1e9) as u64);
+                self.allocs.governor.accrue(budgeted);
+                self.maps.governor.accrue(budgeted);
                 let cores = d as f64 / 1e9 / secs;
                 self.cores = 0.9 * self.cores + 0.1 * cores;
+                self.peak_cores = self.cores.max(self.peak_cores * PEAK_DECAY);
             }
             self.last_cpu = Some((now, cpu));
         }
@@ -285,7 +303,7 @@ impl SampledState {
         let now = Instant::now();
         let (alloc_hits, map_hits) = cx.collector.group_hits();
         // Detaches that completed close their windows.
-        let (trap, cores) = (cx.trap_ns, self.cores);
+        let (trap, cores, peak) = (cx.trap_ns, self.cores, self.peak_cores);
         if let Some(opened) = self.allocs.detached(alloc_hits, trap, cores, cx.probes) {
             let all = cx.collector.alloc_counts();
             let window = crate::aggregate::allocs::delta(&all, &self.counts_at_close);
@@ -300,14 +318,19 @@ impl SampledState {
             let burst = self.burst();
             let plan = &self.plan;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
-            step_group(&mut self.allocs, cx, alloc_hits, self.cores, burst, |p| {
-                p.open_samples(bin, exe, pid, plan)
-            });
+            step_group(
+                &mut self.allocs,
+                cx,
+                alloc_hits,
+                (cores, peak),
+                burst,
+                |p| p.open_samples(bin, exe, pid, plan),
+            );
         }
         if !self.map_points.is_empty() && self.maps.detaching.is_none() {
             let points = &self.map_points;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
-            step_group(&mut self.maps, cx, map_hits, self.cores, false, |p| {
+            step_group(&mut self.maps, cx, map_hits, (cores, peak), false, |p| {
                 p.attach_maps(bin, exe, pid, points)
             });
         }
@@ -428,14 +451,14 @@ fn step_group(
     g: &mut Group,
     cx: &mut Ctx<'_>,
     hits: u64,
-    cores: f64,
+    (cores, peak): (f64, f64),
     burst: bool,
     open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
 ) {
     let cost = g.cost_ns(cx.trap_ns);
     let tail = match g.tail_hits {
         Some(n) => Tail::Hits(n),
-        None => Tail::Lasts(g.detach),
+        None => Tail::Lasts(g.detach, peak),
     };
     match g
         .governor

@@ -80,11 +80,20 @@ fn cost_line(s: &Summary) -> Line<'static> {
         ),
         None => String::new(),
     };
+    // A nearly idle target's CPU time is tiny: a percentage of it says
+    // little; its budget is that of 1 % of a CPU.
+    let cost = match s.target_cpus {
+        Some(cpus) if cpus < crate::sampling::IDLE_FLOOR => format!(
+            "near idle ({:.2}% of a CPU): probes {:.2} ms/s",
+            100.0 * cpus,
+            s.probe_ms_per_sec
+        ),
+        _ => format!("est. slowdown {:.1}%", s.slowdown_pct),
+    };
     let mut spans = vec![
         Span::raw(format!(
-            "probes {} hits/s  est. slowdown {:.1}%{governor}  ",
+            "probes {} hits/s  {cost}{governor}  ",
             human_count(s.probe_hits_per_sec),
-            s.slowdown_pct
         )),
         Span::styled(
             format!("lost events {}", s.lost_events),

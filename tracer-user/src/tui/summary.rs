@@ -22,6 +22,11 @@ pub struct Summary {
     pub stack_drops: u64,
     /// Sampled mode: the governor's budget and duty cycle (whole run).
     pub governor: Option<(f64, f64)>,
+    /// Sampled mode, whole run: CPUs the target keeps busy, and the probes'
+    /// time a second (a nearly idle target is shown by these, not by a
+    /// percentage of its tiny CPU time).
+    pub target_cpus: Option<f64>,
+    pub probe_ms_per_sec: f64,
     /// Sampled mode: probe groups shed for lack of budget.
     pub shed: Vec<&'static str>,
     /// Last interval: allocations no window saw, per second and share.
@@ -61,6 +66,10 @@ impl Summary {
                 .sampling
                 .as_ref()
                 .map(|s| (s.budget_pct, s.duty_cycle_pct)),
+            target_cpus: total.window.sampling.as_ref().map(|s| s.target_cpus),
+            probe_ms_per_sec: total.overhead.probe_ns as f64
+                / 1e6
+                / (total.window.duration_ns as f64 / 1e9).max(1e-9),
             shed: total
                 .window
                 .sampling

@@ -357,6 +357,52 @@ fn sampled_mode_shows_the_governor() {
     );
 }
 
+#[test]
+fn a_nearly_idle_target_shows_probe_time_and_what_was_not_seen() {
+    let mut app = App::new();
+    let (mut interval, mut total) = pair(0);
+    total.window.mode = "sampled";
+    total.overhead.est_target_slowdown_pct = 14.5;
+    total.overhead.probe_ns = 2_000_000;
+    interval.unattributed = crate::report::Unattributed {
+        objects: 1_700,
+        bytes: 40_000,
+        share: 0.046,
+    };
+    let mut sampling = crate::report::Sampling {
+        method: "span refills",
+        budget_pct: 3.0,
+        duty_cycle_pct: 5.0,
+        windows: 9,
+        burst_windows: 0,
+        window_ms: 700.0,
+        period_ms: 1000.0,
+        map_windows: 0,
+        map_window_ms: 0.0,
+        map_period_ms: 5000.0,
+        shed: vec!["map operations"],
+        bpf_ns_per_hit: Some(2000.0),
+        map_bpf_ns_per_hit: None,
+        target_cpus: 0.004,
+        samples: 40,
+        sampled_objects: 4_000,
+        scale: 10.0,
+        totals_from: "runtime counters",
+        est_error_pct: 40.0,
+    };
+    total.window.sampling = Some(sampling.clone());
+    sampling.est_error_pct = 40.0;
+    interval.window.sampling = Some(sampling);
+    app.update(&interval, &total);
+    let s = screen(&mut app, 130, 24);
+    // No alarming percentage of a tiny CPU time: the CPU share and the
+    // probes' own time, the shed group, and the unattributed line last.
+    assert_shows(&s, "near idle (0.40% of a CPU): probes");
+    assert_shows(&s, "shed: map operations");
+    assert_shows(&s, "unattributed");
+    assert!(!contains(&s, "14.5%"), "{}", s.join("\n"));
+}
+
 fn map_site(
     function: &str,
     line: u32,
