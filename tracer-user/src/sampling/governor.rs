@@ -20,8 +20,10 @@ use std::time::{Duration, Instant};
 
 /// What one window switch (attach + detach of a group) costs a target that
 /// keeps one CPU busy, in ns: attaching and detaching rewrite its text
-/// under its mmap lock, stalling its page faults. Measured with uprobe_multi
-/// links on the bench loops (`cargo xtask bench`).
+/// under its mmap lock and stall it. Measured on the net/http bench service
+/// (`cargo xtask bench --only http`): ~6 windows in 5 s cost it ~7 % of its
+/// req/s where hits alone accounted for ~1 %, i.e. ~35 ms a window; no
+/// window at all cost nothing measurable.
 pub const SWITCH_NS: f64 = 2_000_000.0;
 /// A regular window spends at most this share of the bucket: the rest is
 /// kept for a window that a burst opens.
@@ -79,6 +81,8 @@ pub struct Governor {
     pub last_window: Duration,
     /// Probe time charged so far (hits × cost + switches), ns.
     pub charged_ns: f64,
+    /// The switches' share of it.
+    pub switch_ns: f64,
     /// Since when a due regular window waits for budget (it opens as soon
     /// as the bucket allows).
     pub starved_since: Option<Instant>,
@@ -120,6 +124,7 @@ impl Governor {
             open_total: Duration::ZERO,
             last_window: Duration::ZERO,
             charged_ns: 0.0,
+            switch_ns: 0.0,
             starved_since: None,
         };
         // The first window (a short one) opens within its first period.
@@ -248,9 +253,11 @@ impl Governor {
         };
         let open_for = now.saturating_duration_since(o.since);
         let n = hits.saturating_sub(o.hits);
-        let charge = n as f64 * cost_ns + SWITCH_NS * cores.clamp(0.0, 64.0);
+        let switch = SWITCH_NS * cores.clamp(0.0, 64.0);
+        let charge = n as f64 * cost_ns + switch;
         self.tokens -= charge;
         self.charged_ns += charge;
+        self.switch_ns += switch;
         let rate = n as f64 / open_for.as_secs_f64().max(1e-4);
         self.hit_rate = Some(match self.hit_rate {
             Some(r) => 0.5 * r + 0.5 * rate,
