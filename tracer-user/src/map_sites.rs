@@ -746,20 +746,7 @@ mod tests {
         b[9] = 200;
         assert!(!classic.parse(&b).plausible);
 
-        let swiss = HeaderLayout {
-            len: 0,
-            count: 0,
-            seed: 8,
-            shape: Shape::Swiss {
-                dir_ptr: 16,
-                dir_len: 24,
-                depth: 32,
-                shift: 33,
-                writing: 34,
-                slots: 8,
-            },
-        }
-        .sized();
+        let swiss = swiss_header();
         assert_eq!(swiss.len, 35);
         // used, seed, dirPtr, dirLen, then globalDepth, globalShift, writing.
         let words = |w: [u64; 5]| w.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
@@ -786,12 +773,10 @@ mod tests {
         }
     }
 
-    #[test]
-    fn headers_are_read_in_batches_and_failures_are_per_map() {
-        // Our own memory: two fake swiss headers and an unmapped address.
-        let a: [u64; 5] = [2, 11, 0x1000, 0, 0];
-        let b: [u64; 5] = [0, 12, 0, 0, 0];
-        let hl = HeaderLayout {
+    /// A swiss map header: used, seed, dirPtr, dirLen, then globalDepth,
+    /// globalShift, writing.
+    fn swiss_header() -> HeaderLayout {
+        HeaderLayout {
             len: 0,
             count: 0,
             seed: 8,
@@ -804,7 +789,15 @@ mod tests {
                 slots: 8,
             },
         }
-        .sized();
+        .sized()
+    }
+
+    #[test]
+    fn headers_are_read_in_batches_and_failures_are_per_map() {
+        // Our own memory: two fake swiss headers and an unmapped address.
+        let a: [u64; 5] = [2, 11, 0x1000, 0, 0];
+        let b: [u64; 5] = [0, 12, 0, 0, 0];
+        let hl = swiss_header();
         let mem = ProcMem::new(std::process::id());
         let ids = [a.as_ptr() as u64, 8, b.as_ptr() as u64];
         let got = read_headers(&mem, &hl, &ids);

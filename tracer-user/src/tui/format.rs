@@ -54,6 +54,23 @@ pub fn file_line(file: &str, line: u32) -> String {
     format!("{}:{line}", short_path(file))
 }
 
+/// A map row's numbers under "bytes live cap/held tombst. ops/s": a
+/// sync.Map's capacity column is the entries it still holds.
+pub fn map_numbers(m: &crate::report::MapReport) -> String {
+    format!(
+        "{:>10} {:>9} {:>10} {:>8} {:>9.1}",
+        human_bytes(m.bytes as f64),
+        m.live,
+        if m.kind == "sync.Map" {
+            m.held
+        } else {
+            m.capacity_slots
+        },
+        m.tombstones,
+        m.ops_per_sec
+    )
+}
+
 /// A site's place: `dir/file.go:12` when wide, `file.go:12` when narrow.
 pub fn site_place(file: &str, line: u32, wide: bool) -> String {
     if wide {

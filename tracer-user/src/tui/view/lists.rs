@@ -5,7 +5,10 @@ use ratatui::{layout::Rect, text::Line, widgets::Paragraph, Frame};
 use super::{body_block, message};
 use crate::{
     report::{text::human_bytes, Report},
-    tui::app::{App, View},
+    tui::{
+        app::{App, View},
+        format::map_numbers,
+    },
 };
 
 fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
@@ -121,16 +124,8 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
                     .collect::<Vec<_>>()
                     .join(", ");
                 format!(
-                    "{:>10} {:>9} {:>10} {:>8} {:>9.1}  {:<9} {}{} {}:{}  [{}]",
-                    human_bytes(m.bytes as f64),
-                    m.live,
-                    if m.kind == "sync.Map" {
-                        m.held
-                    } else {
-                        m.capacity_slots
-                    },
-                    m.tombstones,
-                    m.ops_per_sec,
+                    "{}  {:<9} {}{} {}:{}  [{}]",
+                    map_numbers(m),
                     m.kind_label(),
                     if m.first_seen_only {
                         "(first seen) "

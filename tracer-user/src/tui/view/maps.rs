@@ -17,7 +17,7 @@ use crate::{
     report::MapSite,
     tui::{
         app::App,
-        format::{human_bytes, human_count, short_function, site_place},
+        format::{human_bytes, human_count, map_numbers, short_function, site_place},
         map_sites::MapSiteRow,
     },
 };
@@ -237,21 +237,7 @@ pub fn render_map_site(f: &mut Frame, area: Rect, app: &App, r: &MapSiteRow) {
             rep.maps
                 .iter()
                 .filter(|m| r.key.holds(m))
-                .map(|m| {
-                    Line::raw(format!(
-                        "{:>10} {:>9} {:>10} {:>8} {:>9.1}  {}",
-                        human_bytes(m.bytes as f64),
-                        m.live,
-                        if m.kind == "sync.Map" {
-                            m.held
-                        } else {
-                            m.capacity_slots
-                        },
-                        m.tombstones,
-                        m.ops_per_sec,
-                        m.id
-                    ))
-                })
+                .map(|m| Line::raw(format!("{}  {}", map_numbers(m), m.id)))
                 .collect()
         })
         .unwrap_or_default();
