@@ -323,11 +323,12 @@ pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
     if format != Format::Tui {
         eprintln!(
             "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
-            attached + if sampled { 2 } else { 0 },
+            attached,
             session.target.pid,
             bin.build_info().go_version,
             if sampled {
-                "sampled: span refills + large objects"
+                "sampled: runtime counters; span refills + large objects (and map operations) \
+                 in governed windows only"
             } else {
                 &session.plan.scheme
             },
