@@ -26,6 +26,10 @@ use crate::{allocstats::AllocCounters, sizeclass};
 
 /// How far (in time) a window's samples may stand for a slot.
 pub const REACH: Duration = Duration::from_secs(2);
+/// A size class no window in reach saw (a rare one: its counter moves
+/// only when one of its spans is refilled) is split by the last window
+/// that saw it, up to this long before or after.
+pub const CLASS_REACH: Duration = Duration::from_secs(30);
 /// A slot is settled this long after its end: no window still to be
 /// recorded (one is recorded when its probes are detached, at most about
 /// a second after it opened) can be nearer than the ones known.
@@ -101,10 +105,15 @@ pub struct Estimates {
     pub bytes: u64,
 }
 
+/// A window's samples of one bucket: its close, the keys, their total.
+type ClassSamples = (Instant, Vec<(AllocKey, u64)>, u64);
+
 pub struct Attributor {
     last: Option<(Instant, AllocCounters)>,
     slots: VecDeque<Slot>,
     windows: VecDeque<WindowSamples>,
+    /// Per bucket, the last window that saw it.
+    last_seen: Vec<Option<ClassSamples>>,
     settled: Estimates,
 }
 
@@ -114,6 +123,7 @@ impl Attributor {
             last: None,
             slots: VecDeque::new(),
             windows: VecDeque::new(),
+            last_seen: vec![None; BUCKETS],
             settled: Estimates::default(),
         }
     }
@@ -185,6 +195,11 @@ impl Attributor {
             secs += (s.end - s.start).as_secs_f64();
         }
         let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
+        for (b, keys) in by_bucket.iter().enumerate() {
+            if totals[b] > 0 {
+                self.last_seen[b] = Some((close, keys.clone(), totals[b]));
+            }
+        }
         self.windows.push_back(WindowSamples {
             open,
             close,
@@ -202,7 +217,7 @@ impl Attributor {
                 break;
             }
             let s = self.slots.pop_front().expect("front");
-            attribute(&s, &self.windows, &mut self.settled);
+            attribute(&s, &self.windows, &self.last_seen, &mut self.settled);
         }
         let oldest = self.slots.front().map_or(now, |s| s.start);
         while self
@@ -219,7 +234,7 @@ impl Attributor {
     pub fn snapshot(&self) -> Estimates {
         let mut e = self.settled.clone();
         for s in &self.slots {
-            attribute(s, &self.windows, &mut e);
+            attribute(s, &self.windows, &self.last_seen, &mut e);
         }
         e
     }
@@ -245,7 +260,12 @@ fn distance(s: &Slot, w: &WindowSamples) -> Duration {
     }
 }
 
-fn attribute(s: &Slot, windows: &VecDeque<WindowSamples>, e: &mut Estimates) {
+fn attribute(
+    s: &Slot,
+    windows: &VecDeque<WindowSamples>,
+    last_seen: &[Option<ClassSamples>],
+    e: &mut Estimates,
+) {
     for (b, &n) in s.objects.iter().enumerate() {
         if n == 0 {
             continue;
@@ -263,14 +283,22 @@ fn attribute(s: &Slot, windows: &VecDeque<WindowSamples>, e: &mut Estimates) {
             .map(|w| (distance(s, w), w))
             .filter(|(d, _)| *d <= REACH * 2)
             .min_by_key(|(d, _)| *d);
-        match best {
-            Some((d, w)) if d <= REACH || nothing_alike(s, windows) => {
-                let per = n as f64 / w.totals[b] as f64;
-                for (k, c) in &w.by_bucket[b] {
+        let gap = |at: Instant| at.max(s.end).duration_since(at.min(s.end));
+        let samples = match (best, &last_seen[b]) {
+            (Some((d, w)), _) if d <= REACH || nothing_alike(s, windows) => {
+                Some((&w.by_bucket[b], w.totals[b]))
+            }
+            (None, Some((at, keys, total))) if gap(*at) <= CLASS_REACH => Some((keys, *total)),
+            _ => None,
+        };
+        match samples {
+            Some((keys, total)) => {
+                let per = n as f64 / total as f64;
+                for (k, c) in keys {
                     *e.by_key.entry(*k).or_default() += *c as f64 * per;
                 }
             }
-            _ => {
+            None => {
                 e.unattributed_objects += n;
                 e.unattributed_bytes += bytes;
             }
@@ -379,6 +407,29 @@ mod tests {
         // it to the quiet window.
         assert!((burst - 100.0 * 20_000.0).abs() < 1e-3, "{burst}");
         assert!((e.by_key[&key(1, 48)] - 1000.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_rare_class_is_split_by_the_last_window_that_saw_it() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        a.poll(ms(0), counters(0, 0, 0));
+        a.window(ms(0), ms(10), HashMap::from([(key(3, 512), 2)]));
+        a.poll(ms(20), counters(0, 10, 0));
+        // 12 s later the class moves again; the window in reach saw only
+        // class 48, so the old window splits class 512.
+        a.poll(ms(12_000), counters(0, 10, 0));
+        a.window(ms(12_000), ms(12_010), HashMap::from([(key(1, 48), 5)]));
+        a.poll(ms(12_020), counters(100, 15, 0));
+        let e = a.snapshot();
+        assert!((e.by_key[&key(3, 512)] - 15.0).abs() < 1e-6);
+        assert!((e.by_key[&key(1, 48)] - 100.0).abs() < 1e-6);
+        assert_eq!(e.unattributed_objects, 0);
+        // Beyond `CLASS_REACH` it is unattributed.
+        a.poll(ms(60_000), counters(100, 15, 0));
+        a.poll(ms(60_020), counters(100, 18, 0));
+        assert_eq!(a.snapshot().unattributed_objects, 3);
     }
 
     #[test]
