@@ -28,8 +28,8 @@
 //! [`bytes`]: AllocCounters::bytes
 //! [`frees`]: AllocCounters::frees
 
-// Wired into the sampled allocation mode separately; until then only the
-// tests call this.
+// Sampled mode reads the per-class counts (`sampling/attribute.rs`); the
+// `MemStats`-style totals below are what the tests compare with.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -301,14 +301,19 @@ impl Probes {
 
     /// Cumulative (run time ns, runs) of every uprobe program.
     pub fn uprobe_stats(&self) -> (u64, u64) {
-        UPROBE_PROGRAMS
+        self.programs_stats(&UPROBE_PROGRAMS)
+    }
+
+    /// Cumulative (run time ns, runs) of these programs together, while
+    /// stats are on.
+    pub fn programs_stats(&self, names: &[&str]) -> (u64, u64) {
+        names
             .iter()
             .filter_map(|p| self.program_stats(p))
             .fold((0, 0), |(t, n), (a, b)| (t + a, n + b))
     }
 
-    /// A program's cumulative (run time ns, runs), while stats are on.
-    pub fn program_stats(&self, name: &str) -> Option<(u64, u64)> {
+    fn program_stats(&self, name: &str) -> Option<(u64, u64)> {
         self.stats.as_ref()?;
         let info = self.ebpf.program(name)?.info().ok()?;
         Some((info.run_time().as_nanos() as u64, info.run_count()))

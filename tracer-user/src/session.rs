@@ -388,14 +388,8 @@ impl Session<'_> {
             let agg = &mut self.collector.agg;
             snapshots.refresh(&mut agg.goroutines, &agg.system_starts, MARK_MAX_AGE);
         }
-        // A target that has exited keeps the CPU time last read.
-        let cpu_ns = self.target.cpu_time_ns().or(self.last_cpu_ns);
-        self.last_cpu_ns = cpu_ns;
-        let runtime = self.runtime_counters();
-        let sampled = self.sampling.as_mut().map(|s| {
-            s.poll(runtime, cpu_ns);
-            s.mark()
-        });
+        let cpu_ns = self.poll_runtime();
+        let sampled = self.sampling.as_ref().map(SampledState::mark);
         Mark {
             at: Instant::now(),
             unix_ns: unix_ns(),
@@ -416,6 +410,21 @@ impl Session<'_> {
         }
     }
 
+    /// Reads the target's CPU time (a target that has exited keeps the
+    /// last one read) and, in sampled mode, hands it with the runtime's
+    /// allocation counters to the sampler. Returns the CPU time.
+    fn poll_runtime(&mut self) -> Option<u64> {
+        let cpu_ns = self.target.cpu_time_ns().or(self.last_cpu_ns);
+        self.last_cpu_ns = cpu_ns;
+        if self.sampling.is_some() {
+            let runtime = self.runtime_counters();
+            if let Some(s) = self.sampling.as_mut() {
+                s.poll(runtime, cpu_ns);
+            }
+        }
+        cpu_ns
+    }
+
     fn runtime_counters(&self) -> Option<AllocCounters> {
         let mem = ProcMem::new(self.target.pid);
         allocstats::read(&mem, &self.layout.alloc_stats, self.memstats?).ok()
@@ -430,11 +439,7 @@ impl Session<'_> {
     /// windows that are due.
     pub fn sampler_step(&mut self) {
         if self.sampling.as_ref().is_some_and(SampledState::poll_due) {
-            let runtime = self.runtime_counters();
-            let cpu = self.target.cpu_time_ns();
-            if let Some(s) = self.sampling.as_mut() {
-                s.poll(runtime, cpu);
-            }
+            self.poll_runtime();
         }
         let Session {
             sampling,

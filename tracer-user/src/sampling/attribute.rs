@@ -105,8 +105,9 @@ pub struct Estimates {
     pub bytes: u64,
 }
 
-/// A window's samples of one bucket: its close, the keys, their total.
-type ClassSamples = (Instant, Vec<(AllocKey, u64)>, u64);
+/// A window's samples of one bucket: its close, its rate, the keys, their
+/// total.
+type ClassSamples = (Instant, f64, Vec<(AllocKey, u64)>, u64);
 
 pub struct Attributor {
     last: Option<(Instant, AllocCounters)>,
@@ -197,7 +198,7 @@ impl Attributor {
         let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
         for (b, keys) in by_bucket.iter().enumerate() {
             if totals[b] > 0 {
-                self.last_seen[b] = Some((close, keys.clone(), totals[b]));
+                self.last_seen[b] = Some((close, rate, keys.clone(), totals[b]));
             }
         }
         self.windows.push_back(WindowSamples {
@@ -251,13 +252,23 @@ fn distance(s: &Slot, w: &WindowSamples) -> Duration {
     } else {
         Duration::ZERO
     };
-    let (a, b) = (s.rate(), w.rate);
-    let differ = a.max(b) >= RATE_FLOOR && a.max(b) > REGIME_FACTOR * a.min(b).max(1.0);
-    if differ {
-        gap + REACH
-    } else {
+    if alike(s.rate(), w.rate) {
         gap
+    } else {
+        gap + REACH
     }
+}
+
+/// No window of the slot's regime is in reach at all (e.g. the regime has
+/// not been watched yet): a window of another regime still beats nothing
+/// for a class it saw, within twice the reach.
+fn nothing_alike(s: &Slot, windows: &VecDeque<WindowSamples>) -> bool {
+    !windows.iter().any(|w| distance(s, w) <= REACH)
+}
+
+/// Two allocation rates of one regime (not a burst against a quiet spell).
+fn alike(a: f64, b: f64) -> bool {
+    a.max(b) < RATE_FLOOR || a.max(b) <= REGIME_FACTOR * a.min(b).max(1.0)
 }
 
 fn attribute(
@@ -288,7 +299,11 @@ fn attribute(
             (Some((d, w)), _) if d <= REACH || nothing_alike(s, windows) => {
                 Some((&w.by_bucket[b], w.totals[b]))
             }
-            (None, Some((at, keys, total))) if gap(*at) <= CLASS_REACH => Some((keys, *total)),
+            (None, Some((at, rate, keys, total)))
+                if gap(*at) <= CLASS_REACH && alike(s.rate(), *rate) =>
+            {
+                Some((keys, *total))
+            }
             _ => None,
         };
         match samples {
@@ -304,13 +319,6 @@ fn attribute(
             }
         }
     }
-}
-
-/// No window of the slot's regime is in reach at all (e.g. the regime has
-/// not been watched yet): a window of another regime still beats nothing
-/// for a class it saw, within twice the reach.
-fn nothing_alike(s: &Slot, windows: &VecDeque<WindowSamples>) -> bool {
-    !windows.iter().any(|w| distance(s, w) <= REACH)
 }
 
 #[cfg(test)]
@@ -430,6 +438,29 @@ mod tests {
         a.poll(ms(60_000), counters(100, 15, 0));
         a.poll(ms(60_020), counters(100, 18, 0));
         assert_eq!(a.snapshot().unattributed_objects, 3);
+    }
+
+    #[test]
+    fn a_burst_in_a_class_seen_only_in_quiet_times_is_not_given_to_the_quiet_sites() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        let mut c48 = 0;
+        a.poll(ms(0), counters(0, 0, 0));
+        for t in (20..=1000).step_by(20) {
+            c48 += 20;
+            a.poll(ms(t), counters(c48, 0, 0));
+        }
+        a.window(ms(500), ms(520), HashMap::from([(key(1, 48), 20)]));
+        // Six seconds later a burst of the same class, no window near it.
+        a.poll(ms(7_000), counters(c48, 0, 0));
+        for t in (7_020..=8_000).step_by(20) {
+            c48 += 20_000;
+            a.poll(ms(t), counters(c48, 0, 0));
+        }
+        let e = a.snapshot();
+        assert!((e.by_key[&key(1, 48)] - 1000.0).abs() < 1e-3);
+        assert_eq!(e.unattributed_objects, 50 * 20_000);
     }
 
     #[test]

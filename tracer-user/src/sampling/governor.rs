@@ -44,6 +44,8 @@ pub struct GroupParams {
     /// at least this many busy CPUs (a bursty target's average says
     /// nothing of its busy moments).
     pub tail_cpus: f64,
+    /// How long closing a window is expected to take, until measured.
+    pub first_detach: Duration,
     /// The bucket holds at most this much CPU time's share: how long a
     /// quiet spell saves for the next window.
     pub bucket: Duration,
@@ -308,6 +310,7 @@ mod tests {
         first_window: Duration::from_millis(5),
         assumed_rate: 20_000.0,
         tail_cpus: 0.0,
+        first_detach: Duration::from_millis(50),
         bucket: Duration::from_secs(2),
         min_window: Duration::from_millis(1),
         max_window: Duration::from_millis(750),

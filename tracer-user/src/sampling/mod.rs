@@ -86,6 +86,7 @@ pub const ALLOCS: GroupParams = GroupParams {
     assumed_rate: 5_000.0,
     // Two probe points: removed at once, a close's hits are few.
     tail_cpus: 0.0,
+    first_detach: Duration::from_millis(50),
     bucket: Duration::from_secs(4),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(750),
@@ -100,6 +101,7 @@ pub const MAPS: GroupParams = GroupParams {
     assumed_rate: 10_000.0,
     // ~30 points removed one by one under the target's mmap lock.
     tail_cpus: 1.0,
+    first_detach: Duration::from_millis(250),
     bucket: Duration::from_secs(20),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
@@ -137,7 +139,7 @@ impl Group {
             programs,
             bpf: (0, 0),
             bpf_ns_per_hit: None,
-            detach: Duration::from_millis(if programs == MAP_PROGRAMS { 250 } else { 50 }),
+            detach: params.first_detach,
             tail_hits: None,
         }
     }
@@ -177,13 +179,7 @@ impl Group {
 
     /// Reads the programs' run-time statistics (kernel BPF stats).
     fn measure_bpf(&mut self, probes: &Probes) {
-        let (mut ns, mut runs) = (0, 0);
-        for p in self.programs {
-            if let Some((t, n)) = probes.program_stats(p) {
-                ns += t;
-                runs += n;
-            }
-        }
+        let (ns, runs) = probes.programs_stats(self.programs);
         let (dn, dr) = (
             ns.saturating_sub(self.bpf.0),
             runs.saturating_sub(self.bpf.1),
