@@ -419,7 +419,7 @@ impl Session<'_> {
         if self.sampling.is_some() {
             let runtime = self.runtime_counters();
             if let Some(s) = self.sampling.as_mut() {
-                s.poll(runtime, cpu_ns);
+                s.poll(runtime, cpu_ns, self.cost_per_hit_ns);
             }
         }
         cpu_ns

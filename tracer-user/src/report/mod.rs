@@ -398,6 +398,12 @@ pub struct Sampling {
     /// keeps none).
     pub bpf_ns_per_hit: Option<f64>,
     pub map_bpf_ns_per_hit: Option<f64>,
+    /// What a hit cost the target, measured on it: its extra CPU time per
+    /// object allocated while windows were open, over their hits (ns,
+    /// smoothed; null until a window was measurable). The governor charges
+    /// hits at this when it is above the trap + BPF estimate.
+    pub in_situ_ns_per_hit: Option<f64>,
+    pub map_in_situ_ns_per_hit: Option<f64>,
     /// CPUs the target keeps busy: the budget is a share of its CPU time.
     pub target_cpus: f64,
     /// Samples (refills + large objects) in this report window.

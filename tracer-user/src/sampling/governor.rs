@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 /// What one window switch (attach + detach of a group) costs a target that
 /// keeps one CPU busy, in ns: attaching and detaching rewrite its text
 /// under its mmap lock and stall it. Measured on the net/http bench service
-/// (`cargo xtask bench --only http`): ~6 windows in 5 s cost it ~7 % of its
-/// req/s where hits alone accounted for ~1 %, i.e. ~35 ms a window; no
-/// window at all cost nothing measurable.
+/// by its own requests served per 2 ms, averaged around ~35 windows:
+/// attaching the allocation group took ~8 ms at a few ms of lost work; the
+/// hits while a window is open or closing cost far more than the trap
+/// calibrated on the tracer (~55 µs a hit against ~14 µs), which the
+/// in-situ measure ([`super::insitu`]) charges instead.
 pub const SWITCH_NS: f64 = 2_000_000.0;
 /// A regular window spends at most this share of the bucket: the rest is
 /// kept for a window that a burst opens.

@@ -8,6 +8,7 @@
 //! early (a burst).
 pub mod attribute;
 pub mod governor;
+pub mod insitu;
 
 use std::{
     collections::HashMap,
@@ -31,6 +32,7 @@ use crate::{
 };
 use attribute::{Attributor, Estimates};
 use governor::{relative_error_pct, Governor, GroupParams, Step, Tail};
+use insitu::InSitu;
 
 /// The sampled side of a mark (cumulative).
 #[derive(Debug, Clone, Default)]
@@ -77,8 +79,8 @@ const BURST_BASE: Duration = Duration::from_secs(2);
 /// Allocation samples first: most of the budget, a window about every
 /// second.
 /// The shares add up to 0.65: the rest is headroom for what the governor
-/// cannot measure (on the net/http bench the measured slowdown was about
-/// twice the governor's own estimate).
+/// measures only after the fact (a hit is charged at its cost measured on
+/// the target, [`insitu`], once a window was measurable).
 pub const ALLOCS: GroupParams = GroupParams {
     share: 0.45,
     period: Duration::from_secs(1),
@@ -109,6 +111,10 @@ pub const MAPS: GroupParams = GroupParams {
 /// A group that could not open a window for this many periods in a row is
 /// reported as shed.
 const SHED_AFTER: u32 = 3;
+/// A window with fewer hits says too little of what a hit costs.
+const MIN_MEASURED_HITS: u64 = 50;
+/// A hit measured on the target is taken to cost at most this many traps.
+const MAX_IN_SITU: f64 = 20.0;
 
 /// One windowed group: its governor, links while open, a detach in flight.
 pub struct Group {
@@ -127,6 +133,14 @@ pub struct Group {
     detach: Duration,
     /// Hits while closing, per closing (smoothed; None until measured).
     tail_hits: Option<f64>,
+    /// The group's hits when the open window opened.
+    opened_hits: u64,
+    /// A closed window not yet measured on the target: (opened, detached,
+    /// its hits).
+    unmeasured: Option<(Instant, Instant, u64)>,
+    /// What a hit cost the target, measured on it (smoothed; see
+    /// [`insitu`]).
+    pub in_situ_ns_per_hit: Option<f64>,
 }
 
 impl Group {
@@ -141,13 +155,42 @@ impl Group {
             bpf_ns_per_hit: None,
             detach: params.first_detach,
             tail_hits: None,
+            opened_hits: 0,
+            unmeasured: None,
+            in_situ_ns_per_hit: None,
         }
     }
 
     /// The cost of one hit: the trap plus the BPF program's run time
-    /// (before any was measured, a quarter of the trap).
+    /// (before any was measured, a quarter of the trap), or what hits
+    /// were measured to cost the target, if more.
     pub fn cost_ns(&self, trap_ns: f64) -> f64 {
-        trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0)
+        let estimate = trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0);
+        estimate.max(self.in_situ_ns_per_hit.unwrap_or(0.0))
+    }
+
+    /// Measures the last closed window on the target once a poll after
+    /// its close has come.
+    fn measure_in_situ(&mut self, insitu: &InSitu, trap_ns: f64) {
+        let Some((from, to, hits)) = self.unmeasured else {
+            return;
+        };
+        if !insitu.covers(to) {
+            return;
+        }
+        self.unmeasured = None;
+        let Some(extra) = insitu.extra_ns(from, to) else {
+            return;
+        };
+        if hits < MIN_MEASURED_HITS {
+            return;
+        }
+        // One window's measure is noisy: bounded, then smoothed.
+        let per_hit = (extra / hits as f64).clamp(0.0, MAX_IN_SITU * trap_ns);
+        self.in_situ_ns_per_hit = Some(match self.in_situ_ns_per_hit {
+            Some(m) => 0.7 * m + 0.3 * per_hit,
+            None => per_hit,
+        });
     }
 
     pub fn shed(&self) -> bool {
@@ -170,6 +213,7 @@ impl Group {
         let now = Instant::now();
         self.detach = (self.detach + now.saturating_duration_since(closing)) / 2;
         let tail = hits.saturating_sub(at_close) as f64;
+        self.unmeasured = Some((opened, now, hits.saturating_sub(self.opened_hits)));
         self.tail_hits = Some(self.tail_hits.map_or(tail, |t| 0.5 * t + 0.5 * tail));
         self.measure_bpf(probes);
         let cost = self.cost_ns(trap_ns);
@@ -214,6 +258,10 @@ pub struct SampledState {
     /// of that in the last seconds (a bursty target's busy moments).
     pub cores: f64,
     peak_cores: f64,
+    /// The target's CPU time per object, around windows.
+    insitu: InSitu,
+    /// A window was open or closing since the last poll.
+    busy_since_poll: bool,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -243,6 +291,8 @@ impl SampledState {
             last_cpu: None,
             cores: 0.0,
             peak_cores: 0.0,
+            insitu: InSitu::default(),
+            busy_since_poll: false,
         }
     }
 
@@ -263,7 +313,7 @@ impl SampledState {
 
     /// Reads the runtime's counters and the target's CPU time now (`None`
     /// when they cannot be read).
-    pub fn poll(&mut self, runtime: Option<AllocCounters>, cpu_ns: Option<u64>) {
+    pub fn poll(&mut self, runtime: Option<AllocCounters>, cpu_ns: Option<u64>, trap_ns: f64) {
         let now = Instant::now();
         self.next_poll = now + POLL;
         if let Some(cpu) = cpu_ns {
@@ -281,9 +331,23 @@ impl SampledState {
             }
             self.last_cpu = Some((now, cpu));
         }
+        let busy = self.busy_since_poll || self.busy();
+        self.busy_since_poll = false;
+        if let (Some(c), Some(cpu)) = (&runtime, cpu_ns) {
+            self.insitu.poll(now, cpu, c.objects(), busy);
+            self.allocs.measure_in_situ(&self.insitu, trap_ns);
+            self.maps.measure_in_situ(&self.insitu, trap_ns);
+        }
         if let Some(c) = runtime {
             self.attributor.poll(now, c);
         }
+    }
+
+    /// A window is open or closing.
+    fn busy(&self) -> bool {
+        [&self.allocs, &self.maps]
+            .iter()
+            .any(|g| g.governor.is_open() || g.detaching.is_some())
     }
 
     /// A change of allocation rate: the last moments against the seconds
@@ -333,6 +397,7 @@ impl SampledState {
                 p.attach_maps(bin, exe, pid, points)
             });
         }
+        self.busy_since_poll |= self.busy();
     }
 
     pub fn poll_due(&self) -> bool {
@@ -417,6 +482,8 @@ impl SampledState {
             shed: self.shed(),
             bpf_ns_per_hit: self.allocs.bpf_ns_per_hit,
             map_bpf_ns_per_hit: self.maps.bpf_ns_per_hit,
+            in_situ_ns_per_hit: self.allocs.in_situ_ns_per_hit,
+            map_in_situ_ns_per_hit: self.maps.in_situ_ns_per_hit,
             target_cpus: self.cores,
             samples: counters.samples,
             sampled_objects,
@@ -463,7 +530,10 @@ fn step_group(
         .step(Instant::now(), hits, cost, cores, burst, tail)
     {
         Step::Open => match open(cx.probes) {
-            Ok(links) => g.links = links,
+            Ok(links) => {
+                g.links = links;
+                g.opened_hits = hits;
+            }
             Err(e) => {
                 eprintln!("tracer: sampling window not opened: {e}");
                 g.governor.closed(Instant::now(), hits, cost, 0.0);

@@ -1,0 +1,163 @@
+//! What a window really costs the target, measured on the target itself.
+//!
+//! The trap's cost calibrated on the tracer's own process (hot caches, one
+//! probe hit in a loop) is well below what a hit costs a busy Go service:
+//! on the net/http bench service an allocation window's hits cost about
+//! four times the calibrated estimate. So each closed window is also
+//! measured where it ran: the target's CPU time per object it allocates,
+//! in the window against the quiet polls just before it. A CPU-bound
+//! target allocates less for the same CPU time while probes fire; one with
+//! idle time spends more CPU for the same objects; either way the extra CPU
+//! per object times the window's objects is what the window cost it.
+use std::{
+    collections::VecDeque,
+    time::{Duration, Instant},
+};
+
+/// How far back the quiet baseline before a window reaches.
+const BASE: Duration = Duration::from_millis(600);
+/// A baseline shorter than this, or with fewer objects, measures nothing.
+const MIN_BASE: Duration = Duration::from_millis(100);
+const MIN_BASE_OBJECTS: u64 = 200;
+/// Polls kept (a few seconds at the poll period).
+const KEEP: Duration = Duration::from_secs(3);
+/// A window whose CPU rate differs from its baseline's by more than this
+/// factor saw the program change what it does (a burst): not a measure.
+const REGIME: f64 = 3.0;
+
+#[derive(Debug, Clone, Copy)]
+struct Poll {
+    at: Instant,
+    cpu_ns: u64,
+    objects: u64,
+    /// A window was open or closing during the slot that ends here.
+    busy: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct InSitu {
+    polls: VecDeque<Poll>,
+}
+
+impl InSitu {
+    /// The target's CPU time and objects allocated so far, at `at`;
+    /// `busy` = a window was open or closing since the previous poll.
+    pub fn poll(&mut self, at: Instant, cpu_ns: u64, objects: u64, busy: bool) {
+        self.polls.push_back(Poll {
+            at,
+            cpu_ns,
+            objects,
+            busy,
+        });
+        while self
+            .polls
+            .front()
+            .is_some_and(|p| at.saturating_duration_since(p.at) > KEEP)
+        {
+            self.polls.pop_front();
+        }
+    }
+
+    /// Whether a poll at or after `to` has come (a window closed at `to`
+    /// can be measured).
+    pub fn covers(&self, to: Instant) -> bool {
+        self.polls.back().is_some_and(|p| p.at >= to)
+    }
+
+    /// The CPU time the target spent over `[from, to]` beyond its pace in
+    /// the quiet polls before `from`, ns; `None` when that cannot be
+    /// measured (no quiet baseline, too few objects, a change of regime).
+    pub fn extra_ns(&self, from: Instant, to: Instant) -> Option<f64> {
+        let p = &self.polls;
+        let i0 = p.iter().rposition(|q| q.at <= from)?;
+        let i1 = p.iter().position(|q| q.at >= to)?;
+        if i1 <= i0 {
+            return None;
+        }
+        let mut j = i0;
+        while j > 0 && !p[j].busy && p[i0].at.saturating_duration_since(p[j - 1].at) <= BASE {
+            j -= 1;
+        }
+        let (b0, b1, w0, w1) = (p[j], p[i0], p[i0], p[i1]);
+        let base_t = b1.at.saturating_duration_since(b0.at);
+        let base_objects = b1.objects.saturating_sub(b0.objects);
+        if base_t < MIN_BASE || base_objects < MIN_BASE_OBJECTS {
+            return None;
+        }
+        let base_cpu = b1.cpu_ns.saturating_sub(b0.cpu_ns) as f64;
+        let win_cpu = w1.cpu_ns.saturating_sub(w0.cpu_ns) as f64;
+        let win_t = w1.at.saturating_duration_since(w0.at).as_secs_f64();
+        let (base_rate, win_rate) = (base_cpu / base_t.as_secs_f64(), win_cpu / win_t.max(1e-6));
+        if base_rate <= 0.0 || win_rate > REGIME * base_rate || win_rate * REGIME < base_rate {
+            return None;
+        }
+        let win_objects = w1.objects.saturating_sub(w0.objects) as f64;
+        Some(win_cpu - win_objects * base_cpu / base_objects as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CPU-bound target (one CPU) allocating `rate` objects a second,
+    /// slowed to `slow` of that while a window is open in [open, close).
+    fn run(t0: Instant, rate: f64, slow: f64, open: u64, close: u64) -> InSitu {
+        let mut s = InSitu::default();
+        let mut objects = 0.0;
+        for ms in (0..=2000u64).step_by(25) {
+            let busy = ms > open && ms <= close + 25;
+            s.poll(
+                t0 + Duration::from_millis(ms),
+                ms * 1_000_000,
+                objects as u64,
+                busy,
+            );
+            let inside = ms >= open && ms < close;
+            objects += rate * 0.025 * if inside { slow } else { 1.0 };
+        }
+        s
+    }
+
+    #[test]
+    fn a_cpu_bound_target_loses_what_its_objects_say() {
+        let t0 = Instant::now();
+        // Open 1000..1100 ms at 60 % speed: 40 ms of its CPU lost.
+        let s = run(t0, 1e6, 0.6, 1000, 1100);
+        let extra = s
+            .extra_ns(
+                t0 + Duration::from_millis(1000),
+                t0 + Duration::from_millis(1100),
+            )
+            .unwrap();
+        assert!((extra - 40e6).abs() < 2e6, "{extra}");
+        // Unslowed: nothing.
+        let s = run(t0, 1e6, 1.0, 1000, 1100);
+        let extra = s
+            .extra_ns(
+                t0 + Duration::from_millis(1000),
+                t0 + Duration::from_millis(1100),
+            )
+            .unwrap();
+        assert!(extra.abs() < 1e6, "{extra}");
+    }
+
+    #[test]
+    fn no_baseline_no_measure() {
+        let t0 = Instant::now();
+        let s = run(t0, 1e6, 0.6, 50, 150);
+        assert!(s
+            .extra_ns(
+                t0 + Duration::from_millis(50),
+                t0 + Duration::from_millis(150)
+            )
+            .is_none());
+        let idle = run(t0, 10.0, 0.6, 1000, 1100);
+        assert!(idle
+            .extra_ns(
+                t0 + Duration::from_millis(1000),
+                t0 + Duration::from_millis(1100)
+            )
+            .is_none());
+    }
+}
