@@ -112,18 +112,11 @@ pub fn load() -> Result<Probes, UserError> {
         ));
     }
     bump_memlock_rlimit();
-    let mut ebpf =
-        Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
+    let ebpf = Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
     let multi = uprobe_multi::supported();
-    for name in UPROBE_PROGRAMS {
-        let prog = program(&mut ebpf, name)?;
-        if multi {
-            prog.load_multi()
-        } else {
-            prog.load()
-        }
-        .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
-    }
+    // Each program is verified and loaded when first attached: the default
+    // mode needs three of the ten, and loading them all cost the start
+    // tens of ms of CPU on a busy host.
     Ok(Probes {
         ebpf,
         attached: 0,
@@ -131,6 +124,21 @@ pub fn load() -> Result<Probes, UserError> {
         links: Vec::new(),
         stats: None,
     })
+}
+
+/// Program `name`, loaded (verified) on first use.
+fn loaded<'a>(ebpf: &'a mut Ebpf, name: &str, multi: bool) -> Result<&'a mut UProbe, UserError> {
+    debug_assert!(UPROBE_PROGRAMS.contains(&name));
+    let prog = program(ebpf, name)?;
+    if prog.fd().is_err() {
+        if multi {
+            prog.load_multi()
+        } else {
+            prog.load()
+        }
+        .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
+    }
+    Ok(prog)
 }
 
 fn program<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut UProbe, UserError> {
@@ -380,7 +388,7 @@ impl Probes {
                 let group: Vec<&Point> = points.iter().filter(|p| p.program == name).collect();
                 let offsets: Vec<u64> = group.iter().map(|p| p.offset).collect();
                 let cookies: Vec<u64> = group.iter().map(|p| p.cookie).collect();
-                let fd = program(&mut self.ebpf, name)?
+                let fd = loaded(&mut self.ebpf, name, self.multi)?
                     .fd()
                     .map_err(|e| kernel_error(name, &e))?
                     .as_fd()
@@ -397,7 +405,7 @@ impl Probes {
                     location: UProbeAttachLocation::AbsoluteOffset(p.offset),
                     cookie: Some(p.cookie),
                 };
-                let prog = program(&mut self.ebpf, p.program)?;
+                let prog = loaded(&mut self.ebpf, p.program, self.multi)?;
                 let id = prog
                     .attach(at, exe, UProbeScope::OneProcess(pid_nz))
                     .map_err(|e| failed(p.what, &e))?;
@@ -488,7 +496,7 @@ impl Probes {
     /// everything out (largest size floor), as the real probe does for
     /// filtered sizes, so it only adds its hits to PROBE_HITS/FILTERED.
     pub fn calibrate(&mut self) -> Result<f64, UserError> {
-        const CALLS: u32 = 2000;
+        const CALLS: u32 = 600;
         let exe = std::fs::read_link("/proc/self/exe")
             .map_err(|e| UserError::Kernel(format!("/proc/self/exe: {e}")))?;
         let me = own_symbol_file_offset(&exe, "tracer_calibration_point").ok_or_else(|| {
