@@ -2,7 +2,7 @@
 //! points, for `cargo xtask bench` to compare the real probe against.
 use std::time::Duration;
 
-use crate::{
+use tracer::{
     attach, collect::Collector, error::UserError, privileges, probes, session::open_binary,
     target::Target,
 };

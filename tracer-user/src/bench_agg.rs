@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use tracer_common::{config, kind, map_op, FuncEvent, GoEvent, MadviseEvent, MapEvent};
 
-use crate::{
+use crate::run_loop;
+use tracer::{
     aggregate::{events::Aggregator, maps::TypeReader},
     attach,
     collect::Collector,
     error::UserError,
-    privileges, run_loop,
+    privileges,
 };
 
 #[derive(clap::Args, Debug)]

@@ -3,6 +3,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::weight::Weight;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tracer",
@@ -78,8 +80,8 @@ pub struct AttachArgs {
     #[arg(long, value_name = "FILE.pb.gz")]
     pub pprof: Option<PathBuf>,
     /// What folded stacks and flame graphs are weighed by.
-    #[arg(long, value_enum, default_value_t = crate::report::folded::Weight::Bytes)]
-    pub weight: crate::report::folded::Weight,
+    #[arg(long, value_enum, default_value_t = Weight::Bytes)]
+    pub weight: Weight,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

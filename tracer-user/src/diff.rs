@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, fmt::Write as _, io::Write as _, path::PathBuf}
 
 use serde::{Deserialize, Serialize};
 
-use crate::{
+use tracer::{
     error::UserError,
     report::{folded::Weight, text::human_bytes},
 };
@@ -26,13 +26,13 @@ pub struct DiffArgs {
     pub top: usize,
     /// Rank sites by the growth of this.
     #[arg(long, value_enum, default_value = "bytes")]
-    pub weight: Weight,
+    pub weight: crate::weight::Weight,
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<()> {
     let before = load(&args.before)?;
     let after = load(&args.after)?;
-    let diff = compare(&before, &after, args.weight);
+    let diff = compare(&before, &after, args.weight.into());
     let out = if args.json {
         serde_json::to_string(&diff)? + "\n"
     } else {
@@ -549,10 +549,10 @@ mod tests {
     /// What `tracer attach --format json` writes must load here.
     #[test]
     fn reads_what_the_json_sink_writes() {
-        use crate::report::{json::JsonSink, AllocSite, Sink};
-        let mut r = crate::report::folded::fixture::report();
+        use tracer::report::{json::JsonSink, AllocSite, Sink};
+        let mut r = tracer::report::folded::fixture::report();
         let site =
-            crate::report::folded::fixture::frame("main.parse", "/src/app/main.go", 55, false);
+            tracer::report::folded::fixture::frame("main.parse", "/src/app/main.go", 55, false);
         r.allocations.push(AllocSite {
             site: site.clone(),
             stack: vec![site],

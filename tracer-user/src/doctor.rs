@@ -1,6 +1,6 @@
 //! `tracer doctor`: what works on this machine, and what to do about what
 //! does not.
-use crate::{attach, environment, privileges};
+use tracer::{attach, environment, privileges};
 
 struct Check {
     name: &'static str,
@@ -90,6 +90,6 @@ pub fn run() -> anyhow::Result<()> {
         println!("tracer can attach on this machine");
         Ok(())
     } else {
-        Err(crate::error::UserError::Kernel("some checks failed (see above)".into()).into())
+        Err(tracer::error::UserError::Kernel("some checks failed (see above)".into()).into())
     }
 }

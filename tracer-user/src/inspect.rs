@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::{
+use tracer::{
     error::UserError,
     gobin::GoBinary,
     golayout::{self, MapImpl, SyncMapImpl},
@@ -173,44 +173,10 @@ pub fn inspect(path: &str, bin: &GoBinary) -> Inspection {
         cgo: bin.has_cgo(),
         build_settings: info.settings.clone(),
         functions: bin.functions().count(),
-        map_impl: layout.map(|l| map_impl(l, bin)),
-        sync_map_impl: layout.map(|l| sync_map_impl(l, bin)),
+        map_impl: layout.map(|l| golayout::map_impl(l, bin)),
+        sync_map_impl: layout.map(|l| golayout::sync_map_impl(l, bin)),
         probe_points,
         problems,
-    }
-}
-
-/// GOEXPERIMENT experiments named in the build info (`-x` disables x).
-fn experiment(bin: &GoBinary, name: &str) -> Option<bool> {
-    let exps = bin
-        .build_info()
-        .settings
-        .iter()
-        .find(|(k, _)| k == "GOEXPERIMENT")?
-        .1
-        .clone();
-    exps.split(',').find_map(|e| match e.strip_prefix("no") {
-        Some(rest) if rest == name => Some(false),
-        _ if e == name => Some(true),
-        _ => None,
-    })
-}
-
-/// The map implementation, honouring GOEXPERIMENT=noswissmap (Go 1.24/1.25).
-pub fn map_impl(l: &golayout::Layout, bin: &GoBinary) -> MapImpl {
-    match experiment(bin, "swissmap") {
-        Some(true) => MapImpl::Swiss,
-        Some(false) => MapImpl::Classic,
-        None => l.map_impl,
-    }
-}
-
-/// The sync.Map implementation, honouring GOEXPERIMENT=nosynchashtriemap.
-pub fn sync_map_impl(l: &golayout::Layout, bin: &GoBinary) -> SyncMapImpl {
-    match experiment(bin, "synchashtriemap") {
-        Some(true) => SyncMapImpl::HashTrie,
-        Some(false) => SyncMapImpl::ReadDirty,
-        None => l.sync_map_impl,
     }
 }
 

@@ -16,8 +16,7 @@ use crate::{
     map_sites::{self, Created, Header, HeaderLayout, Liveness, SiteKey, Tracked},
     mapmem::{self, ScanBudget},
     procmem::ProcMem,
-    report::{Finding, MapReport, MapSite, MapTotals, Percentiles},
-    session::percentiles,
+    report::{percentiles, Finding, MapReport, MapSite, MapTotals, Percentiles},
     symbolize::{self, Symbolized},
 };
 

@@ -7,10 +7,10 @@ use tokio::{
     time::{interval, sleep, Interval, MissedTickBehavior, Sleep},
 };
 
-use crate::{
+use crate::tui::{spawn_input, Tui, TuiCommand};
+use tracer::{
     report::{files, flamegraph, folded::Weight, Sink},
     session::{Mark, Session},
-    tui::{spawn_input, Tui, TuiCommand},
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,7 @@ impl Stops {
 
     /// Waits for a stop; meanwhile drains the ring buffer whenever it has
     /// records, and at each liveness tick.
-    async fn next(&mut self, session: &mut Session<'_>) -> Stop {
+    async fn next(&mut self, session: &mut Session) -> Stop {
         // SAFETY: the ring buffer's fd belongs to the collector, which
         // outlives this registration (dropped when `next` returns).
         let ring = unsafe {
@@ -94,7 +94,7 @@ fn ticker(every: Duration) -> Interval {
 
 /// Text/JSON: a report per `every` (if given) until a stop.
 pub async fn run(
-    session: &mut Session<'_>,
+    session: &mut Session,
     start: &Mark,
     mut stops: Stops,
     every: Option<Duration>,
@@ -118,7 +118,7 @@ pub async fn run(
 
 /// The live TUI, refreshed every second, until a stop or `q`.
 pub async fn run_tui(
-    session: &mut Session<'_>,
+    session: &mut Session,
     start: &Mark,
     mut stops: Stops,
     flamegraph_path: &Path,

@@ -1,10 +1,10 @@
-//! One `tracer attach`: checks, load, attach, then the run loop; every
-//! user-facing failure happens before the first probe is attached.
+//! One traced process: [`Session::prepare`] checks and plans (every
+//! failure a user can cause happens there, before anything is attached),
+//! [`Prepared::attach`] loads and attaches; then marks, samples, sampler
+//! steps and reports, until [`Session::detach`].
 use std::{
     collections::{BTreeMap, HashMap},
-    fs::File,
-    io::{self, IsTerminal, Write},
-    path::{Path, PathBuf},
+    sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
@@ -19,7 +19,6 @@ use crate::{
     },
     allocstats::{self, AllocCounters},
     attach,
-    cli::{AttachArgs, Format, Mode},
     collect::{Collector, Counters},
     environment::{self, TargetLock},
     error::UserError,
@@ -37,24 +36,18 @@ use crate::{
     probes::{self, AllocPlan, TimedFunc},
     procmem::ProcMem,
     report::{
-        files::{self, AtomicFileSink},
-        flamegraph, folded,
-        json::JsonSink,
-        pprof,
-        text::TextSink,
-        CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals, MadviseCaller,
-        MadviseReport, Overhead, Percentiles, Report, RssSample, Sink, TargetInfo, Window,
+        percentiles, CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals,
+        MadviseCaller, MadviseReport, Overhead, Report, RssSample, TargetInfo, Window,
     },
-    run_loop::{self, Stop, Stops},
     sampling::{self, governor::slowdown_pct, SampledState},
     symbolize::{self, Symbolized, Symbolizer},
     target::Target,
 };
 
 /// Everything fixed for the session, used to build each report.
-pub struct Session<'a> {
+pub struct Session {
     pub target: Target,
-    pub bin: &'a GoBinary,
+    pub bin: Arc<GoBinary>,
     pub go_minor: u32,
     pub plan: AllocPlan,
     pub timed: Vec<TimedFunc>,
@@ -68,7 +61,7 @@ pub struct Session<'a> {
     pub go_snapshots: Option<goroutines::Snapshots>,
     /// Once a second: live goroutines per site, RSS.
     pub samples: Vec<Sample>,
-    pub symbolizer: Symbolizer<'a>,
+    pub symbolizer: Symbolizer,
     pub collector: Collector,
     pub maps: MapContext<'static>,
     /// Sampled mode: the governor and its probes.
@@ -83,6 +76,10 @@ pub struct Session<'a> {
     last_cpu_ns: Option<u64>,
     /// (return address, suffix) → the call is inside an inlined function so named.
     call_cache: HashMap<(u64, &'static str), bool>,
+    /// Probe points attached at the start.
+    attached: usize,
+    /// No other tracer attaches to the target meanwhile.
+    _lock: TargetLock,
 }
 
 /// State at the start of a window.
@@ -128,260 +125,252 @@ pub fn open_binary(target: &Target) -> Result<GoBinary, UserError> {
     })
 }
 
-/// The output format: `--format`, else the TUI on a terminal, else text.
-fn format(args: &AttachArgs) -> Format {
-    let tty = args.output.is_none() && io::stdout().is_terminal();
-    args.format
-        .unwrap_or(if tty { Format::Tui } else { Format::Text })
+/// What to trace and how: built by the CLI from its flags, or by an agent
+/// from its own configuration. Nothing here is about output.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub pid: u32,
+    pub mode: Mode,
+    /// Sampled mode: the target's slowdown the probes may cost, percent of
+    /// its CPU time, in (0, 100].
+    pub max_overhead_pct: f64,
+    /// Trace maps and sync.Maps.
+    pub maps: bool,
+    /// Go functions whose calls are timed (full names as in a stack trace).
+    pub time: Vec<String>,
+    /// Sites kept per report section.
+    pub top: usize,
 }
 
-fn output_error(path: &Path, e: io::Error) -> UserError {
-    UserError::Output {
-        path: path.display().to_string(),
-        why: e.to_string(),
-    }
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every allocation and map operation is counted (a probe hit each).
+    Exact,
+    /// The runtime's own counters, split by governed sampling windows.
+    Sampled,
 }
 
-/// Where reports go: the stream of `--format` (text or JSON; after the TUI
-/// the final report is text) plus each export file. Every path is checked
-/// before anything is attached.
-fn sinks(args: &AttachArgs, format: Format) -> Result<MultiSink, UserError> {
-    let out: Box<dyn Write> = match &args.output {
-        // Buffered: a report is many small writes; each sink flushes it whole.
-        Some(path) => Box::new(io::BufWriter::new(
-            File::create(path).map_err(|e| output_error(path, e))?,
-        )),
-        None => Box::new(io::stdout()),
-    };
-    let mut sinks: Vec<Box<dyn Sink>> = vec![match format {
-        Format::Json => Box::new(JsonSink::new(out)),
-        Format::Text | Format::Tui => Box::new(TextSink::new(out, args.top)),
-    }];
-    let weight = args.weight;
-    let exports: [(&Option<PathBuf>, files::Render); 3] = [
-        (
-            &args.flamegraph,
-            Box::new(move |r: &Report| flamegraph::flamegraph_svg(r, weight)),
-        ),
-        (
-            &args.folded,
-            Box::new(move |r: &Report| Ok(folded::folded(r, weight).into_bytes())),
-        ),
-        (&args.pprof, Box::new(pprof::pprof_gz)),
-    ];
-    for (path, render) in exports {
-        if let Some(path) = path {
-            files::check_writable(path).map_err(|e| output_error(path, e))?;
-            sinks.push(Box::new(AtomicFileSink::new(path.clone(), render)));
+/// A target checked and planned, nothing attached yet: every failure a user
+/// can cause happens before this exists.
+pub struct Prepared {
+    config: Config,
+    target: Target,
+    bin: Arc<GoBinary>,
+    go_minor: u32,
+    plan: AllocPlan,
+    timed: Vec<TimedFunc>,
+    layout: &'static golayout::Layout,
+    goroutine_plan: Result<probes::GoroutinePlan, UserError>,
+    map_impl: golayout::MapImpl,
+    sync_impl: golayout::SyncMapImpl,
+    sample_plan: Option<probes::SamplePlan>,
+    map_points: Vec<probes::MapPoint>,
+    map_op_points: Vec<probes::MapPoint>,
+    madvise_point: Option<u64>,
+    lock: TargetLock,
+    bias: u64,
+}
+
+impl Session {
+    /// Checks the target, its binary, the kernel and privileges, and plans
+    /// the probes; attaches nothing.
+    pub fn prepare(config: &Config) -> anyhow::Result<Prepared> {
+        if !(config.max_overhead_pct > 0.0 && config.max_overhead_pct <= 100.0) {
+            return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
         }
-    }
-    Ok(MultiSink(sinks))
-}
-
-/// Writes each report to every sink.
-pub struct MultiSink(Vec<Box<dyn Sink>>);
-
-impl Sink for MultiSink {
-    fn write(&mut self, report: &Report) -> io::Result<()> {
-        self.0.iter_mut().try_for_each(|s| s.write(report))
-    }
-}
-
-pub fn attach(args: &AttachArgs) -> anyhow::Result<()> {
-    if !(args.max_overhead > 0.0 && args.max_overhead <= 100.0) {
-        return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
-    }
-    let format = format(args);
-    if format == Format::Tui && !io::stdout().is_terminal() {
-        return Err(UserError::Usage("--format tui needs a terminal on stdout".into()).into());
-    }
-    let target = Target::open(args.pid)?;
-    let bin = open_binary(&target)?;
-    let go_minor = probes::go_minor(&bin)?;
-    let plan = probes::alloc_plan(&bin)?;
-    let timed = args
-        .time
-        .iter()
-        .map(|f| probes::timed_func(&bin, f))
-        .collect::<Result<Vec<_>, _>>()?;
-    let layout = golayout::layout_for(1, go_minor)
-        .ok_or_else(|| UserError::Unsupported(format!("no runtime layout for go1.{go_minor}")))?;
-    let goroutine_plan = probes::goroutine_plan(&bin);
-    let map_impl = crate::inspect::map_impl(layout, &bin);
-    let sync_impl = crate::inspect::sync_map_impl(layout, &bin);
-    let sampled = args.mode == Mode::Sampled;
-    let sample_plan = if sampled {
-        Some(probes::sample_plan(&bin, &layout.alloc_stats.symbols)?)
-    } else {
-        None
-    };
-    // Sampled mode attaches no map point for good (net/http creates maps
-    // per request): operations, creation and growth are watched in windows.
-    let all_map_points = if args.no_maps {
-        Vec::new()
-    } else {
-        probes::map_plan(&bin, sync_impl)
-    };
-    let (map_points, map_op_points) = if sampled {
-        let light = all_map_points.into_iter().map(probes::entry_only);
-        (Vec::new(), light.collect())
-    } else {
-        (all_map_points, Vec::new())
-    };
-    let madvise_point = probes::madvise_point(&bin);
-    privileges::check()?;
-    environment::check_kernel()?;
-    environment::check_uprobes()?;
-    let _lock = TargetLock::acquire(&target)?;
-    let mut sink = sinks(args, format)?;
-    let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
-
-    let attach_started = Instant::now();
-    let mut probes = attach::load()?;
-    let cost_per_hit_ns = probes.calibrate()?;
-    probes.enable_stats();
-    probes.configure(layout, target.pid)?;
-    let mut collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
-    if !sampled {
-        probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
-    }
-    probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
-    probes.attach_maps(&bin, &target.exe_path, target.pid, &map_points)?;
-    // Sampled mode reads the runtime's goroutine list instead (no probes).
-    if let (Ok(plan), false) = (&goroutine_plan, sampled) {
-        probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
-    }
-    // Under churn the runtime calls madvise thousands of times a second:
-    // sampled mode counts the syscalls with the (cheap, no-trap) tracepoint
-    // only, exact mode also probes runtime.madvise for the initiators.
-    let syscalls = probes.attach_madvise_syscall();
-    if let Err(e) = &syscalls {
-        eprintln!("tracer: madvise syscall tracepoint unavailable: {e}");
-    }
-    match madvise_point {
-        Some(addr) if !sampled || syscalls.is_err() => {
-            probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?
-        }
-        _ => collector.madvise_from_syscalls = syscalls.is_ok(),
-    }
-    let maps = MapContext {
-        layout,
-        map_impl,
-        sync_impl,
-        memory_readable: map_impl == layout.map_impl && sync_impl == layout.sync_map_impl,
-        expunged: layout.sync_map.read_dirty.and_then(|r| {
-            let exe = std::fs::read(&target.exe_path).ok()?;
-            goroutines::symtab_address(&exe, r.expunged_symbol).map(|a| a + bias)
-        }),
-        pid: target.pid,
-        probes: map_points
+        let target = Target::open(config.pid)?;
+        let bin = open_binary(&target)?;
+        let go_minor = probes::go_minor(&bin)?;
+        let plan = probes::alloc_plan(&bin)?;
+        let timed = config
+            .time
             .iter()
-            .chain(&map_op_points)
-            .map(|p| 1 + p.rets.len() as u64)
-            .sum(),
-    };
-    let memstats = {
-        let mem = ProcMem::new(target.pid);
-        allocstats::locate(&mem, &bin, &layout.alloc_stats, bias).ok()
-    };
-    let mut session = Session {
-        symbolizer: Symbolizer::new(&bin, bias),
-        target,
-        bin: &bin,
-        go_minor,
-        plan,
-        timed,
-        cost_per_hit_ns,
-        attach_ns: attach_started.elapsed().as_nanos() as u64,
-        collector,
-        layout,
-        goroutines_listed: false,
-        go_snapshots: None,
-        samples: Vec::new(),
-        maps,
-        top: args.top,
-        last_cpu_ns: None,
-        call_cache: HashMap::new(),
-        sampling: sample_plan.map(|plan| SampledState::new(plan, map_op_points, args.max_overhead)),
-        memstats,
-        probes: None,
-    };
-    session.goroutines_listed =
-        (sampled || goroutine_plan.is_ok()) && session.list_goroutines(bias);
-    let attached = probes.attached;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let stops = {
-        let _in_runtime = rt.enter();
-        Stops::new(args.duration)?
-    };
-    // The window starts before the "attached" line: whoever waits for it
-    // (a script, a test) sees everything it does afterwards counted.
-    session.probes = Some(probes);
-    let start = session.mark();
-    if format != Format::Tui {
-        eprintln!(
-            "tracer: attached {} probes to pid {} ({}, {}) in {} ms; {}",
-            attached,
-            session.target.pid,
-            bin.build_info().go_version,
-            if sampled {
-                "sampled: runtime counters; span refills + large objects (and map operations) \
-                 in governed windows only"
-            } else {
-                &session.plan.scheme
-            },
-            session.attach_ns / 1_000_000,
-            match args.duration {
-                Some(d) => format!("stopping after {}", humantime::format_duration(d)),
-                None => "Ctrl-C to stop".into(),
-            }
-        );
+            .map(|f| probes::timed_func(&bin, f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let layout = golayout::layout_for(1, go_minor).ok_or_else(|| {
+            UserError::Unsupported(format!("no runtime layout for go1.{go_minor}"))
+        })?;
+        let goroutine_plan = probes::goroutine_plan(&bin);
+        let map_impl = golayout::map_impl(layout, &bin);
+        let sync_impl = golayout::sync_map_impl(layout, &bin);
+        let sampled = config.mode == Mode::Sampled;
+        let sample_plan = if sampled {
+            Some(probes::sample_plan(&bin, &layout.alloc_stats.symbols)?)
+        } else {
+            None
+        };
+        // Sampled mode attaches no map point for good (net/http creates maps
+        // per request): operations, creation and growth are watched in windows.
+        let all_map_points = if config.maps {
+            probes::map_plan(&bin, sync_impl)
+        } else {
+            Vec::new()
+        };
+        let (map_points, map_op_points) = if sampled {
+            let light = all_map_points.into_iter().map(probes::entry_only);
+            (Vec::new(), light.collect())
+        } else {
+            (all_map_points, Vec::new())
+        };
+        let madvise_point = probes::madvise_point(&bin);
+        privileges::check()?;
+        environment::check_kernel()?;
+        environment::check_uprobes()?;
+        let lock = TargetLock::acquire(&target)?;
+        let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
+        Ok(Prepared {
+            config: config.clone(),
+            target,
+            bin: Arc::new(bin),
+            go_minor,
+            plan,
+            timed,
+            layout,
+            goroutine_plan,
+            map_impl,
+            sync_impl,
+            sample_plan,
+            map_points,
+            map_op_points,
+            madvise_point,
+            lock,
+            bias,
+        })
     }
-    let stop = if format == Format::Tui {
-        let flamegraph = args
-            .flamegraph
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(format!("tracer-{}.svg", args.pid)));
-        rt.block_on(run_loop::run_tui(
-            &mut session,
-            &start,
-            stops,
-            &flamegraph,
-            args.weight,
-        ))?
-    } else {
-        rt.block_on(run_loop::run(
-            &mut session,
-            &start,
-            stops,
-            args.interval,
-            &mut sink,
-        ))?
-    };
-    // The window ends now; the report is written before detaching, which
-    // takes ~0.1 s per probe (RCU grace periods, serialized in the kernel).
-    // What the target does meanwhile is not reported.
-    let end = session.mark();
-    let exited = stop == Stop::TargetExited;
-    let report = session.report("final", &start, &end, exited);
-    sink.write(&report)?;
-    let attached = session.probes.as_ref().map_or(0, |p| p.links());
-    eprintln!(
-        "tracer: {}; detaching {attached} probes",
-        match stop {
-            Stop::TargetExited => format!("target pid {} exited", session.target.pid),
-            Stop::Duration => "duration reached".into(),
-            Stop::Signal => "interrupted".into(),
-        }
-    );
-    drop(session.probes.take());
-    eprintln!("tracer: detached");
-    Ok(())
 }
 
-impl Session<'_> {
+impl Prepared {
+    /// Loads the BPF programs, calibrates, attaches what the mode keeps
+    /// attached and reads the runtime's goroutine list.
+    pub fn attach(self) -> anyhow::Result<Session> {
+        let Prepared {
+            config,
+            target,
+            bin,
+            go_minor,
+            plan,
+            timed,
+            layout,
+            goroutine_plan,
+            map_impl,
+            sync_impl,
+            sample_plan,
+            map_points,
+            map_op_points,
+            madvise_point,
+            lock,
+            bias,
+        } = self;
+        let sampled = sample_plan.is_some();
+        let attach_started = Instant::now();
+        let mut probes = attach::load()?;
+        let cost_per_hit_ns = probes.calibrate()?;
+        probes.enable_stats();
+        probes.configure(layout, target.pid)?;
+        let mut collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
+        if !sampled {
+            probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
+        }
+        probes.attach_timed(&bin, &target.exe_path, target.pid, &timed)?;
+        probes.attach_maps(&bin, &target.exe_path, target.pid, &map_points)?;
+        // Sampled mode reads the runtime's goroutine list instead (no probes).
+        if let (Ok(plan), false) = (&goroutine_plan, sampled) {
+            probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
+        }
+        // Under churn the runtime calls madvise thousands of times a second:
+        // sampled mode counts the syscalls with the (cheap, no-trap) tracepoint
+        // only, exact mode also probes runtime.madvise for the initiators.
+        let syscalls = probes.attach_madvise_syscall();
+        if let Err(e) = &syscalls {
+            eprintln!("tracer: madvise syscall tracepoint unavailable: {e}");
+        }
+        match madvise_point {
+            Some(addr) if !sampled || syscalls.is_err() => {
+                probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?
+            }
+            _ => collector.madvise_from_syscalls = syscalls.is_ok(),
+        }
+        let maps = MapContext {
+            layout,
+            map_impl,
+            sync_impl,
+            memory_readable: map_impl == layout.map_impl && sync_impl == layout.sync_map_impl,
+            expunged: layout.sync_map.read_dirty.and_then(|r| {
+                let exe = std::fs::read(&target.exe_path).ok()?;
+                goroutines::symtab_address(&exe, r.expunged_symbol).map(|a| a + bias)
+            }),
+            pid: target.pid,
+            probes: map_points
+                .iter()
+                .chain(&map_op_points)
+                .map(|p| 1 + p.rets.len() as u64)
+                .sum(),
+        };
+        let memstats = {
+            let mem = ProcMem::new(target.pid);
+            allocstats::locate(&mem, &bin, &layout.alloc_stats, bias).ok()
+        };
+        let attached = probes.attached;
+        let mut session = Session {
+            symbolizer: Symbolizer::new(Arc::clone(&bin), bias),
+            target,
+            bin,
+            go_minor,
+            plan,
+            timed,
+            cost_per_hit_ns,
+            attach_ns: attach_started.elapsed().as_nanos() as u64,
+            collector,
+            layout,
+            goroutines_listed: false,
+            go_snapshots: None,
+            samples: Vec::new(),
+            maps,
+            top: config.top,
+            last_cpu_ns: None,
+            call_cache: HashMap::new(),
+            sampling: sample_plan
+                .map(|plan| SampledState::new(plan, map_op_points, config.max_overhead_pct)),
+            memstats,
+            probes: Some(probes),
+            attached,
+            _lock: lock,
+        };
+        session.goroutines_listed =
+            (sampled || goroutine_plan.is_ok()) && session.list_goroutines(bias);
+        Ok(session)
+    }
+}
+
+impl Session {
+    /// Probe points attached at the start.
+    pub fn attached(&self) -> usize {
+        self.attached
+    }
+
+    /// How allocations are counted, in words (the "attached" line).
+    pub fn scheme(&self) -> &str {
+        if self.sampling.is_some() {
+            "sampled: runtime counters; span refills + large objects (and map operations) \
+             in governed windows only"
+        } else {
+            &self.plan.scheme
+        }
+    }
+
+    /// Probe links still attached.
+    pub fn links(&self) -> usize {
+        self.probes.as_ref().map_or(0, |p| p.links())
+    }
+
+    /// Removes every probe (~0.1 s per probe: RCU grace periods, serialized
+    /// in the kernel) and releases the target.
+    pub fn detach(mut self) {
+        drop(self.probes.take());
+    }
+}
+
+impl Session {
     pub fn mark(&mut self) -> Mark {
         // Sampled mode: goroutines as of a fresh reading of the runtime's list.
         if let Some(snapshots) = self.go_snapshots.as_mut() {
@@ -603,7 +592,7 @@ impl Session<'_> {
     }
 }
 
-impl Session<'_> {
+impl Session {
     fn function_latencies(&self, from: &Mark, to: &Mark) -> Vec<FuncLatency> {
         self.timed
             .iter()
@@ -621,31 +610,18 @@ impl Session<'_> {
     }
 }
 
-pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
-    if h.is_empty() {
-        return Percentiles::default();
-    }
-    Percentiles {
-        p50: h.value_at_quantile(0.5),
-        p90: h.value_at_quantile(0.9),
-        p99: h.value_at_quantile(0.99),
-        max: h.max(),
-        mean: h.mean(),
-    }
-}
-
-impl Session<'_> {
+impl Session {
     /// Reads the runtime's goroutine list once (read-only) so goroutines
     /// that existed before attach are counted by their `go` statement. The
     /// probes are attached first; one created meanwhile is seen twice and
     /// counted once (by goid).
     fn list_goroutines(&mut self, bias: u64) -> bool {
-        self.collector.agg.system_starts = SystemStarts::new(self.bin, bias);
+        self.collector.agg.system_starts = SystemStarts::new(&self.bin, bias);
         let mem = ProcMem::new(self.target.pid);
         let agg = &mut self.collector.agg;
         let listed = goroutines::snapshot::list_at_attach(
             mem,
-            self.bin,
+            &self.bin,
             self.layout,
             bias,
             &mut agg.goroutines,
@@ -768,7 +744,7 @@ impl Session<'_> {
     fn site_frame(&mut self, pc: u64) -> Frame {
         let start = self.collector.agg.goroutines.sites.get(&pc);
         let startpc = start.map_or(0, |s| s.startpc);
-        goroutines::site_frame(&mut self.symbolizer, self.bin, pc, startpc)
+        goroutines::site_frame(&mut self.symbolizer, &self.bin, pc, startpc)
     }
 
     fn goroutine_sites(&mut self, from: &Mark, to: &Mark) -> (Vec<GoroutineSite>, GoroutineTotals) {

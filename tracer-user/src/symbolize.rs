@@ -3,6 +3,8 @@
 //! rather than to the runtime or the standard library's helpers.
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use crate::gobin::{Frame, GoBinary};
 
 #[derive(Debug, Clone)]
@@ -31,15 +33,15 @@ pub fn unknown_frame() -> Frame {
     }
 }
 
-pub struct Symbolizer<'a> {
-    bin: &'a GoBinary,
+pub struct Symbolizer {
+    bin: Arc<GoBinary>,
     bias: u64,
     user_modules: Vec<String>,
     cache: HashMap<u64, Vec<Frame>>,
 }
 
-impl<'a> Symbolizer<'a> {
-    pub fn new(bin: &'a GoBinary, bias: u64) -> Self {
+impl Symbolizer {
+    pub fn new(bin: Arc<GoBinary>, bias: u64) -> Self {
         let info = bin.build_info();
         let mut user_modules: Vec<String> = std::iter::once(info.main_module.clone())
             .chain(std::iter::once(info.main_path.clone()))

@@ -31,6 +31,7 @@
 
 mod abi;
 mod describe;
+mod experiments;
 mod go121;
 mod go123;
 mod go124;
@@ -49,6 +50,7 @@ mod tests;
 #[allow(unused_imports)]
 pub use abi::{AbiInfo, MakemapArgs, MallocgcArgs, MapAccessArgs, Newproc1Args, Reg};
 #[allow(unused_imports)]
+pub use experiments::{map_impl, sync_map_impl};
 pub use heapstats::{
     AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
     MspanLayout, RefillArgs,

@@ -8,7 +8,7 @@ use super::{Report, StackCount};
 use crate::gobin::Frame;
 
 /// What a stack (or an allocation site) is weighed by.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Weight {
     /// Requested bytes.
     Bytes,
@@ -83,9 +83,9 @@ fn frame_name(frame: &Frame) -> Cow<'_, str> {
 
 /// A fixed report shared by the export tests: a gzip writer allocating
 /// through an inlined call, a parser, a zero-byte allocation and a stack the
-/// kernel could not keep.
-#[cfg(test)]
-pub(crate) mod fixture {
+/// kernel could not keep. Public for the front ends' tests too.
+#[doc(hidden)]
+pub mod fixture {
     use crate::gobin::Frame;
     use crate::report::{AllocTotals, Overhead, Report, StackCount, TargetInfo, Window};
 

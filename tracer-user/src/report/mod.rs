@@ -7,6 +7,7 @@ pub mod json;
 pub mod pprof;
 pub mod text;
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::gobin::Frame;
@@ -497,4 +498,27 @@ pub struct SizeCount {
 /// Where reports go. One per output format.
 pub trait Sink {
     fn write(&mut self, report: &Report) -> std::io::Result<()>;
+}
+
+/// Writes each report to every sink.
+pub struct MultiSink(pub Vec<Box<dyn Sink>>);
+
+impl Sink for MultiSink {
+    fn write(&mut self, report: &Report) -> std::io::Result<()> {
+        self.0.iter_mut().try_for_each(|s| s.write(report))
+    }
+}
+
+/// A latency histogram's summary (zeros when it is empty).
+pub fn percentiles(h: &Histogram<u64>) -> Percentiles {
+    if h.is_empty() {
+        return Percentiles::default();
+    }
+    Percentiles {
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+        mean: h.mean(),
+    }
 }

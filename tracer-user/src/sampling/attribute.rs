@@ -118,6 +118,12 @@ pub struct Attributor {
     settled: Estimates,
 }
 
+impl Default for Attributor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Attributor {
     pub fn new() -> Attributor {
         Attributor {

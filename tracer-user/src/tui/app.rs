@@ -17,52 +17,9 @@ use super::{
     table::{Table, TableNav},
     TuiCommand,
 };
-use crate::report::Report;
+use tracer::report::Report;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Allocations,
-    Functions,
-    Maps,
-    Goroutines,
-    Memory,
-    Findings,
-}
-
-impl View {
-    /// In tab order; keys 1..6 index this.
-    pub const ALL: [View; 6] = [
-        View::Allocations,
-        View::Functions,
-        View::Maps,
-        View::Goroutines,
-        View::Memory,
-        View::Findings,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Allocations => "Allocations",
-            View::Functions => "Functions",
-            View::Maps => "Maps",
-            View::Goroutines => "Goroutines",
-            View::Memory => "Memory",
-            View::Findings => "Findings",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|&v| v == self).unwrap_or(0)
-    }
-
-    fn next(self) -> View {
-        View::ALL[(self.index() + 1) % View::ALL.len()]
-    }
-
-    fn prev(self) -> View {
-        View::ALL[(self.index() + View::ALL.len() - 1) % View::ALL.len()]
-    }
-}
+pub use super::views::View;
 
 /// What the drill-down shows. Keyed, not positional, so it stays on the
 /// same site while refreshes re-sort the table underneath.

@@ -1,5 +1,5 @@
 //! Hand-built reports for the tests.
-use crate::{
+use tracer::{
     gobin::Frame,
     report::{
         AllocSite, AllocTotals, FuncLatency, HistBucket, Overhead, Percentiles, Report, SizeCount,

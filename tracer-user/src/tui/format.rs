@@ -1,6 +1,6 @@
 //! Short, fixed-style number and name formatting for table cells. The
 //! byte and duration units are the text report's, so both outputs read alike.
-pub use crate::report::text::{human_bytes, human_ns};
+pub use tracer::report::text::{human_bytes, human_ns};
 
 /// Counts and rates: "950", "12.3k", "4.1M". Columns stay narrow at 80 wide.
 pub fn human_count(n: f64) -> String {
@@ -56,7 +56,7 @@ pub fn file_line(file: &str, line: u32) -> String {
 
 /// A map row's numbers under "bytes live cap/held tombst. ops/s": a
 /// sync.Map's capacity column is the entries it still holds.
-pub fn map_numbers(m: &crate::report::MapReport) -> String {
+pub fn map_numbers(m: &tracer::report::MapReport) -> String {
     format!(
         "{:>10} {:>9} {:>10} {:>8} {:>9.1}",
         human_bytes(m.bytes as f64),

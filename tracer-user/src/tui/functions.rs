@@ -2,7 +2,7 @@
 use std::{cmp::Ordering, collections::HashMap};
 
 use super::table::{SortColumn, TableRow};
-use crate::report::{Percentiles, Report};
+use tracer::report::{Percentiles, Report};
 
 pub struct FuncRow {
     pub function: String,

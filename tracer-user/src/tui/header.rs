@@ -83,7 +83,7 @@ fn cost_line(s: &Summary) -> Line<'static> {
     // A nearly idle target's CPU time is tiny: a percentage of it says
     // little; its budget is that of 1 % of a CPU.
     let cost = match s.target_cpus {
-        Some(cpus) if cpus < crate::sampling::IDLE_FLOOR => format!(
+        Some(cpus) if cpus < tracer::sampling::IDLE_FLOOR => format!(
             "near idle ({:.2}% of a CPU): probes {:.2} ms/s",
             100.0 * cpus,
             s.probe_ms_per_sec

@@ -2,7 +2,7 @@
 //! terminal; what an action does depends on the app state (see app.rs).
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::View;
+use super::views::View;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

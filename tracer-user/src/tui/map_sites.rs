@@ -3,7 +3,7 @@
 use std::cmp::Ordering;
 
 use super::table::{SortColumn, TableRow};
-use crate::report::{MapReport, MapSite, Report};
+use tracer::report::{MapReport, MapSite, Report};
 
 /// Identifies a map site across reports.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -18,6 +18,7 @@ mod summary;
 mod table;
 mod terminal;
 mod view;
+mod views;
 
 use std::io::{self, Stdout};
 
@@ -30,9 +31,9 @@ use ratatui::{
 
 pub use reader::spawn_input;
 
-use crate::report::Report;
 use app::App;
 use terminal::TerminalGuard;
+use tracer::report::Report;
 
 /// What the run loop must do on the TUI's behalf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use std::{cmp::Ordering, collections::HashMap};
 
 use super::table::{SortColumn, TableRow};
-use crate::{
+use tracer::{
     gobin::Frame,
     report::{AllocSite, Report},
 };

@@ -1,5 +1,5 @@
 //! The numbers in the header, taken from each pair of reports.
-use crate::report::Report;
+use tracer::report::Report;
 
 pub struct Summary {
     pub pid: u32,

@@ -276,6 +276,7 @@ fn snapshots_follow_the_runtime() {
     for (flavour, exe) in &b.exes {
         let what = format!("{} {flavour:?}", b.go_version);
         let (bin, layout) = open(exe);
+        let bin = std::sync::Arc::new(bin);
         let mut child = GoChild::spawn(exe, &[]);
         let _ = child.line();
         let first = reported(&child.json());
@@ -309,7 +310,7 @@ fn snapshots_follow_the_runtime() {
         );
         assert!(snaps.refresh(&mut table, &starts, Duration::ZERO), "{what}");
         assert_eq!(user(&table), second.num_goroutine, "{what}");
-        let mut sym = Symbolizer::new(&bin, bias);
+        let mut sym = Symbolizer::new(std::sync::Arc::clone(&bin), bias);
         let mut by_site: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new();
         let mut names = Vec::new();
         for (pc, c) in &table.sites {

@@ -8,15 +8,13 @@ use ratatui::{
 };
 
 use super::{body_block, message, stack::render_stack_titled, COLUMN_HEADER, DIM, WIDE};
-use crate::{
-    gobin::Frame as GoFrame,
-    tui::{
-        app::{App, Drill},
-        format::{bar, bytes_rate, human_bytes, human_count, human_ns},
-        functions::FuncRow,
-        sites::SiteRow,
-    },
+use crate::tui::{
+    app::{App, Drill},
+    format::{bar, bytes_rate, human_bytes, human_count, human_ns},
+    functions::FuncRow,
+    sites::SiteRow,
 };
+use tracer::gobin::Frame as GoFrame;
 
 const SITE: Style = Style::new().add_modifier(Modifier::BOLD);
 

@@ -3,13 +3,11 @@
 use ratatui::{layout::Rect, text::Line, widgets::Paragraph, Frame};
 
 use super::{body_block, message};
-use crate::{
-    report::{text::human_bytes, Report},
-    tui::{
-        app::{App, View},
-        format::map_numbers,
-    },
+use crate::tui::{
+    app::{App, View},
+    format::map_numbers,
 };
+use tracer::report::{text::human_bytes, Report};
 
 fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
     match view {

@@ -13,14 +13,12 @@ use super::{
     body_block, filter_note, message, stack::render_stack_titled, COLUMN_HEADER, DIM, SELECTED,
     WIDE_TABLE,
 };
-use crate::{
-    report::MapSite,
-    tui::{
-        app::App,
-        format::{human_bytes, human_count, map_numbers, short_function, site_place},
-        map_sites::MapSiteRow,
-    },
+use crate::tui::{
+    app::App,
+    format::{human_bytes, human_count, map_numbers, short_function, site_place},
+    map_sites::MapSiteRow,
 };
+use tracer::report::MapSite;
 
 const SITE: Style = Style::new().add_modifier(Modifier::BOLD);
 

@@ -8,7 +8,9 @@ use ratatui::{
 };
 
 use super::{COLUMN_HEADER, DIM};
-use crate::{gobin::Frame as GoFrame, tui::format::file_line};
+use tracer::gobin::Frame as GoFrame;
+
+use crate::tui::format::file_line;
 
 const SITE: Style = Style::new().add_modifier(Modifier::BOLD);
 

@@ -145,8 +145,8 @@ fn list_views() {
     // With data: a goroutine site and a finding show up.
     let mut total = app.latest.clone().expect("fixture report");
     total.goroutine_totals.live = 50;
-    total.goroutines.push(crate::report::GoroutineSite {
-        created_at: crate::gobin::Frame {
+    total.goroutines.push(tracer::report::GoroutineSite {
+        created_at: tracer::gobin::Frame {
             function: "main.startBatch".into(),
             file: "/src/q.go".into(),
             line: 42,
@@ -158,18 +158,18 @@ fn list_views() {
         pre_existing: 0,
         blocked_on: [("chan receive".to_string(), 50)].into_iter().collect(),
     });
-    total.findings.push(crate::report::Finding {
+    total.findings.push(tracer::report::Finding {
         kind: "goroutine_leak",
         severity: "warn",
         site: None,
         message: "goroutines created at main.startBatch only grow".into(),
     });
     total.map_totals.tracked = 1;
-    total.maps.push(crate::report::MapReport {
+    total.maps.push(tracer::report::MapReport {
         id: "0xc000010000".into(),
         kind: "map",
         implementation: "swiss",
-        created_at: crate::gobin::Frame {
+        created_at: tracer::gobin::Frame {
             function: "main.makeBig".into(),
             file: "/src/m.go".into(),
             line: 7,
@@ -326,7 +326,7 @@ fn sampled_mode_shows_the_governor() {
     total.window.mode = "sampled";
     total.window.sample_rate = 80;
     total.overhead.est_target_slowdown_pct = 2.24;
-    total.window.sampling = Some(crate::report::Sampling {
+    total.window.sampling = Some(tracer::report::Sampling {
         method: "span refills",
         budget_pct: 3.0,
         duty_cycle_pct: 1.4,
@@ -366,12 +366,12 @@ fn a_nearly_idle_target_shows_probe_time_and_what_was_not_seen() {
     total.window.mode = "sampled";
     total.overhead.est_target_slowdown_pct = 14.5;
     total.overhead.probe_ns = 2_000_000;
-    interval.unattributed = crate::report::Unattributed {
+    interval.unattributed = tracer::report::Unattributed {
         objects: 1_700,
         bytes: 40_000,
         share: 0.046,
     };
-    let mut sampling = crate::report::Sampling {
+    let mut sampling = tracer::report::Sampling {
         method: "span refills",
         budget_pct: 3.0,
         duty_cycle_pct: 5.0,
@@ -413,16 +413,16 @@ fn map_site(
     created: u64,
     alive: u64,
     bytes: u64,
-) -> crate::report::MapSite {
-    let created_at = crate::gobin::Frame {
+) -> tracer::report::MapSite {
+    let created_at = tracer::gobin::Frame {
         function: function.into(),
         file: "/app/server.go".into(),
         line,
         inlined: false,
     };
-    crate::report::MapSite {
+    tracer::report::MapSite {
         stack: vec![
-            crate::gobin::Frame {
+            tracer::gobin::Frame {
                 function: "runtime.makemap_small".into(),
                 file: "/usr/local/go/src/runtime/map.go".into(),
                 line: 300,
@@ -468,7 +468,7 @@ fn maps_view_shows_sites_and_enter_shows_a_sites_maps() {
         5000,
         2_000_000,
     ));
-    total.maps.push(crate::report::MapReport {
+    total.maps.push(tracer::report::MapReport {
         id: "0xc000010000".into(),
         kind: "map",
         implementation: "swiss",

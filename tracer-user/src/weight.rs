@@ -1,0 +1,21 @@
+//! `--weight` of `attach` and `diff`: the flag's values, for the report's
+//! own [`tracer::report::folded::Weight`].
+use clap::ValueEnum;
+
+/// What folded stacks and flame graphs are weighed by.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Weight {
+    /// Requested bytes.
+    Bytes,
+    /// Allocated objects.
+    Objects,
+}
+
+impl From<Weight> for tracer::report::folded::Weight {
+    fn from(w: Weight) -> Self {
+        match w {
+            Weight::Bytes => Self::Bytes,
+            Weight::Objects => Self::Objects,
+        }
+    }
+}
