@@ -19,49 +19,30 @@
 //! ```
 //!
 //! Layers, from the target up (see ARCHITECTURE.md):
-//! - the target: [`target`], [`procmem`], [`gobin`], [`golayout`],
-//!   [`allocstats`], [`mapmem`], [`memory`], [`goroutines`], [`symbolize`],
-//!   [`disasm`], [`sizeclass`];
-//! - probes: [`environment`], [`privileges`], [`probes`] (what to attach),
-//!   [`attach`] and [`uprobe_multi`] (attaching), [`sampling`] (windows
-//!   and their governor);
-//! - collection and aggregation: [`collect`], [`aggregate`], [`map_report`],
-//!   [`map_sites`];
-//! - the session: [`session`];
-//! - the report, one value with many sinks: [`report`].
+//! - [`tracee`]: the process, its Go binary, the runtime's layouts, memory
+//!   readers;
+//! - [`probes`]: plans, checks of the machine, attaching and detaching;
+//! - [`collect`]: the collector and the aggregators;
+//! - [`sampling`]: the default mode's windows, their overhead governor and
+//!   the split of the runtime's own counts by the windows' samples;
+//! - [`session`]: one traced process, from attach to detach;
+//! - [`report`]: the report, one value with many sinks.
 
-// The target.
-pub mod allocstats;
-pub mod disasm;
-pub mod gobin;
-pub mod golayout;
-pub mod goroutines;
-pub mod mapmem;
-pub mod memory;
-pub mod procmem;
-pub mod sizeclass;
-pub mod symbolize;
-pub mod target;
+pub mod tracee;
 
-// Probes.
-pub mod attach;
-pub mod environment;
-pub mod privileges;
 pub mod probes;
-pub mod sampling;
-pub mod uprobe_multi;
 
-// Collection and aggregation.
-pub mod aggregate;
 pub mod collect;
-pub mod map_report;
-pub mod map_sites;
+
+pub mod sampling;
+
+pub mod session;
+
+pub mod report;
 
 pub mod error;
-pub mod report;
-pub mod session;
 
 #[cfg(test)]
 mod testgo;
 
-pub use attach::tracer_calibration_point;
+pub use probes::attach::tracer_calibration_point;

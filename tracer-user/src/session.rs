@@ -12,36 +12,36 @@ use hdrhistogram::Histogram;
 use tracer_common::AllocKey;
 
 use crate::{
-    aggregate::{
+    collect::aggregate::{
         allocs,
         goroutines::{leak_rate, SiteCounts},
         madvise::{advice_name, MadviseTable},
     },
-    allocstats::{self, AllocCounters},
-    attach,
+    collect::map_report::{self, MapContext},
     collect::{Collector, Counters},
-    environment::{self, TargetLock},
     error::UserError,
-    gobin::Frame,
-    gobin::{GoBinError, GoBinary},
-    golayout,
-    goroutines::{
-        self,
-        snapshot::{MARK_MAX_AGE, SAMPLE_MAX_AGE},
-        SystemStarts,
-    },
-    map_report::{self, MapContext},
-    memory::{madv_free_finding, read_smaps_rollup},
-    privileges,
+    probes::attach,
+    probes::environment::{self, TargetLock},
+    probes::privileges,
     probes::{self, AllocPlan, TimedFunc},
-    procmem::ProcMem,
     report::{
         percentiles, CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals,
         MadviseCaller, MadviseReport, Overhead, Report, RssSample, TargetInfo, Window,
     },
     sampling::{self, governor::slowdown_pct, SampledState},
-    symbolize::{self, Symbolized, Symbolizer},
-    target::Target,
+    tracee::allocstats::{self, AllocCounters},
+    tracee::gobin::Frame,
+    tracee::gobin::{GoBinError, GoBinary},
+    tracee::golayout,
+    tracee::goroutines::{
+        self,
+        snapshot::{MARK_MAX_AGE, SAMPLE_MAX_AGE},
+        SystemStarts,
+    },
+    tracee::memory::{madv_free_finding, read_smaps_rollup},
+    tracee::procmem::ProcMem,
+    tracee::symbolize::{self, Symbolized, Symbolizer},
+    tracee::Target,
 };
 
 /// Everything fixed for the session, used to build each report.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{Report, StackCount};
-use crate::gobin::Frame;
+use crate::tracee::gobin::Frame;
 
 /// What a stack (or an allocation site) is weighed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,8 +86,8 @@ fn frame_name(frame: &Frame) -> Cow<'_, str> {
 /// kernel could not keep. Public for the front ends' tests too.
 #[doc(hidden)]
 pub mod fixture {
-    use crate::gobin::Frame;
     use crate::report::{AllocTotals, Overhead, Report, StackCount, TargetInfo, Window};
+    use crate::tracee::gobin::Frame;
 
     pub fn frame(function: &str, file: &str, line: u32, inlined: bool) -> Frame {
         Frame {

@@ -10,7 +10,7 @@ pub mod text;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::gobin::Frame;
+use crate::tracee::gobin::Frame;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -231,7 +231,7 @@ impl GoroutineTotals {
             let _ = write!(
                 note,
                 "; only the first {} of {} list entries read",
-                crate::goroutines::MAX_READ_GS,
+                crate::tracee::goroutines::MAX_READ_GS,
                 s.list_entries
             );
         }

@@ -8,7 +8,7 @@ use flate2::{write::GzEncoder, Compression};
 use prost::Message as _;
 
 use super::Report;
-use crate::gobin::Frame;
+use crate::tracee::gobin::Frame;
 
 pub fn pprof_gz(report: &Report) -> anyhow::Result<Vec<u8>> {
     let profile = build(report);
@@ -161,7 +161,7 @@ impl Builder {
             }
         }
         if ids.is_empty() {
-            let unknown = crate::symbolize::unknown_frame();
+            let unknown = crate::tracee::symbolize::unknown_frame();
             ids = self.locations(std::slice::from_ref(&unknown));
         }
         ids

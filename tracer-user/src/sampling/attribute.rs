@@ -22,7 +22,7 @@ use std::{
 
 use tracer_common::AllocKey;
 
-use crate::{allocstats::AllocCounters, sizeclass};
+use crate::{tracee::allocstats::AllocCounters, tracee::sizeclass};
 
 /// How far (in time) a window's samples may stand for a slot.
 pub const REACH: Duration = Duration::from_secs(2);

@@ -20,15 +20,15 @@ use std::{
 use tracer_common::AllocKey;
 
 use crate::{
-    aggregate::allocs,
-    allocstats::AllocCounters,
-    attach::{LinkHandle, Probes, MAP_PROGRAMS, SAMPLE_PROGRAMS},
+    collect::aggregate::allocs,
     collect::Collector,
     collect::Counters,
     error::UserError,
-    gobin::GoBinary,
+    probes::attach::{LinkHandle, Probes, MAP_PROGRAMS, SAMPLE_PROGRAMS},
     probes::{MapPoint, SamplePlan},
     report::{Sampling, Unattributed},
+    tracee::allocstats::AllocCounters,
+    tracee::gobin::GoBinary,
 };
 use attribute::{Attributor, Estimates};
 use governor::{relative_error_pct, Governor, GroupParams, Step, Tail};
@@ -369,7 +369,7 @@ impl SampledState {
         let (trap, cores, peak) = (cx.trap_ns, self.cores, self.peak_cores);
         if let Some(opened) = self.allocs.detached(alloc_hits, trap, cores, cx.probes) {
             let all = cx.collector.alloc_counts();
-            let window = crate::aggregate::allocs::delta(&all, &self.counts_at_close);
+            let window = crate::collect::aggregate::allocs::delta(&all, &self.counts_at_close);
             self.sampled_objects += window.values().sum::<u64>();
             self.counts_at_close = all;
             self.attributor.window(opened, now, window);

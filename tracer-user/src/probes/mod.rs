@@ -1,0 +1,10 @@
+//! Probes: what to attach to a Go binary (the plans, re-exported here),
+//! checking the machine can, attaching and detaching them.
+mod plan;
+
+pub use plan::*;
+
+pub mod attach;
+pub mod environment;
+pub mod privileges;
+pub mod uprobe_multi;

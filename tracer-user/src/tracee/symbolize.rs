@@ -1,0 +1,159 @@
+//! Turns captured stacks (runtime PCs) into Go frames, and picks each
+//! stack's allocation site: the first frame that belongs to the program
+//! rather than to the runtime or the standard library's helpers.
+use std::collections::HashMap;
+
+use std::sync::Arc;
+
+use crate::tracee::gobin::{Frame, GoBinary};
+
+#[derive(Debug, Clone)]
+pub struct Symbolized {
+    /// Innermost first, inlined frames expanded.
+    pub frames: Vec<Frame>,
+    /// Index into `frames` of the allocation site.
+    pub site: usize,
+}
+
+impl Symbolized {
+    pub fn site(&self) -> Frame {
+        self.frames
+            .get(self.site)
+            .cloned()
+            .unwrap_or_else(unknown_frame)
+    }
+}
+
+pub fn unknown_frame() -> Frame {
+    Frame {
+        function: "[unknown]".into(),
+        file: String::new(),
+        line: 0,
+        inlined: false,
+    }
+}
+
+pub struct Symbolizer {
+    bin: Arc<GoBinary>,
+    bias: u64,
+    user_modules: Vec<String>,
+    cache: HashMap<u64, Vec<Frame>>,
+}
+
+impl Symbolizer {
+    pub fn new(bin: Arc<GoBinary>, bias: u64) -> Self {
+        let info = bin.build_info();
+        let mut user_modules: Vec<String> = std::iter::once(info.main_module.clone())
+            .chain(std::iter::once(info.main_path.clone()))
+            .chain(info.deps.iter().cloned())
+            .filter(|m| !m.is_empty() && m != "command-line-arguments")
+            .collect();
+        user_modules.sort();
+        user_modules.dedup();
+        Symbolizer {
+            bin,
+            bias,
+            user_modules,
+            cache: HashMap::new(),
+        }
+    }
+
+    /// The executable's load bias (runtime PC − link-time PC).
+    pub fn bias(&self) -> u64 {
+        self.bias
+    }
+
+    /// Frames of one return address (runtime PC), innermost first.
+    fn frames_at(&mut self, pc: u64) -> Vec<Frame> {
+        if let Some(f) = self.cache.get(&pc) {
+            return f.clone();
+        }
+        // A return address points after the call: look up the call itself.
+        let link_pc = pc.wrapping_sub(self.bias).wrapping_sub(1);
+        let mut frames = self.bin.symbolize(link_pc);
+        if frames.is_empty() {
+            frames.push(Frame {
+                function: format!("[{pc:#x}]"),
+                file: String::new(),
+                line: 0,
+                inlined: false,
+            });
+        }
+        self.cache.insert(pc, frames.clone());
+        frames
+    }
+
+    pub fn stack(&mut self, pcs: &[u64]) -> Symbolized {
+        let frames: Vec<Frame> = pcs.iter().flat_map(|&pc| self.frames_at(pc)).collect();
+        // GC work done inside a program's call (an assist that allocates a
+        // sudog, say) belongs to the GC, not to the program's line.
+        let site = frames
+            .iter()
+            .position(|f| is_gc_work(&f.function) || self.is_program_code(&f.function))
+            .or_else(|| frames.iter().position(|f| !is_runtime(&f.function)))
+            .unwrap_or(0);
+        Symbolized { frames, site }
+    }
+
+    /// Code of the program: package main, the main module or a dependency
+    /// module (anything that is not the standard library).
+    fn is_program_code(&self, function: &str) -> bool {
+        let pkg = package_of(function);
+        if pkg == "main" {
+            return true;
+        }
+        if self
+            .user_modules
+            .iter()
+            .any(|m| pkg == m || pkg.starts_with(&format!("{m}/")))
+        {
+            return true;
+        }
+        // Standard library import paths have no dot in their first element.
+        let first = pkg.split('/').next().unwrap_or("");
+        first.contains('.') && !function.starts_with('[')
+    }
+}
+
+/// The garbage collector's entry points (gcAssistAlloc, gcMarkDone, gcStart…).
+fn is_gc_work(function: &str) -> bool {
+    function.starts_with("runtime.gc")
+}
+
+fn is_runtime(function: &str) -> bool {
+    let pkg = package_of(function);
+    pkg == "runtime"
+        || pkg.starts_with("runtime/internal")
+        || pkg.starts_with("internal/runtime")
+        || function.starts_with('[')
+}
+
+/// Import path of a Go function name: "a/b/c.(*T).M" → "a/b/c".
+pub fn package_of(function: &str) -> &str {
+    let slash = function.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match function[slash..].find('.') {
+        Some(dot) => &function[..slash + dot],
+        None => function,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages() {
+        assert_eq!(package_of("runtime.mallocgc"), "runtime");
+        assert_eq!(package_of("main.main.func1"), "main");
+        assert_eq!(package_of("github.com/a/b.(*T).M"), "github.com/a/b");
+        assert_eq!(
+            package_of("internal/runtime/maps.(*Map).putSlotSmall"),
+            "internal/runtime/maps"
+        );
+        assert_eq!(package_of("io.ReadAll"), "io");
+        assert!(is_runtime("internal/runtime/maps.newarray"));
+        assert!(!is_runtime("bytes.growSlice"));
+        assert!(is_gc_work("runtime.gcMarkDone"));
+        assert!(!is_gc_work("runtime.growslice"));
+    }
+}
