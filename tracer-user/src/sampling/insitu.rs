@@ -119,26 +119,19 @@ mod tests {
         s
     }
 
+    fn window_1000_1100(t0: Instant, s: &InSitu) -> Option<f64> {
+        let ms = |m| t0 + Duration::from_millis(m);
+        s.extra_ns(ms(1000), ms(1100))
+    }
+
     #[test]
     fn a_cpu_bound_target_loses_what_its_objects_say() {
         let t0 = Instant::now();
         // Open 1000..1100 ms at 60 % speed: 40 ms of its CPU lost.
-        let s = run(t0, 1e6, 0.6, 1000, 1100);
-        let extra = s
-            .extra_ns(
-                t0 + Duration::from_millis(1000),
-                t0 + Duration::from_millis(1100),
-            )
-            .unwrap();
+        let extra = window_1000_1100(t0, &run(t0, 1e6, 0.6, 1000, 1100)).unwrap();
         assert!((extra - 40e6).abs() < 2e6, "{extra}");
         // Unslowed: nothing.
-        let s = run(t0, 1e6, 1.0, 1000, 1100);
-        let extra = s
-            .extra_ns(
-                t0 + Duration::from_millis(1000),
-                t0 + Duration::from_millis(1100),
-            )
-            .unwrap();
+        let extra = window_1000_1100(t0, &run(t0, 1e6, 1.0, 1000, 1100)).unwrap();
         assert!(extra.abs() < 1e6, "{extra}");
     }
 
@@ -152,12 +145,6 @@ mod tests {
                 t0 + Duration::from_millis(150)
             )
             .is_none());
-        let idle = run(t0, 10.0, 0.6, 1000, 1100);
-        assert!(idle
-            .extra_ns(
-                t0 + Duration::from_millis(1000),
-                t0 + Duration::from_millis(1100)
-            )
-            .is_none());
+        assert!(window_1000_1100(t0, &run(t0, 10.0, 0.6, 1000, 1100)).is_none());
     }
 }
