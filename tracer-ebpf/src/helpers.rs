@@ -92,7 +92,7 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
         i += 1;
     }
     let id = hash | 1;
-    if STACKS.get_ptr(id).is_some() || STACKS.insert(id, stack, 0).is_ok() {
+    if STACKS.get_ptr(&id).is_some() || STACKS.insert(&id, &stack, 0).is_ok() {
         (id, truncated)
     } else {
         (0, truncated)

@@ -22,7 +22,7 @@ use crate::{
 /// Offset of `PtrBytes` in `internal/abi.Type` (unchanged 1.21..1.27).
 const TYPE_PTRBYTES: u64 = 8;
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn malloc_entry(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     let regs = unsafe { &*ctx.regs };
@@ -67,7 +67,7 @@ fn count(key: &AllocKey, n: u64) {
         return;
     }
     // BPF_NOEXIST: another thread may have inserted the key meanwhile.
-    if ALLOC_COUNTS.insert(key, n, 1).is_ok() {
+    if ALLOC_COUNTS.insert(key, &n, 1).is_ok() {
         return;
     }
     if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
@@ -86,7 +86,7 @@ fn count(key: &AllocKey, n: u64) {
 
 /// The benchmark's reference: a probe that only counts its hits, on the
 /// same points as `malloc_entry` (`tracer bare-probe`).
-#[uprobe]
+#[uprobe(multi)]
 pub fn bare_count(_ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     0

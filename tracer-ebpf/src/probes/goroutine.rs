@@ -6,7 +6,7 @@ use tracer_common::{config, counter, kind, GoEvent};
 
 use crate::helpers::{bump, config, emit, read_u64};
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn go_created(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     let g = unsafe { &*ctx.regs }.rax;
@@ -33,7 +33,7 @@ pub fn go_created(ctx: ProbeContext) -> u32 {
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn go_exited(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     let g = unsafe { &*ctx.regs }.r14;

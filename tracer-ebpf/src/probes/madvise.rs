@@ -12,7 +12,7 @@ use crate::{
     maps::{COUNTERS, MADVISE_BY_ADVICE},
 };
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn madvise_entry(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     let sp = unsafe { &*ctx.regs }.rsp;

@@ -74,7 +74,7 @@ fn slot(ctx: &ProbeContext, op: u32) -> Option<FuncStartKey> {
     })
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn map_op_entry(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     bump(counter::MAP_OP_HITS);
@@ -136,7 +136,7 @@ pub fn map_op_entry(ctx: ProbeContext) -> u32 {
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn map_op_exit(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     bump(counter::MAP_OP_HITS);

@@ -18,7 +18,7 @@ use crate::{
     probes::alloc::count_here,
 };
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn alloc_sample(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     bump(counter::SAMPLES);

@@ -31,7 +31,7 @@ fn key(ctx: &ProbeContext) -> Option<FuncStartKey> {
     })
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn func_entry(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     if let Some(k) = key(&ctx) {
@@ -47,7 +47,7 @@ pub fn func_entry(ctx: ProbeContext) -> u32 {
     0
 }
 
-#[uprobe]
+#[uprobe(multi)]
 pub fn func_exit(ctx: ProbeContext) -> u32 {
     bump(counter::PROBE_HITS);
     let Some(k) = key(&ctx) else { return 0 };

@@ -1,23 +1,19 @@
 //! Loading the BPF object, attaching uprobes, and measuring what one probe
 //! hit costs on this machine. Dropping `Probes` detaches everything (the
 //! links are file descriptors: even a SIGKILLed tracer leaves nothing).
-use std::{
-    num::NonZeroU32,
-    os::fd::{AsFd, AsRawFd, OwnedFd},
-    path::Path,
-};
+use std::{borrow::Cow, num::NonZeroU32, os::fd::OwnedFd, path::Path};
 
 use aya::{
     programs::{
         uprobe::{UProbeAttachLocation, UProbeAttachPoint, UProbeLink, UProbeScope},
         ProgramError, TracePoint, UProbe,
     },
+    sys::{is_uprobe_multi_supported, UProbeMultiFeature},
     Ebpf,
 };
 
 use crate::{
     error::UserError,
-    probes::uprobe_multi,
     probes::{AllocPlan, GoroutinePlan, MapPoint, SamplePlan, TimedFunc},
     tracee::gobin::GoBinary,
 };
@@ -59,19 +55,13 @@ pub struct Probes {
     pub ebpf: Ebpf,
     /// Probe points attached.
     pub attached: usize,
-    /// Programs are loaded for uprobe_multi links (Linux ≥ 6.6).
-    multi: bool,
-    /// Every uprobe link, owned here so that a sampling window can be
-    /// closed on its own. A handle is an index.
-    links: Vec<Option<(Link, usize)>>,
+    /// Every uprobe link (one uprobe_multi link per program and call on
+    /// Linux ≥ 6.6, else a perf-event uprobe per point behind one handle),
+    /// owned here so that a sampling window can be closed on its own. A
+    /// handle is an index.
+    links: Vec<Option<(UProbeLink, usize)>>,
     /// Holds the kernel's BPF statistics on (see `enable_stats`).
     stats: Option<OwnedFd>,
-}
-
-/// One uprobe_multi link (many points) or one perf-event uprobe.
-enum Link {
-    Multi(#[allow(dead_code)] OwnedFd),
-    Perf(#[allow(dead_code)] UProbeLink),
 }
 
 /// An attached group of probes, for `Probes::close_samples`.
@@ -112,31 +102,45 @@ pub fn load() -> Result<Probes, UserError> {
         ));
     }
     bump_memlock_rlimit();
-    let ebpf = Ebpf::load(BPF_OBJECT).map_err(|e| kernel_error("loading the BPF object", &e))?;
-    let multi = uprobe_multi::supported();
+    let multi = is_uprobe_multi_supported(UProbeMultiFeature::LinkCreation).unwrap_or(false);
+    let object = if multi {
+        Cow::Borrowed(BPF_OBJECT)
+    } else {
+        Cow::Owned(single_uprobes(BPF_OBJECT))
+    };
+    let ebpf = Ebpf::load(&object).map_err(|e| kernel_error("loading the BPF object", &e))?;
     // Each program is verified and loaded when first attached: the default
     // mode needs three of the ten, and loading them all cost the start
     // tens of ms of CPU on a busy host.
     Ok(Probes {
         ebpf,
         attached: 0,
-        multi,
         links: Vec::new(),
         stats: None,
     })
 }
 
+/// The BPF object with its `uprobe.multi` sections named `uprobe` (the
+/// name ends at the NUL), for kernels before 6.6: aya then loads each
+/// program for perf-event uprobes, one per point.
+fn single_uprobes(object: &[u8]) -> Vec<u8> {
+    const MULTI: &[u8] = b"uprobe.multi";
+    let mut out = object.to_vec();
+    let mut i = 0;
+    while let Some(at) = out[i..].windows(MULTI.len()).position(|w| w == MULTI) {
+        out[i + at + "uprobe".len()] = 0;
+        i += at + MULTI.len();
+    }
+    out
+}
+
 /// Program `name`, loaded (verified) on first use.
-fn loaded<'a>(ebpf: &'a mut Ebpf, name: &str, multi: bool) -> Result<&'a mut UProbe, UserError> {
+fn loaded<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut UProbe, UserError> {
     debug_assert!(UPROBE_PROGRAMS.contains(&name));
     let prog = program(ebpf, name)?;
     if prog.fd().is_err() {
-        if multi {
-            prog.load_multi()
-        } else {
-            prog.load()
-        }
-        .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
+        prog.load()
+            .map_err(|e| kernel_error(&format!("loading {name}"), &e))?;
     }
     Ok(prog)
 }
@@ -288,7 +292,7 @@ impl Probes {
     /// once per uprobe_multi link): on a thread of its own, not the run
     /// loop; the probes fire until it has finished.
     pub fn close_samples(&mut self, handles: Vec<LinkHandle>) -> std::thread::JoinHandle<()> {
-        let links: Vec<(Link, usize)> = handles
+        let links: Vec<(UProbeLink, usize)> = handles
             .into_iter()
             .filter_map(|h| self.links.get_mut(h).and_then(Option::take))
             .collect();
@@ -362,8 +366,8 @@ impl Probes {
     }
 
     /// Attaches `points` of `exe` for process `pid`: one uprobe_multi link
-    /// per program (in the order the programs first appear), or one
-    /// perf-event uprobe per point on kernels before 6.6.
+    /// per program (in the order the programs first appear), or on kernels
+    /// before 6.6 one perf-event uprobe per point behind the same handle.
     fn attach(
         &mut self,
         exe: &Path,
@@ -376,43 +380,27 @@ impl Probes {
             }
             kernel_error(&format!("attaching to {what}"), e)
         };
+        let pid_nz = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
+        let mut programs: Vec<&'static str> = Vec::new();
+        for p in points {
+            if !programs.contains(&p.program) {
+                programs.push(p.program);
+            }
+        }
         let mut handles = Vec::new();
-        if self.multi {
-            let mut programs: Vec<&'static str> = Vec::new();
-            for p in points {
-                if !programs.contains(&p.program) {
-                    programs.push(p.program);
-                }
-            }
-            for name in programs {
-                let group: Vec<&Point> = points.iter().filter(|p| p.program == name).collect();
-                let offsets: Vec<u64> = group.iter().map(|p| p.offset).collect();
-                let cookies: Vec<u64> = group.iter().map(|p| p.cookie).collect();
-                let fd = loaded(&mut self.ebpf, name, self.multi)?
-                    .fd()
-                    .map_err(|e| kernel_error(name, &e))?
-                    .as_fd()
-                    .as_raw_fd();
-                let link = uprobe_multi::attach(fd, exe, &offsets, &cookies, pid)
-                    .map_err(|e| failed(group[0].what, &e))?;
-                self.links.push(Some((Link::Multi(link), group.len())));
-                handles.push(self.links.len() - 1);
-            }
-        } else {
-            let pid_nz = NonZeroU32::new(pid).ok_or(UserError::NoSuchProcess(pid))?;
-            for p in points {
-                let at = UProbeAttachPoint {
-                    location: UProbeAttachLocation::AbsoluteOffset(p.offset),
-                    cookie: Some(p.cookie),
-                };
-                let prog = loaded(&mut self.ebpf, p.program, self.multi)?;
-                let id = prog
-                    .attach(at, exe, UProbeScope::OneProcess(pid_nz))
-                    .map_err(|e| failed(p.what, &e))?;
-                let link = prog.take_link(id).map_err(|e| failed(p.what, &e))?;
-                self.links.push(Some((Link::Perf(link), 1)));
-                handles.push(self.links.len() - 1);
-            }
+        for name in programs {
+            let group: Vec<&Point> = points.iter().filter(|p| p.program == name).collect();
+            let at = group.iter().map(|p| UProbeAttachPoint {
+                location: UProbeAttachLocation::AbsoluteOffset(p.offset),
+                cookie: Some(p.cookie),
+            });
+            let prog = loaded(&mut self.ebpf, name)?;
+            let id = prog
+                .attach(at, exe, UProbeScope::OneProcess(pid_nz))
+                .map_err(|e| failed(group[0].what, &e))?;
+            let link = prog.take_link(id).map_err(|e| failed(group[0].what, &e))?;
+            self.links.push(Some((link, group.len())));
+            handles.push(self.links.len() - 1);
         }
         self.attached += points.len();
         Ok(handles)
@@ -452,7 +440,7 @@ impl Probes {
         let mut config: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))?;
         config
-            .set(index, value, 0)
+            .set(index, &value, 0)
             .map_err(|e| UserError::Kernel(format!("map CONFIG: {e}")))
     }
 

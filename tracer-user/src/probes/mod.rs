@@ -7,4 +7,3 @@ pub use plan::*;
 pub mod attach;
 pub mod environment;
 pub mod privileges;
-pub mod uprobe_multi;

@@ -98,12 +98,10 @@ impl ProcMem {
             .ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
         let mut b = vec![0u8; len];
         self.read(addr, &mut b)?;
-        Ok(b.chunks_exact(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                u64::from_le_bytes(w)
-            })
+        Ok(b.as_chunks::<8>()
+            .0
+            .iter()
+            .map(|&w| u64::from_le_bytes(w))
             .collect())
     }
 

@@ -92,8 +92,8 @@ pub fn find(img: &ElfImage, data: &[u8], want: &Expect<'_>) -> Option<ModuleData
         let Some(aligned) = bytes.get(skip..) else {
             continue;
         };
-        for (i, w) in aligned.chunks_exact(8).enumerate() {
-            if w != needle {
+        for (i, w) in aligned.as_chunks::<8>().0.iter().enumerate() {
+            if *w != needle {
                 continue;
             }
             let addr = seg.vaddr.checked_add(skip as u64 + 8 * i as u64);

@@ -177,7 +177,7 @@ impl<'a> Pclntab<'a> {
         // Sorted entries are what makes binary search by pc valid; checking
         // them all is cheap (8 bytes per function) and rejects most garbage.
         let mut prev = 0u32;
-        for e in ftab.chunks_exact(FUNCTAB_ENTRY_SIZE) {
+        for e in ftab.as_chunks::<FUNCTAB_ENTRY_SIZE>().0 {
             let entry = u32::from_le_bytes([e[0], e[1], e[2], e[3]]);
             if entry < prev {
                 return Err(c("function table not sorted"));

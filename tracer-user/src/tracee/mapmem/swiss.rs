@@ -319,7 +319,10 @@ pub(super) fn read(
             read_exact(mem, "map directory", dir_ptr + 8 * lo, &mut b)?;
             b
         };
-        for (&i, p) in chunk.iter().zip(b.chunks_exact(8).map(|c| le_u64(c, 0))) {
+        for (&i, p) in chunk
+            .iter()
+            .zip(b.as_chunks::<8>().0.iter().map(|c| le_u64(c, 0)))
+        {
             check_ptr("map directory entry", p)?;
             distinct
                 .entry(p)

@@ -104,7 +104,9 @@ pub(super) fn read_dirty(
     }
     let ranges: Vec<(u64, usize)> = wanted.iter().map(|&e| (e + rd.entry_p, 8)).collect();
     let ps: Vec<u64> = read_ranges(mem, "sync.entry.p", &ranges)?
-        .chunks_exact(8)
+        .as_chunks::<8>()
+        .0
+        .iter()
         .map(|c| le_u64(c, 0))
         .collect();
     let sentinel = match expunged_var {
@@ -288,7 +290,13 @@ pub(super) fn hash_trie(
         let kids = read_ranges(mem, "hash-trie children", &ranges)?;
         let mut children: Vec<(u64, u64)> = Vec::new(); // (child, parent)
         for (&parent, c) in frontier.iter().zip(kids.chunks_exact(children_len)) {
-            for p in c.chunks_exact(8).map(|w| le_u64(w, 0)).filter(|&p| p != 0) {
+            for p in c
+                .as_chunks::<8>()
+                .0
+                .iter()
+                .map(|w| le_u64(w, 0))
+                .filter(|&p| p != 0)
+            {
                 check_ptr("hash-trie child", p)?;
                 children.push((p, parent));
             }
