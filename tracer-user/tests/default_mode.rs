@@ -98,7 +98,9 @@ fn bursts(go: &std::path::Path) {
     for cmd in [
         "idle 1.5",
         "burst b1 2",
-        "steady 1.3 200000",
+        // Long enough for a window to watch it: a spell of about a second
+        // between two bursts may go unwatched when the bucket is low.
+        "steady 2.5 200000",
         "burst b2 2",
         "idle 1",
     ] {

@@ -116,6 +116,8 @@ pub struct Attributor {
     /// Per bucket, the last window that saw it.
     last_seen: Vec<Option<ClassSamples>>,
     settled: Estimates,
+    /// The rate of the last settled slot (the next one's neighbour).
+    settled_rate: Option<f64>,
 }
 
 impl Default for Attributor {
@@ -132,6 +134,7 @@ impl Attributor {
             windows: VecDeque::new(),
             last_seen: vec![None; BUCKETS],
             settled: Estimates::default(),
+            settled_rate: None,
         }
     }
 
@@ -224,7 +227,15 @@ impl Attributor {
                 break;
             }
             let s = self.slots.pop_front().expect("front");
-            attribute(&s, &self.windows, &self.last_seen, &mut self.settled);
+            let regime = regime_rate(&s, self.settled_rate, self.slots.front());
+            attribute(
+                &s,
+                regime,
+                &self.windows,
+                &self.last_seen,
+                &mut self.settled,
+            );
+            self.settled_rate = Some(s.rate());
         }
         let oldest = self.slots.front().map_or(now, |s| s.start);
         while self
@@ -240,17 +251,33 @@ impl Attributor {
     /// attributed with the windows known so far.
     pub fn snapshot(&self) -> Estimates {
         let mut e = self.settled.clone();
-        for s in &self.slots {
-            attribute(s, &self.windows, &self.last_seen, &mut e);
+        for (i, s) in self.slots.iter().enumerate() {
+            let prev = match i {
+                0 => self.settled_rate,
+                _ => Some(self.slots[i - 1].rate()),
+            };
+            let regime = regime_rate(s, prev, self.slots.get(i + 1));
+            attribute(s, regime, &self.windows, &self.last_seen, &mut e);
         }
         e
     }
 }
 
-/// How far a window is from a slot: the gap between them, plus [`REACH`]
-/// when their rates are of different regimes (used only if nothing alike
-/// is in reach, since the sum then exceeds it).
-fn distance(s: &Slot, w: &WindowSamples) -> Duration {
+/// The rate that places a slot in a regime: the highest of its own and
+/// its neighbours'. A slot where a burst begins or ends holds part of the
+/// burst at a rate of its own that may look like the quiet spell beside
+/// it; the burst's objects in it are then split by the burst's window.
+fn regime_rate(s: &Slot, prev: Option<f64>, next: Option<&Slot>) -> f64 {
+    s.rate()
+        .max(prev.unwrap_or(0.0))
+        .max(next.map_or(0.0, Slot::rate))
+}
+
+/// How far a window is from a slot (of regime rate `rate`): the gap
+/// between them, plus [`REACH`] when their rates are of different regimes
+/// (used only if nothing alike is in reach, since the sum then exceeds
+/// it).
+fn distance(s: &Slot, rate: f64, w: &WindowSamples) -> Duration {
     let gap = if w.close < s.start {
         s.start - w.close
     } else if w.open > s.end {
@@ -258,7 +285,7 @@ fn distance(s: &Slot, w: &WindowSamples) -> Duration {
     } else {
         Duration::ZERO
     };
-    if alike(s.rate(), w.rate) {
+    if alike(rate, w.rate) {
         gap
     } else {
         gap + REACH
@@ -268,8 +295,8 @@ fn distance(s: &Slot, w: &WindowSamples) -> Duration {
 /// No window of the slot's regime is in reach at all (e.g. the regime has
 /// not been watched yet): a window of another regime still beats nothing
 /// for a class it saw, within twice the reach.
-fn nothing_alike(s: &Slot, windows: &VecDeque<WindowSamples>) -> bool {
-    !windows.iter().any(|w| distance(s, w) <= REACH)
+fn nothing_alike(s: &Slot, rate: f64, windows: &VecDeque<WindowSamples>) -> bool {
+    !windows.iter().any(|w| distance(s, rate, w) <= REACH)
 }
 
 /// Two allocation rates of one regime (not a burst against a quiet spell).
@@ -279,6 +306,7 @@ fn alike(a: f64, b: f64) -> bool {
 
 fn attribute(
     s: &Slot,
+    rate: f64,
     windows: &VecDeque<WindowSamples>,
     last_seen: &[Option<ClassSamples>],
     e: &mut Estimates,
@@ -297,16 +325,16 @@ fn attribute(
         let best = windows
             .iter()
             .filter(|w| w.totals[b] > 0)
-            .map(|w| (distance(s, w), w))
+            .map(|w| (distance(s, rate, w), w))
             .filter(|(d, _)| *d <= REACH * 2)
             .min_by_key(|(d, _)| *d);
         let gap = |at: Instant| at.max(s.end).duration_since(at.min(s.end));
         let samples = match (best, &last_seen[b]) {
-            (Some((d, w)), _) if d <= REACH || nothing_alike(s, windows) => {
+            (Some((d, w)), _) if d <= REACH || nothing_alike(s, rate, windows) => {
                 Some((&w.by_bucket[b], w.totals[b]))
             }
-            (None, Some((at, rate, keys, total)))
-                if gap(*at) <= CLASS_REACH && alike(s.rate(), *rate) =>
+            (None, Some((at, window_rate, keys, total)))
+                if gap(*at) <= CLASS_REACH && alike(rate, *window_rate) =>
             {
                 Some((keys, *total))
             }
@@ -417,10 +445,11 @@ mod tests {
         a.window(ms(1100), ms(1110), HashMap::from([(key(2, 48), 100)]));
         let e = a.snapshot();
         let burst = e.by_key[&key(2, 48)];
-        // Every burst slot goes to the burst window, the quiet ones before
-        // it to the quiet window.
-        assert!((burst - 100.0 * 20_000.0).abs() < 1e-3, "{burst}");
-        assert!((e.by_key[&key(1, 48)] - 1000.0).abs() < 1e-3);
+        // Every burst slot goes to the burst window, and so does the quiet
+        // slot right before it (the burst's neighbour: a slot where a burst
+        // begins is placed by it); the quiet ones before to the quiet window.
+        assert!((burst - (100.0 * 20_000.0 + 20.0)).abs() < 1e-3, "{burst}");
+        assert!((e.by_key[&key(1, 48)] - 980.0).abs() < 1e-3);
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub const SWITCH_NS: f64 = 2_000_000.0;
 /// A regular window spends at most this share of the bucket: the rest is
 /// kept for a window that a burst opens.
 const REGULAR_SPEND: f64 = 0.6;
-const BURST_SPEND: f64 = 0.7;
+const BURST_SPEND: f64 = 0.5;
 
 #[derive(Debug, Clone, Copy)]
 pub struct GroupParams {

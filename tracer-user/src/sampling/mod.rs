@@ -11,7 +11,7 @@ pub mod governor;
 pub mod insitu;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     path::Path,
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -113,8 +113,11 @@ pub const MAPS: GroupParams = GroupParams {
 const SHED_AFTER: u32 = 3;
 /// A window with fewer hits says too little of what a hit costs.
 const MIN_MEASURED_HITS: u64 = 50;
-/// A hit measured on the target is taken to cost at most this many traps.
-const MAX_IN_SITU: f64 = 20.0;
+/// A hit measured on the target is taken to cost at most this many times
+/// the trap + BPF estimate (~4× was measured on a net/http service).
+const MAX_IN_SITU: f64 = 8.0;
+/// The in-situ cost is the median of this many last windows' measures.
+const IN_SITU_WINDOWS: usize = 5;
 
 /// One windowed group: its governor, links while open, a detach in flight.
 pub struct Group {
@@ -138,9 +141,10 @@ pub struct Group {
     /// A closed window not yet measured on the target: (opened, detached,
     /// its hits).
     unmeasured: Option<(Instant, Instant, u64)>,
-    /// What a hit cost the target, measured on it (smoothed; see
-    /// [`insitu`]).
+    /// What a hit cost the target, measured on it: the median of the last
+    /// windows' measures (see [`insitu`]).
     pub in_situ_ns_per_hit: Option<f64>,
+    in_situ_recent: VecDeque<f64>,
 }
 
 impl Group {
@@ -158,6 +162,7 @@ impl Group {
             opened_hits: 0,
             unmeasured: None,
             in_situ_ns_per_hit: None,
+            in_situ_recent: VecDeque::new(),
         }
     }
 
@@ -185,12 +190,18 @@ impl Group {
         if hits < MIN_MEASURED_HITS {
             return;
         }
-        // One window's measure is noisy: bounded, then smoothed.
-        let per_hit = (extra / hits as f64).clamp(0.0, MAX_IN_SITU * trap_ns);
-        self.in_situ_ns_per_hit = Some(match self.in_situ_ns_per_hit {
-            Some(m) => 0.7 * m + 0.3 * per_hit,
-            None => per_hit,
-        });
+        // One window's measure is noisy (a program that changes what it
+        // does mid-window changes its CPU per object too): bounded, and the
+        // median of the last few stands.
+        let estimate = trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0);
+        let per_hit = (extra / hits as f64).clamp(0.0, MAX_IN_SITU * estimate);
+        if self.in_situ_recent.len() == IN_SITU_WINDOWS {
+            self.in_situ_recent.pop_front();
+        }
+        self.in_situ_recent.push_back(per_hit);
+        let mut v: Vec<f64> = self.in_situ_recent.iter().copied().collect();
+        v.sort_by(f64::total_cmp);
+        self.in_situ_ns_per_hit = Some(v[v.len() / 2]);
     }
 
     pub fn shed(&self) -> bool {
