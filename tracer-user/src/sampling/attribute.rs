@@ -275,8 +275,8 @@ fn regime_rate(s: &Slot, prev: Option<f64>, next: Option<&Slot>) -> f64 {
 
 /// How far a window is from a slot (of regime rate `rate`): the gap
 /// between them, plus [`REACH`] when their rates are of different regimes
-/// (used only if nothing alike is in reach, since the sum then exceeds
-/// it).
+/// (such a window stands for the slot only if no window of its own regime
+/// that saw the class is nearer).
 fn distance(s: &Slot, rate: f64, w: &WindowSamples) -> Duration {
     let gap = if w.close < s.start {
         s.start - w.close
@@ -290,13 +290,6 @@ fn distance(s: &Slot, rate: f64, w: &WindowSamples) -> Duration {
     } else {
         gap + REACH
     }
-}
-
-/// No window of the slot's regime is in reach at all (e.g. the regime has
-/// not been watched yet): a window of another regime still beats nothing
-/// for a class it saw, within twice the reach.
-fn nothing_alike(s: &Slot, rate: f64, windows: &VecDeque<WindowSamples>) -> bool {
-    !windows.iter().any(|w| distance(s, rate, w) <= REACH)
 }
 
 /// Two allocation rates of one regime (not a burst against a quiet spell).
@@ -330,9 +323,10 @@ fn attribute(
             .min_by_key(|(d, _)| *d);
         let gap = |at: Instant| at.max(s.end).duration_since(at.min(s.end));
         let samples = match (best, &last_seen[b]) {
-            (Some((d, w)), _) if d <= REACH || nothing_alike(s, rate, windows) => {
-                Some((&w.by_bucket[b], w.totals[b]))
-            }
+            // The nearest window that saw the class, one of the slot's own
+            // regime first: a window of another regime still beats nothing
+            // for a class no window of its regime saw within reach.
+            (Some((_, w)), _) => Some((&w.by_bucket[b], w.totals[b])),
             (None, Some((at, window_rate, keys, total)))
                 if gap(*at) <= CLASS_REACH && alike(rate, *window_rate) =>
             {
