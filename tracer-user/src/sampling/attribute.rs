@@ -6,11 +6,12 @@
 //! large object), so for one size class the objects counted over any
 //! stretch of time are split among sites in the proportions a window saw
 //! for that class. The counters are read every few tens of milliseconds
-//! (a *slot*); each slot and class is split by the samples of the window
-//! nearest to it in time, among the windows that saw that class and whose
-//! allocation rate was alike (a burst is split by the window the burst
-//! opened, not by a quiet one before it). What no window within
-//! [`REACH`] saw is *unattributed*, per class, never a site.
+//! (a *slot*); each slot and class is split by the samples, pooled, of
+//! the windows within [`REACH`] that saw that class and whose allocation
+//! rate was alike (a burst is split by the windows the burst opened, not
+//! by a quiet one before it); failing those, by the nearest window that
+//! saw the class. What no window could stand for is *unattributed*, per
+//! class, never a site.
 //!
 //! A slot is settled once no later window could be nearer to it (it is
 //! [`REACH`] old); until then it is attributed provisionally at each
@@ -315,35 +316,44 @@ fn attribute(
         };
         e.objects += n;
         e.bytes += bytes;
-        let best = windows
+        // Every window of the slot's regime in reach that saw the class,
+        // pooled (more samples than the nearest one alone); else the
+        // nearest that saw it (of another regime, within twice the reach);
+        // else the last window that saw it.
+        let pooled: Vec<(&[(AllocKey, u64)], u64)> = windows
+            .iter()
+            .filter(|w| w.totals[b] > 0 && alike(rate, w.rate))
+            .filter(|w| distance(s, rate, w) <= REACH)
+            .map(|w| (&w.by_bucket[b][..], w.totals[b]))
+            .collect();
+        let nearest = windows
             .iter()
             .filter(|w| w.totals[b] > 0)
             .map(|w| (distance(s, rate, w), w))
             .filter(|(d, _)| *d <= REACH * 2)
             .min_by_key(|(d, _)| *d);
         let gap = |at: Instant| at.max(s.end).duration_since(at.min(s.end));
-        let samples = match (best, &last_seen[b]) {
-            // The nearest window that saw the class, one of the slot's own
-            // regime first: a window of another regime still beats nothing
-            // for a class no window of its regime saw within reach.
-            (Some((_, w)), _) => Some((&w.by_bucket[b], w.totals[b])),
+        let sources = match (nearest, &last_seen[b]) {
+            _ if !pooled.is_empty() => pooled,
+            (Some((_, w)), _) => vec![(&w.by_bucket[b][..], w.totals[b])],
             (None, Some((at, window_rate, keys, total)))
                 if gap(*at) <= CLASS_REACH && alike(rate, *window_rate) =>
             {
-                Some((keys, *total))
+                vec![(&keys[..], *total)]
             }
-            _ => None,
+            _ => Vec::new(),
         };
-        match samples {
-            Some((keys, total)) => {
-                let per = n as f64 / total as f64;
-                for (k, c) in keys {
-                    *e.by_key.entry(*k).or_default() += *c as f64 * per;
-                }
-            }
-            None => {
+        let total: u64 = sources.iter().map(|(_, t)| t).sum();
+        match total {
+            0 => {
                 e.unattributed_objects += n;
                 e.unattributed_bytes += bytes;
+            }
+            _ => {
+                let per = n as f64 / total as f64;
+                for (k, c) in sources.iter().flat_map(|(keys, _)| keys.iter()) {
+                    *e.by_key.entry(*k).or_default() += *c as f64 * per;
+                }
             }
         }
     }
