@@ -155,7 +155,34 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
             p99 / base_p99
         );
     }
+    // The host's speed drifts over a run (±20 % here): each traced run
+    // against the untraced runs just before and after it.
+    println!("  paired (each traced run over the mean of the untraced runs beside it):");
+    for mode in [Mode::Default, Mode::Exact] {
+        let mut ratios = paired_ratios(&runs, mode);
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
+        println!(
+            "    {mode:<8} median {:.3}× untraced ({})",
+            tracer_run::median(&mut ratios),
+            each.join(", ")
+        );
+    }
     Ok(())
+}
+
+/// Each `mode` run's req/s over the mean of the nearest untraced runs
+/// before and after it.
+fn paired_ratios(runs: &[(Mode, Wrk)], mode: Mode) -> Vec<f64> {
+    let untraced = |r: &&(Mode, Wrk)| r.0 == Mode::Untraced;
+    runs.iter()
+        .enumerate()
+        .filter(|(_, r)| r.0 == mode)
+        .filter_map(|(i, r)| {
+            let before = runs[..i].iter().rev().find(untraced)?;
+            let after = runs[i + 1..].iter().find(untraced)?;
+            Some(r.1.rps / ((before.1.rps + after.1.rps) / 2.0))
+        })
+        .collect()
 }
 
 /// One wrk run against the service.
