@@ -24,6 +24,9 @@ const KEEP: Duration = Duration::from_secs(3);
 /// A window whose CPU rate differs from its baseline's by more than this
 /// factor saw the program change what it does (a burst): not a measure.
 const REGIME: f64 = 3.0;
+/// A window allocating faster than this factor times its baseline saw the
+/// program speed up (a burst): not a measure of what the probes cost.
+const FASTER: f64 = 1.25;
 
 #[derive(Debug, Clone, Copy)]
 struct Poll {
@@ -92,6 +95,12 @@ impl InSitu {
             return None;
         }
         let win_objects = w1.objects.saturating_sub(w0.objects) as f64;
+        // Probes only slow a program down: one that allocates faster in
+        // the window than before it changed what it does.
+        let base_pace = base_objects as f64 / base_t.as_secs_f64();
+        if win_objects / win_t.max(1e-6) > FASTER * base_pace {
+            return None;
+        }
         Some(win_cpu - win_objects * base_cpu / base_objects as f64)
     }
 }
