@@ -279,17 +279,21 @@ fn regime_rate(s: &Slot, prev: Option<f64>, next: Option<&Slot>) -> f64 {
 /// (such a window stands for the slot only if no window of its own regime
 /// that saw the class is nearer).
 fn distance(s: &Slot, rate: f64, w: &WindowSamples) -> Duration {
-    let gap = if w.close < s.start {
+    if alike(rate, w.rate) {
+        gap(s, w)
+    } else {
+        gap(s, w) + REACH
+    }
+}
+
+/// The time between a slot and a window (zero when they overlap).
+fn gap(s: &Slot, w: &WindowSamples) -> Duration {
+    if w.close < s.start {
         s.start - w.close
     } else if w.open > s.end {
         w.open - s.end
     } else {
         Duration::ZERO
-    };
-    if alike(rate, w.rate) {
-        gap
-    } else {
-        gap + REACH
     }
 }
 
@@ -322,26 +326,13 @@ fn attribute(
         // else the last window that saw it.
         let pooled: Vec<(&[(AllocKey, u64)], u64)> = windows
             .iter()
-            .filter(|w| w.totals[b] > 0 && alike(rate, w.rate))
-            .filter(|w| distance(s, rate, w) <= REACH)
+            .filter(|w| w.totals[b] > 0 && alike(rate, w.rate) && gap(s, w) <= REACH)
             .map(|w| (&w.by_bucket[b][..], w.totals[b]))
             .collect();
-        let nearest = windows
-            .iter()
-            .filter(|w| w.totals[b] > 0)
-            .map(|w| (distance(s, rate, w), w))
-            .filter(|(d, _)| *d <= REACH * 2)
-            .min_by_key(|(d, _)| *d);
-        let gap = |at: Instant| at.max(s.end).duration_since(at.min(s.end));
-        let sources = match (nearest, &last_seen[b]) {
-            _ if !pooled.is_empty() => pooled,
-            (Some((_, w)), _) => vec![(&w.by_bucket[b][..], w.totals[b])],
-            (None, Some((at, window_rate, keys, total)))
-                if gap(*at) <= CLASS_REACH && alike(rate, *window_rate) =>
-            {
-                vec![(&keys[..], *total)]
-            }
-            _ => Vec::new(),
+        let sources = if pooled.is_empty() {
+            fallback(s, rate, b, windows, last_seen)
+        } else {
+            pooled
         };
         let total: u64 = sources.iter().map(|(_, t)| t).sum();
         match total {
@@ -356,6 +347,37 @@ fn attribute(
                 }
             }
         }
+    }
+}
+
+/// The samples that stand for bucket `b` of slot `s` when no window of
+/// its regime in reach saw the class: the nearest window that saw it (of
+/// another regime, within twice the reach), else the last window that saw
+/// it (within [`CLASS_REACH`], of the slot's regime); else none.
+fn fallback<'w>(
+    s: &Slot,
+    rate: f64,
+    b: usize,
+    windows: &'w VecDeque<WindowSamples>,
+    last_seen: &'w [Option<ClassSamples>],
+) -> Vec<(&'w [(AllocKey, u64)], u64)> {
+    let nearest = windows
+        .iter()
+        .filter(|w| w.totals[b] > 0)
+        .map(|w| (distance(s, rate, w), w))
+        .filter(|(d, _)| *d <= REACH * 2)
+        .min_by_key(|(d, _)| *d);
+    if let Some((_, w)) = nearest {
+        return vec![(&w.by_bucket[b][..], w.totals[b])];
+    }
+    let apart = |at: Instant| at.max(s.end).duration_since(at.min(s.end));
+    match &last_seen[b] {
+        Some((at, window_rate, keys, total))
+            if apart(*at) <= CLASS_REACH && alike(rate, *window_rate) =>
+        {
+            vec![(&keys[..], *total)]
+        }
+        _ => Vec::new(),
     }
 }
 

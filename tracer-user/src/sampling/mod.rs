@@ -170,8 +170,14 @@ impl Group {
     /// (before any was measured, a quarter of the trap), or what hits
     /// were measured to cost the target, if more.
     pub fn cost_ns(&self, trap_ns: f64) -> f64 {
-        let estimate = trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0);
-        estimate.max(self.in_situ_ns_per_hit.unwrap_or(0.0))
+        self.estimate_ns(trap_ns)
+            .max(self.in_situ_ns_per_hit.unwrap_or(0.0))
+    }
+
+    /// A hit's cost as estimated from the calibrated trap and the BPF run
+    /// time (before any was measured, a quarter of the trap).
+    fn estimate_ns(&self, trap_ns: f64) -> f64 {
+        trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0)
     }
 
     /// Measures the last closed window on the target once a poll after
@@ -193,8 +199,7 @@ impl Group {
         // One window's measure is noisy (a program that changes what it
         // does mid-window changes its CPU per object too): bounded, and the
         // median of the last few stands.
-        let estimate = trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0);
-        let per_hit = (extra / hits as f64).clamp(0.0, MAX_IN_SITU * estimate);
+        let per_hit = (extra / hits as f64).clamp(0.0, MAX_IN_SITU * self.estimate_ns(trap_ns));
         if self.in_situ_recent.len() == IN_SITU_WINDOWS {
             self.in_situ_recent.pop_front();
         }

@@ -13,6 +13,9 @@ pub struct Target {
     pub exe_path: PathBuf,
     /// Clock ticks since boot at process start (`/proc/PID/stat` field 22).
     pub start_time: u64,
+    /// The process's CPU clock (all its threads, to the ns), if the kernel
+    /// gives one: resolved once, read at every poll.
+    cpu_clock: Option<libc::clockid_t>,
 }
 
 impl Target {
@@ -42,6 +45,7 @@ impl Target {
             exe,
             exe_path: PathBuf::from(link),
             start_time,
+            cpu_clock: cpu_clock(pid),
         })
     }
 
@@ -71,7 +75,9 @@ impl Target {
 
     /// Total CPU time (user + system) of the process, in nanoseconds.
     pub fn cpu_time_ns(&self) -> Option<u64> {
-        process_cpu_clock_ns(self.pid).or_else(|| self.stat_cpu_time_ns())
+        self.cpu_clock
+            .and_then(clock_ns)
+            .or_else(|| self.stat_cpu_time_ns())
     }
 
     /// CPU time from /proc/PID/stat, in clock ticks (10 ms here).
@@ -85,19 +91,22 @@ impl Target {
     }
 }
 
-/// The process's CPU clock (all its threads, to the ns): precise enough to
-/// measure a window of tens of ms on the target.
-fn process_cpu_clock_ns(pid: u32) -> Option<u64> {
+/// The CPU clock of process `pid` (all its threads, to the ns): precise
+/// enough to measure a window of tens of ms on the target.
+fn cpu_clock(pid: u32) -> Option<libc::clockid_t> {
     let mut clock: libc::clockid_t = 0;
-    // SAFETY: plain out-parameter calls on valid pointers.
-    if unsafe { libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) } != 0 {
-        return None;
-    }
+    // SAFETY: a plain out-parameter call on a valid pointer.
+    let ok = unsafe { libc::clock_getcpuclockid(pid as libc::pid_t, &mut clock) } == 0;
+    ok.then_some(clock)
+}
+
+/// A clock's time now, ns (`None` once its process is gone).
+fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: as above.
+    // SAFETY: a plain out-parameter call on a valid pointer.
     if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
         return None;
     }
