@@ -187,8 +187,14 @@ impl Attributor {
         }
     }
 
-    /// A window's samples (counts per key, summed over its time open).
-    pub fn window(&mut self, open: Instant, close: Instant, samples: HashMap<AllocKey, u64>) {
+    /// A window's samples (counts per key, summed over its time open);
+    /// returns the objects a second the runtime counted meanwhile.
+    pub fn window(
+        &mut self,
+        open: Instant,
+        close: Instant,
+        samples: HashMap<AllocKey, u64>,
+    ) -> f64 {
         let mut by_bucket = vec![Vec::new(); BUCKETS];
         let mut totals = [0u64; BUCKETS];
         for (k, n) in samples {
@@ -218,6 +224,7 @@ impl Attributor {
             totals,
             rate,
         });
+        rate
     }
 
     /// Settles the slots no later window can be nearer to, and forgets the
@@ -275,14 +282,17 @@ fn regime_rate(s: &Slot, prev: Option<f64>, next: Option<&Slot>) -> f64 {
 }
 
 /// How far a window is from a slot (of regime rate `rate`): the gap
-/// between them, plus [`REACH`] when their rates are of different regimes
-/// (such a window stands for the slot only if no window of its own regime
-/// that saw the class is nearer).
+/// between them, plus [`REACH`] for every [`REGIME_FACTOR`] their rates
+/// are apart when they are of different regimes (such a window stands for
+/// the slot only if no window nearer in time and rate saw the class; one
+/// whose rate is ten times apart is never within the fallback's reach).
 fn distance(s: &Slot, rate: f64, w: &WindowSamples) -> Duration {
     if alike(rate, w.rate) {
         gap(s, w)
     } else {
-        gap(s, w) + REACH
+        let (hi, lo) = (rate.max(w.rate), rate.min(w.rate).max(1.0));
+        let steps = ((hi / lo).ln() / REGIME_FACTOR.ln()).max(1.0);
+        gap(s, w) + REACH.mul_f64(steps)
     }
 }
 
@@ -476,6 +486,31 @@ mod tests {
         // begins is placed by it); the quiet ones before to the quiet window.
         assert!((burst - (100.0 * 20_000.0 + 20.0)).abs() < 1e-3, "{burst}");
         assert!((e.by_key[&key(1, 48)] - 980.0).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_spell_no_window_saw_is_not_given_to_a_burst_beside_it() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        // A steady spell of 200,000 objects a second (class 48) that no
+        // window watched, then a burst 60 times faster that one did.
+        let mut c48 = 0;
+        a.poll(ms(0), counters(0, 0, 0));
+        for t in (20..=1000).step_by(20) {
+            c48 += 4_000;
+            a.poll(ms(t), counters(c48, 0, 0));
+        }
+        for t in (1020..=2000).step_by(20) {
+            c48 += 240_000;
+            a.poll(ms(t), counters(c48, 0, 0));
+        }
+        a.window(ms(1500), ms(1520), HashMap::from([(key(2, 48), 100)]));
+        let e = a.snapshot();
+        // The spell's slots, but the one beside the burst (placed by it),
+        // are unattributed, not the burst's.
+        assert_eq!(e.unattributed_objects, 49 * 4_000);
+        assert!((e.by_key[&key(2, 48)] - (50.0 * 240_000.0 + 4_000.0)).abs() < 1e-3);
     }
 
     #[test]

@@ -28,9 +28,11 @@ use std::time::{Duration, Instant};
 /// in-situ measure ([`super::insitu`]) charges instead.
 pub const SWITCH_NS: f64 = 2_000_000.0;
 /// A regular window spends at most this share of the bucket: the rest is
-/// kept for a window that a burst opens.
+/// kept for a window that a burst opens. A burst window is the only look
+/// at a regime no window has seen (the caller opens one per change): it
+/// may spend most of the bucket.
 const REGULAR_SPEND: f64 = 0.6;
-const BURST_SPEND: f64 = 0.5;
+const BURST_SPEND: f64 = 0.9;
 
 #[derive(Debug, Clone, Copy)]
 pub struct GroupParams {
@@ -48,6 +50,9 @@ pub struct GroupParams {
     pub tail_cpus: f64,
     /// How long closing a window is expected to take, until measured.
     pub first_detach: Duration,
+    /// How long a close is expected to keep the probes firing, until
+    /// measured (`None`: as long as the whole detach).
+    pub first_tail: Option<Duration>,
     /// The bucket holds at most this much CPU time's share: how long a
     /// quiet spell saves for the next window.
     pub bucket: Duration,
@@ -94,13 +99,23 @@ pub struct Governor {
 
 /// A window waiting for budget tries again this often.
 const RETRY: Duration = Duration::from_millis(20);
+/// A window whose time is up but that has seen fewer hits than this stays
+/// open (its hits are still charged as they come) for up to [`GRACE`],
+/// checked every [`GRACE_CHECK`]: a busy target runs little for a few ms
+/// after the probes are attached, and a short window would see nothing.
+const MIN_SEEN: u64 = 20;
+const GRACE: Duration = Duration::from_millis(40);
+const GRACE_CHECK: Duration = Duration::from_millis(2);
 
-/// What closing a window will cost in hits: as measured at the last close,
-/// or (before any) for how long a close is expected to last, with the
-/// most CPUs the target kept busy lately (its hits could come then).
+/// What closing a window will cost in hits: for how long its probes keep
+/// firing at the rate of the moment, as measured at the last closes, or
+/// (before any) for how long a close is expected to last, with the most
+/// CPUs the target kept busy lately (its hits could come then). Not a
+/// count of hits: a close measured in a burst would starve every window
+/// after it.
 #[derive(Debug, Clone, Copy)]
 pub enum Tail {
-    Hits(f64),
+    Fires(Duration),
     Lasts(Duration, f64),
 }
 
@@ -152,6 +167,11 @@ impl Governor {
         })
     }
 
+    /// Probe time the bucket holds, ns.
+    pub fn tokens(&self) -> f64 {
+        self.tokens
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.is_some()
     }
@@ -168,16 +188,22 @@ impl Governor {
         self.tokens = (self.tokens + rate * cpu_ns as f64).min(cap);
     }
 
-    /// When the next regular open is due, or the open window's end.
+    /// When the next regular open is due, or the open window's end (past
+    /// it, in its grace, soon).
     pub fn next_at(&self) -> Instant {
-        self.open.as_ref().map_or(self.next_open, |o| o.until)
+        self.open.as_ref().map_or(self.next_open, |o| {
+            o.until.max(Instant::now() + GRACE_CHECK)
+        })
     }
 
     /// Decides what to do now. `hits` = the group's probe hits so far;
     /// `cost_ns` = one hit's cost; `cores` = CPUs the target keeps busy
     /// (scales the switch cost); `burst` = the caller saw the allocation
-    /// rate change; `tail` = the hits while a window closes (its probes
-    /// keep firing until the detach is done).
+    /// rate change; `rate` = the hits a second the caller expects now, if
+    /// it can tell (else the rate the last windows saw); `tail` = the hits
+    /// while a window closes (its probes keep firing until the detach is
+    /// done).
+    #[allow(clippy::too_many_arguments)]
     pub fn step(
         &mut self,
         now: Instant,
@@ -185,22 +211,25 @@ impl Governor {
         cost_ns: f64,
         cores: f64,
         burst: bool,
+        rate: Option<f64>,
         tail: Tail,
     ) -> Step {
         let cores = cores.clamp(0.0, 64.0);
-        let per_sec = self.hit_rate.map(|r| r * cost_ns);
+        let per_sec = rate.or(self.hit_rate).map(|r| r * cost_ns);
         let tail_rate = |busy: f64| per_sec.unwrap_or(self.params.assumed_rate * busy * cost_ns);
         // What closing costs: the switch, and the hits until it is done.
         let switch = SWITCH_NS * cores
             + match tail {
-                Tail::Hits(n) => n * cost_ns,
+                Tail::Fires(d) => tail_rate(cores) * d.as_secs_f64(),
                 Tail::Lasts(d, peak) => {
                     tail_rate(peak.max(cores).max(self.params.tail_cpus)) * d.as_secs_f64()
                 }
             };
         if let Some(o) = &self.open {
-            let spent = hits.saturating_sub(o.hits) as f64 * cost_ns;
-            return if now >= o.until || spent + switch >= o.allowance {
+            let seen = hits.saturating_sub(o.hits);
+            let spent = seen as f64 * cost_ns;
+            let over = now >= o.until && (seen >= MIN_SEEN || now >= o.until + GRACE);
+            return if over || spent + switch >= o.allowance {
                 Step::Close
             } else {
                 Step::Nothing
@@ -247,6 +276,16 @@ impl Governor {
             until: now + length,
         });
         Step::Open
+    }
+
+    /// The window's probes are live from `now` (attaching took a while,
+    /// and the target ran little meanwhile): its length counts from here.
+    pub fn attached(&mut self, now: Instant) {
+        if let Some(o) = &mut self.open {
+            let length = o.until.saturating_duration_since(o.since);
+            o.since = now;
+            o.until = now + length;
+        }
     }
 
     /// The window opened at `since` has been closed (its probes detached)
@@ -313,6 +352,7 @@ mod tests {
         assumed_rate: 20_000.0,
         tail_cpus: 0.0,
         first_detach: Duration::from_millis(50),
+        first_tail: None,
         bucket: Duration::from_secs(2),
         min_window: Duration::from_millis(1),
         max_window: Duration::from_millis(750),
@@ -340,6 +380,7 @@ mod tests {
                 cost_ns,
                 1.0,
                 bursts,
+                None,
                 Tail::Lasts(Duration::from_millis(30), 1.0),
             ) {
                 Step::Close => g.closed(now, hits as u64, cost_ns, 1.0),
@@ -378,17 +419,77 @@ mod tests {
         g.next_open = t0;
         g.accrue(1_000_000);
         assert_eq!(
-            g.step(t0, 0, 25_000.0, 0.0, false, Tail::Hits(0.0)),
+            g.step(
+                t0,
+                0,
+                25_000.0,
+                0.0,
+                false,
+                None,
+                Tail::Fires(Duration::ZERO)
+            ),
             Step::Open
         );
         g.closed(t0 + Duration::from_millis(5), 0, 25_000.0, 0.0);
         let next = g.next_open;
         assert_eq!(
-            g.step(next, 0, 25_000.0, 0.0, false, Tail::Hits(0.0)),
+            g.step(
+                next,
+                0,
+                25_000.0,
+                0.0,
+                false,
+                None,
+                Tail::Fires(Duration::ZERO)
+            ),
             Step::Open
         );
         assert_eq!(g.open.as_ref().unwrap().until - next, PARAMS.max_window);
         assert_eq!(g.charged_ns, 0.0);
+    }
+
+    #[test]
+    fn a_burst_past_does_not_starve_the_windows_after_it() {
+        // A window in a burst saw 100,000 hits a second, and its close
+        // fired for 10 ms. Now the target allocates far less: a window
+        // opens as soon as the bucket covers one at today's rate.
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 9);
+        g.next_open = t0;
+        g.accrue(2_000_000_000);
+        assert_eq!(
+            g.step(
+                t0,
+                0,
+                25_000.0,
+                1.0,
+                false,
+                None,
+                Tail::Fires(Duration::ZERO)
+            ),
+            Step::Open
+        );
+        g.closed(t0 + Duration::from_millis(2), 200, 25_000.0, 1.0);
+        let tail = Tail::Fires(Duration::from_millis(10));
+        let mut now = t0 + Duration::from_millis(2);
+        let mut opened = None;
+        while now < t0 + Duration::from_secs(3) && opened.is_none() {
+            now += Duration::from_millis(25);
+            g.accrue(25_000_000);
+            if g.step(now, 200, 25_000.0, 1.0, false, Some(1_000.0), tail) == Step::Open {
+                opened = Some(now);
+            }
+        }
+        assert!(opened.is_some(), "no window after the burst");
+        // Still at the burst's rate, the bucket never covers a close.
+        let mut g2 = Governor::new(PARAMS, 3.0, 9);
+        g2.next_open = t0;
+        g2.hit_rate = Some(100_000.0);
+        g2.accrue(100_000_000_000);
+        assert_eq!(
+            g2.step(t0, 0, 25_000.0, 1.0, false, None, tail),
+            Step::Nothing
+        );
     }
 
     #[test]

@@ -27,6 +27,9 @@ const REGIME: f64 = 3.0;
 /// A window allocating faster than this factor times its baseline saw the
 /// program speed up (a burst): not a measure of what the probes cost.
 const FASTER: f64 = 1.25;
+/// A poll's CPU time is read no better than this (clock and scheduling
+/// jitter), ns.
+const MIN_NOISE_NS: f64 = 100_000.0;
 
 #[derive(Debug, Clone, Copy)]
 struct Poll {
@@ -67,10 +70,21 @@ impl InSitu {
         self.polls.back().is_some_and(|p| p.at >= to)
     }
 
+    /// Objects the runtime counted from the last poll at or before `from`
+    /// to the first at or after `to`.
+    pub fn objects_between(&self, from: Instant, to: Instant) -> Option<u64> {
+        let p = &self.polls;
+        let i0 = p.iter().rposition(|q| q.at <= from)?;
+        let i1 = p.iter().position(|q| q.at >= to)?;
+        Some(p[i1].objects.saturating_sub(p[i0].objects))
+    }
+
     /// The CPU time the target spent over `[from, to]` beyond its pace in
-    /// the quiet polls before `from`, ns; `None` when that cannot be
-    /// measured (no quiet baseline, too few objects, a change of regime).
-    pub fn extra_ns(&self, from: Instant, to: Instant) -> Option<f64> {
+    /// the quiet polls before `from`, and the noise of that figure (one
+    /// standard deviation, from how far the baseline's own polls stray
+    /// from its pace), ns; `None` when that cannot be measured (no quiet
+    /// baseline, too few objects, a change of regime).
+    pub fn extra_ns(&self, from: Instant, to: Instant) -> Option<(f64, f64)> {
         let p = &self.polls;
         let i0 = p.iter().rposition(|q| q.at <= from)?;
         let i1 = p.iter().position(|q| q.at >= to)?;
@@ -101,7 +115,19 @@ impl InSitu {
         if win_objects / win_t.max(1e-6) > FASTER * base_pace {
             return None;
         }
-        Some(win_cpu - win_objects * base_cpu / base_objects as f64)
+        let per_object = base_cpu / base_objects as f64;
+        // The baseline's polls against its own pace: what a window of as
+        // many polls would read with no probe at all.
+        let mut sq = 0.0;
+        for k in j..i0 {
+            let (a, b) = (p[k], p[k + 1]);
+            let cpu = b.cpu_ns.saturating_sub(a.cpu_ns) as f64;
+            let objects = b.objects.saturating_sub(a.objects) as f64;
+            sq += (cpu - objects * per_object).powi(2);
+        }
+        let per_poll = (sq / (i0 - j) as f64).sqrt().max(MIN_NOISE_NS);
+        let noise = per_poll * ((i1 - i0) as f64).sqrt();
+        Some((win_cpu - win_objects * per_object, noise))
     }
 }
 
@@ -128,7 +154,7 @@ mod tests {
         s
     }
 
-    fn window_1000_1100(t0: Instant, s: &InSitu) -> Option<f64> {
+    fn window_1000_1100(t0: Instant, s: &InSitu) -> Option<(f64, f64)> {
         let ms = |m| t0 + Duration::from_millis(m);
         s.extra_ns(ms(1000), ms(1100))
     }
@@ -137,10 +163,12 @@ mod tests {
     fn a_cpu_bound_target_loses_what_its_objects_say() {
         let t0 = Instant::now();
         // Open 1000..1100 ms at 60 % speed: 40 ms of its CPU lost.
-        let extra = window_1000_1100(t0, &run(t0, 1e6, 0.6, 1000, 1100)).unwrap();
+        let (extra, noise) = window_1000_1100(t0, &run(t0, 1e6, 0.6, 1000, 1100)).unwrap();
         assert!((extra - 40e6).abs() < 2e6, "{extra}");
+        // A steady baseline: the clock's jitter alone.
+        assert!(noise < 1e6, "{noise}");
         // Unslowed: nothing.
-        let extra = window_1000_1100(t0, &run(t0, 1e6, 1.0, 1000, 1100)).unwrap();
+        let (extra, _) = window_1000_1100(t0, &run(t0, 1e6, 1.0, 1000, 1100)).unwrap();
         assert!(extra.abs() < 1e6, "{extra}");
     }
 

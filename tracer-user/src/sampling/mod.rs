@@ -6,6 +6,10 @@
 //! report counts, split among sites by the windows' samples
 //! (`attribute.rs`), and a change in their rate opens an allocation window
 //! early (a burst).
+//!
+//! `TRACER_DEBUG_WINDOWS=1` in the environment prints each governor
+//! decision (and every step while a burst waits) and each window's samples
+//! on stderr: what to look at when a regime went unwatched.
 pub mod attribute;
 pub mod governor;
 pub mod insitu;
@@ -68,13 +72,15 @@ pub const POLL: Duration = Duration::from_millis(25);
 /// While a window is open (or closing) its hits are checked this often.
 const OPEN_CHECK: Duration = Duration::from_millis(10);
 /// An allocation rate over the last [`BURST_SPAN`] this many times the
-/// rate of the [`BURST_BASE`] before it (or a fraction of it) is a new
-/// regime: a window opens early for it. A span of several polls, since a
-/// GC flushes every mcache's counts into one poll.
+/// rate the last window watched (or a fraction of it) is a new regime: a
+/// window opens early for it. A span of several polls, since a GC flushes
+/// every mcache's counts into one poll.
 const BURST_FACTOR: f64 = 3.0;
 const BURST_FLOOR: f64 = 20_000.0;
 const BURST_SPAN: Duration = Duration::from_millis(120);
-const BURST_BASE: Duration = Duration::from_secs(2);
+/// The object rate a window's hits are predicted from: the more of the
+/// last [`BURST_SPAN`] and this.
+const RATE_SPAN: Duration = Duration::from_millis(500);
 
 /// Allocation samples first: most of the budget, a window about every
 /// second.
@@ -89,6 +95,10 @@ pub const ALLOCS: GroupParams = GroupParams {
     // Two probe points: removed at once, a close's hits are few.
     tail_cpus: 0.0,
     first_detach: Duration::from_millis(50),
+    // Both points go at once, early in the detach (the breakpoints are
+    // removed before the kernel waits for its grace periods): measured
+    // 0.3–2 ms in bursts of ~100,000 hits a second.
+    first_tail: Some(Duration::from_millis(2)),
     bucket: Duration::from_secs(4),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(750),
@@ -104,6 +114,7 @@ pub const MAPS: GroupParams = GroupParams {
     // ~30 points removed one by one under the target's mmap lock.
     tail_cpus: 1.0,
     first_detach: Duration::from_millis(250),
+    first_tail: None,
     bucket: Duration::from_secs(20),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
@@ -111,13 +122,24 @@ pub const MAPS: GroupParams = GroupParams {
 /// A group that could not open a window for this many periods in a row is
 /// reported as shed.
 const SHED_AFTER: u32 = 3;
-/// A window with fewer hits says too little of what a hit costs.
-const MIN_MEASURED_HITS: u64 = 50;
+/// A window's measure whose noise (one standard deviation, per hit) is
+/// more than this many times the estimate says too little of what a hit
+/// costs: the noise of the target's CPU time (a GC, the scheduler)
+/// divided by few hits would be the measure.
+const MAX_IN_SITU_NOISE: f64 = 1.0;
 /// A hit measured on the target is taken to cost at most this many times
 /// the trap + BPF estimate (~4× was measured on a net/http service).
-const MAX_IN_SITU: f64 = 8.0;
-/// The in-situ cost is the median of this many last windows' measures.
-const IN_SITU_WINDOWS: usize = 5;
+const MAX_IN_SITU: f64 = 4.0;
+/// A window with fewer objects or hits than these measures neither the
+/// hits per object nor how long a close fires.
+const MIN_RATIO_OBJECTS: u64 = 2_000;
+const MIN_RATIO_HITS: u64 = 10;
+/// Hits a second from which a window's hits time its close (a ms of
+/// closing is a few hits).
+const TAIL_TIMING_RATE: f64 = 3_000.0;
+/// The in-situ cost is the median of this many last windows' measures,
+/// each weighted by its precision.
+const IN_SITU_WINDOWS: usize = 7;
 
 /// One windowed group: its governor, links while open, a detach in flight.
 pub struct Group {
@@ -134,17 +156,26 @@ pub struct Group {
     pub bpf_ns_per_hit: Option<f64>,
     /// How long closing a window took (smoothed).
     detach: Duration,
-    /// Hits while closing, per closing (smoothed; None until measured).
-    tail_hits: Option<f64>,
+    /// How long the probes kept firing while the last windows closed, at
+    /// each window's hit rate (from windows whose hits came fast enough to
+    /// time a close by them).
+    tails: VecDeque<Duration>,
+    /// Hits per object the runtime counted in the last windows
+    /// (smoothed): with the object rate of the moment, the hits a window
+    /// opened now would see.
+    pub hits_per_object: Option<f64>,
+    /// The last windows' hits per object, each.
+    hpo_recent: VecDeque<f64>,
     /// The group's hits when the open window opened.
     opened_hits: u64,
     /// A closed window not yet measured on the target: (opened, detached,
-    /// its hits).
-    unmeasured: Option<(Instant, Instant, u64)>,
+    /// its hits, the switch charged for it in ns).
+    unmeasured: Option<(Instant, Instant, u64, f64)>,
     /// What a hit cost the target, measured on it: the median of the last
     /// windows' measures (see [`insitu`]).
     pub in_situ_ns_per_hit: Option<f64>,
-    in_situ_recent: VecDeque<f64>,
+    /// (measure, weight) of the last windows.
+    in_situ_recent: VecDeque<(f64, f64)>,
 }
 
 impl Group {
@@ -158,7 +189,9 @@ impl Group {
             bpf: (0, 0),
             bpf_ns_per_hit: None,
             detach: params.first_detach,
-            tail_hits: None,
+            tails: VecDeque::new(),
+            hits_per_object: None,
+            hpo_recent: VecDeque::new(),
             opened_hits: 0,
             unmeasured: None,
             in_situ_ns_per_hit: None,
@@ -183,30 +216,53 @@ impl Group {
     /// Measures the last closed window on the target once a poll after
     /// its close has come.
     fn measure_in_situ(&mut self, insitu: &InSitu, trap_ns: f64) {
-        let Some((from, to, hits)) = self.unmeasured else {
+        let Some((from, to, hits, switch_ns)) = self.unmeasured else {
             return;
         };
         if !insitu.covers(to) {
             return;
         }
         self.unmeasured = None;
-        let Some(extra) = insitu.extra_ns(from, to) else {
+        // A window with few hits or objects (an idle target) says nothing
+        // of how many hits a busy one makes.
+        let informative = |n: &u64| *n >= MIN_RATIO_OBJECTS && hits >= MIN_RATIO_HITS;
+        if let Some(objects) = insitu.objects_between(from, to).filter(informative) {
+            let now = hits as f64 / objects as f64;
+            self.hits_per_object = Some(self.hits_per_object.map_or(now, |h| 0.5 * h + 0.5 * now));
+            if self.hpo_recent.len() == IN_SITU_WINDOWS {
+                self.hpo_recent.pop_front();
+            }
+            self.hpo_recent.push_back(now);
+        }
+        let Some((extra, noise)) = insitu.extra_ns(from, to) else {
             return;
         };
-        if hits < MIN_MEASURED_HITS {
+        let estimate = self.estimate_ns(trap_ns);
+        let noise_per_hit = noise / hits.max(1) as f64;
+        if noise_per_hit > MAX_IN_SITU_NOISE * estimate {
             return;
         }
-        // One window's measure is noisy (a program that changes what it
-        // does mid-window changes its CPU per object too): bounded, and the
-        // median of the last few stands.
-        let per_hit = (extra / hits as f64).clamp(0.0, MAX_IN_SITU * self.estimate_ns(trap_ns));
+        // The switch is charged on its own ([`governor::SWITCH_NS`]); the
+        // measure starts once the probes were attached, so of the switch
+        // only the detach (about half) is in it: what is left over is the
+        // hits'. One window's measure is noisy (a
+        // program that changes what it does mid-window changes its CPU per
+        // object too): bounded, and the median of the last few stands.
+        let per_hit = ((extra - switch_ns / 2.0) / hits as f64).clamp(0.0, MAX_IN_SITU * estimate);
         if self.in_situ_recent.len() == IN_SITU_WINDOWS {
             self.in_situ_recent.pop_front();
         }
-        self.in_situ_recent.push_back(per_hit);
-        let mut v: Vec<f64> = self.in_situ_recent.iter().copied().collect();
-        v.sort_by(f64::total_cmp);
-        self.in_situ_ns_per_hit = Some(v[v.len() / 2]);
+        self.in_situ_recent
+            .push_back((per_hit, 1.0 / noise_per_hit.powi(2).max(1.0)));
+        self.in_situ_ns_per_hit = weighted_median(self.in_situ_recent.iter().copied());
+    }
+
+    /// How long a close keeps the probes firing: the median of the last
+    /// timed closes.
+    fn tail(&self) -> Option<Duration> {
+        let mut v: Vec<Duration> = self.tails.iter().copied().collect();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied()
     }
 
     pub fn shed(&self) -> bool {
@@ -228,12 +284,33 @@ impl Group {
         let (_, opened, closing, at_close) = self.detaching.take()?;
         let now = Instant::now();
         self.detach = (self.detach + now.saturating_duration_since(closing)) / 2;
+        let closing_took = now.saturating_duration_since(closing);
+        // The closing's hits as time at the window's own hit rate.
+        let open_rate = at_close.saturating_sub(self.opened_hits) as f64
+            / closing
+                .saturating_duration_since(opened)
+                .as_secs_f64()
+                .max(1e-4);
         let tail = hits.saturating_sub(at_close) as f64;
-        self.unmeasured = Some((opened, now, hits.saturating_sub(self.opened_hits)));
-        self.tail_hits = Some(self.tail_hits.map_or(tail, |t| 0.5 * t + 0.5 * tail));
+        // A window whose hits come slowly (or in clumps after each GC)
+        // says nothing of how long a close fires.
+        if open_rate >= TAIL_TIMING_RATE {
+            let fired = Duration::from_secs_f64(tail / open_rate).min(closing_took);
+            if self.tails.len() == IN_SITU_WINDOWS {
+                self.tails.pop_front();
+            }
+            self.tails.push_back(fired);
+        }
         self.measure_bpf(probes);
         let cost = self.cost_ns(trap_ns);
+        let switch_before = self.governor.switch_ns;
         self.governor.closed(now, hits, cost, cores);
+        self.unmeasured = Some((
+            opened,
+            now,
+            hits.saturating_sub(self.opened_hits),
+            self.governor.switch_ns - switch_before,
+        ));
         Some(opened)
     }
 
@@ -278,6 +355,9 @@ pub struct SampledState {
     insitu: InSitu,
     /// A window was open or closing since the last poll.
     busy_since_poll: bool,
+    /// The object rate while the last allocation window was open (None:
+    /// no window yet, or the last saw nothing).
+    watched_rate: Option<f64>,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -309,6 +389,7 @@ impl SampledState {
             peak_cores: 0.0,
             insitu: InSitu::default(),
             busy_since_poll: false,
+            watched_rate: None,
         }
     }
 
@@ -366,15 +447,16 @@ impl SampledState {
             .any(|g| g.governor.is_open() || g.detaching.is_some())
     }
 
-    /// A change of allocation rate: the last moments against the seconds
-    /// before them.
+    /// A change of allocation rate no window has watched yet: the last
+    /// moments against the rate while the last allocation window was open
+    /// (none yet, or one that saw nothing: any rate worth a look). A
+    /// regime a window already saw opens no more early windows: their
+    /// budget is kept for the next change.
     fn burst(&self) -> bool {
         let recent = self.attributor.recent_rate(BURST_SPAN);
-        let base = self
-            .attributor
-            .rate_between(BURST_SPAN, BURST_SPAN + BURST_BASE);
+        let base = self.watched_rate.unwrap_or(0.0);
         let (hi, lo) = (recent.max(base), recent.min(base));
-        base > 0.0 && hi >= BURST_FLOOR && hi > BURST_FACTOR * lo.max(1.0)
+        hi >= BURST_FLOOR && hi > BURST_FACTOR * lo.max(1.0)
     }
 
     /// Opens or closes what is due; finishes detaches that completed.
@@ -388,7 +470,22 @@ impl SampledState {
             let window = crate::collect::aggregate::allocs::delta(&all, &self.counts_at_close);
             self.sampled_objects += window.values().sum::<u64>();
             self.counts_at_close = all;
-            self.attributor.window(opened, now, window);
+            let seen_anything = !window.is_empty();
+            if std::env::var_os("TRACER_DEBUG_WINDOWS").is_some() {
+                let mut seen: Vec<(u64, u64)> = window.iter().map(|(k, n)| (k.size, *n)).collect();
+                seen.sort_unstable();
+                eprintln!(
+                    "{:?} window {:?}..now samples {seen:?}",
+                    unix_nanos() / 1_000_000 % 100_000,
+                    now - opened
+                );
+            }
+            let rate = self.attributor.window(opened, now, window);
+            // The regime a window watched is the rate while it was open (a
+            // window opened as a burst ends watches the quiet after it). A
+            // window that saw nothing watched nothing: the regime may open
+            // another early.
+            self.watched_rate = seen_anything.then_some(rate);
         }
         if let Some(opened) = self.maps.detached(map_hits, trap, cores, cx.probes) {
             self.map_watch += now - opened;
@@ -397,21 +494,44 @@ impl SampledState {
             let burst = self.burst();
             let plan = &self.plan;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
+            // The hits a window would see now: the objects the runtime
+            // counted lately (the more of the last moments and the last
+            // half second), at the hits per object windows saw.
+            let objects_per_sec = self
+                .attributor
+                .recent_rate(BURST_SPAN)
+                .max(self.attributor.recent_rate(RATE_SPAN));
+            // A burst is a new mix of classes, whose objects per hit no
+            // window measured (a class whose spans the GC retires, not
+            // refills, has thousands): its window is sized with the fewest
+            // hits per object seen lately, and charged for the hits it
+            // really gets.
+            let hpo = if burst {
+                self.allocs.hpo_recent.iter().copied().reduce(f64::min)
+            } else {
+                self.allocs.hits_per_object
+            };
+            let rate = hpo.map(|h| h * objects_per_sec);
             step_group(
                 &mut self.allocs,
                 cx,
                 alloc_hits,
                 (cores, peak),
-                burst,
+                (burst, rate),
                 |p| p.open_samples(bin, exe, pid, plan),
             );
         }
         if !self.map_points.is_empty() && self.maps.detaching.is_none() {
             let points = &self.map_points;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
-            step_group(&mut self.maps, cx, map_hits, (cores, peak), false, |p| {
-                p.attach_maps(bin, exe, pid, points)
-            });
+            step_group(
+                &mut self.maps,
+                cx,
+                map_hits,
+                (cores, peak),
+                (false, None),
+                |p| p.attach_maps(bin, exe, pid, points),
+            );
         }
         self.busy_since_poll |= self.busy();
     }
@@ -533,20 +653,29 @@ fn step_group(
     cx: &mut Ctx<'_>,
     hits: u64,
     (cores, peak): (f64, f64),
-    burst: bool,
+    (burst, rate): (bool, Option<f64>),
     open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
 ) {
     let cost = g.cost_ns(cx.trap_ns);
-    let tail = match g.tail_hits {
-        Some(n) => Tail::Hits(n),
-        None => Tail::Lasts(g.detach, peak),
+    let tail = match (g.tail(), g.governor.params.first_tail) {
+        (Some(d), _) | (None, Some(d)) => Tail::Fires(d),
+        (None, None) => Tail::Lasts(g.detach, peak),
     };
-    match g
+    let step = g
         .governor
-        .step(Instant::now(), hits, cost, cores, burst, tail)
-    {
+        .step(Instant::now(), hits, cost, cores, burst, rate, tail);
+    if std::env::var_os("TRACER_DEBUG_WINDOWS").is_some() && (burst || step != Step::Nothing) {
+        eprintln!(
+            "{:?} {step:?} hits={hits} cost={cost:.0} cores={cores:.2} burst={burst} rate={rate:?} tail={tail:?} tokens={:.0} hpo={:?}",
+            unix_nanos() / 1_000_000 % 100_000,
+            g.governor.tokens(),
+            g.hits_per_object
+        );
+    }
+    match step {
         Step::Open => match open(cx.probes) {
             Ok(links) => {
+                g.governor.attached(Instant::now());
                 g.links = links;
                 g.opened_hits = hits;
             }
@@ -564,8 +693,37 @@ fn step_group(
     }
 }
 
+/// The value at which half the weight lies on either side.
+fn weighted_median(values: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
+    let mut v: Vec<(f64, f64)> = values.collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let half = v.iter().map(|x| x.1).sum::<f64>() / 2.0;
+    let mut seen = 0.0;
+    for (value, weight) in &v {
+        seen += weight;
+        if seen >= half {
+            return Some(*value);
+        }
+    }
+    v.last().map(|x| x.0)
+}
+
 fn unix_nanos() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weighted_median;
+
+    #[test]
+    fn a_precise_measure_outweighs_noisy_ones() {
+        let v = [(10.0, 100.0), (120.0, 1.0), (125.0, 1.0), (5.0, 1.0)];
+        assert_eq!(weighted_median(v.into_iter()), Some(10.0));
+        let even = [(1.0, 1.0), (2.0, 1.0), (3.0, 1.0)];
+        assert_eq!(weighted_median(even.into_iter()), Some(2.0));
+        assert_eq!(weighted_median(std::iter::empty()), None);
+    }
 }
