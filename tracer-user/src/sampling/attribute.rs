@@ -35,6 +35,8 @@ pub const CLASS_REACH: Duration = Duration::from_secs(30);
 /// recorded (one is recorded when its probes are detached, at most about
 /// a second after it opened) can be nearer than the ones known.
 const SETTLE_AFTER: Duration = Duration::from_millis(3500);
+/// How far before a window its regime is read.
+const BEFORE: Duration = Duration::from_millis(120);
 /// Bucket of large objects (small size classes are 1..=67).
 pub const LARGE: usize = 68;
 const BUCKETS: usize = LARGE + 1;
@@ -90,8 +92,30 @@ struct WindowSamples {
     close: Instant,
     by_bucket: Vec<Vec<(AllocKey, u64)>>,
     totals: Buckets,
-    /// Objects a second the runtime counted while the window was open.
+    /// Objects a second the runtime counted in the moments before the
+    /// window, while it was open, and (once known) in the moments after.
+    before: f64,
+    during: f64,
+    after: Option<f64>,
+    /// The rate of the regime it watched: the median of the three (probes
+    /// slow a busy target while they are on, so a window lower than both
+    /// sides watched the regime around it; one that opened as a burst
+    /// ended, lower than before but like after, watched the quiet after
+    /// it); until the moments after are known, the more of the first two.
     rate: f64,
+}
+
+impl WindowSamples {
+    fn regime_rate(&self) -> f64 {
+        match self.after {
+            Some(after) => {
+                let mut v = [self.before, self.during, after];
+                v.sort_by(f64::total_cmp);
+                v[1]
+            }
+            None => self.before.max(self.during),
+        }
+    }
 }
 
 /// Cumulative estimates since attach.
@@ -155,46 +179,53 @@ impl Attributor {
             });
         }
         self.last = Some((at, now));
+        // Windows whose moments after have come learn their regime.
+        for i in 0..self.windows.len() {
+            let w = &self.windows[i];
+            if w.after.is_none() && w.close + BEFORE <= at {
+                let after = self.bucket_rates(w.close, w.close + BEFORE).iter().sum();
+                let w = &mut self.windows[i];
+                w.after = Some(after);
+                w.rate = w.regime_rate();
+            }
+        }
         self.settle(at);
     }
 
     /// Objects a second over the last `span` of slots (0 if none).
     pub fn recent_rate(&self, span: Duration) -> f64 {
-        self.rate_between(Duration::ZERO, span)
+        self.recent_rates(span).iter().sum()
     }
 
-    /// Objects a second over the slots that ended between `newest` and
-    /// `oldest` before the last one's end (0 if none).
-    pub fn rate_between(&self, newest: Duration, oldest: Duration) -> f64 {
-        let Some(last) = self.slots.back() else {
-            return 0.0;
-        };
-        let (mut n, mut secs) = (0u64, 0.0);
-        for s in self.slots.iter().rev() {
-            let age = last.end - s.end;
-            if age >= oldest {
-                break;
-            }
-            if age >= newest {
-                n += s.objects.iter().sum::<u64>();
+    /// Objects a second per bucket over the slots that ended in the last
+    /// `span` before the last one's end (0 if none).
+    pub fn recent_rates(&self, span: Duration) -> Vec<f64> {
+        let (mut n, mut secs) = ([0u64; BUCKETS], 0.0);
+        if let Some(last) = self.slots.back() {
+            for s in self.slots.iter().rev() {
+                if last.end - s.end >= span {
+                    break;
+                }
+                for (b, o) in s.objects.iter().enumerate() {
+                    n[b] += o;
+                }
                 secs += (s.end - s.start).as_secs_f64();
             }
         }
-        if secs > 0.0 {
-            n as f64 / secs
-        } else {
-            0.0
-        }
+        n.iter()
+            .map(|&n| if secs > 0.0 { n as f64 / secs } else { 0.0 })
+            .collect()
     }
 
     /// A window's samples (counts per key, summed over its time open);
-    /// returns the objects a second the runtime counted meanwhile.
+    /// returns the rates it watched, per bucket (the more of before and
+    /// while it was open: see [`WindowSamples::rate`]).
     pub fn window(
         &mut self,
         open: Instant,
         close: Instant,
         samples: HashMap<AllocKey, u64>,
-    ) -> f64 {
+    ) -> Vec<f64> {
         let mut by_bucket = vec![Vec::new(); BUCKETS];
         let mut totals = [0u64; BUCKETS];
         for (k, n) in samples {
@@ -202,29 +233,45 @@ impl Attributor {
             by_bucket[b].push((k, n));
             totals[b] += n;
         }
-        let (mut n, mut secs) = (0u64, 0.0);
-        for s in self
-            .slots
-            .iter()
-            .filter(|s| s.end > open && s.start < close)
-        {
-            n += s.objects.iter().sum::<u64>();
-            secs += (s.end - s.start).as_secs_f64();
-        }
-        let rate = if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        for (b, keys) in by_bucket.iter().enumerate() {
-            if totals[b] > 0 {
-                self.last_seen[b] = Some((close, rate, keys.clone(), totals[b]));
-            }
-        }
-        self.windows.push_back(WindowSamples {
+        let (during, before) = (
+            self.bucket_rates(open, close),
+            self.bucket_rates(open.checked_sub(BEFORE).unwrap_or(open), open),
+        );
+        let mut w = WindowSamples {
             open,
             close,
             by_bucket,
             totals,
-            rate,
-        });
-        rate
+            before: before.iter().sum(),
+            during: during.iter().sum(),
+            after: None,
+            rate: 0.0,
+        };
+        w.rate = w.regime_rate();
+        let rate = w.rate;
+        for (b, keys) in w.by_bucket.iter().enumerate() {
+            if totals[b] > 0 {
+                self.last_seen[b] = Some((close, rate, keys.clone(), totals[b]));
+            }
+        }
+        // What it watched, per bucket, for the burst detector: as yet, the
+        // more of before and during.
+        let watched = if w.before > w.during { before } else { during };
+        self.windows.push_back(w);
+        watched.to_vec()
+    }
+
+    /// Objects a second per bucket over the slots that overlap
+    /// `[from, to]`.
+    fn bucket_rates(&self, from: Instant, to: Instant) -> [f64; BUCKETS] {
+        let (mut n, mut secs) = ([0u64; BUCKETS], 0.0);
+        for s in self.slots.iter().filter(|s| s.end > from && s.start < to) {
+            for (b, o) in s.objects.iter().enumerate() {
+                n[b] += o;
+            }
+            secs += (s.end - s.start).as_secs_f64();
+        }
+        n.map(|n| if secs > 0.0 { n as f64 / secs } else { 0.0 })
     }
 
     /// Settles the slots no later window can be nearer to, and forgets the
@@ -416,6 +463,30 @@ mod tests {
         }
     }
 
+    /// Class-48 objects only, polled every 20 ms up to `until` ms, `per`
+    /// objects in the slot ending at each poll; each window
+    /// `(at, open, close, stack, samples)` recorded at poll `at`. The
+    /// attributor and the objects counted.
+    fn class48(
+        until: u64,
+        per: impl Fn(u64) -> u64,
+        windows: &[(u64, u64, u64, u64, u64)],
+    ) -> (Attributor, u64) {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let mut a = Attributor::new();
+        let mut c48 = 0;
+        a.poll(ms(0), counters(0, 0, 0));
+        for t in (20..=until).step_by(20) {
+            c48 += per(t);
+            a.poll(ms(t), counters(c48, 0, 0));
+            for &(_, open, close, stack, n) in windows.iter().filter(|w| w.0 == t) {
+                a.window(ms(open), ms(close), HashMap::from([(key(stack, 48), n)]));
+            }
+        }
+        (a, c48)
+    }
+
     #[test]
     fn each_class_is_split_by_its_own_samples() {
         let t0 = Instant::now();
@@ -490,27 +561,41 @@ mod tests {
 
     #[test]
     fn a_spell_no_window_saw_is_not_given_to_a_burst_beside_it() {
-        let t0 = Instant::now();
-        let ms = |n: u64| t0 + Duration::from_millis(n);
-        let mut a = Attributor::new();
         // A steady spell of 200,000 objects a second (class 48) that no
         // window watched, then a burst 60 times faster that one did.
-        let mut c48 = 0;
-        a.poll(ms(0), counters(0, 0, 0));
-        for t in (20..=1000).step_by(20) {
-            c48 += 4_000;
-            a.poll(ms(t), counters(c48, 0, 0));
-        }
-        for t in (1020..=2000).step_by(20) {
-            c48 += 240_000;
-            a.poll(ms(t), counters(c48, 0, 0));
-        }
-        a.window(ms(1500), ms(1520), HashMap::from([(key(2, 48), 100)]));
+        let per = |t| if t <= 1000 { 4_000 } else { 240_000 };
+        let (a, _) = class48(2000, per, &[(2000, 1500, 1520, 2, 100)]);
         let e = a.snapshot();
         // The spell's slots, but the one beside the burst (placed by it),
         // are unattributed, not the burst's.
         assert_eq!(e.unattributed_objects, 49 * 4_000);
         assert!((e.by_key[&key(2, 48)] - (50.0 * 240_000.0 + 4_000.0)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_burst_window_the_probes_slowed_still_stands_for_the_burst() {
+        // A burst of 12 M objects a second; while the window is open
+        // (1000..1020 ms) the probes slow it to a twentieth.
+        let per = |t| if t == 1020 { 12_000 } else { 240_000 };
+        let (a, total) = class48(2000, per, &[(2000, 1000, 1020, 2, 100)]);
+        let e = a.snapshot();
+        assert_eq!(e.unattributed_objects, 0);
+        assert!((e.by_key[&key(2, 48)] - total as f64).abs() < 1e-3);
+    }
+
+    #[test]
+    fn a_window_opened_as_a_burst_ends_watches_the_quiet_after_it() {
+        // A burst (stack 2) until 1 s, then a quiet spell (stack 1) of
+        // the same class; a window in each, the second one opened just as
+        // the burst ended.
+        let per = |t| if t <= 1000 { 240_000 } else { 4_000 };
+        let windows = [(600, 500, 520, 2, 100), (1300, 1000, 1200, 1, 400)];
+        let (a, _) = class48(2000, per, &windows);
+        let e = a.snapshot();
+        // The burst is the burst's (and the first quiet slot, its
+        // neighbour); the quiet spell's is the quiet stack's.
+        assert!((e.by_key[&key(2, 48)] - (50.0 * 240_000.0 + 4_000.0)).abs() < 1e-3);
+        assert!((e.by_key[&key(1, 48)] - 49.0 * 4_000.0).abs() < 1e-3);
     }
 
     #[test]

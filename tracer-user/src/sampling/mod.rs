@@ -13,6 +13,7 @@
 pub mod attribute;
 pub mod governor;
 pub mod insitu;
+pub mod regime;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -37,6 +38,7 @@ use crate::{
 use attribute::{Attributor, Estimates};
 use governor::{relative_error_pct, Governor, GroupParams, Step, Tail};
 use insitu::InSitu;
+use regime::Watched;
 
 /// The sampled side of a mark (cumulative).
 #[derive(Debug, Clone, Default)]
@@ -71,12 +73,10 @@ const PEAK_DECAY: f64 = 0.9965;
 pub const POLL: Duration = Duration::from_millis(25);
 /// While a window is open (or closing) its hits are checked this often.
 const OPEN_CHECK: Duration = Duration::from_millis(10);
-/// An allocation rate over the last [`BURST_SPAN`] this many times the
-/// rate the last window watched (or a fraction of it) is a new regime: a
-/// window opens early for it. A span of several polls, since a GC flushes
-/// every mcache's counts into one poll.
-const BURST_FACTOR: f64 = 3.0;
-const BURST_FLOOR: f64 = 20_000.0;
+/// The classes' rates over this span are compared with what the last
+/// window watched ([`regime`]): a new regime opens a window early. A span
+/// of several polls, since a GC flushes every mcache's counts into one
+/// poll.
 const BURST_SPAN: Duration = Duration::from_millis(120);
 /// The object rate a window's hits are predicted from: the more of the
 /// last [`BURST_SPAN`] and this.
@@ -355,9 +355,8 @@ pub struct SampledState {
     insitu: InSitu,
     /// A window was open or closing since the last poll.
     busy_since_poll: bool,
-    /// The object rate while the last allocation window was open (None:
-    /// no window yet, or the last saw nothing).
-    watched_rate: Option<f64>,
+    /// The regimes the last allocation window watched.
+    watched: Watched,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -389,7 +388,7 @@ impl SampledState {
             peak_cores: 0.0,
             insitu: InSitu::default(),
             busy_since_poll: false,
-            watched_rate: None,
+            watched: Watched::default(),
         }
     }
 
@@ -447,16 +446,12 @@ impl SampledState {
             .any(|g| g.governor.is_open() || g.detaching.is_some())
     }
 
-    /// A change of allocation rate no window has watched yet: the last
-    /// moments against the rate while the last allocation window was open
-    /// (none yet, or one that saw nothing: any rate worth a look). A
-    /// regime a window already saw opens no more early windows: their
-    /// budget is kept for the next change.
+    /// A regime no window has watched yet (see [`regime`]). A regime a
+    /// window already saw opens no more early windows: their budget is
+    /// kept for the next change.
     fn burst(&self) -> bool {
-        let recent = self.attributor.recent_rate(BURST_SPAN);
-        let base = self.watched_rate.unwrap_or(0.0);
-        let (hi, lo) = (recent.max(base), recent.min(base));
-        hi >= BURST_FLOOR && hi > BURST_FACTOR * lo.max(1.0)
+        self.watched
+            .changed(&self.attributor.recent_rates(BURST_SPAN))
     }
 
     /// Opens or closes what is due; finishes detaches that completed.
@@ -480,12 +475,8 @@ impl SampledState {
                     now - opened
                 );
             }
-            let rate = self.attributor.window(opened, now, window);
-            // The regime a window watched is the rate while it was open (a
-            // window opened as a burst ends watches the quiet after it). A
-            // window that saw nothing watched nothing: the regime may open
-            // another early.
-            self.watched_rate = seen_anything.then_some(rate);
+            let watched = self.attributor.window(opened, now, window);
+            self.watched.closed(watched, seen_anything);
         }
         if let Some(opened) = self.maps.detached(map_hits, trap, cores, cx.probes) {
             self.map_watch += now - opened;
