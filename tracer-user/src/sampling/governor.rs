@@ -80,8 +80,11 @@ pub struct Governor {
     hit_rate: Option<f64>,
     next_open: Instant,
     open: Option<Open>,
-    /// A window was closed at; none opens again sooner than `min_gap`.
+    /// A window was closed at; no early window opens sooner than
+    /// `min_gap` after an early one.
     last_close: Option<Instant>,
+    /// The open (or last) window opened early.
+    early: bool,
     rng: u64,
     // What it did, for the report.
     pub windows: u64,
@@ -137,6 +140,7 @@ impl Governor {
             next_open: Instant::now(),
             open: None,
             last_close: None,
+            early: false,
             rng: seed | 1,
             windows: 0,
             burst_windows: 0,
@@ -235,10 +239,11 @@ impl Governor {
                 Step::Nothing
             };
         }
-        // Bursts open at most two windows a second.
+        // Bursts open at most two windows a second; after a regular
+        // window, a burst's opens at once (a short burst would be over).
         let min_gap = self.params.min_window.max(Duration::from_millis(500));
         let regular = now >= self.next_open;
-        let early = burst && self.last_close.is_none_or(|c| now >= c + min_gap);
+        let early = burst && (!self.early || self.last_close.is_none_or(|c| now >= c + min_gap));
         if !regular && !early {
             return Step::Nothing;
         }
@@ -266,7 +271,8 @@ impl Governor {
             return Step::Nothing;
         }
         self.starved_since = None;
-        if early && !regular {
+        self.early = early && !regular;
+        if self.early {
             self.burst_windows += 1;
         }
         self.open = Some(Open {
