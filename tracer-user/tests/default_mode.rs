@@ -77,14 +77,13 @@ fn steady(go: &std::path::Path) {
             // Sites of one size class each are split by the runtime's own
             // per-class counts (the targets: ±10 % from 5 % of objects).
             // Two sites sharing a class are split by window samples alone,
-            // and a target that keeps every CPU busy gets few (one run:
-            // 5 windows, ~1,100 samples in 10 s, the share off by 26 %):
-            // ±30 % for that pair.
+            // fewer on a target that keeps every CPU busy (runs: within
+            // 5 % of the share): ±15 % for that pair.
             let same_class = group.len() == 2;
-            let tolerance = if ws >= 0.05 && !same_class {
-                0.10
-            } else {
-                0.30
+            let tolerance = match (same_class, ws >= 0.05) {
+                (true, _) => 0.15,
+                (false, true) => 0.10,
+                (false, false) => 0.30,
             };
             eprintln!("{label}: {site}: share {gs:.4} vs {ws:.4}, count {n} vs {w}");
             assert!(
@@ -109,9 +108,8 @@ fn bursts(go: &std::path::Path) {
     for cmd in [
         "idle 1.5",
         "burst b1 2",
-        // Long enough for a window to watch it: a spell of about a second
-        // between two bursts may go unwatched when the bucket is low.
-        "steady 2.5 200000",
+        // A new regime between two bursts: a window watches it.
+        "steady 1.3 200000",
         "burst b2 2",
         "idle 1",
     ] {
@@ -134,9 +132,8 @@ fn bursts(go: &std::path::Path) {
         );
     }
     // The burst of 48-byte objects shares its class with the steady
-    // site A: neither takes the other's. A steady spell no window watched
-    // (a low bucket after the bursts) is unattributed, never a site: then
-    // site A has nothing, and the spell is within the unattributed share.
+    // site A: neither takes the other's, and the steady spell between
+    // the bursts (a new regime) gets a window of its own.
     let a = (
         want["main.siteA"],
         got.get("main.siteA").copied().unwrap_or(0),
@@ -144,7 +141,7 @@ fn bursts(go: &std::path::Path) {
     let unattributed = r["unattributed"]["share"].as_f64().unwrap();
     assert!(unattributed < 0.02, "{label}: unattributed {unattributed}");
     assert!(
-        a.1 == 0 || (a.1 as f64 - a.0 as f64).abs() <= 0.3 * a.0 as f64,
+        (a.1 as f64 - a.0 as f64).abs() <= 0.3 * a.0 as f64,
         "{label}: main.siteA: {} objects, program counted {}",
         a.1,
         a.0
