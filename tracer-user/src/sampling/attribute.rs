@@ -97,16 +97,15 @@ struct WindowSamples {
     before: f64,
     during: f64,
     after: Option<f64>,
+}
+
+impl WindowSamples {
     /// The rate of the regime it watched: the median of the three (probes
     /// slow a busy target while they are on, so a window lower than both
     /// sides watched the regime around it; one that opened as a burst
     /// ended, lower than before but like after, watched the quiet after
     /// it); until the moments after are known, the more of the first two.
-    rate: f64,
-}
-
-impl WindowSamples {
-    fn regime_rate(&self) -> f64 {
+    fn rate(&self) -> f64 {
         match self.after {
             Some(after) => {
                 let mut v = [self.before, self.during, after];
@@ -180,13 +179,13 @@ impl Attributor {
         }
         self.last = Some((at, now));
         // Windows whose moments after have come learn their regime.
-        for i in 0..self.windows.len() {
-            let w = &self.windows[i];
+        for w in self.windows.iter_mut() {
             if w.after.is_none() && w.close + BEFORE <= at {
-                let after = self.bucket_rates(w.close, w.close + BEFORE).iter().sum();
-                let w = &mut self.windows[i];
-                w.after = Some(after);
-                w.rate = w.regime_rate();
+                w.after = Some(
+                    bucket_rates(&self.slots, w.close, w.close + BEFORE)
+                        .iter()
+                        .sum(),
+                );
             }
         }
         self.settle(at);
@@ -199,22 +198,14 @@ impl Attributor {
 
     /// Objects a second per bucket over the slots that ended in the last
     /// `span` before the last one's end (0 if none).
-    pub fn recent_rates(&self, span: Duration) -> Vec<f64> {
-        let (mut n, mut secs) = ([0u64; BUCKETS], 0.0);
-        if let Some(last) = self.slots.back() {
-            for s in self.slots.iter().rev() {
-                if last.end - s.end >= span {
-                    break;
-                }
-                for (b, o) in s.objects.iter().enumerate() {
-                    n[b] += o;
-                }
-                secs += (s.end - s.start).as_secs_f64();
+    pub fn recent_rates(&self, span: Duration) -> [f64; BUCKETS] {
+        match (self.slots.front(), self.slots.back()) {
+            (Some(first), Some(last)) => {
+                let from = last.end.checked_sub(span).unwrap_or(first.start);
+                bucket_rates(&self.slots, from, last.end)
             }
+            _ => [0.0; BUCKETS],
         }
-        n.iter()
-            .map(|&n| if secs > 0.0 { n as f64 / secs } else { 0.0 })
-            .collect()
     }
 
     /// A window's samples (counts per key, summed over its time open);
@@ -234,10 +225,10 @@ impl Attributor {
             totals[b] += n;
         }
         let (during, before) = (
-            self.bucket_rates(open, close),
-            self.bucket_rates(open.checked_sub(BEFORE).unwrap_or(open), open),
+            bucket_rates(&self.slots, open, close),
+            bucket_rates(&self.slots, open.checked_sub(BEFORE).unwrap_or(open), open),
         );
-        let mut w = WindowSamples {
+        let w = WindowSamples {
             open,
             close,
             by_bucket,
@@ -245,10 +236,8 @@ impl Attributor {
             before: before.iter().sum(),
             during: during.iter().sum(),
             after: None,
-            rate: 0.0,
         };
-        w.rate = w.regime_rate();
-        let rate = w.rate;
+        let rate = w.rate();
         for (b, keys) in w.by_bucket.iter().enumerate() {
             if totals[b] > 0 {
                 self.last_seen[b] = Some((close, rate, keys.clone(), totals[b]));
@@ -259,19 +248,6 @@ impl Attributor {
         let watched = if w.before > w.during { before } else { during };
         self.windows.push_back(w);
         watched.to_vec()
-    }
-
-    /// Objects a second per bucket over the slots that overlap
-    /// `[from, to]`.
-    fn bucket_rates(&self, from: Instant, to: Instant) -> [f64; BUCKETS] {
-        let (mut n, mut secs) = ([0u64; BUCKETS], 0.0);
-        for s in self.slots.iter().filter(|s| s.end > from && s.start < to) {
-            for (b, o) in s.objects.iter().enumerate() {
-                n[b] += o;
-            }
-            secs += (s.end - s.start).as_secs_f64();
-        }
-        n.map(|n| if secs > 0.0 { n as f64 / secs } else { 0.0 })
     }
 
     /// Settles the slots no later window can be nearer to, and forgets the
@@ -318,6 +294,18 @@ impl Attributor {
     }
 }
 
+/// Objects a second per bucket over the slots that overlap `[from, to]`.
+fn bucket_rates(slots: &VecDeque<Slot>, from: Instant, to: Instant) -> [f64; BUCKETS] {
+    let (mut n, mut secs) = ([0u64; BUCKETS], 0.0);
+    for s in slots.iter().filter(|s| s.end > from && s.start < to) {
+        for (b, o) in s.objects.iter().enumerate() {
+            n[b] += o;
+        }
+        secs += (s.end - s.start).as_secs_f64();
+    }
+    n.map(|n| if secs > 0.0 { n as f64 / secs } else { 0.0 })
+}
+
 /// The rate that places a slot in a regime: the highest of its own and
 /// its neighbours'. A slot where a burst begins or ends holds part of the
 /// burst at a rate of its own that may look like the quiet spell beside
@@ -334,10 +322,11 @@ fn regime_rate(s: &Slot, prev: Option<f64>, next: Option<&Slot>) -> f64 {
 /// the slot only if no window nearer in time and rate saw the class; one
 /// whose rate is ten times apart is never within the fallback's reach).
 fn distance(s: &Slot, rate: f64, w: &WindowSamples) -> Duration {
-    if alike(rate, w.rate) {
+    let w_rate = w.rate();
+    if alike(rate, w_rate) {
         gap(s, w)
     } else {
-        let (hi, lo) = (rate.max(w.rate), rate.min(w.rate).max(1.0));
+        let (hi, lo) = (rate.max(w_rate), rate.min(w_rate).max(1.0));
         let steps = ((hi / lo).ln() / REGIME_FACTOR.ln()).max(1.0);
         gap(s, w) + REACH.mul_f64(steps)
     }
@@ -383,7 +372,7 @@ fn attribute(
         // else the last window that saw it.
         let pooled: Vec<(&[(AllocKey, u64)], u64)> = windows
             .iter()
-            .filter(|w| w.totals[b] > 0 && alike(rate, w.rate) && gap(s, w) <= REACH)
+            .filter(|w| w.totals[b] > 0 && alike(rate, w.rate()) && gap(s, w) <= REACH)
             .map(|w| (&w.by_bucket[b][..], w.totals[b]))
             .collect();
         let sources = if pooled.is_empty() {

@@ -295,10 +295,11 @@ impl Governor {
     }
 
     /// The window opened at `since` has been closed (its probes detached)
-    /// at `now`; the group's hits are now `hits`.
-    pub fn closed(&mut self, now: Instant, hits: u64, cost_ns: f64, cores: f64) {
+    /// at `now`; the group's hits are now `hits`. Returns the switch
+    /// charged for it, ns.
+    pub fn closed(&mut self, now: Instant, hits: u64, cost_ns: f64, cores: f64) -> f64 {
         let Some(o) = self.open.take() else {
-            return;
+            return 0.0;
         };
         let open_for = now.saturating_duration_since(o.since);
         let n = hits.saturating_sub(o.hits);
@@ -317,6 +318,7 @@ impl Governor {
         self.last_window = open_for;
         self.last_close = Some(now);
         self.schedule(now);
+        switch
     }
 
     fn schedule(&mut self, now: Instant) {
@@ -389,11 +391,26 @@ mod tests {
                 None,
                 Tail::Lasts(Duration::from_millis(30), 1.0),
             ) {
-                Step::Close => g.closed(now, hits as u64, cost_ns, 1.0),
+                Step::Close => {
+                    g.closed(now, hits as u64, cost_ns, 1.0);
+                }
                 Step::Open | Step::Nothing => {}
             }
         }
         (100.0 * g.charged_ns / (secs as f64 * 1e9), g)
+    }
+
+    /// A step with no hits yet, no caller's rate and no closing tail.
+    fn first_step(g: &mut Governor, at: Instant, cores: f64) -> Step {
+        g.step(
+            at,
+            0,
+            25_000.0,
+            cores,
+            false,
+            None,
+            Tail::Fires(Duration::ZERO),
+        )
     }
 
     #[test]
@@ -424,32 +441,10 @@ mod tests {
         let mut g = Governor::new(PARAMS, 3.0, 7);
         g.next_open = t0;
         g.accrue(1_000_000);
-        assert_eq!(
-            g.step(
-                t0,
-                0,
-                25_000.0,
-                0.0,
-                false,
-                None,
-                Tail::Fires(Duration::ZERO)
-            ),
-            Step::Open
-        );
+        assert_eq!(first_step(&mut g, t0, 0.0), Step::Open);
         g.closed(t0 + Duration::from_millis(5), 0, 25_000.0, 0.0);
         let next = g.next_open;
-        assert_eq!(
-            g.step(
-                next,
-                0,
-                25_000.0,
-                0.0,
-                false,
-                None,
-                Tail::Fires(Duration::ZERO)
-            ),
-            Step::Open
-        );
+        assert_eq!(first_step(&mut g, next, 0.0), Step::Open);
         assert_eq!(g.open.as_ref().unwrap().until - next, PARAMS.max_window);
         assert_eq!(g.charged_ns, 0.0);
     }
@@ -463,18 +458,7 @@ mod tests {
         let mut g = Governor::new(PARAMS, 3.0, 9);
         g.next_open = t0;
         g.accrue(2_000_000_000);
-        assert_eq!(
-            g.step(
-                t0,
-                0,
-                25_000.0,
-                1.0,
-                false,
-                None,
-                Tail::Fires(Duration::ZERO)
-            ),
-            Step::Open
-        );
+        assert_eq!(first_step(&mut g, t0, 1.0), Step::Open);
         g.closed(t0 + Duration::from_millis(2), 200, 25_000.0, 1.0);
         let tail = Tail::Fires(Duration::from_millis(10));
         let mut now = t0 + Duration::from_millis(2);

@@ -229,10 +229,7 @@ impl Group {
         if let Some(objects) = insitu.objects_between(from, to).filter(informative) {
             let now = hits as f64 / objects as f64;
             self.hits_per_object = Some(self.hits_per_object.map_or(now, |h| 0.5 * h + 0.5 * now));
-            if self.hpo_recent.len() == IN_SITU_WINDOWS {
-                self.hpo_recent.pop_front();
-            }
-            self.hpo_recent.push_back(now);
+            keep_last(&mut self.hpo_recent, now);
         }
         let Some((extra, noise)) = insitu.extra_ns(from, to) else {
             return;
@@ -249,11 +246,8 @@ impl Group {
         // program that changes what it does mid-window changes its CPU per
         // object too): bounded, and the median of the last few stands.
         let per_hit = ((extra - switch_ns / 2.0) / hits as f64).clamp(0.0, MAX_IN_SITU * estimate);
-        if self.in_situ_recent.len() == IN_SITU_WINDOWS {
-            self.in_situ_recent.pop_front();
-        }
-        self.in_situ_recent
-            .push_back((per_hit, 1.0 / noise_per_hit.powi(2).max(1.0)));
+        let weight = 1.0 / noise_per_hit.powi(2).max(1.0);
+        keep_last(&mut self.in_situ_recent, (per_hit, weight));
         self.in_situ_ns_per_hit = weighted_median(self.in_situ_recent.iter().copied());
     }
 
@@ -283,8 +277,8 @@ impl Group {
         }
         let (_, opened, closing, at_close) = self.detaching.take()?;
         let now = Instant::now();
-        self.detach = (self.detach + now.saturating_duration_since(closing)) / 2;
         let closing_took = now.saturating_duration_since(closing);
+        self.detach = (self.detach + closing_took) / 2;
         // The closing's hits as time at the window's own hit rate.
         let open_rate = at_close.saturating_sub(self.opened_hits) as f64
             / closing
@@ -296,20 +290,16 @@ impl Group {
         // says nothing of how long a close fires.
         if open_rate >= TAIL_TIMING_RATE {
             let fired = Duration::from_secs_f64(tail / open_rate).min(closing_took);
-            if self.tails.len() == IN_SITU_WINDOWS {
-                self.tails.pop_front();
-            }
-            self.tails.push_back(fired);
+            keep_last(&mut self.tails, fired);
         }
         self.measure_bpf(probes);
         let cost = self.cost_ns(trap_ns);
-        let switch_before = self.governor.switch_ns;
-        self.governor.closed(now, hits, cost, cores);
+        let switch_ns = self.governor.closed(now, hits, cost, cores);
         self.unmeasured = Some((
             opened,
             now,
             hits.saturating_sub(self.opened_hits),
-            self.governor.switch_ns - switch_before,
+            switch_ns,
         ));
         Some(opened)
     }
@@ -466,7 +456,7 @@ impl SampledState {
             self.sampled_objects += window.values().sum::<u64>();
             self.counts_at_close = all;
             let seen_anything = !window.is_empty();
-            if std::env::var_os("TRACER_DEBUG_WINDOWS").is_some() {
+            if debug_windows() {
                 let mut seen: Vec<(u64, u64)> = window.iter().map(|(k, n)| (k.size, *n)).collect();
                 seen.sort_unstable();
                 eprintln!(
@@ -655,7 +645,7 @@ fn step_group(
     let step = g
         .governor
         .step(Instant::now(), hits, cost, cores, burst, rate, tail);
-    if std::env::var_os("TRACER_DEBUG_WINDOWS").is_some() && (burst || step != Step::Nothing) {
+    if debug_windows() && (burst || step != Step::Nothing) {
         eprintln!(
             "{:?} {step:?} hits={hits} cost={cost:.0} cores={cores:.2} burst={burst} rate={rate:?} tail={tail:?} tokens={:.0} hpo={:?}",
             unix_nanos() / 1_000_000 % 100_000,
@@ -682,6 +672,20 @@ fn step_group(
         }
         Step::Nothing => {}
     }
+}
+
+/// `TRACER_DEBUG_WINDOWS` is set (read once).
+fn debug_windows() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("TRACER_DEBUG_WINDOWS").is_some())
+}
+
+/// Pushes `value`, keeping the last [`IN_SITU_WINDOWS`].
+fn keep_last<T>(values: &mut VecDeque<T>, value: T) {
+    if values.len() == IN_SITU_WINDOWS {
+        values.pop_front();
+    }
+    values.push_back(value);
 }
 
 /// The value at which half the weight lies on either side.
