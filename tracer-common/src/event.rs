@@ -40,6 +40,25 @@ pub struct AllocKey {
     pub _pad: u32,
 }
 
+/// Key of the in-kernel on-CPU sample counts.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CpuKey {
+    /// Id in the `CPU_STACKS` stack-trace map (`CPU_NO_STACK`: not stored).
+    pub stack_id: u32,
+    /// `cpu_flags` bits.
+    pub flags: u32,
+}
+
+/// Bits of `CpuKey::flags`.
+pub mod cpu_flags {
+    /// The target was in the kernel (a syscall, a fault, a probe's trap).
+    pub const KERNEL: u32 = 1;
+    /// Map operations were watched (their probes attached): the operation
+    /// counts cover this sample's moment.
+    pub const MAPS_WATCHED: u32 = 2;
+}
+
 /// Event kinds carried on the ring buffer.
 pub mod kind {
     /// An allocation that could not be counted in the kernel map (map full).
@@ -201,6 +220,7 @@ mod pod {
     // SAFETY: plain old data, explicitly padded, no invalid bit patterns.
     unsafe impl aya::Pod for super::Stack {}
     unsafe impl aya::Pod for super::AllocKey {}
+    unsafe impl aya::Pod for super::CpuKey {}
     unsafe impl aya::Pod for super::AllocEvent {}
     unsafe impl aya::Pod for super::FuncStartKey {}
     unsafe impl aya::Pod for super::FuncEvent {}
@@ -211,6 +231,7 @@ mod pod {
 
 const _: () = assert!(core::mem::size_of::<AllocKey>() == 24);
 const _: () = assert!(core::mem::size_of::<AllocEvent>() == 32);
+const _: () = assert!(core::mem::size_of::<CpuKey>() == 8);
 const _: () = assert!(core::mem::size_of::<Stack>() == 8 * MAX_FRAMES);
 const _: () = assert!(core::mem::size_of::<FuncStartKey>() == 16);
 const _: () = assert!(core::mem::size_of::<FuncEvent>() == 24);

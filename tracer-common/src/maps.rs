@@ -23,6 +23,20 @@ pub const MAP_MAP_SEEN: &str = "MAP_SEEN";
 pub const MAP_MADVISE_BY_ADVICE: &str = "MADVISE_BY_ADVICE";
 pub const MADVISE_ADVICES: u32 = 32;
 
+/// On-CPU samples of the target: counts per (user stack, kernel mode) and
+/// the kernel's stack-trace map of their user stacks.
+pub const MAP_CPU_COUNTS: &str = "CPU_COUNTS";
+pub const MAP_CPU_STACKS: &str = "CPU_STACKS";
+pub const CPU_COUNTS_CAPACITY: u32 = 32 * 1024;
+pub const CPU_STACKS_CAPACITY: u32 = 8 * 1024;
+/// `CpuKey::stack_id` of a sample whose stack could not be stored.
+pub const CPU_NO_STACK: u32 = u32::MAX;
+
+/// Durations of the latency calibration's probe pair (`CALIBRATION`, an
+/// array; its last slot counts the durations written).
+pub const MAP_CALIBRATION: &str = "CALIBRATION";
+pub const CALIBRATION_SLOTS: u32 = 1024;
+
 /// Maps whose first-seen stack was captured (LRU: a forgotten map only
 /// costs one more stack capture).
 pub const MAP_SEEN_CAPACITY: u32 = 64 * 1024;
@@ -56,6 +70,8 @@ pub mod config {
     pub const MSPAN_BEFORE_CACHE_OFFSET: u32 = 10;
     pub const MSPAN_ELEMSIZE_OFFSET: u32 = 11;
     pub const TINY_SPAN_CLASS: u32 = 12;
+    /// Non-zero while the map-operation probes are attached.
+    pub const MAPS_WATCHED: u32 = 13;
     pub const COUNT: u32 = 16;
 }
 
@@ -92,5 +108,8 @@ pub mod counter {
     pub const SAMPLES: u32 = 10;
     /// Hits of the map-operation probes (sampled mode governs them apart).
     pub const MAP_OP_HITS: u32 = 11;
-    pub const COUNT: u32 = 12;
+    /// On-CPU samples of the target, and those whose stack was not stored.
+    pub const CPU_SAMPLES: u32 = 12;
+    pub const CPU_STACK_DROPS: u32 = 13;
+    pub const COUNT: u32 = 14;
 }

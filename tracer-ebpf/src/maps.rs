@@ -6,10 +6,11 @@
 //! (or a per-CPU scratch buffer) would race.
 use aya_ebpf::{
     macros::map,
-    maps::{Array, HashMap, LruHashMap, RingBuf},
+    maps::{Array, HashMap, LruHashMap, RingBuf, StackTrace},
 };
 use tracer_common::{
-    config, counter, AllocKey, FuncStartKey, Stack, ALLOC_COUNTS_CAPACITY, EVENTS_BYTES,
+    config, counter, AllocKey, CpuKey, FuncStartKey, Stack, ALLOC_COUNTS_CAPACITY,
+    CALIBRATION_SLOTS, CPU_COUNTS_CAPACITY, CPU_STACKS_CAPACITY, EVENTS_BYTES,
     FUNC_STARTS_CAPACITY, STACKS_CAPACITY,
 };
 
@@ -61,3 +62,19 @@ pub static MAP_SEEN: LruHashMap<u64, u8> =
 #[map]
 pub static MADVISE_BY_ADVICE: Array<u64> =
     Array::with_max_entries(2 * tracer_common::MADVISE_ADVICES, 0);
+
+/// On-CPU samples per (user stack, kernel mode).
+#[map]
+pub static CPU_COUNTS: HashMap<CpuKey, u64> = HashMap::with_max_entries(CPU_COUNTS_CAPACITY, 0);
+
+/// User stacks of the on-CPU samples (the kernel's frame-pointer walk).
+#[map]
+pub static CPU_STACKS: StackTrace = StackTrace::with_max_entries(CPU_STACKS_CAPACITY, 0);
+
+/// The latency calibration: entry time by thread, then each duration; the
+/// last slot counts the durations written.
+#[map]
+pub static CALIBRATION: Array<u64> = Array::with_max_entries(CALIBRATION_SLOTS + 1, 0);
+
+#[map]
+pub static CALIBRATION_STARTS: HashMap<u64, u64> = HashMap::with_max_entries(64, 0);

@@ -45,4 +45,4 @@ pub mod error;
 #[cfg(test)]
 mod testgo;
 
-pub use probes::attach::tracer_calibration_point;
+pub use probes::calibrate::{tracer_calibration_point, tracer_latency_point};

@@ -18,15 +18,20 @@ use crate::{
         madvise::{advice_name, MadviseTable},
     },
     collect::map_report::{self, MapContext},
-    collect::{Collector, Counters},
+    collect::{
+        cpu::{self, CpuCounts, CpuSampler},
+        map_cost, Collector, Counters,
+    },
     error::UserError,
     probes::attach,
+    probes::calibrate::LatencyCalibration,
     probes::environment::{self, TargetLock},
     probes::privileges,
     probes::{self, AllocPlan, TimedFunc},
     report::{
-        percentiles, CallsBytes, Finding, FuncLatency, GoroutineSite, GoroutineTotals,
-        MadviseCaller, MadviseReport, Overhead, Report, RssSample, TargetInfo, Window,
+        percentiles, CallsBytes, CpuReport, CpuStack, Finding, FuncLatency, GoroutineSite,
+        GoroutineTotals, Latency, MadviseCaller, MadviseReport, Overhead, Report, RssSample,
+        TargetInfo, Window,
     },
     sampling::{self, governor::slowdown_pct, SampledState},
     tracee::allocstats::{self, AllocCounters},
@@ -72,6 +77,13 @@ pub struct Session {
     pub probes: Option<attach::Probes>,
     /// Sites shown per report section.
     pub top: usize,
+    /// On-CPU sampling (None: off, or it could not start: `cpu_error`).
+    pub cpu: Option<CpuSampler>,
+    pub cpu_error: Option<String>,
+    /// Link-time entry of each probed map function → its `map_op`.
+    map_funcs: HashMap<u64, u32>,
+    /// The entry/RET probe pair's offset and resolution, calibrated at attach.
+    pub latency: LatencyCalibration,
     /// The target's CPU time when last read.
     last_cpu_ns: Option<u64>,
     /// (return address, suffix) → the call is inside an inlined function so named.
@@ -102,6 +114,8 @@ pub struct Mark {
     pub bpf: (u64, u64),
     /// Sampled mode: how long map operations have been watched so far.
     pub map_watch: Duration,
+    /// On-CPU samples so far.
+    pub cpu: CpuCounts,
 }
 
 /// Taken once a second by the run loop.
@@ -140,6 +154,8 @@ pub struct Config {
     pub time: Vec<String>,
     /// Sites kept per report section.
     pub top: usize,
+    /// On-CPU samples per second per CPU (0: no on-CPU sampling).
+    pub cpu_hz: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -265,8 +281,32 @@ impl Prepared {
         let attach_started = Instant::now();
         let mut probes = attach::load()?;
         let cost_per_hit_ns = probes.calibrate()?;
+        let latency = probes.calibrate_latency()?;
         probes.enable_stats();
         probes.configure(layout, target.pid)?;
+        if !sampled && !map_points.is_empty() {
+            probes.set_config(tracer_common::config::MAPS_WATCHED, 1)?;
+        }
+        let (cpu, cpu_error) = match config.cpu_hz {
+            0 => (None, Some("off (--cpu-hz 0)".to_string())),
+            hz => match CpuSampler::start(&mut probes, hz) {
+                Ok(s) => (Some(s), None),
+                Err(e) => {
+                    eprintln!("tracer: on-CPU sampling unavailable: {e}");
+                    (None, Some(e.to_string()))
+                }
+            },
+        };
+        let map_funcs = map_points
+            .iter()
+            .chain(&map_op_points)
+            .filter_map(|p| {
+                Some((
+                    bin.function(&p.name)?.entry,
+                    (p.cookie & tracer_common::map_cookie::OP_MASK) as u32,
+                ))
+            })
+            .collect();
         let mut collector = Collector::new(&mut probes, timed.len(), target.pid, go_minor)?;
         if !sampled {
             probes.attach_allocs(&bin, &target.exe_path, target.pid, &plan)?;
@@ -305,6 +345,7 @@ impl Prepared {
                 .chain(&map_op_points)
                 .map(|p| 1 + p.rets.len() as u64)
                 .sum(),
+            calibrated_resolution_ns: latency.spread_ns,
         };
         let memstats = {
             let mem = ProcMem::new(target.pid);
@@ -327,6 +368,10 @@ impl Prepared {
             samples: Vec::new(),
             maps,
             top: config.top,
+            cpu,
+            cpu_error,
+            map_funcs,
+            latency,
             last_cpu_ns: None,
             call_cache: HashMap::new(),
             sampling: sample_plan
@@ -396,6 +441,11 @@ impl Session {
                 .sampling
                 .as_ref()
                 .map_or(Duration::ZERO, |s| s.map_watch),
+            cpu: self
+                .cpu
+                .as_ref()
+                .map(CpuSampler::counts)
+                .unwrap_or_default(),
         }
     }
 
@@ -491,6 +541,7 @@ impl Session {
                     (raw, None, Default::default(), probe_ns)
                 }
             };
+        let (cpu, cpu_stacks, map_op_cpu) = self.cpu_profile(from, to, &counters);
         let Session {
             symbolizer,
             collector,
@@ -531,6 +582,15 @@ impl Session {
             &map_series,
             &mut stack_of,
         );
+        let mut built = built;
+        if let Some(c) = &self.cpu {
+            map_cost::fill(
+                &mut built.maps,
+                &collector.agg.maps,
+                &map_op_cpu,
+                c.period_ns,
+            );
+        }
         let (goroutines, goroutine_totals) = self.goroutine_sites(from, to);
         let madvise = self.madvise_report(from, to);
         let mut findings = self.findings(from, to, &madvise);
@@ -586,13 +646,47 @@ impl Session {
             map_sites: built.sites,
             maps: built.maps,
             map_totals: built.totals,
+            cpu,
             findings,
             alloc_stacks,
+            cpu_stacks,
         }
     }
 }
 
 impl Session {
+    /// The window's on-CPU samples, and the CPU of each map operation's
+    /// call sites since attach (for `cost_ns`).
+    fn cpu_profile(
+        &mut self,
+        from: &Mark,
+        to: &Mark,
+        counters: &Counters,
+    ) -> (Option<CpuReport>, Vec<CpuStack>, cpu::MapOpsCpu) {
+        let Some(sampler) = &self.cpu else {
+            return (None, Vec::new(), Default::default());
+        };
+        let mut stack_of = |id: u32| sampler.stack(id);
+        let window = cpu::delta(&to.cpu, &from.cpu);
+        let params = cpu::Params {
+            hz: sampler.hz,
+            period_ns: sampler.period_ns,
+            probe_page: cpu::probe_page(self.target.pid),
+            stack_drops: counters.cpu_stack_drops,
+            top: self.top,
+        };
+        let (symbolizer, map_funcs) = (&mut self.symbolizer, &self.map_funcs);
+        let built = cpu::build(&window, params, symbolizer, map_funcs, &mut stack_of);
+        let since_attach = cpu::user_only(&to.cpu);
+        let all = cpu::Params { top: 0, ..params };
+        let ops = cpu::build(&since_attach, all, symbolizer, map_funcs, &mut stack_of);
+        let ops = cpu::MapOpsCpu {
+            all: ops.map_ops,
+            watched: ops.map_ops_watched,
+        };
+        (Some(built.report), built.stacks, ops)
+    }
+
     fn function_latencies(&self, from: &Mark, to: &Mark) -> Vec<FuncLatency> {
         self.timed
             .iter()
@@ -600,10 +694,12 @@ impl Session {
             .map(|(f, (now, base))| {
                 let mut h = now.clone();
                 let _ = h.subtract(base);
+                let resolution_ns = 2 * self.latency.spread_ns;
                 FuncLatency {
                     function: f.name.clone(),
                     calls: h.len(),
-                    latency_ns: percentiles(&h),
+                    latency_ns: Latency::resolved(&percentiles(&h), resolution_ns),
+                    resolution_ns,
                 }
             })
             .collect()

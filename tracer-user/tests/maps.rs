@@ -111,16 +111,17 @@ fn check(go: &std::path::Path) {
     }
     assert_eq!(half["impl"], if minor <= 23 { "classic" } else { "swiss" });
 
-    // Growth makes some stores slow.
+    // Growth makes some stores slow: the slowest is measurable, a typical
+    // store (tens of ns) is below the probes' resolution and says so.
     let grow = map_by_id(r, &truth["grow_addr"]);
     assert_eq!(op(grow, "store"), 20_000, "{ver}");
     assert!(op(grow, "grow") >= 5, "{ver}: {grow}");
     let lat = &grow["latency_ns"]["store"];
-    assert!(
-        lat["p99"].as_u64().unwrap() > lat["p50"].as_u64().unwrap()
-            && lat["max"].as_u64().unwrap() > lat["p99"].as_u64().unwrap(),
-        "{ver}: {lat}"
-    );
+    let resolution = r["map_totals"]["latency_resolution_ns"].as_u64().unwrap();
+    assert!(resolution > 0, "{ver}");
+    assert_eq!(lat["resolution_ns"], resolution, "{ver}: {lat}");
+    assert!(lat["p50"].is_null(), "{ver}: {lat}");
+    assert!(lat["max"].as_u64().unwrap() >= resolution, "{ver}: {lat}");
 
     // sync.Map: exact op mix, zero-value stores, live vs held.
     let st = &truth["sync"];

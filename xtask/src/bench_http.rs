@@ -20,8 +20,9 @@ use crate::{build, cmd, demo, prereqs, tracer_run};
 const ROUNDS: usize = 3;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
 /// The tracer's BPF programs; the kernel keeps 15 characters of a name.
-const TRACER_PROGS: [&str; 11] = [
+const TRACER_PROGS: [&str; 12] = [
     "alloc_sample",
+    "cpu_sample",
     "malloc_entry",
     "map_op_entry",
     "map_op_exit",
@@ -314,6 +315,16 @@ fn bpf_programs(bpftool: &Path, pid: u32) -> anyhow::Result<String> {
         // bpftool leaves both out while a program has not run.
         let cnt = p["run_cnt"].as_u64().unwrap_or(0);
         let ns = p["run_time_ns"].as_u64().unwrap_or(0);
+        if p["name"] == "cpu_sample" {
+            // Runs on every CPU at 99 Hz for the tracer's whole life (the
+            // wrk run plus ~3 s around it): its share of the CPUs' time.
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            let secs = cnt as f64 / (99.0 * cpus);
+            s += &format!(
+                "        on-CPU sampling: {:.3} % of the CPUs' time in its program over ~{secs:.1} s (plus the timer interrupt itself)\n",
+                100.0 * ns as f64 / (secs.max(1e-9) * 1e9 * cpus)
+            );
+        }
         s += &format!(
             "        {:<16} id {:>6}  run_cnt {cnt:>10}  run_time_ns {ns:>13}  {:>8.0} ns/run\n",
             p["name"].as_str().unwrap_or_default(),

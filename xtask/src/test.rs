@@ -8,8 +8,9 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 9] = [
+const ROOT_TESTS: [&str; 10] = [
     "attach",
+    "cpu",
     "tui",
     "inspect",
     "goroutines",

@@ -1,4 +1,5 @@
 pub mod alloc;
+pub mod cpu;
 pub mod goroutine;
 pub mod madvise;
 pub mod maps;

@@ -8,11 +8,11 @@ use aya_ebpf::{
     programs::ProbeContext,
     EbpfContext,
 };
-use tracer_common::{config, counter, kind, FuncEvent, FuncStartKey};
+use tracer_common::{config, counter, kind, FuncEvent, FuncStartKey, CALIBRATION_SLOTS};
 
 use crate::{
     helpers::{bump, config, emit, read_u64},
-    maps::{FUNC_DEPTHS, FUNC_STARTS},
+    maps::{CALIBRATION, CALIBRATION_STARTS, FUNC_DEPTHS, FUNC_STARTS},
 };
 
 #[inline(always)]
@@ -76,5 +76,34 @@ pub fn func_exit(ctx: ProbeContext) -> u32 {
         goid: k.goid,
         duration_ns: now.saturating_sub(start),
     });
+    0
+}
+
+/// Latency calibration, on a function of the tracer's own (one thread
+/// calls it): the same entry/RET probe pair as the timed and map probes,
+/// keyed by thread. Each duration goes to the next `CALIBRATION` slot.
+#[uprobe(multi)]
+pub fn calib_entry(_ctx: ProbeContext) -> u32 {
+    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    let now = unsafe { bpf_ktime_get_ns() };
+    let _ = CALIBRATION_STARTS.insert(&tid, &now, 0);
+    0
+}
+
+#[uprobe(multi)]
+pub fn calib_exit(_ctx: ProbeContext) -> u32 {
+    let tid = aya_ebpf::helpers::bpf_get_current_pid_tgid();
+    let Some(start) = (unsafe { CALIBRATION_STARTS.get(&tid) }).copied() else {
+        return 0;
+    };
+    let now = unsafe { bpf_ktime_get_ns() };
+    let _ = CALIBRATION_STARTS.remove(&tid);
+    let Some(n) = CALIBRATION.get(CALIBRATION_SLOTS).copied() else {
+        return 0;
+    };
+    if n < u64::from(CALIBRATION_SLOTS) {
+        let _ = CALIBRATION.set(n as u32, &now.saturating_sub(start), 0);
+        let _ = CALIBRATION.set(CALIBRATION_SLOTS, &(n + 1), 0);
+    }
     0
 }

@@ -28,6 +28,8 @@ pub struct Counters {
     pub madvise_syscall_bytes: u64,
     pub samples: u64,
     pub map_op_hits: u64,
+    pub cpu_samples: u64,
+    pub cpu_stack_drops: u64,
 }
 
 impl Counters {
@@ -46,6 +48,8 @@ impl Counters {
                 .saturating_sub(base.madvise_syscall_bytes),
             samples: self.samples.saturating_sub(base.samples),
             map_op_hits: self.map_op_hits.saturating_sub(base.map_op_hits),
+            cpu_samples: self.cpu_samples.saturating_sub(base.cpu_samples),
+            cpu_stack_drops: self.cpu_stack_drops.saturating_sub(base.cpu_stack_drops),
         }
     }
 }
@@ -106,6 +110,8 @@ impl Collector {
             madvise_syscall_bytes: get(counter::MADVISE_SYSCALL_BYTES),
             samples: get(counter::SAMPLES),
             map_op_hits: get(counter::MAP_OP_HITS),
+            cpu_samples: get(counter::CPU_SAMPLES),
+            cpu_stack_drops: get(counter::CPU_STACK_DROPS),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::{
         maps::{op_name, resolved_ops, MapStats, MapTable},
     },
     collect::map_sites::{self, Created, Header, HeaderLayout, Liveness, SiteKey, Tracked},
-    report::{percentiles, Finding, MapReport, MapSite, MapTotals, Percentiles},
+    report::{percentiles, Finding, Latency, MapReport, MapSite, MapTotals, Percentiles},
     tracee::golayout::{Layout, MapImpl, SyncMapImpl},
     tracee::mapmem::{self, ScanBudget},
     tracee::procmem::ProcMem,
@@ -49,6 +49,27 @@ pub struct MapContext<'a> {
     pub expunged: Option<u64>,
     pub pid: u32,
     pub probes: u64,
+    /// The probe pair's noise width as calibrated at attach (ns).
+    pub calibrated_resolution_ns: u64,
+}
+
+/// Operations timed at least this often count for [`resolution`].
+const RESOLUTION_MIN_TIMINGS: u64 = 200;
+
+/// The resolution latencies are shown at: twice the probe pair's noise
+/// width, which is the wider of its spread as calibrated at attach and the
+/// tightest spread (99th percentile above the floor) of an operation timed
+/// often on the target itself, whose probes' jitter the calibration on the
+/// tracer's own thread may not show. A figure within that is noise.
+pub fn resolution(table: &MapTable, calibrated: u64) -> u64 {
+    let tightest = table
+        .latencies
+        .values()
+        .flat_map(|l| l.values())
+        .filter(|h| h.len() >= RESOLUTION_MIN_TIMINGS)
+        .map(|h| h.value_at_quantile(0.99).saturating_sub(table.floor_ns))
+        .min();
+    2 * calibrated.max(tightest.unwrap_or(0))
 }
 
 /// Live entries of a map read from its header, for the growth timeline.
@@ -97,6 +118,7 @@ pub fn build(
 ) -> Built {
     let mem = ProcMem::new(ctx.pid);
     let budget = ScanBudget::default();
+    let resolution_ns = resolution(table, ctx.calibrated_resolution_ns);
     let window_secs = to.at.saturating_duration_since(from.at).as_secs_f64();
     let window_ops = |id: &u64| -> BTreeMap<&'static str, u64> {
         let now = to.ops.get(id).cloned().unwrap_or_default();
@@ -184,7 +206,10 @@ pub fn build(
             .get(id)
             .map(|l| {
                 l.iter()
-                    .map(|(k, h)| (*k, minus_floor(percentiles(h), table.floor_ns)))
+                    .map(|(k, h)| {
+                        let p = minus_floor(percentiles(h), table.floor_ns);
+                        (*k, Latency::resolved(&p, resolution_ns))
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -297,6 +322,7 @@ pub fn build(
         other_ops: grouped.unlisted.ops,
         untracked_ops: table.untracked_ops,
         latency_floor_ns: table.floor_ns,
+        latency_resolution_ns: resolution_ns,
         probes: ctx.probes,
         ops_watched_ns: ops_sampled.then_some((secs * 1e9) as u64),
         definitions: DEFINITIONS,
@@ -377,6 +403,10 @@ fn map_report(
         ops_per_sec: if secs > 0.0 { n_ops as f64 / secs } else { 0.0 },
         ops,
         latency_ns: BTreeMap::new(),
+        cost_ns: BTreeMap::new(),
+        cost_ns_ci95: BTreeMap::new(),
+        cost_samples: BTreeMap::new(),
+        cpu_ns: None,
         zero_value_stores: m.zero_stores,
         range_visited_mean: (m.range_visited_calls > 0)
             .then(|| m.range_visited_sum as f64 / m.range_visited_calls as f64),
@@ -551,6 +581,10 @@ mod tests {
             ops: BTreeMap::from([(op_name::STORE, 500), (op_name::DELETE, 10)]),
             ops_per_sec: 0.0,
             latency_ns: BTreeMap::new(),
+            cost_ns: BTreeMap::new(),
+            cost_ns_ci95: BTreeMap::new(),
+            cost_samples: BTreeMap::new(),
+            cpu_ns: None,
             zero_value_stores: 0,
             range_visited_mean: None,
             range_visited_max: None,

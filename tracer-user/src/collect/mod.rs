@@ -7,5 +7,7 @@ mod collector;
 pub use collector::*;
 
 pub mod aggregate;
+pub mod cpu;
+pub mod map_cost;
 pub mod map_report;
 pub mod map_sites;

@@ -35,7 +35,7 @@ fn point<'a>(
 
 static BPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tracer-ebpf.o"));
 
-const ALLOC_PROGRAM: &str = "malloc_entry";
+pub(super) const ALLOC_PROGRAM: &str = "malloc_entry";
 const FUNC_ENTRY_PROGRAM: &str = "func_entry";
 const FUNC_EXIT_PROGRAM: &str = "func_exit";
 const GO_CREATED_PROGRAM: &str = "go_created";
@@ -59,7 +59,7 @@ pub struct Probes {
     /// Linux ≥ 6.6, else a perf-event uprobe per point behind one handle),
     /// owned here so that a sampling window can be closed on its own. A
     /// handle is an index.
-    links: Vec<Option<(UProbeLink, usize)>>,
+    pub(super) links: Vec<Option<(UProbeLink, usize)>>,
     /// Holds the kernel's BPF statistics on (see `enable_stats`).
     stats: Option<OwnedFd>,
 }
@@ -68,11 +68,11 @@ pub struct Probes {
 pub type LinkHandle = usize;
 
 /// One probe: a program at a file offset, with its cookie.
-struct Point<'a> {
-    program: &'static str,
-    offset: u64,
-    cookie: u64,
-    what: &'a str,
+pub(super) struct Point<'a> {
+    pub program: &'static str,
+    pub offset: u64,
+    pub cookie: u64,
+    pub what: &'a str,
 }
 
 impl Probes {
@@ -82,7 +82,9 @@ impl Probes {
     }
 }
 
-const UPROBE_PROGRAMS: [&str; 10] = [
+const UPROBE_PROGRAMS: [&str; 12] = [
+    super::calibrate::CALIBRATION_PROGRAMS[0],
+    super::calibrate::CALIBRATION_PROGRAMS[1],
     ALLOC_PROGRAM,
     FUNC_ENTRY_PROGRAM,
     FUNC_EXIT_PROGRAM,
@@ -368,7 +370,7 @@ impl Probes {
     /// Attaches `points` of `exe` for process `pid`: one uprobe_multi link
     /// per program (in the order the programs first appear), or on kernels
     /// before 6.6 one perf-event uprobe per point behind the same handle.
-    fn attach(
+    pub(super) fn attach(
         &mut self,
         exe: &Path,
         pid: u32,
@@ -478,77 +480,4 @@ impl Probes {
         }
         Ok(())
     }
-
-    /// Measures the cost of one uprobe hit: time calls of a probed function
-    /// in this process against the same calls unprobed. The probe filters
-    /// everything out (largest size floor), as the real probe does for
-    /// filtered sizes, so it only adds its hits to PROBE_HITS/FILTERED.
-    pub fn calibrate(&mut self) -> Result<f64, UserError> {
-        const CALLS: u32 = 600;
-        let exe = std::fs::read_link("/proc/self/exe")
-            .map_err(|e| UserError::Kernel(format!("/proc/self/exe: {e}")))?;
-        let me = own_symbol_file_offset(&exe, "tracer_calibration_point").ok_or_else(|| {
-            UserError::Kernel("calibration symbol not found in the tracer binary".into())
-        })?;
-        // Medians of three batches: a stolen time slice (a busy host) in
-        // one batch does not make every later budget wrong.
-        let base = median3(|| time_calls(CALLS));
-        let point = Point {
-            program: ALLOC_PROGRAM,
-            offset: me,
-            cookie: tracer_common::COOKIE_MIN_SIZE_MASK,
-            what: "the calibration probe",
-        };
-        let handles = self.attach(&exe, std::process::id(), &[point])?;
-        let probed = median3(|| time_calls(CALLS));
-        for h in handles {
-            drop(self.links[h].take());
-        }
-        self.attached -= 1;
-        Ok(((probed - base).max(0.0) / f64::from(CALLS)).max(1.0))
-    }
-}
-
-fn median3(mut f: impl FnMut() -> f64) -> f64 {
-    let mut v = [f(), f(), f()];
-    v.sort_by(f64::total_cmp);
-    v[1]
-}
-
-/// File offset of a symbol of this (Rust) executable.
-fn own_symbol_file_offset(exe: &Path, name: &str) -> Option<u64> {
-    use object::{Object, ObjectSection, ObjectSymbol};
-    let data = std::fs::read(exe).ok()?;
-    let file = object::File::parse(&*data).ok()?;
-    let sym = file.symbols().find(|s| s.name() == Ok(name))?;
-    let section = file.section_by_index(sym.section_index()?).ok()?;
-    let (file_off, _) = section.file_range()?;
-    Some(sym.address() - section.address() + file_off)
-}
-
-/// CPU time (ns) of `n` calls on this thread: the probe's work is charged
-/// to the thread that hits it, and CPU time ignores time spent descheduled.
-fn time_calls(n: u32) -> f64 {
-    let t = thread_cpu_ns();
-    for i in 0..n {
-        std::hint::black_box(tracer_calibration_point(std::hint::black_box(i as u64)));
-    }
-    thread_cpu_ns().saturating_sub(t) as f64
-}
-
-fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
-/// A function of our own to probe during calibration. Exported so it keeps
-/// its symbol and is never inlined.
-#[unsafe(no_mangle)]
-#[inline(never)]
-pub extern "C" fn tracer_calibration_point(x: u64) -> u64 {
-    x.wrapping_mul(31)
 }

@@ -5,5 +5,7 @@ mod plan;
 pub use plan::*;
 
 pub mod attach;
+pub mod calibrate;
 pub mod environment;
+pub mod oncpu;
 pub mod privileges;

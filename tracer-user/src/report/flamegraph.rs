@@ -36,8 +36,12 @@ pub fn flamegraph_svg(report: &Report, weight: Weight) -> anyhow::Result<Vec<u8>
 }
 
 fn title(r: &Report, weight: Weight) -> String {
+    let what = match weight {
+        Weight::Cpu => "on-CPU time in",
+        _ => "allocations by",
+    };
     format!(
-        "tracer: allocations by {} — pid {} {}",
+        "tracer: {what} {} — pid {} {}",
         weight.unit(),
         r.target.pid,
         r.target.go_version

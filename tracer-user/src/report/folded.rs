@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Report, StackCount};
+use super::Report;
 use crate::tracee::gobin::Frame;
 
 /// What a stack (or an allocation site) is weighed by.
@@ -14,13 +14,17 @@ pub enum Weight {
     Bytes,
     /// Allocated objects.
     Objects,
+    /// On-CPU time (ns) of the target's sampled stacks.
+    Cpu,
 }
 
 impl Weight {
+    /// An allocation figure's weight (0 for `Cpu`, which weighs CPU stacks).
     pub fn of(self, objects: u64, bytes: u64) -> u64 {
         match self {
             Weight::Bytes => bytes,
             Weight::Objects => objects,
+            Weight::Cpu => 0,
         }
     }
 
@@ -29,6 +33,7 @@ impl Weight {
         match self {
             Weight::Bytes => "bytes",
             Weight::Objects => "objects",
+            Weight::Cpu => "CPU nanoseconds",
         }
     }
 }
@@ -38,12 +43,20 @@ impl Weight {
 /// so that the output is the same for the same report.
 pub fn folded(report: &Report, weight: Weight) -> String {
     let mut stacks: BTreeMap<String, u64> = BTreeMap::new();
-    for stack in &report.alloc_stacks {
-        let w = weight.of(stack.objects, stack.bytes);
+    let alloc = report
+        .alloc_stacks
+        .iter()
+        .map(|s| (&s.frames, weight.of(s.objects, s.bytes)));
+    let cpu = report.cpu_stacks.iter().map(|s| (&s.frames, s.ns));
+    let weighed: Box<dyn Iterator<Item = (&Vec<Frame>, u64)>> = match weight {
+        Weight::Cpu => Box::new(cpu),
+        _ => Box::new(alloc),
+    };
+    for (frames, w) in weighed {
         if w == 0 {
             continue;
         }
-        let total = stacks.entry(stack_line(stack)).or_default();
+        let total = stacks.entry(stack_line(frames)).or_default();
         *total = total.saturating_add(w);
     }
     let mut out = String::new();
@@ -53,12 +66,12 @@ pub fn folded(report: &Report, weight: Weight) -> String {
     out
 }
 
-fn stack_line(stack: &StackCount) -> String {
-    if stack.frames.is_empty() {
+fn stack_line(frames: &[Frame]) -> String {
+    if frames.is_empty() {
         return "[unknown]".into();
     }
     let mut line = String::new();
-    for (i, frame) in stack.frames.iter().rev().enumerate() {
+    for (i, frame) in frames.iter().rev().enumerate() {
         if i > 0 {
             line.push(';');
         }
@@ -247,7 +260,9 @@ pub mod fixture {
             map_sites: Vec::new(),
             maps: Vec::new(),
             map_totals: Default::default(),
+            cpu: None,
             findings: Vec::new(),
+            cpu_stacks: Vec::new(),
         }
     }
 }
@@ -276,7 +291,7 @@ mod tests {
     #[test]
     fn names_cannot_break_lines() {
         let mut r = report();
-        r.alloc_stacks = vec![StackCount {
+        r.alloc_stacks = vec![crate::report::StackCount {
             frames: vec![
                 frame("main.f[go.shape.struct { a int; b string }]", "", 1, false),
                 frame("", "", 0, false),

@@ -34,11 +34,66 @@ pub struct Report {
     /// long-lived, or in a finding): the top ones by bytes, then by operations.
     pub maps: Vec<MapReport>,
     pub map_totals: MapTotals,
+    /// On-CPU samples of the target (null when sampling is off).
+    pub cpu: Option<CpuReport>,
     pub findings: Vec<Finding>,
     /// Every allocating stack of the window (for folded stacks, flame
     /// graphs and pprof); not in the JSON lines, which carry sites.
     #[serde(skip)]
     pub alloc_stacks: Vec<StackCount>,
+    /// Every sampled on-CPU stack of the window (for the same exports).
+    #[serde(skip)]
+    pub cpu_stacks: Vec<CpuStack>,
+}
+
+/// The target's on-CPU samples in the window: a `cpu-clock` perf event per
+/// CPU, each sample standing for `period_ns` of the target's CPU time.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct CpuReport {
+    pub frequency_hz: u64,
+    pub period_ns: u64,
+    pub samples: u64,
+    /// Of `samples`, taken in the kernel (syscalls, faults, probe traps).
+    pub kernel_samples: u64,
+    /// Samples whose stack the kernel could not store (under "[unknown]").
+    pub stack_drops: u64,
+    /// `samples × period_ns`.
+    pub cpu_ns: u64,
+    /// CPU time by kind of work ("map", "alloc", "gc_assist", "other", and
+    /// "probe_single_step": the kernel stepping a probed instruction, the
+    /// tracer's own cost): the innermost frame that is a map operation, an
+    /// allocation or a GC assist.
+    pub by_kind: std::collections::BTreeMap<&'static str, u64>,
+    /// By function, heaviest self time first; `total_ns` includes callees.
+    /// The top N by self time and the top N by total time.
+    pub functions: Vec<CpuFunction>,
+    /// By program site (the first frame of the program's own code), with
+    /// its map, allocation and GC-assist shares.
+    pub sites: Vec<CpuSite>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuFunction {
+    pub function: String,
+    pub self_ns: u64,
+    pub total_ns: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuSite {
+    pub site: Frame,
+    pub total_ns: u64,
+    pub map_ns: u64,
+    pub alloc_ns: u64,
+    pub gc_assist_ns: u64,
+}
+
+/// One sampled stack: innermost first, inlined frames expanded.
+#[derive(Debug, Clone)]
+pub struct CpuStack {
+    pub frames: Vec<Frame>,
+    pub samples: u64,
+    pub ns: u64,
 }
 
 /// One map or sync.Map: what the probes saw (operations, latencies) and
@@ -72,8 +127,23 @@ pub struct MapReport {
     /// Operations in the window (sampled mode: while watched): load, load_miss, store, delete, iterate, clear, grow; sync.Map also swap, load_or_store, load_and_delete, range.
     pub ops: std::collections::BTreeMap<&'static str, u64>,
     pub ops_per_sec: f64,
-    /// Entry→RET per operation since attach, minus the probes' floor (`map_totals.latency_floor_ns`).
-    pub latency_ns: std::collections::BTreeMap<&'static str, Percentiles>,
+    /// Entry→RET per operation since attach, minus the probes' floor
+    /// (`map_totals.latency_floor_ns`); a percentile below
+    /// `map_totals.latency_resolution_ns` is null (not measurable).
+    pub latency_ns: std::collections::BTreeMap<&'static str, Latency>,
+    /// Mean CPU time per operation since attach: on-CPU samples in the
+    /// operation's code (user mode, while operations were counted) over the
+    /// operations counted; with its 95 % interval and the samples behind
+    /// it. Null (not measurable) with fewer than 10 samples: an operation
+    /// much cheaper than a probe hit leaves few, because the probes slow
+    /// the target while they count.
+    pub cost_ns: std::collections::BTreeMap<&'static str, Option<f64>>,
+    pub cost_ns_ci95: std::collections::BTreeMap<&'static str, [f64; 2]>,
+    pub cost_samples: std::collections::BTreeMap<&'static str, f64>,
+    /// User-mode CPU in its operations since attach (all on-CPU samples in
+    /// map code called from its call sites, shared by operation counts
+    /// where several maps share a site); null without on-CPU sampling.
+    pub cpu_ns: Option<u64>,
     /// sync.Map stores of nil, zero or empty values.
     pub zero_value_stores: u64,
     /// Read/dirty sync.Map: entries of the read map each Range walked (deleted ones included).
@@ -166,6 +236,11 @@ pub struct MapTotals {
     pub untracked_ops: u64,
     /// Shortest entry→RET seen: the probes' own cost inside each measured duration.
     pub latency_floor_ns: u64,
+    /// The probe pair's resolution: twice the spread of its own error,
+    /// calibrated at attach on a function of known duration (and never
+    /// below twice the tightest spread of the operations seen on the
+    /// target). Latencies below it are null.
+    pub latency_resolution_ns: u64,
     /// Map probes attached (0: maps not traced).
     pub probes: u64,
     /// Sampled mode: operations are only seen in some sampling windows;
@@ -332,7 +407,45 @@ pub struct StackCount {
 pub struct FuncLatency {
     pub function: String,
     pub calls: u64,
-    pub latency_ns: Percentiles,
+    /// Percentiles below `resolution_ns` are null (not measurable).
+    pub latency_ns: Latency,
+    pub resolution_ns: u64,
+}
+
+/// Latency percentiles as measured by an entry/RET probe pair: each is
+/// null when below the pair's resolution (what it would show is the probes'
+/// own jitter, not the program's latency).
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct Latency {
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    pub max: Option<u64>,
+    pub mean: Option<f64>,
+    pub resolution_ns: u64,
+}
+
+impl Latency {
+    /// `p` with every figure below `resolution_ns` made null.
+    pub fn resolved(p: &Percentiles, resolution_ns: u64) -> Latency {
+        let keep = |v: u64| (v >= resolution_ns && v > 0).then_some(v);
+        Latency {
+            p50: keep(p.p50),
+            p90: keep(p.p90),
+            p99: keep(p.p99),
+            max: keep(p.max),
+            mean: (p.mean >= resolution_ns as f64 && p.mean > 0.0).then_some(p.mean),
+            resolution_ns,
+        }
+    }
+
+    /// "1.2 ms", or "< 35 µs" below the resolution.
+    pub fn show(v: Option<u64>, resolution_ns: u64, fmt: impl Fn(f64) -> String) -> String {
+        match v {
+            Some(v) => fmt(v as f64),
+            None => format!("< {}", fmt(resolution_ns as f64)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

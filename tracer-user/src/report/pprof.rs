@@ -29,18 +29,37 @@ fn build(report: &Report) -> proto::Profile {
     let mut b = Builder::default();
     // Index 0 must be the empty string.
     b.string("");
-    let sample_type = vec![
+    // With on-CPU samples, the CPU profile's types follow (`go tool pprof
+    // -sample_index=cpu`); allocation samples have zero CPU and CPU
+    // samples zero allocations.
+    let with_cpu = report.cpu.is_some();
+    let mut sample_type = vec![
         b.value_type("alloc_objects", "count"),
         b.value_type("alloc_space", "bytes"),
     ];
+    if with_cpu {
+        sample_type.push(b.value_type("samples", "count"));
+        sample_type.push(b.value_type("cpu", "nanoseconds"));
+    }
     let mut sample = Vec::new();
     for stack in &report.alloc_stacks {
         if stack.objects == 0 && stack.bytes == 0 {
             continue;
         }
+        let mut value = vec![int(stack.objects), int(stack.bytes)];
+        if with_cpu {
+            value.extend([0, 0]);
+        }
         sample.push(proto::Sample {
             location_id: b.locations(&stack.frames),
-            value: vec![int(stack.objects), int(stack.bytes)],
+            value,
+            label: Vec::new(),
+        });
+    }
+    for stack in &report.cpu_stacks {
+        sample.push(proto::Sample {
+            location_id: b.locations(&stack.frames),
+            value: vec![0, 0, int(stack.samples), int(stack.ns)],
             label: Vec::new(),
         });
     }

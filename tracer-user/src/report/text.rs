@@ -1,7 +1,7 @@
 //! A readable table of the heaviest allocation sites.
 use std::io::Write;
 
-use super::{Report, Sink};
+use super::{Latency, Report, Sink};
 
 pub struct TextSink<W: Write> {
     out: W,
@@ -144,18 +144,20 @@ pub fn render(r: &Report, top: usize) -> String {
         );
         for f in &r.functions {
             let l = &f.latency_ns;
+            let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
             let _ = writeln!(
                 s,
                 "{:>10} {:>10} {:>10} {:>10} {:>10}  {}",
                 f.calls,
-                human_ns(l.p50 as f64),
-                human_ns(l.p99 as f64),
-                human_ns(l.max as f64),
-                human_ns(l.mean),
+                show(l.p50),
+                show(l.p99),
+                show(l.max),
+                show(l.mean.map(|m| m as u64)),
                 f.function
             );
         }
     }
+    render_cpu(&mut s, r, top);
     render_maps(&mut s, r, top);
     render_goroutines(&mut s, r, top);
     render_memory(&mut s, r);
@@ -172,6 +174,45 @@ pub fn render(r: &Report, top: usize) -> String {
     s
 }
 
+fn render_cpu(s: &mut String, r: &Report, top: usize) {
+    use std::fmt::Write as _;
+    let Some(c) = &r.cpu else { return };
+    if c.samples == 0 {
+        let _ = writeln!(
+            s,
+            "on-CPU: no samples of the target at {} Hz",
+            c.frequency_hz
+        );
+        return;
+    }
+    let pct = |ns: u64| 100.0 * ns as f64 / c.cpu_ns.max(1) as f64;
+    let kinds = c
+        .by_kind
+        .iter()
+        .filter(|(_, &ns)| ns > 0)
+        .map(|(k, &ns)| format!("{k} {:.1}%", pct(ns)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = writeln!(
+        s,
+        "on-CPU: {} samples at {} Hz = {} of CPU ({} in the kernel); {kinds}",
+        c.samples,
+        c.frequency_hz,
+        human_ns(c.cpu_ns as f64),
+        c.kernel_samples
+    );
+    let _ = writeln!(s, "{:>7} {:>7}  function", "self", "total");
+    for f in c.functions.iter().take(top.min(10)) {
+        let _ = writeln!(
+            s,
+            "{:>6.1}% {:>6.1}%  {}",
+            pct(f.self_ns),
+            pct(f.total_ns),
+            f.function
+        );
+    }
+}
+
 fn render_maps(s: &mut String, r: &Report, top: usize) {
     use std::fmt::Write as _;
     let t = &r.map_totals;
@@ -180,12 +221,14 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
     }
     let _ = writeln!(
         s,
-        "maps: {} seen, {} more summed ({}, {} ops); latencies minus a {} probe floor",
+        "maps: {} seen, {} more summed ({}, {} ops); latencies minus a {} probe floor, \
+         measurable from {}",
         t.tracked,
         t.other_maps,
         human_bytes(t.other_bytes as f64),
         t.other_ops,
-        human_ns(t.latency_floor_ns as f64)
+        human_ns(t.latency_floor_ns as f64),
+        human_ns(t.latency_resolution_ns as f64)
     );
     render_map_sites(s, r, top);
     if r.maps.is_empty() {
@@ -204,13 +247,16 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
         let ops = m
             .ops
             .iter()
-            .map(|(k, v)| match m.latency_ns.get(k) {
-                Some(l) => format!(
-                    "{k} {v} ({}/{})",
-                    human_ns(l.p50 as f64),
-                    human_ns(l.p99 as f64)
-                ),
-                None => format!("{k} {v}"),
+            .map(|(k, v)| {
+                let mut op = format!("{k} {v}");
+                if let Some(l) = m.latency_ns.get(k) {
+                    let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
+                    let _ = write!(op, " ({}/{})", show(l.p50), show(l.p99));
+                }
+                if let Some(Some(c)) = m.cost_ns.get(k) {
+                    let _ = write!(op, " [{} CPU/op]", human_ns(*c));
+                }
+                op
             })
             .collect::<Vec<_>>()
             .join(", ");

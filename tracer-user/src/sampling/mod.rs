@@ -345,6 +345,8 @@ pub struct SampledState {
     insitu: InSitu,
     /// A window was open or closing since the last poll.
     busy_since_poll: bool,
+    /// What the BPF side was last told: map operations are watched.
+    maps_watched: bool,
     /// The regimes the last allocation window watched.
     watched: Watched,
 }
@@ -378,6 +380,7 @@ impl SampledState {
             peak_cores: 0.0,
             insitu: InSitu::default(),
             busy_since_poll: false,
+            maps_watched: false,
             watched: Watched::default(),
         }
     }
@@ -513,6 +516,13 @@ impl SampledState {
                 (false, None),
                 |p| p.attach_maps(bin, exe, pid, points),
             );
+        }
+        // On-CPU samples count toward `cost_ns` only while operations are
+        // counted.
+        let watched = !self.maps.links.is_empty();
+        if watched != self.maps_watched {
+            let flag = tracer_common::config::MAPS_WATCHED;
+            self.maps_watched = cx.probes.set_config(flag, u64::from(watched)).is_ok() && watched;
         }
         self.busy_since_poll |= self.busy();
     }

@@ -83,6 +83,26 @@ impl Symbolizer {
         frames
     }
 
+    /// An on-CPU sample's stack: the sampled instruction itself, then
+    /// return addresses.
+    pub fn sampled_stack(&mut self, pcs: &[u64]) -> Symbolized {
+        let mut at_calls = pcs.to_vec();
+        if let Some(ip) = at_calls.first_mut() {
+            // `frames_at` looks one byte back, as for a return address.
+            *ip = ip.wrapping_add(1);
+        }
+        self.stack(&at_calls)
+    }
+
+    /// The function (link-time entry) containing a runtime PC; a return
+    /// address counts as its call.
+    pub fn func_at(&self, pc: u64, is_return: bool) -> Option<crate::tracee::gobin::FuncInfo> {
+        let link_pc = pc
+            .wrapping_sub(self.bias)
+            .wrapping_sub(u64::from(is_return));
+        self.bin.func_at(link_pc)
+    }
+
     pub fn stack(&mut self, pcs: &[u64]) -> Symbolized {
         let frames: Vec<Frame> = pcs.iter().flat_map(|&pc| self.frames_at(pc)).collect();
         // GC work done inside a program's call (an assist that allocates a
@@ -120,7 +140,7 @@ fn is_gc_work(function: &str) -> bool {
     function.starts_with("runtime.gc")
 }
 
-fn is_runtime(function: &str) -> bool {
+pub fn is_runtime(function: &str) -> bool {
     let pkg = package_of(function);
     pkg == "runtime"
         || pkg.starts_with("runtime/internal")

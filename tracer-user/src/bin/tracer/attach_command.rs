@@ -38,6 +38,7 @@ impl From<&AttachArgs> for Config {
             maps: !args.no_maps,
             time: args.time.clone(),
             top: args.top,
+            cpu_hz: args.cpu_hz,
         }
     }
 }

@@ -70,13 +70,17 @@ pub struct AttachArgs {
     /// Allocation sites shown in the text report.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// On-CPU samples per second on each CPU (a timer interrupt each, no
+    /// probe); 0 switches on-CPU sampling off.
+    #[arg(long, default_value_t = tracer::probes::oncpu::DEFAULT_CPU_HZ, value_name = "HZ")]
+    pub cpu_hz: u64,
     /// Also write a flame graph (SVG) of the allocation stacks at exit.
     #[arg(long, value_name = "FILE.svg")]
     pub flamegraph: Option<PathBuf>,
     /// Also write folded stacks (`root;…;leaf WEIGHT`, for inferno, flamegraph.pl, speedscope).
     #[arg(long, value_name = "FILE")]
     pub folded: Option<PathBuf>,
-    /// Also write a gzipped pprof profile (alloc_objects, alloc_space) for `go tool pprof`.
+    /// Also write a gzipped pprof profile (alloc_objects, alloc_space; samples, cpu with on-CPU sampling) for `go tool pprof`.
     #[arg(long, value_name = "FILE.pb.gz")]
     pub pprof: Option<PathBuf>,
     /// What folded stacks and flame graphs are weighed by.

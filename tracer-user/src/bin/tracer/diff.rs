@@ -30,6 +30,12 @@ pub struct DiffArgs {
 }
 
 pub fn run(args: &DiffArgs) -> anyhow::Result<()> {
+    if args.weight == crate::weight::Weight::Cpu {
+        return Err(tracer::error::UserError::Usage(
+            "diff ranks allocation sites: --weight bytes or objects".into(),
+        )
+        .into());
+    }
     let before = load(&args.before)?;
     let after = load(&args.after)?;
     let diff = compare(&before, &after, args.weight.into());
@@ -276,7 +282,7 @@ fn growth(b: &Amounts, a: &Amounts) -> Growth {
 fn pick(weight: Weight, g: &Growth) -> (i64, f64) {
     match weight {
         Weight::Bytes => (g.bytes, g.bytes_per_sec),
-        Weight::Objects => (g.objects, g.objects_per_sec),
+        Weight::Objects | Weight::Cpu => (g.objects, g.objects_per_sec),
     }
 }
 

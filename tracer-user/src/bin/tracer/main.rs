@@ -13,7 +13,7 @@ mod weight;
 
 use clap::Parser;
 
-pub use tracer::tracer_calibration_point;
+pub use tracer::{tracer_calibration_point, tracer_latency_point};
 
 fn main() {
     let cli = cli::Cli::parse();

@@ -9,6 +9,8 @@ pub enum Weight {
     Bytes,
     /// Allocated objects.
     Objects,
+    /// On-CPU time of the target's sampled stacks (attach only).
+    Cpu,
 }
 
 impl From<Weight> for tracer::report::folded::Weight {
@@ -16,6 +18,7 @@ impl From<Weight> for tracer::report::folded::Weight {
         match w {
             Weight::Bytes => Self::Bytes,
             Weight::Objects => Self::Objects,
+            Weight::Cpu => Self::Cpu,
         }
     }
 }

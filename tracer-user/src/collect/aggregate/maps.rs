@@ -54,6 +54,9 @@ pub struct MapStats {
     /// tells Store from Swap and Delete from LoadAndDelete by the inline
     /// tree at the call site (`resolve_callers`).
     pub callers: BTreeMap<(u32, u64), u64>,
+    /// Operations by (`map_op`, return address of the probed call): how
+    /// the on-CPU samples of each call site are shared among maps.
+    pub op_sites: BTreeMap<(u32, u64), u64>,
     /// When the tracer first saw it (its creation, or its first operation).
     pub seen_at: Option<Instant>,
     /// Its hash seed as a report last read it (see [`Identity`]).
@@ -90,6 +93,24 @@ impl Clone for Identity {
         id.set(seed, resets);
         id
     }
+}
+
+/// The report's name of a `map_op` (None for makemap). sync.Map Swap and
+/// LoadAndDelete are counted in `callers` until resolved, and timed under
+/// the common name.
+pub fn op_name_of(op: u32) -> Option<&'static str> {
+    use op_name::*;
+    Some(match op {
+        map_op::ACCESS | map_op::SYNC_LOAD => LOAD,
+        map_op::ASSIGN | map_op::SYNC_SWAP => STORE,
+        map_op::DELETE | map_op::SYNC_LOAD_AND_DELETE => DELETE,
+        map_op::ITERATE => ITERATE,
+        map_op::CLEAR => CLEAR,
+        map_op::GROW => GROW,
+        map_op::SYNC_LOAD_OR_STORE => LOAD_OR_STORE,
+        map_op::SYNC_RANGE => RANGE,
+        _ => return None,
+    })
 }
 
 /// Latency histograms per operation of one map (since attach).
@@ -184,22 +205,12 @@ impl MapTable {
             _ => None,
         };
         use op_name::*;
-        let name = match ev.op {
-            map_op::ACCESS => LOAD,
-            map_op::ASSIGN => STORE,
-            map_op::DELETE => DELETE,
-            map_op::ITERATE => ITERATE,
-            map_op::CLEAR => CLEAR,
-            map_op::GROW => GROW,
-            map_op::MAKE => return,
-            map_op::SYNC_LOAD => LOAD,
-            // Counted in `callers` until resolved; timed under the common name.
-            map_op::SYNC_SWAP => STORE,
-            map_op::SYNC_LOAD_OR_STORE => LOAD_OR_STORE,
-            map_op::SYNC_LOAD_AND_DELETE => DELETE,
-            map_op::SYNC_RANGE => RANGE,
-            _ => return,
+        let Some(name) = op_name_of(ev.op) else {
+            return;
         };
+        if name != GROW {
+            *m.op_sites.entry((ev.op, ev.ret_pc)).or_default() += 1;
+        }
         if ev.op == map_op::SYNC_SWAP || ev.op == map_op::SYNC_LOAD_AND_DELETE {
             *m.callers.entry((ev.op, ev.ret_pc)).or_default() += 1;
         } else {

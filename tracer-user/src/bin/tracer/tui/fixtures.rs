@@ -1,7 +1,7 @@
 //! Hand-built reports for the tests.
 use tracer::{
     report::{
-        AllocSite, AllocTotals, FuncLatency, HistBucket, Overhead, Percentiles, Report, SizeCount,
+        AllocSite, AllocTotals, FuncLatency, HistBucket, Latency, Overhead, Report, SizeCount,
         TargetInfo, Window,
     },
     tracee::gobin::Frame,
@@ -117,13 +117,15 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
         functions: vec![FuncLatency {
             function: "main.(*Server).handle".into(),
             calls: (secs * 100.0) as u64,
-            latency_ns: Percentiles {
-                p50: 1_500_000,
-                p90: 3_000_000,
-                p99: 9_000_000,
-                max: 20_000_000,
-                mean: 2_000_000.0,
+            latency_ns: Latency {
+                p50: Some(1_500_000),
+                p90: Some(3_000_000),
+                p99: Some(9_000_000),
+                max: Some(20_000_000),
+                mean: Some(2_000_000.0),
+                resolution_ns: 30_000,
             },
+            resolution_ns: 30_000,
         }],
         alloc_stacks: Vec::new(),
         goroutines: Vec::new(),
@@ -132,6 +134,8 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
         map_sites: Vec::new(),
         maps: Vec::new(),
         map_totals: Default::default(),
+        cpu: None,
+        cpu_stacks: Vec::new(),
         findings: Vec::new(),
     }
 }

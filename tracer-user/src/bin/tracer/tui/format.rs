@@ -71,6 +71,37 @@ pub fn map_numbers(m: &tracer::report::MapReport) -> String {
     )
 }
 
+/// A listed map's latency and CPU per operation: "load p50 < 12µs p99
+/// < 12µs, CPU/op n/a (≤ 1.2µs) · store …", then its CPU in operations.
+pub fn map_costs(m: &tracer::report::MapReport) -> String {
+    use tracer::report::Latency;
+    let mut parts = Vec::new();
+    for op in m.ops.keys() {
+        let mut p = Vec::new();
+        if let Some(l) = m.latency_ns.get(op) {
+            let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
+            p.push(format!("p50 {} p99 {}", show(l.p50), show(l.p99)));
+        }
+        match (m.cost_ns.get(op), m.cost_ns_ci95.get(op)) {
+            (Some(Some(c)), Some([lo, hi])) => p.push(format!(
+                "CPU/op {} ({}–{})",
+                human_ns(*c),
+                human_ns(*lo),
+                human_ns(*hi)
+            )),
+            (Some(None), Some([_, hi])) => p.push(format!("CPU/op n/a (≤ {})", human_ns(*hi))),
+            _ => {}
+        }
+        if !p.is_empty() {
+            parts.push(format!("{op} {}", p.join(", ")));
+        }
+    }
+    if let Some(ns) = m.cpu_ns {
+        parts.push(format!("CPU in its operations {}", human_ns(ns as f64)));
+    }
+    parts.join(" · ")
+}
+
 /// A site's place: `dir/file.go:12` when wide, `file.go:12` when narrow.
 pub fn site_place(file: &str, line: u32, wide: bool) -> String {
     if wide {

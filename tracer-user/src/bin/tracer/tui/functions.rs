@@ -2,7 +2,7 @@
 use std::{cmp::Ordering, collections::HashMap};
 
 use super::table::{SortColumn, TableRow};
-use tracer::report::{Percentiles, Report};
+use tracer::report::{Latency, Report};
 
 pub struct FuncRow {
     pub function: String,
@@ -12,7 +12,7 @@ pub struct FuncRow {
     pub calls_per_sec: f64,
     /// Latency over the whole run: an interval often holds too few calls
     /// for a meaningful p99.
-    pub latency: Percentiles,
+    pub latency: Latency,
     haystack: String,
 }
 
@@ -64,7 +64,7 @@ impl TableRow for FuncRow {
             FuncSort::P99 => b.p99.cmp(&a.p99),
             FuncSort::P50 => b.p50.cmp(&a.p50),
             FuncSort::Max => b.max.cmp(&a.max),
-            FuncSort::Mean => b.mean.total_cmp(&a.mean),
+            FuncSort::Mean => b.mean.unwrap_or(0.0).total_cmp(&a.mean.unwrap_or(0.0)),
             FuncSort::CallsPerSec => other.calls_per_sec.total_cmp(&self.calls_per_sec),
             FuncSort::Calls => other.calls.cmp(&self.calls),
             FuncSort::Function => Ordering::Equal,

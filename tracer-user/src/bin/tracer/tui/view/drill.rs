@@ -14,6 +14,7 @@ use crate::tui::{
     functions::FuncRow,
     sites::SiteRow,
 };
+use tracer::report::Latency;
 use tracer::tracee::gobin::Frame as GoFrame;
 
 const SITE: Style = Style::new().add_modifier(Modifier::BOLD);
@@ -142,6 +143,7 @@ fn render_sizes(f: &mut Frame, area: Rect, r: &SiteRow) {
 fn render_function(f: &mut Frame, area: Rect, r: &FuncRow) {
     let inner = body_block(f, area, format!("Functions › {}", r.function));
     let l = &r.latency;
+    let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
     let lines = vec![
         Line::styled(r.function.clone(), SITE),
         Line::raw(format!(
@@ -151,11 +153,11 @@ fn render_function(f: &mut Frame, area: Rect, r: &FuncRow) {
         )),
         Line::raw(format!(
             "latency since start: p50 {} · p90 {} · p99 {} · max {} · mean {}",
-            human_ns(l.p50 as f64),
-            human_ns(l.p90 as f64),
-            human_ns(l.p99 as f64),
-            human_ns(l.max as f64),
-            human_ns(l.mean),
+            show(l.p50),
+            show(l.p90),
+            show(l.p99),
+            show(l.max),
+            show(l.mean.map(|m| m as u64)),
         )),
     ];
     f.render_widget(Paragraph::new(lines), inner);

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::tui::{
     app::App,
-    format::{human_bytes, human_count, map_numbers, short_function, site_place},
+    format::{human_bytes, human_count, map_costs, map_numbers, short_function, site_place},
     map_sites::MapSiteRow,
 };
 use tracer::report::MapSite;
@@ -235,7 +235,14 @@ pub fn render_map_site(f: &mut Frame, area: Rect, app: &App, r: &MapSiteRow) {
             rep.maps
                 .iter()
                 .filter(|m| r.key.holds(m))
-                .map(|m| Line::raw(format!("{}  {}", map_numbers(m), m.id)))
+                .flat_map(|m| {
+                    let costs = map_costs(m);
+                    let mut lines = vec![Line::raw(format!("{}  {}", map_numbers(m), m.id))];
+                    if !costs.is_empty() {
+                        lines.push(Line::styled(format!("           {costs}"), DIM));
+                    }
+                    lines
+                })
                 .collect()
         })
         .unwrap_or_default();

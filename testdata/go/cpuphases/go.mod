@@ -1,0 +1,3 @@
+module cpuphases
+
+go 1.21

@@ -1,0 +1,229 @@
+//! Calibrations on functions of the tracer's own, before anything is
+//! attached to the target: what one uprobe hit costs (`Probes::calibrate`),
+//! and how finely an entry/RET probe pair can time a call
+//! (`Probes::calibrate_latency`).
+use std::{path::Path, time::Instant};
+
+use tracer_common::{CALIBRATION_SLOTS, MAP_CALIBRATION};
+
+use super::attach::{Point, Probes, ALLOC_PROGRAM};
+use crate::{error::UserError, tracee::disasm};
+
+const CALIB_ENTRY_PROGRAM: &str = "calib_entry";
+const CALIB_EXIT_PROGRAM: &str = "calib_exit";
+pub(super) const CALIBRATION_PROGRAMS: [&str; 2] = [CALIB_ENTRY_PROGRAM, CALIB_EXIT_PROGRAM];
+
+/// What the latency calibration measured (ns).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LatencyCalibration {
+    /// The call's own duration, timed unprobed (median).
+    pub true_ns: u64,
+    /// Median of what the probe pair measured, minus `true_ns`: the
+    /// pair's own share of every duration.
+    pub offset_ns: u64,
+    /// Spread of the pair's error (99th minus 1st percentile): its noise
+    /// width (the resolution is twice it).
+    pub spread_ns: u64,
+    /// Calls timed.
+    pub calls: u64,
+}
+
+impl Probes {
+    /// Measures the cost of one uprobe hit: time calls of a probed function
+    /// in this process against the same calls unprobed. The probe filters
+    /// everything out (largest size floor), as the real probe does for
+    /// filtered sizes, so it only adds its hits to PROBE_HITS/FILTERED.
+    pub fn calibrate(&mut self) -> Result<f64, UserError> {
+        const CALLS: u32 = 600;
+        let exe = own_exe()?;
+        let (me, _) = own_symbol(&exe, "tracer_calibration_point")?;
+        // Medians of three batches: a stolen time slice (a busy host) in
+        // one batch does not make every later budget wrong.
+        let base = median3(|| time_calls(CALLS));
+        let point = Point {
+            program: ALLOC_PROGRAM,
+            offset: me,
+            cookie: tracer_common::COOKIE_MIN_SIZE_MASK,
+            what: "the calibration probe",
+        };
+        let handles = self.attach(&exe, std::process::id(), &[point])?;
+        let probed = median3(|| time_calls(CALLS));
+        self.detach_own(handles, 1);
+        Ok(((probed - base).max(0.0) / f64::from(CALLS)).max(1.0))
+    }
+
+    /// Times calls of a function of known duration (~2 µs, measured
+    /// unprobed first) with the entry/RET probe pair the timed and map
+    /// probes use: the pair's offset and the spread of its error.
+    pub fn calibrate_latency(&mut self) -> Result<LatencyCalibration, UserError> {
+        const CALLS: u32 = 400;
+        let exe = own_exe()?;
+        let (entry, code) = own_symbol(&exe, "tracer_latency_point")?;
+        let spins = spins_for(2_000);
+        let mut unprobed: Vec<u64> = (0..CALLS).map(|_| time_one(spins)).collect();
+        let true_ns = percentile(&mut unprobed, 0.5);
+        let mut points = vec![Point {
+            program: CALIB_ENTRY_PROGRAM,
+            offset: entry,
+            cookie: 0,
+            what: "the latency calibration probe",
+        }];
+        points.extend(disasm::ret_offsets(&code, 0).into_iter().map(|r| Point {
+            program: CALIB_EXIT_PROGRAM,
+            offset: entry + r,
+            cookie: 0,
+            what: "the latency calibration probe",
+        }));
+        if points.len() < 2 {
+            return Err(UserError::Kernel(
+                "latency calibration: no RET in tracer_latency_point".into(),
+            ));
+        }
+        let n = points.len();
+        let handles = self.attach(&exe, std::process::id(), &points)?;
+        for _ in 0..CALLS.min(CALIBRATION_SLOTS) {
+            std::hint::black_box(tracer_latency_point(std::hint::black_box(spins)));
+        }
+        self.detach_own(handles, n);
+        let mut measured = self.calibration_durations()?;
+        if measured.len() < 50 {
+            return Err(UserError::Kernel(format!(
+                "latency calibration: {} of {CALLS} calls timed",
+                measured.len()
+            )));
+        }
+        let median = percentile(&mut measured, 0.5);
+        let spread = percentile(&mut measured, 0.99) - percentile(&mut measured, 0.01);
+        Ok(LatencyCalibration {
+            true_ns,
+            offset_ns: median.saturating_sub(true_ns),
+            spread_ns: spread.max(1),
+            calls: measured.len() as u64,
+        })
+    }
+
+    fn calibration_durations(&mut self) -> Result<Vec<u64>, UserError> {
+        let map = self
+            .ebpf
+            .map(MAP_CALIBRATION)
+            .ok_or_else(|| UserError::Kernel("map CALIBRATION missing".into()))?;
+        let array: aya::maps::Array<_, u64> = aya::maps::Array::try_from(map)
+            .map_err(|e| UserError::Kernel(format!("map CALIBRATION: {e}")))?;
+        let n = array.get(&CALIBRATION_SLOTS, 0).unwrap_or(0);
+        Ok((0..n.min(u64::from(CALIBRATION_SLOTS)) as u32)
+            .filter_map(|i| array.get(&i, 0).ok())
+            .filter(|&d| d > 0)
+            .collect())
+    }
+
+    fn detach_own(&mut self, handles: Vec<super::attach::LinkHandle>, points: usize) {
+        for h in handles {
+            drop(self.links[h].take());
+        }
+        self.attached -= points;
+    }
+}
+
+/// `q`-quantile of `v` (sorts it).
+fn percentile(v: &mut [u64], q: f64) -> u64 {
+    v.sort_unstable();
+    v.get(((v.len() as f64 - 1.0) * q).round() as usize)
+        .copied()
+        .unwrap_or(0)
+}
+
+fn median3(mut f: impl FnMut() -> f64) -> f64 {
+    let mut v = [f(), f(), f()];
+    v.sort_by(f64::total_cmp);
+    v[1]
+}
+
+fn own_exe() -> Result<std::path::PathBuf, UserError> {
+    std::fs::read_link("/proc/self/exe")
+        .map_err(|e| UserError::Kernel(format!("/proc/self/exe: {e}")))
+}
+
+/// File offset and code of a function of this (Rust) executable.
+fn own_symbol(exe: &Path, name: &str) -> Result<(u64, Vec<u8>), UserError> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    let missing = || {
+        UserError::Kernel(format!(
+            "calibration symbol {name} not found in the tracer binary"
+        ))
+    };
+    let data =
+        std::fs::read(exe).map_err(|e| UserError::Kernel(format!("{}: {e}", exe.display())))?;
+    let file = object::File::parse(&*data).map_err(|_| missing())?;
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(name))
+        .ok_or_else(missing)?;
+    let section = file
+        .section_by_index(sym.section_index().ok_or_else(missing)?)
+        .map_err(|_| missing())?;
+    let (file_off, _) = section.file_range().ok_or_else(missing)?;
+    let off = sym.address() - section.address() + file_off;
+    let code = data
+        .get(off as usize..(off + sym.size()) as usize)
+        .ok_or_else(missing)?
+        .to_vec();
+    Ok((off, code))
+}
+
+/// CPU time (ns) of `n` calls on this thread: the probe's work is charged
+/// to the thread that hits it, and CPU time ignores time spent descheduled.
+fn time_calls(n: u32) -> f64 {
+    let t = thread_cpu_ns();
+    for i in 0..n {
+        std::hint::black_box(tracer_calibration_point(std::hint::black_box(i as u64)));
+    }
+    thread_cpu_ns().saturating_sub(t) as f64
+}
+
+fn thread_cpu_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Wall time of one unprobed call of `tracer_latency_point(spins)`.
+fn time_one(spins: u64) -> u64 {
+    let t = Instant::now();
+    std::hint::black_box(tracer_latency_point(std::hint::black_box(spins)));
+    t.elapsed().as_nanos() as u64
+}
+
+/// Spins that make `tracer_latency_point` take about `ns`.
+fn spins_for(ns: u64) -> u64 {
+    let mut spins = 64;
+    while spins < 1 << 30 {
+        let mut v: Vec<u64> = (0..9).map(|_| time_one(spins)).collect();
+        if percentile(&mut v, 0.5) >= ns {
+            break;
+        }
+        spins *= 2;
+    }
+    spins
+}
+
+/// A function of our own to probe during calibration. Exported so it keeps
+/// its symbol and is never inlined.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn tracer_calibration_point(x: u64) -> u64 {
+    x.wrapping_mul(31)
+}
+
+/// The latency calibration's function: `spins` rounds of arithmetic.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn tracer_latency_point(spins: u64) -> u64 {
+    let mut x = spins;
+    for i in 0..spins {
+        x = std::hint::black_box(x.wrapping_mul(31) ^ i);
+    }
+    x
+}
