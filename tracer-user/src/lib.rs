@@ -7,7 +7,7 @@
 //! use tracer::session::{Config, Mode, Session};
 //! # fn main() -> anyhow::Result<()> {
 //! let config = Config { pid: 1234, mode: Mode::Sampled, max_overhead_pct: 3.0,
-//!                       maps: true, time: Vec::new(), top: 20 };
+//!                       maps: true, time: Vec::new(), top: 20, cpu_hz: 99 };
 //! let mut session = Session::prepare(&config)?.attach()?; // checks, then probes
 //! let start = session.mark();
 //! // … drive it: `sample()` once a second, `sampler_step()` when
