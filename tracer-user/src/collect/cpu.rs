@@ -352,3 +352,43 @@ fn map_operation(
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_of_work() {
+        assert_eq!(work_of("runtime.gcAssistAlloc1"), Some(Work::GcAssist));
+        assert_eq!(work_of("runtime.mallocgcSmallNoScanSC4"), Some(Work::Alloc));
+        assert_eq!(work_of("runtime.growslice"), Some(Work::Alloc));
+        assert_eq!(work_of("runtime.mapaccess1_fast64"), Some(Work::Map));
+        assert_eq!(
+            work_of("internal/runtime/maps.(*table).clone"),
+            Some(Work::Map)
+        );
+        assert_eq!(work_of("sync.(*Map).Load"), Some(Work::Map));
+        assert_eq!(work_of("runtime.mapinitnoop"), None);
+        assert_eq!(work_of("main.phaseArith"), None);
+        assert_eq!(work_of("runtime.memmove"), None);
+    }
+
+    #[test]
+    fn deltas_keep_what_grew() {
+        let key = |id| CpuKey {
+            stack_id: id,
+            flags: 0,
+        };
+        let from: CpuCounts = [(key(1), 5), (key(2), 3)].into();
+        let to: CpuCounts = [(key(1), 9), (key(2), 3), (key(3), 1)].into();
+        let d = delta(&to, &from);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[&key(1)], 4);
+        assert_eq!(d[&key(3)], 1);
+    }
+
+    #[test]
+    fn no_probe_page_for_a_missing_process() {
+        assert_eq!(probe_page(u32::MAX), None);
+    }
+}
