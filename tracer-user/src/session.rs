@@ -280,8 +280,7 @@ impl Prepared {
         let sampled = sample_plan.is_some();
         let attach_started = Instant::now();
         let mut probes = attach::load()?;
-        let cost_per_hit_ns = probes.calibrate()?;
-        let latency = probes.calibrate_latency()?;
+        let (cost_per_hit_ns, latency) = probes.calibrate_all()?;
         probes.enable_stats();
         probes.configure(layout, target.pid)?;
         if !sampled && !map_points.is_empty() {
@@ -571,7 +570,7 @@ impl Session {
             .sampling
             .as_ref()
             .map(|_| to.map_watch.saturating_sub(from.map_watch).as_secs_f64());
-        let built = map_report::build(
+        let mut built = map_report::build(
             &self.maps,
             &collector.agg.maps,
             &from.map_ops,
@@ -582,7 +581,6 @@ impl Session {
             &map_series,
             &mut stack_of,
         );
-        let mut built = built;
         if let Some(c) = &self.cpu {
             map_cost::fill(
                 &mut built.maps,
@@ -675,15 +673,15 @@ impl Session {
             stack_drops: counters.cpu_stack_drops,
             top: self.top,
         };
-        let (symbolizer, map_funcs) = (&mut self.symbolizer, &self.map_funcs);
-        let built = cpu::build(&window, params, symbolizer, map_funcs, &mut stack_of);
-        let since_attach = cpu::user_only(&to.cpu);
-        let all = cpu::Params { top: 0, ..params };
-        let ops = cpu::build(&since_attach, all, symbolizer, map_funcs, &mut stack_of);
-        let ops = cpu::MapOpsCpu {
-            all: ops.map_ops,
-            watched: ops.map_ops_watched,
-        };
+        let built = cpu::build(&window, params, &mut self.symbolizer, &mut stack_of);
+        let ops = cpu::map_ops(
+            &to.cpu,
+            sampler.period_ns,
+            params.probe_page,
+            &self.symbolizer,
+            &self.map_funcs,
+            &mut stack_of,
+        );
         (Some(built.report), built.stacks, ops)
     }
 
@@ -694,12 +692,11 @@ impl Session {
             .map(|(f, (now, base))| {
                 let mut h = now.clone();
                 let _ = h.subtract(base);
-                let resolution_ns = 2 * self.latency.spread_ns;
+                let resolution_ns = Latency::resolution_for(self.latency.spread_ns);
                 FuncLatency {
                     function: f.name.clone(),
                     calls: h.len(),
                     latency_ns: Latency::resolved(&percentiles(&h), resolution_ns),
-                    resolution_ns,
                 }
             })
             .collect()

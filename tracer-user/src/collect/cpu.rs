@@ -70,15 +70,6 @@ pub fn delta(to: &CpuCounts, from: &CpuCounts) -> CpuCounts {
         .collect()
 }
 
-/// The samples map costs use: in user mode.
-pub fn user_only(counts: &CpuCounts) -> CpuCounts {
-    counts
-        .iter()
-        .filter(|(k, _)| k.flags & cpu_flags::KERNEL == 0)
-        .map(|(k, n)| (*k, *n))
-        .collect()
-}
-
 /// What kind of work a sample is in: the innermost frame that says.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Work {
@@ -153,11 +144,6 @@ pub struct MapOpsCpu {
 pub struct Built {
     pub report: CpuReport,
     pub stacks: Vec<CpuStack>,
-    /// User-mode samples in map operations per (map_op, return address of
-    /// the probed function's call): all of them, and those taken while
-    /// operations were counted.
-    pub map_ops: HashMap<(u32, u64), OpCpu>,
-    pub map_ops_watched: HashMap<(u32, u64), OpCpu>,
 }
 
 /// How the samples were taken and how much of them to list.
@@ -173,13 +159,24 @@ pub struct Params {
     pub top: usize,
 }
 
-/// Where the samples went. `map_funcs` maps the link-time entry of each
-/// probed map function to its `map_op`; `stack_of` reads a stack by id.
+/// The sample's user stack, when it was stored and read.
+fn pcs_of(key: &CpuKey, stack_of: &mut dyn FnMut(u32) -> Option<Vec<u64>>) -> Option<Vec<u64>> {
+    (key.stack_id != tracer_common::CPU_NO_STACK)
+        .then(|| stack_of(key.stack_id))
+        .flatten()
+        .filter(|p| !p.is_empty())
+}
+
+/// The sample was taken in the target's `[uprobes]` page.
+fn stepping(pcs: &[u64], probe_page: Option<(u64, u64)>) -> bool {
+    probe_page.is_some_and(|(a, b)| (a..b).contains(&pcs[0]))
+}
+
+/// Where the samples went; `stack_of` reads a stack by id.
 pub fn build(
     samples: &CpuCounts,
     params: Params,
     symbolizer: &mut Symbolizer,
-    map_funcs: &HashMap<u64, u32>,
     stack_of: &mut dyn FnMut(u32) -> Option<Vec<u64>>,
 ) -> Built {
     let Params {
@@ -193,8 +190,6 @@ pub fn build(
     let mut sites: HashMap<crate::tracee::gobin::Frame, [u64; 5]> = HashMap::new();
     let mut by_work = [0u64; 5];
     let mut stacks = Vec::new();
-    let mut map_ops: HashMap<(u32, u64), OpCpu> = HashMap::new();
-    let mut map_ops_watched: HashMap<(u32, u64), OpCpu> = HashMap::new();
     let (mut total, mut kernel) = (0u64, 0u64);
     for (key, &n) in samples {
         total += n;
@@ -202,15 +197,11 @@ pub fn build(
             kernel += n;
         }
         let ns = n * period_ns;
-        let Some(pcs) = (key.stack_id != tracer_common::CPU_NO_STACK)
-            .then(|| stack_of(key.stack_id))
-            .flatten()
-            .filter(|p| !p.is_empty())
-        else {
+        let Some(pcs) = pcs_of(key, stack_of) else {
             functions.entry("[unknown]".into()).or_default().0 += ns;
             continue;
         };
-        let stepping = probe_page.is_some_and(|(a, b)| (a..b).contains(&pcs[0]));
+        let stepping = stepping(&pcs, probe_page);
         let sym = if stepping {
             // The chain above is the probed function's caller's: the
             // probed function's own frame is not in it.
@@ -241,17 +232,6 @@ pub fn build(
             if !seen.contains(&f.function.as_str()) {
                 seen.push(&f.function);
                 functions.entry(f.function.clone()).or_default().1 += ns;
-            }
-        }
-        if key.flags & cpu_flags::KERNEL == 0 && !stepping {
-            if let Some(op) = map_operation(&pcs, symbolizer, map_funcs) {
-                let watched = key.flags & cpu_flags::MAPS_WATCHED != 0;
-                let into = [Some(&mut map_ops), watched.then_some(&mut map_ops_watched)];
-                for e in into.into_iter().flatten() {
-                    let e = e.entry(op).or_default();
-                    e.samples += n;
-                    e.ns += ns;
-                }
             }
         }
         stacks.push(CpuStack {
@@ -319,9 +299,44 @@ pub fn build(
             sites,
         },
         stacks,
-        map_ops,
-        map_ops_watched,
     }
+}
+
+/// User-mode CPU in map operations per (map_op, call site), all of it and
+/// what was sampled while operations were counted. `map_funcs` maps the
+/// link-time entry of each probed map function to its `map_op`. Only the
+/// return addresses are looked up: nothing is symbolized.
+pub fn map_ops(
+    samples: &CpuCounts,
+    period_ns: u64,
+    probe_page: Option<(u64, u64)>,
+    symbolizer: &Symbolizer,
+    map_funcs: &HashMap<u64, u32>,
+    stack_of: &mut dyn FnMut(u32) -> Option<Vec<u64>>,
+) -> MapOpsCpu {
+    let mut out = MapOpsCpu::default();
+    for (key, &n) in samples {
+        if key.flags & cpu_flags::KERNEL != 0 {
+            continue;
+        }
+        let Some(pcs) = pcs_of(key, stack_of) else {
+            continue;
+        };
+        if stepping(&pcs, probe_page) {
+            continue;
+        }
+        let Some(op) = map_operation(&pcs, symbolizer, map_funcs) else {
+            continue;
+        };
+        let watched = key.flags & cpu_flags::MAPS_WATCHED != 0;
+        let into = [Some(&mut out.all), watched.then_some(&mut out.watched)];
+        for e in into.into_iter().flatten() {
+            let e = e.entry(op).or_default();
+            e.samples += n;
+            e.ns += n * period_ns;
+        }
+    }
+    out
 }
 
 fn step_frame() -> crate::tracee::gobin::Frame {
@@ -338,7 +353,7 @@ fn step_frame() -> crate::tracee::gobin::Frame {
 /// (what the map probes record as `ret_pc`).
 fn map_operation(
     pcs: &[u64],
-    symbolizer: &mut Symbolizer,
+    symbolizer: &Symbolizer,
     map_funcs: &HashMap<u64, u32>,
 ) -> Option<(u32, u64)> {
     let mut found = None;

@@ -69,7 +69,7 @@ pub fn resolution(table: &MapTable, calibrated: u64) -> u64 {
         .filter(|h| h.len() >= RESOLUTION_MIN_TIMINGS)
         .map(|h| h.value_at_quantile(0.99).saturating_sub(table.floor_ns))
         .min();
-    2 * calibrated.max(tightest.unwrap_or(0))
+    Latency::resolution_for(calibrated.max(tightest.unwrap_or(0)))
 }
 
 /// Live entries of a map read from its header, for the growth timeline.

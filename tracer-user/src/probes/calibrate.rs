@@ -34,9 +34,22 @@ impl Probes {
     /// everything out (largest size floor), as the real probe does for
     /// filtered sizes, so it only adds its hits to PROBE_HITS/FILTERED.
     pub fn calibrate(&mut self) -> Result<f64, UserError> {
-        const CALLS: u32 = 600;
         let exe = own_exe()?;
-        let (me, _) = own_symbol(&exe, "tracer_calibration_point")?;
+        let [(me, _)] = own_symbols(&exe, [HIT_POINT])?;
+        self.calibrate_hit(&exe, me)
+    }
+
+    /// Both calibrations (the executable is read once): a hit's cost, and
+    /// the probe pair's latency resolution.
+    pub fn calibrate_all(&mut self) -> Result<(f64, LatencyCalibration), UserError> {
+        let exe = own_exe()?;
+        let [(hit, _), (latency, code)] = own_symbols(&exe, [HIT_POINT, LATENCY_POINT])?;
+        let cost = self.calibrate_hit(&exe, hit)?;
+        Ok((cost, self.calibrate_latency(&exe, latency, &code)?))
+    }
+
+    fn calibrate_hit(&mut self, exe: &Path, me: u64) -> Result<f64, UserError> {
+        const CALLS: u32 = 600;
         // Medians of three batches: a stolen time slice (a busy host) in
         // one batch does not make every later budget wrong.
         let base = median3(|| time_calls(CALLS));
@@ -46,7 +59,7 @@ impl Probes {
             cookie: tracer_common::COOKIE_MIN_SIZE_MASK,
             what: "the calibration probe",
         };
-        let handles = self.attach(&exe, std::process::id(), &[point])?;
+        let handles = self.attach(exe, std::process::id(), &[point])?;
         let probed = median3(|| time_calls(CALLS));
         self.detach_own(handles, 1);
         Ok(((probed - base).max(0.0) / f64::from(CALLS)).max(1.0))
@@ -55,10 +68,13 @@ impl Probes {
     /// Times calls of a function of known duration (~2 µs, measured
     /// unprobed first) with the entry/RET probe pair the timed and map
     /// probes use: the pair's offset and the spread of its error.
-    pub fn calibrate_latency(&mut self) -> Result<LatencyCalibration, UserError> {
+    fn calibrate_latency(
+        &mut self,
+        exe: &Path,
+        entry: u64,
+        code: &[u8],
+    ) -> Result<LatencyCalibration, UserError> {
         const CALLS: u32 = 400;
-        let exe = own_exe()?;
-        let (entry, code) = own_symbol(&exe, "tracer_latency_point")?;
         let spins = spins_for(2_000);
         let mut unprobed: Vec<u64> = (0..CALLS).map(|_| time_one(spins)).collect();
         let true_ns = percentile(&mut unprobed, 0.5);
@@ -68,7 +84,7 @@ impl Probes {
             cookie: 0,
             what: "the latency calibration probe",
         }];
-        points.extend(disasm::ret_offsets(&code, 0).into_iter().map(|r| Point {
+        points.extend(disasm::ret_offsets(code, 0).into_iter().map(|r| Point {
             program: CALIB_EXIT_PROGRAM,
             offset: entry + r,
             cookie: 0,
@@ -80,7 +96,7 @@ impl Probes {
             ));
         }
         let n = points.len();
-        let handles = self.attach(&exe, std::process::id(), &points)?;
+        let handles = self.attach(exe, std::process::id(), &points)?;
         for _ in 0..CALLS.min(CALIBRATION_SLOTS) {
             std::hint::black_box(tracer_latency_point(std::hint::black_box(spins)));
         }
@@ -143,31 +159,45 @@ fn own_exe() -> Result<std::path::PathBuf, UserError> {
         .map_err(|e| UserError::Kernel(format!("/proc/self/exe: {e}")))
 }
 
-/// File offset and code of a function of this (Rust) executable.
-fn own_symbol(exe: &Path, name: &str) -> Result<(u64, Vec<u8>), UserError> {
+const HIT_POINT: &str = "tracer_calibration_point";
+const LATENCY_POINT: &str = "tracer_latency_point";
+
+/// File offset and code of functions of this (Rust) executable.
+fn own_symbols<const N: usize>(
+    exe: &Path,
+    names: [&str; N],
+) -> Result<[(u64, Vec<u8>); N], UserError> {
     use object::{Object, ObjectSection, ObjectSymbol};
-    let missing = || {
-        UserError::Kernel(format!(
-            "calibration symbol {name} not found in the tracer binary"
-        ))
-    };
     let data =
         std::fs::read(exe).map_err(|e| UserError::Kernel(format!("{}: {e}", exe.display())))?;
-    let file = object::File::parse(&*data).map_err(|_| missing())?;
-    let sym = file
-        .symbols()
-        .find(|s| s.name() == Ok(name))
-        .ok_or_else(missing)?;
-    let section = file
-        .section_by_index(sym.section_index().ok_or_else(missing)?)
-        .map_err(|_| missing())?;
-    let (file_off, _) = section.file_range().ok_or_else(missing)?;
-    let off = sym.address() - section.address() + file_off;
-    let code = data
-        .get(off as usize..(off + sym.size()) as usize)
-        .ok_or_else(missing)?
-        .to_vec();
-    Ok((off, code))
+    let file = object::File::parse(&*data).ok();
+    let one = |name: &str| {
+        let missing = || {
+            UserError::Kernel(format!(
+                "calibration symbol {name} not found in the tracer binary"
+            ))
+        };
+        let file = file.as_ref().ok_or_else(missing)?;
+        let sym = file
+            .symbols()
+            .find(|s| s.name() == Ok(name))
+            .ok_or_else(missing)?;
+        let section = file
+            .section_by_index(sym.section_index().ok_or_else(missing)?)
+            .map_err(|_| missing())?;
+        let (file_off, _) = section.file_range().ok_or_else(missing)?;
+        let off = sym.address() - section.address() + file_off;
+        let code = data
+            .get(off as usize..(off + sym.size()) as usize)
+            .ok_or_else(missing)?
+            .to_vec();
+        Ok((off, code))
+    };
+    let mut out = Vec::with_capacity(N);
+    for name in names {
+        out.push(one(name)?);
+    }
+    Ok(out.try_into().expect("one entry per name"))
 }
 
 /// CPU time (ns) of `n` calls on this thread: the probe's work is charged

@@ -407,9 +407,8 @@ pub struct StackCount {
 pub struct FuncLatency {
     pub function: String,
     pub calls: u64,
-    /// Percentiles below `resolution_ns` are null (not measurable).
+    /// Percentiles below `latency_ns.resolution_ns` are null (not measurable).
     pub latency_ns: Latency,
-    pub resolution_ns: u64,
 }
 
 /// Latency percentiles as measured by an entry/RET probe pair: each is
@@ -439,11 +438,18 @@ impl Latency {
         }
     }
 
-    /// "1.2 ms", or "< 35 µs" below the resolution.
-    pub fn show(v: Option<u64>, resolution_ns: u64, fmt: impl Fn(f64) -> String) -> String {
+    /// The resolution for a probe pair whose noise is `width_ns` wide
+    /// (p99 − p1 of its own error): a figure within twice it is noise.
+    pub fn resolution_for(width_ns: u64) -> u64 {
+        2 * width_ns
+    }
+
+    /// One of this latency's figures: "1.2 ms", or "< 35 µs" below the
+    /// resolution.
+    pub fn show(&self, v: Option<u64>, fmt: impl Fn(f64) -> String) -> String {
         match v {
             Some(v) => fmt(v as f64),
-            None => format!("< {}", fmt(resolution_ns as f64)),
+            None => format!("< {}", fmt(self.resolution_ns as f64)),
         }
     }
 }

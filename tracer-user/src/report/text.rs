@@ -1,7 +1,7 @@
 //! A readable table of the heaviest allocation sites.
 use std::io::Write;
 
-use super::{Latency, Report, Sink};
+use super::{Report, Sink};
 
 pub struct TextSink<W: Write> {
     out: W,
@@ -144,7 +144,7 @@ pub fn render(r: &Report, top: usize) -> String {
         );
         for f in &r.functions {
             let l = &f.latency_ns;
-            let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
+            let show = |v: Option<u64>| l.show(v, human_ns);
             let _ = writeln!(
                 s,
                 "{:>10} {:>10} {:>10} {:>10} {:>10}  {}",
@@ -250,7 +250,7 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
             .map(|(k, v)| {
                 let mut op = format!("{k} {v}");
                 if let Some(l) = m.latency_ns.get(k) {
-                    let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
+                    let show = |v: Option<u64>| l.show(v, human_ns);
                     let _ = write!(op, " ({}/{})", show(l.p50), show(l.p99));
                 }
                 if let Some(Some(c)) = m.cost_ns.get(k) {

@@ -125,7 +125,6 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
                 mean: Some(2_000_000.0),
                 resolution_ns: 30_000,
             },
-            resolution_ns: 30_000,
         }],
         alloc_stacks: Vec::new(),
         goroutines: Vec::new(),

@@ -74,12 +74,11 @@ pub fn map_numbers(m: &tracer::report::MapReport) -> String {
 /// A listed map's latency and CPU per operation: "load p50 < 12µs p99
 /// < 12µs, CPU/op n/a (≤ 1.2µs) · store …", then its CPU in operations.
 pub fn map_costs(m: &tracer::report::MapReport) -> String {
-    use tracer::report::Latency;
     let mut parts = Vec::new();
     for op in m.ops.keys() {
         let mut p = Vec::new();
         if let Some(l) = m.latency_ns.get(op) {
-            let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
+            let show = |v: Option<u64>| l.show(v, human_ns);
             p.push(format!("p50 {} p99 {}", show(l.p50), show(l.p99)));
         }
         match (m.cost_ns.get(op), m.cost_ns_ci95.get(op)) {

@@ -14,7 +14,6 @@ use crate::tui::{
     functions::FuncRow,
     sites::SiteRow,
 };
-use tracer::report::Latency;
 use tracer::tracee::gobin::Frame as GoFrame;
 
 const SITE: Style = Style::new().add_modifier(Modifier::BOLD);
@@ -143,7 +142,7 @@ fn render_sizes(f: &mut Frame, area: Rect, r: &SiteRow) {
 fn render_function(f: &mut Frame, area: Rect, r: &FuncRow) {
     let inner = body_block(f, area, format!("Functions › {}", r.function));
     let l = &r.latency;
-    let show = |v: Option<u64>| Latency::show(v, l.resolution_ns, human_ns);
+    let show = |v: Option<u64>| l.show(v, human_ns);
     let lines = vec![
         Line::styled(r.function.clone(), SITE),
         Line::raw(format!(

@@ -12,7 +12,6 @@ use crate::tui::{
     format::{human_count, human_ns, short_function},
     functions::{FuncRow, FuncSort},
 };
-use tracer::report::Latency;
 
 struct Column {
     name: &'static str,
@@ -38,31 +37,25 @@ const COLUMNS: [Column; 7] = [
         name: "p50",
         sort: FuncSort::P50,
         width: Constraint::Length(9),
-        cell: |r| Latency::show(r.latency.p50, r.latency.resolution_ns, human_ns),
+        cell: |r| r.latency.show(r.latency.p50, human_ns),
     },
     Column {
         name: "p99",
         sort: FuncSort::P99,
         width: Constraint::Length(9),
-        cell: |r| Latency::show(r.latency.p99, r.latency.resolution_ns, human_ns),
+        cell: |r| r.latency.show(r.latency.p99, human_ns),
     },
     Column {
         name: "max",
         sort: FuncSort::Max,
         width: Constraint::Length(9),
-        cell: |r| Latency::show(r.latency.max, r.latency.resolution_ns, human_ns),
+        cell: |r| r.latency.show(r.latency.max, human_ns),
     },
     Column {
         name: "mean",
         sort: FuncSort::Mean,
         width: Constraint::Length(9),
-        cell: |r| {
-            Latency::show(
-                r.latency.mean.map(|m| m as u64),
-                r.latency.resolution_ns,
-                human_ns,
-            )
-        },
+        cell: |r| r.latency.show(r.latency.mean.map(|m| m as u64), human_ns),
     },
     Column {
         name: "function",
