@@ -17,6 +17,7 @@ use crate::{
         goroutines::{leak_rate, SiteCounts},
         madvise::{advice_name, MadviseTable},
     },
+    collect::inuse::InuseTracker,
     collect::map_report::{self, MapContext},
     collect::{
         cpu::{self, CpuCounts, CpuSampler},
@@ -79,6 +80,8 @@ pub struct Session {
     pub top: usize,
     /// On-CPU sampling (None: off, or it could not start: `cpu_error`).
     pub cpu: Option<CpuSampler>,
+    /// In-use heap by site (the runtime's heap profile).
+    pub inuse: InuseTracker,
     pub cpu_error: Option<String>,
     /// Link-time entry of each probed map function → its `map_op`.
     map_funcs: HashMap<u64, u32>,
@@ -329,14 +332,18 @@ impl Prepared {
             }
             _ => collector.madvise_from_syscalls = syscalls.is_ok(),
         }
+        // Data symbols are in `.symtab` only (read once, unless stripped).
+        let exe = (!bin.is_stripped())
+            .then(|| std::fs::read(&target.exe_path).ok())
+            .flatten();
+        let inuse = InuseTracker::new(target.pid, &bin, &layout.heap_profile, exe.as_deref(), bias);
         let maps = MapContext {
             layout,
             map_impl,
             sync_impl,
             memory_readable: map_impl == layout.map_impl && sync_impl == layout.sync_map_impl,
             expunged: layout.sync_map.read_dirty.and_then(|r| {
-                let exe = std::fs::read(&target.exe_path).ok()?;
-                goroutines::symtab_address(&exe, r.expunged_symbol).map(|a| a + bias)
+                goroutines::symtab_address(exe.as_deref()?, r.expunged_symbol).map(|a| a + bias)
             }),
             pid: target.pid,
             probes: map_points
@@ -369,6 +376,7 @@ impl Prepared {
             top: config.top,
             cpu,
             cpu_error,
+            inuse,
             map_funcs,
             latency,
             last_cpu_ns: None,
@@ -557,7 +565,7 @@ impl Session {
                 .or_insert_with(|| collector.stack(id).map(|s| symbolizer.stack(s.frames())))
                 .clone()
         };
-        let (allocations, mut allocation_totals) =
+        let (mut allocations, mut allocation_totals) =
             allocs::by_site(&counts, self.go_minor, secs, &mut stack_of);
         // The totals are the runtime's: what no window saw is in them too.
         allocation_totals.objects += unattributed.objects;
@@ -589,10 +597,19 @@ impl Session {
                 c.period_ns,
             );
         }
+        let inuse = self.inuse.build(&mut self.symbolizer, self.top);
+        if inuse.report.source.is_some() {
+            for a in &mut allocations {
+                let (objects, bytes) = inuse.by_site.get(&a.site).copied().unwrap_or_default();
+                a.inuse_objects = Some(objects);
+                a.inuse_bytes = Some(bytes);
+            }
+        }
         let (goroutines, goroutine_totals) = self.goroutine_sites(from, to);
         let madvise = self.madvise_report(from, to);
         let mut findings = self.findings(from, to, &madvise);
         findings.extend(built.findings);
+        findings.extend(inuse.findings);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
         let info = self.bin.build_info();
         Report {
@@ -621,6 +638,7 @@ impl Session {
                 alloc_probes: self.plan.scheme.clone(),
                 attach_ns: self.attach_ns,
                 sampling,
+                inuse_source: inuse.report.source,
             },
             overhead: Overhead {
                 probe_hits: counters.probe_hits,
@@ -645,9 +663,11 @@ impl Session {
             maps: built.maps,
             map_totals: built.totals,
             cpu,
+            inuse: inuse.report,
             findings,
             alloc_stacks,
             cpu_stacks,
+            inuse_stacks: inuse.stacks,
         }
     }
 }
@@ -793,6 +813,7 @@ impl Session {
             let agg = &mut self.collector.agg;
             snapshots.refresh(&mut agg.goroutines, &agg.system_starts, SAMPLE_MAX_AGE);
         }
+        self.inuse.poll(&mut self.symbolizer);
         self.samples.push(Sample {
             at: Instant::now(),
             live: self.collector.agg.goroutines.live_by_site(),

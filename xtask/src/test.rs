@@ -8,9 +8,10 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 10] = [
+const ROOT_TESTS: [&str; 11] = [
     "attach",
     "cpu",
+    "inuse",
     "tui",
     "inspect",
     "goroutines",

@@ -38,6 +38,7 @@ pub fn flamegraph_svg(report: &Report, weight: Weight) -> anyhow::Result<Vec<u8>
 fn title(r: &Report, weight: Weight) -> String {
     let what = match weight {
         Weight::Cpu => "on-CPU time in",
+        Weight::Inuse => "held in the heap:",
         _ => "allocations by",
     };
     format!(

@@ -16,15 +16,18 @@ pub enum Weight {
     Objects,
     /// On-CPU time (ns) of the target's sampled stacks.
     Cpu,
+    /// Bytes held now (after the last GC) by objects allocated at each stack.
+    Inuse,
 }
 
 impl Weight {
-    /// An allocation figure's weight (0 for `Cpu`, which weighs CPU stacks).
+    /// An allocation figure's weight (0 for `Cpu` and `Inuse`, which weigh
+    /// other stacks).
     pub fn of(self, objects: u64, bytes: u64) -> u64 {
         match self {
             Weight::Bytes => bytes,
             Weight::Objects => objects,
-            Weight::Cpu => 0,
+            Weight::Cpu | Weight::Inuse => 0,
         }
     }
 
@@ -34,6 +37,7 @@ impl Weight {
             Weight::Bytes => "bytes",
             Weight::Objects => "objects",
             Weight::Cpu => "CPU nanoseconds",
+            Weight::Inuse => "in-use bytes",
         }
     }
 }
@@ -48,8 +52,10 @@ pub fn folded(report: &Report, weight: Weight) -> String {
         .iter()
         .map(|s| (&s.frames, weight.of(s.objects, s.bytes)));
     let cpu = report.cpu_stacks.iter().map(|s| (&s.frames, s.ns));
+    let inuse = report.inuse_stacks.iter().map(|s| (&s.frames, s.bytes));
     let weighed: Box<dyn Iterator<Item = (&Vec<Frame>, u64)>> = match weight {
         Weight::Cpu => Box::new(cpu),
+        Weight::Inuse => Box::new(inuse),
         _ => Box::new(alloc),
     };
     for (frames, w) in weighed {
@@ -231,6 +237,7 @@ pub mod fixture {
                 alloc_probes: "mallocgc".into(),
                 attach_ns: 0,
                 sampling: None,
+                inuse_source: None,
             },
             overhead: Overhead {
                 probe_hits: 112,
@@ -261,8 +268,10 @@ pub mod fixture {
             maps: Vec::new(),
             map_totals: Default::default(),
             cpu: None,
+            inuse: Default::default(),
             findings: Vec::new(),
             cpu_stacks: Vec::new(),
+            inuse_stacks: Vec::new(),
         }
     }
 }

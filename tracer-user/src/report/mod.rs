@@ -36,6 +36,8 @@ pub struct Report {
     pub map_totals: MapTotals,
     /// On-CPU samples of the target (null when sampling is off).
     pub cpu: Option<CpuReport>,
+    /// Who holds the heap now (after the last GC), by allocation site.
+    pub inuse: InuseReport,
     pub findings: Vec<Finding>,
     /// Every allocating stack of the window (for folded stacks, flame
     /// graphs and pprof); not in the JSON lines, which carry sites.
@@ -44,6 +46,79 @@ pub struct Report {
     /// Every sampled on-CPU stack of the window (for the same exports).
     #[serde(skip)]
     pub cpu_stacks: Vec<CpuStack>,
+    /// In-use objects and bytes per stack (pprof, folded, flame graph).
+    #[serde(skip)]
+    pub inuse_stacks: Vec<StackCount>,
+}
+
+/// In-use heap by allocation site: what objects allocated at each site
+/// hold now, as of the last completed GC.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct InuseReport {
+    /// `runtime_profile` (the runtime's own heap profile, read from its
+    /// memory); null when there is no source (`unavailable` says why).
+    pub source: Option<&'static str>,
+    pub unavailable: Option<String>,
+    /// `MemProfileRate`: one allocation sampled per this many bytes, on
+    /// average.
+    pub profile_rate: Option<u64>,
+    /// The GC cycle the figures are as of (the profile's cycle count).
+    pub gc_cycle: Option<u32>,
+    /// Profile buckets read (one per stack and object size).
+    pub buckets: u64,
+    /// More buckets than the reader takes: figures are partial.
+    pub truncated: bool,
+    /// Sampled objects in use, before scaling.
+    pub samples: u64,
+    /// In use, every site (scaled as `go tool pprof` scales).
+    pub objects: u64,
+    pub bytes: u64,
+    /// Allocated since the process started (the profile's `alloc_*`).
+    pub alloc_objects: u64,
+    pub alloc_bytes: u64,
+    /// Top sites by in-use bytes; the rest summed in `other_*`.
+    pub sites: Vec<InuseSite>,
+    pub other_objects: u64,
+    pub other_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InuseSite {
+    pub site: Frame,
+    /// Heaviest stack (by in-use bytes) through the site, innermost first.
+    pub stack: Vec<Frame>,
+    pub inuse_objects: u64,
+    pub inuse_bytes: u64,
+    /// Sampled objects behind the figures.
+    pub samples: u64,
+    /// 95 % sampling error of the figures, percent (1.96 / √samples).
+    pub est_error_pct: Option<f64>,
+    pub alloc_objects: u64,
+    pub alloc_bytes: u64,
+    /// In-use bytes now minus at the first GC cycle the tracer saw, and
+    /// the cycles between (null before two cycles were seen).
+    pub growth_bytes: Option<i64>,
+    pub growth_cycles: Option<u32>,
+}
+
+impl InuseSite {
+    /// "+18.0 MiB in 12 GCs", or "-" before two GC cycles were seen.
+    pub fn growth_label(&self) -> String {
+        match (self.growth_bytes, self.growth_cycles) {
+            (Some(g), Some(c)) if c > 0 => format!(
+                "{}{} in {c} GCs",
+                if g < 0 { "-" } else { "+" },
+                text::human_bytes(g.unsigned_abs() as f64)
+            ),
+            _ => "-".into(),
+        }
+    }
+
+    /// The 95 % sampling error as "±10%", or "-" without samples.
+    pub fn error_label(&self) -> String {
+        self.est_error_pct
+            .map_or("-".into(), |e| format!("±{:.0}%", e.min(999.0)))
+    }
 }
 
 /// The target's on-CPU samples in the window: a `cpu-clock` perf event per
@@ -488,6 +563,8 @@ pub struct Window {
     pub attach_ns: u64,
     /// How the sampled mode sampled (absent in exact mode).
     pub sampling: Option<Sampling>,
+    /// Where the in-use figures come from (`runtime_profile`), or null.
+    pub inuse_source: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -600,6 +677,11 @@ pub struct AllocSite {
     pub size_histogram: Vec<HistBucket>,
     /// Exact (size, count) pairs, largest count first (at most 16).
     pub sizes: Vec<SizeCount>,
+    /// Held now by objects allocated here (any time since the process
+    /// started), as of the last GC; null without an in-use source
+    /// (`window.inuse_source`).
+    pub inuse_objects: Option<u64>,
+    pub inuse_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

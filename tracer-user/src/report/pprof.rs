@@ -29,39 +29,64 @@ fn build(report: &Report) -> proto::Profile {
     let mut b = Builder::default();
     // Index 0 must be the empty string.
     b.string("");
-    // With on-CPU samples, the CPU profile's types follow (`go tool pprof
-    // -sample_index=cpu`); allocation samples have zero CPU and CPU
-    // samples zero allocations.
+    // With in-use figures, Go's heap profile types follow
+    // (`-sample_index=inuse_space`), then with on-CPU samples the CPU
+    // profile's (`-sample_index=cpu`). Each sample carries one kind of
+    // value, zero in the other columns.
+    let with_inuse = report.inuse.source.is_some();
     let with_cpu = report.cpu.is_some();
     let mut sample_type = vec![
         b.value_type("alloc_objects", "count"),
         b.value_type("alloc_space", "bytes"),
     ];
+    let inuse_at = sample_type.len();
+    if with_inuse {
+        sample_type.push(b.value_type("inuse_objects", "count"));
+        sample_type.push(b.value_type("inuse_space", "bytes"));
+    }
+    let cpu_at = sample_type.len();
     if with_cpu {
         sample_type.push(b.value_type("samples", "count"));
         sample_type.push(b.value_type("cpu", "nanoseconds"));
     }
+    let width = sample_type.len();
+    let row = |at: usize, pair: [u64; 2]| {
+        let mut v = vec![0; width];
+        v[at] = int(pair[0]);
+        v[at + 1] = int(pair[1]);
+        v
+    };
     let mut sample = Vec::new();
+    let mut push = |b: &mut Builder, frames: &[Frame], value: Vec<i64>| {
+        sample.push(proto::Sample {
+            location_id: b.locations(frames),
+            value,
+            label: Vec::new(),
+        })
+    };
     for stack in &report.alloc_stacks {
         if stack.objects == 0 && stack.bytes == 0 {
             continue;
         }
-        let mut value = vec![int(stack.objects), int(stack.bytes)];
-        if with_cpu {
-            value.extend([0, 0]);
-        }
-        sample.push(proto::Sample {
-            location_id: b.locations(&stack.frames),
-            value,
-            label: Vec::new(),
-        });
+        push(&mut b, &stack.frames, row(0, [stack.objects, stack.bytes]));
     }
-    for stack in &report.cpu_stacks {
-        sample.push(proto::Sample {
-            location_id: b.locations(&stack.frames),
-            value: vec![0, 0, int(stack.samples), int(stack.ns)],
-            label: Vec::new(),
-        });
+    if with_inuse {
+        for stack in &report.inuse_stacks {
+            push(
+                &mut b,
+                &stack.frames,
+                row(inuse_at, [stack.objects, stack.bytes]),
+            );
+        }
+    }
+    if with_cpu {
+        for stack in &report.cpu_stacks {
+            push(
+                &mut b,
+                &stack.frames,
+                row(cpu_at, [stack.samples, stack.ns]),
+            );
+        }
     }
     let t = &report.target;
     let comment = vec![

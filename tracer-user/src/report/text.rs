@@ -157,6 +157,7 @@ pub fn render(r: &Report, top: usize) -> String {
             );
         }
     }
+    render_inuse(&mut s, r, top);
     render_cpu(&mut s, r, top);
     render_maps(&mut s, r, top);
     render_goroutines(&mut s, r, top);
@@ -172,6 +173,53 @@ pub fn render(r: &Report, top: usize) -> String {
         );
     }
     s
+}
+
+fn render_inuse(s: &mut String, r: &Report, top: usize) {
+    use std::fmt::Write as _;
+    let u = &r.inuse;
+    let Some(source) = u.source else {
+        if let Some(why) = &u.unavailable {
+            let _ = writeln!(s, "in use: not measured: {why}");
+        }
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "in use after GC {}: {} objects, {} (source {source}: 1 sample per {} allocated, {} buckets{})",
+        u.gc_cycle.unwrap_or(0),
+        u.objects,
+        human_bytes(u.bytes as f64),
+        human_bytes(u.profile_rate.unwrap_or(0) as f64),
+        u.buckets,
+        if u.truncated { ", truncated" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "{:>10} {:>10} {:>7} {:>20}  site",
+        "objects", "bytes", "err95", "growth"
+    );
+    for site in u.sites.iter().take(top).filter(|x| x.inuse_bytes > 0) {
+        let _ = writeln!(
+            s,
+            "{:>10} {:>10} {:>7} {:>20}  {} {}:{}",
+            site.inuse_objects,
+            human_bytes(site.inuse_bytes as f64),
+            site.error_label(),
+            site.growth_label(),
+            site.site.function,
+            short_path(&site.site.file),
+            site.site.line
+        );
+    }
+    if u.other_bytes > 0 {
+        let _ = writeln!(
+            s,
+            "{:>10} {:>10}  other sites",
+            u.other_objects,
+            human_bytes(u.other_bytes as f64)
+        );
+    }
 }
 
 fn render_cpu(s: &mut String, r: &Report, top: usize) {

@@ -11,6 +11,7 @@ pub mod disasm;
 pub mod gobin;
 pub mod golayout;
 pub mod goroutines;
+pub mod heapprof;
 pub mod mapmem;
 pub mod memory;
 pub mod procmem;

@@ -105,6 +105,31 @@ impl Symbolizer {
 
     pub fn stack(&mut self, pcs: &[u64]) -> Symbolized {
         let frames: Vec<Frame> = pcs.iter().flat_map(|&pc| self.frames_at(pc)).collect();
+        self.with_site(frames)
+    }
+
+    /// A stack the runtime itself recorded (`runtime.Callers`, heap
+    /// profile buckets): one return PC per *logical* frame, the runtime
+    /// having expanded inlined calls already. A PC followed by one in the
+    /// same function stands for its innermost frame only (the next PCs are
+    /// the functions it was inlined into).
+    pub fn logical_stack(&mut self, pcs: &[u64]) -> Symbolized {
+        let mut frames = Vec::with_capacity(pcs.len());
+        for (i, &pc) in pcs.iter().enumerate() {
+            let mut at = self.frames_at(pc);
+            let same_func = pcs.get(i + 1).is_some_and(|&next| {
+                let f = self.func_at(pc, true).map(|f| f.entry);
+                f.is_some() && f == self.func_at(next, true).map(|f| f.entry)
+            });
+            if same_func {
+                at.truncate(1);
+            }
+            frames.extend(at);
+        }
+        self.with_site(frames)
+    }
+
+    fn with_site(&self, frames: Vec<Frame>) -> Symbolized {
         // GC work done inside a program's call (an assist that allocates a
         // sudog, say) belongs to the GC, not to the program's line.
         let site = frames

@@ -32,12 +32,27 @@ pub struct DiffArgs {
 pub fn run(args: &DiffArgs) -> anyhow::Result<()> {
     if args.weight == crate::weight::Weight::Cpu {
         return Err(tracer::error::UserError::Usage(
-            "diff ranks allocation sites: --weight bytes or objects".into(),
+            "diff ranks allocation sites: --weight bytes, objects or inuse".into(),
         )
         .into());
     }
     let before = load(&args.before)?;
     let after = load(&args.after)?;
+    if args.weight == crate::weight::Weight::Inuse {
+        for i in [&before, &after] {
+            if i.report.inuse.source.is_none() {
+                let why = i
+                    .report
+                    .inuse
+                    .unavailable
+                    .as_deref()
+                    .unwrap_or("no in-use figures");
+                return Err(
+                    UserError::Usage(format!("{}: no in-use figures: {why}", i.path)).into(),
+                );
+            }
+        }
+    }
     let diff = compare(&before, &after, args.weight.into());
     let out = if args.json {
         serde_json::to_string(&diff)? + "\n"
@@ -61,6 +76,25 @@ struct ReportLine {
     target: TargetLine,
     window: WindowLine,
     allocations: Vec<SiteLine>,
+    #[serde(default)]
+    inuse: InuseLine,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InuseLine {
+    #[serde(default)]
+    source: Option<String>,
+    #[serde(default)]
+    unavailable: Option<String>,
+    #[serde(default)]
+    sites: Vec<InuseSiteLine>,
+}
+
+#[derive(Debug, Deserialize)]
+struct InuseSiteLine {
+    site: SiteKey,
+    inuse_objects: u64,
+    inuse_bytes: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -191,13 +225,17 @@ struct SiteTotals {
 fn compare(before: &Input, after: &Input, weight: Weight) -> Diff {
     let mut counts: BTreeMap<SiteKey, [(u64, u64); 2]> = BTreeMap::new();
     for (side, input) in [before, after].into_iter().enumerate() {
-        for s in &input.report.allocations {
-            let c = &mut counts.entry(s.site.clone()).or_default()[side];
-            c.0 = c.0.saturating_add(s.objects);
-            c.1 = c.1.saturating_add(s.bytes);
+        for (site, objects, bytes) in site_figures(&input.report, weight) {
+            let c = &mut counts.entry(site.clone()).or_default()[side];
+            c.0 = c.0.saturating_add(objects);
+            c.1 = c.1.saturating_add(bytes);
         }
     }
-    let secs = |i: &Input| i.report.window.duration_ns as f64 / 1e9;
+    // Held memory is a level, not a flow: no rates.
+    let secs = |i: &Input| match weight {
+        Weight::Inuse => 0.0,
+        _ => i.report.window.duration_ns as f64 / 1e9,
+    };
     let (secs_b, secs_a) = (secs(before), secs(after));
     let mut sites: Vec<SiteDiff> = counts
         .into_iter()
@@ -218,12 +256,9 @@ fn compare(before: &Input, after: &Input, weight: Weight) -> Diff {
         gy.0.cmp(&gx.0).then(gy.1.total_cmp(&gx.1))
     });
     let sum = |side: usize| {
-        let (o, b) = [before, after][side]
-            .report
-            .allocations
-            .iter()
-            .fold((0u64, 0u64), |(o, b), s| {
-                (o.saturating_add(s.objects), b.saturating_add(s.bytes))
+        let (o, b) = site_figures(&[before, after][side].report, weight)
+            .fold((0u64, 0u64), |(o, b), (_, objects, bytes)| {
+                (o.saturating_add(objects), b.saturating_add(bytes))
             });
         amounts((o, b), [secs_b, secs_a][side])
     };
@@ -238,6 +273,23 @@ fn compare(before: &Input, after: &Input, weight: Weight) -> Diff {
             growth: growth(&tb, &ta),
         },
         sites,
+    }
+}
+
+/// (site, objects, bytes) of a report: allocated in its window, or held
+/// after its last GC for `--weight inuse`.
+fn site_figures(
+    r: &ReportLine,
+    weight: Weight,
+) -> Box<dyn Iterator<Item = (&SiteKey, u64, u64)> + '_> {
+    match weight {
+        Weight::Inuse => Box::new(
+            r.inuse
+                .sites
+                .iter()
+                .map(|s| (&s.site, s.inuse_objects, s.inuse_bytes)),
+        ),
+        _ => Box::new(r.allocations.iter().map(|s| (&s.site, s.objects, s.bytes))),
     }
 }
 
@@ -281,7 +333,7 @@ fn growth(b: &Amounts, a: &Amounts) -> Growth {
 /// (growth, growth of the rate) of the chosen weight.
 fn pick(weight: Weight, g: &Growth) -> (i64, f64) {
     match weight {
-        Weight::Bytes => (g.bytes, g.bytes_per_sec),
+        Weight::Bytes | Weight::Inuse => (g.bytes, g.bytes_per_sec),
         Weight::Objects | Weight::Cpu => (g.objects, g.objects_per_sec),
     }
 }
@@ -309,20 +361,34 @@ fn render_text(d: &Diff, top: usize) -> String {
         );
     }
     let t = &d.total;
-    let _ = writeln!(
-        s,
-        "total: {} → {} ({}), {} → {} ({}); {} → {} objects ({:+})",
-        human_bytes(t.before.bytes as f64),
-        human_bytes(t.after.bytes as f64),
-        signed_bytes(t.growth.bytes as f64),
-        human_bytes(t.before.bytes_per_sec) + "/s",
-        human_bytes(t.after.bytes_per_sec) + "/s",
-        signed_bytes(t.growth.bytes_per_sec) + "/s",
-        t.before.objects,
-        t.after.objects,
-        t.growth.objects,
-    );
-    let by_bytes = d.weight == Weight::Bytes.unit();
+    if d.weight == Weight::Inuse.unit() {
+        let _ = writeln!(
+            s,
+            "total held: {} → {} ({}); {} → {} objects ({:+})",
+            human_bytes(t.before.bytes as f64),
+            human_bytes(t.after.bytes as f64),
+            signed_bytes(t.growth.bytes as f64),
+            t.before.objects,
+            t.after.objects,
+            t.growth.objects,
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "total: {} → {} ({}), {} → {} ({}); {} → {} objects ({:+})",
+            human_bytes(t.before.bytes as f64),
+            human_bytes(t.after.bytes as f64),
+            signed_bytes(t.growth.bytes as f64),
+            human_bytes(t.before.bytes_per_sec) + "/s",
+            human_bytes(t.after.bytes_per_sec) + "/s",
+            signed_bytes(t.growth.bytes_per_sec) + "/s",
+            t.before.objects,
+            t.after.objects,
+            t.growth.objects,
+        );
+    }
+    let by_bytes = d.weight == Weight::Bytes.unit() || d.weight == Weight::Inuse.unit();
+    let held = d.weight == Weight::Inuse.unit();
     let _ = writeln!(
         s,
         "{:>10} {:>10} {:>11} {:>12} {:>12} {:>13} {:>11}  site",
@@ -336,7 +402,7 @@ fn render_text(d: &Diff, top: usize) -> String {
     );
     for row in d.sites.iter().take(top) {
         let (b, a, g) = (&row.before, &row.after, &row.growth);
-        let cols = if by_bytes {
+        let mut cols = if by_bytes {
             [
                 human_bytes(b.bytes as f64),
                 human_bytes(a.bytes as f64),
@@ -357,6 +423,12 @@ fn render_text(d: &Diff, top: usize) -> String {
                 signed_bytes(g.bytes as f64),
             ]
         };
+        if held {
+            // Bytes held are a level: per-second columns do not apply.
+            for c in &mut cols[3..6] {
+                *c = "-".into();
+            }
+        }
         let _ = writeln!(
             s,
             "{:>10} {:>10} {:>11} {:>12} {:>12} {:>13} {:>11}  {} {}:{}",
@@ -575,6 +647,8 @@ mod tests {
             size_max: 8192,
             size_histogram: Vec::new(),
             sizes: Vec::new(),
+            inuse_objects: None,
+            inuse_bytes: None,
         });
         let mut out = Vec::new();
         JsonSink::new(&mut out).write(&r).expect("write");

@@ -11,6 +11,8 @@ pub enum Weight {
     Objects,
     /// On-CPU time of the target's sampled stacks (attach only).
     Cpu,
+    /// Bytes held now (after the last GC), by the stack that allocated them.
+    Inuse,
 }
 
 impl From<Weight> for tracer::report::folded::Weight {
@@ -19,6 +21,7 @@ impl From<Weight> for tracer::report::folded::Weight {
             Weight::Bytes => Self::Bytes,
             Weight::Objects => Self::Objects,
             Weight::Cpu => Self::Cpu,
+            Weight::Inuse => Self::Inuse,
         }
     }
 }

@@ -173,6 +173,8 @@ pub fn by_site(
                 size_max: max,
                 size_histogram: hist,
                 sizes,
+                inuse_objects: None,
+                inuse_bytes: None,
             }
         })
         .collect();

@@ -10,6 +10,7 @@
 use super::abi::{
     AbiInfo, MakemapArgs, MallocgcArgs, MapAccessArgs, Newproc1Args, Reg, INT_ARG_REGS,
 };
+use super::heapprof::HEAP_PROFILE_121;
 use super::heapstats::{
     AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
     MspanLayout, RefillArgs,
@@ -335,6 +336,7 @@ pub const GO121: Layout = Layout {
     wait_reasons: WAIT_121,
     type_ptrbytes: 8,
     alloc_stats: ALLOC_STATS_121,
+    heap_profile: HEAP_PROFILE_121,
 };
 
 pub const GO122: Layout = Layout {

@@ -3,10 +3,12 @@
 //! vs 1.22: `runtime.g` gained `syscallbp` after `syscallpc`, moving every
 //! field from `stktopsp` on by 8 (goid 152 → 160); `newproc1` gained
 //! `parked bool, waitreason waitReason`; wait reason 37 (GC weak to strong
-//! wait) appended. Maps and `sync.Map` are as in 1.22.
+//! wait) appended; a heap-profile bucket holds up to `maxProfStackDepth`
+//! (1024) PCs instead of `maxStack` (32). Maps and `sync.Map` are as in 1.22.
 
 use super::abi::{AbiInfo, Newproc1Args, Reg};
 use super::go121::{ABI_121, GO122, G_122, WAIT_122};
+use super::heapprof::HEAP_PROFILE_123;
 use super::layout::{GLayout, Layout};
 use super::wait_reason::WaitReasons;
 
@@ -86,5 +88,6 @@ pub const GO123: Layout = Layout {
     g: G_123,
     abi: ABI_123,
     wait_reasons: WAIT_123,
+    heap_profile: HEAP_PROFILE_123,
     ..GO122
 };

@@ -11,9 +11,11 @@
 //! 1.27 vs 1.26: `abi.MapType` replaced `SlotSize` with
 //! `KeysOff/KeyStride/ElemsOff/ElemStride` (size 112 → 136) so that
 //! `GOEXPERIMENT=mapsplitgroup` can store keys and elems in separate arrays;
-//! `groupSlotsOffset` is gone. Everything else is as in 1.26.
+//! `groupSlotsOffset` is gone; `memRecordCycle` lost `alloc_bytes` and
+//! `free_bytes` (16 bytes, was 32). Everything else is as in 1.26.
 
 use super::go125::{GO125, G_125, SWISS_125};
+use super::heapprof::HEAP_PROFILE_127;
 use super::layout::{GLayout, GStatus, Layout};
 use super::maps::{SwissGroupLayout, SwissLayout, SwissMapTypeLayout};
 use super::wait_reason::WaitReasons;
@@ -158,5 +160,6 @@ pub const GO126: Layout = Layout {
 pub const GO127: Layout = Layout {
     go_minor: 27,
     swiss: Some(SWISS_127),
+    heap_profile: HEAP_PROFILE_127,
     ..GO126
 };

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use super::abi::AbiInfo;
+use super::heapprof::HeapProfileLayout;
 use super::heapstats::AllocStatsLayout;
 use super::maps::{HmapLayout, SwissLayout};
 use super::syncmap::SyncMapLayout;
@@ -55,6 +56,8 @@ pub struct Layout {
     /// The runtime's allocation counters (`memstats.heapStats`) and what a
     /// sampling probe on `(*mcache).refill` / `allocLarge` reads.
     pub alloc_stats: AllocStatsLayout,
+    /// The runtime's own heap profile (`runtime/mprof.go` buckets).
+    pub heap_profile: HeapProfileLayout,
 }
 
 /// `runtime.g` (`runtime/runtime2.go`) and the structs embedded in it.

@@ -9,7 +9,8 @@
 //! Layout of this module (after py-spy/rbspy: one file per version range, one
 //! `match` on the version):
 //! - `layout.rs`, `maps.rs`, `syncmap.rs`, `abi.rs`, `wait_reason.rs`,
-//!   `heapstats.rs` (allocation counters): the types of the table;
+//!   `heapstats.rs` (allocation counters), `heapprof.rs` (the runtime's heap
+//!   profile): the types of the table;
 //! - `go121.rs` (1.21–1.22), `go123.rs` (1.23), `go124.rs` (1.24),
 //!   `go125.rs` (1.25), `go126.rs` (1.26–1.27): the numbers, split where a
 //!   layout changes. Each file starts from the previous version's table
@@ -37,6 +38,7 @@ mod go123;
 mod go124;
 mod go125;
 mod go126;
+mod heapprof;
 mod heapstats;
 mod layout;
 mod maps;
@@ -51,6 +53,7 @@ mod tests;
 pub use abi::{AbiInfo, MakemapArgs, MallocgcArgs, MapAccessArgs, Newproc1Args, Reg};
 #[allow(unused_imports)]
 pub use experiments::{map_impl, sync_map_impl};
+pub use heapprof::HeapProfileLayout;
 pub use heapstats::{
     AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
     MspanLayout, RefillArgs,

@@ -104,6 +104,12 @@ pub fn allgs_candidates_from_code(bin: &GoBinary) -> Vec<(u64, Found)> {
 /// Every RIP-relative memory operand target (loads, stores, LEA) of the
 /// function `name`, as link-time addresses. Empty if it is missing.
 pub fn rip_targets(bin: &GoBinary, name: &str) -> BTreeSet<u64> {
+    rip_targets_sized(bin, name, None)
+}
+
+/// [`rip_targets`] of operands `size` bytes wide only (e.g. 4 for a
+/// `MOVL`, 8 for a `MOVQ`; `None`: any, LEA included).
+pub fn rip_targets_sized(bin: &GoBinary, name: &str, size: Option<usize>) -> BTreeSet<u64> {
     let mut refs = BTreeSet::new();
     let Some(f) = bin.function(name) else {
         return refs;
@@ -119,7 +125,7 @@ pub fn rip_targets(bin: &GoBinary, name: &str) -> BTreeSet<u64> {
         if ins.is_invalid() {
             continue;
         }
-        if ins.is_ip_rel_memory_operand() {
+        if ins.is_ip_rel_memory_operand() && size.is_none_or(|n| ins.memory_size().size() == n) {
             refs.insert(ins.ip_rel_memory_address());
         }
     }

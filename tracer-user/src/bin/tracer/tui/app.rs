@@ -521,7 +521,7 @@ mod tests {
     fn views_commands_and_help() {
         let mut app = app();
         app.apply(Action::PrevView);
-        assert_eq!(app.view, View::Findings);
+        assert_eq!(app.view, View::Inuse);
         app.apply(Action::NextView);
         assert_eq!(app.view, View::Allocations);
         assert_eq!(

@@ -68,6 +68,8 @@ pub fn site(
             size,
             count: objects,
         }],
+        inuse_objects: None,
+        inuse_bytes: None,
     }
 }
 
@@ -98,6 +100,7 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             alloc_probes: "mallocgc".into(),
             attach_ns: 0,
             sampling: None,
+            inuse_source: None,
         },
         overhead: Overhead {
             probe_hits: totals.objects,
@@ -135,6 +138,8 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
         map_totals: Default::default(),
         cpu: None,
         cpu_stacks: Vec::new(),
+        inuse: Default::default(),
+        inuse_stacks: Vec::new(),
         findings: Vec::new(),
     }
 }

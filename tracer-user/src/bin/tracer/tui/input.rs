@@ -59,7 +59,7 @@ pub fn map_key(key: KeyEvent, typing: bool) -> Option<Action> {
         KeyCode::Char(_) if ctrl => return None,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
-        KeyCode::Char(c @ '1'..='6') => Action::ShowView(View::ALL[c as usize - '1' as usize]),
+        KeyCode::Char(c @ '1'..='7') => Action::ShowView(View::ALL[c as usize - '1' as usize]),
         KeyCode::Tab => Action::NextView,
         KeyCode::BackTab => Action::PrevView,
         KeyCode::Char('s') => Action::CycleSort,
@@ -133,7 +133,8 @@ mod tests {
             map_key(ch('6'), false),
             Some(Action::ShowView(View::Findings))
         );
-        assert_eq!(map_key(ch('7'), false), None);
+        assert_eq!(map_key(ch('7'), false), Some(Action::ShowView(View::Inuse)));
+        assert_eq!(map_key(ch('8'), false), None);
     }
 
     #[test]

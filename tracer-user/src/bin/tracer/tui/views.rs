@@ -8,17 +8,19 @@ pub enum View {
     Goroutines,
     Memory,
     Findings,
+    Inuse,
 }
 
 impl View {
-    /// In tab order; keys 1..6 index this.
-    pub const ALL: [View; 6] = [
+    /// In tab order; keys 1..7 index this.
+    pub const ALL: [View; 7] = [
         View::Allocations,
         View::Functions,
         View::Maps,
         View::Goroutines,
         View::Memory,
         View::Findings,
+        View::Inuse,
     ];
 
     pub fn title(self) -> &'static str {
@@ -28,6 +30,7 @@ impl View {
             View::Maps => "Maps",
             View::Goroutines => "Goroutines",
             View::Memory => "Memory",
+            View::Inuse => "In use",
             View::Findings => "Findings",
         }
     }

@@ -9,7 +9,7 @@ use ratatui::{
 use super::COLUMN_HEADER;
 
 const KEYS: [(&str, &str); 14] = [
-    ("1-6, Tab", "switch view (Shift-Tab: back)"),
+    ("1-7, Tab", "switch view (Shift-Tab: back)"),
     ("s", "sort by the next column"),
     ("r", "reverse the sort"),
     ("/", "filter by text (Enter apply, Esc clear)"),

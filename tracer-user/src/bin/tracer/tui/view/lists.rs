@@ -1,4 +1,4 @@
-//! Maps, Goroutines, Memory and Findings: read-only lists from the whole-run
+//! Maps, Goroutines, Memory, In use and Findings: read-only lists from the whole-run
 //! report (the filter applies to the lines shown).
 use ratatui::{layout::Rect, text::Line, widgets::Paragraph, Frame};
 
@@ -99,6 +99,7 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
             }
             (title, lines)
         }
+        View::Inuse => inuse_lines(r),
         View::Maps => {
             let t = &r.map_totals;
             let title = format!(
@@ -146,6 +147,58 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
                 .collect(),
         ),
     }
+}
+
+/// Held memory by site: the largest holders, then the fastest growing.
+fn inuse_lines(r: &Report) -> (String, Vec<String>) {
+    let u = &r.inuse;
+    let Some(source) = u.source else {
+        return (
+            "In use · not measured".into(),
+            u.unavailable.iter().cloned().collect(),
+        );
+    };
+    let title = format!(
+        "In use after GC {} · {} in {} objects · {source}",
+        u.gc_cycle.unwrap_or(0),
+        human_bytes(u.bytes as f64),
+        u.objects
+    );
+    let row = |s: &tracer::report::InuseSite| {
+        format!(
+            "{:>10} {:>10} {:>6} {:>20}  {} {}:{}",
+            human_bytes(s.inuse_bytes as f64),
+            s.inuse_objects,
+            s.error_label(),
+            s.growth_label(),
+            s.site.function,
+            s.site.file.rsplit('/').next().unwrap_or(""),
+            s.site.line
+        )
+    };
+    let held: Vec<&tracer::report::InuseSite> =
+        u.sites.iter().filter(|s| s.inuse_bytes > 0).collect();
+    if held.is_empty() {
+        return (title, Vec::new());
+    }
+    let header = format!(
+        "{:>10} {:>10} {:>6} {:>20}  site",
+        "bytes", "objects", "err", "growth"
+    );
+    let mut lines = vec!["by bytes held".to_string(), header.clone()];
+    lines.extend(held.iter().map(|s| row(s)));
+    let mut growing: Vec<&&tracer::report::InuseSite> = held
+        .iter()
+        .filter(|s| s.growth_bytes.is_some_and(|g| g > 0))
+        .collect();
+    growing.sort_by_key(|s| std::cmp::Reverse(s.growth_bytes));
+    if !growing.is_empty() {
+        lines.push(String::new());
+        lines.push("by growth".into());
+        lines.push(header);
+        lines.extend(growing.iter().take(10).map(|s| row(s)));
+    }
+    (title, lines)
 }
 
 pub fn render_list(f: &mut Frame, area: Rect, app: &App) {

@@ -36,7 +36,7 @@ pub fn render(f: &mut Frame, app: &App) {
             View::Functions => functions::render_functions(f, body, app),
             // Reports without sites (older JSON) keep the per-map list.
             View::Maps if !app.map_sites.rows.is_empty() => maps::render_map_sites(f, body, app),
-            View::Maps | View::Goroutines | View::Memory | View::Findings => {
+            View::Maps | View::Goroutines | View::Memory | View::Inuse | View::Findings => {
                 lists::render_list(f, body, app)
             }
         }

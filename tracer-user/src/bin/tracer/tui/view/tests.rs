@@ -137,6 +137,7 @@ fn list_views() {
         (View::Maps, "Maps: nothing in this run yet"),
         (View::Goroutines, "Goroutines: nothing in this run yet"),
         (View::Memory, "Memory: nothing in this run yet"),
+        (View::Inuse, "In use: nothing in this run yet"),
         (View::Findings, "Findings: nothing in this run yet"),
     ] {
         app.apply(Action::ShowView(view));
@@ -215,6 +216,65 @@ fn list_views() {
 }
 
 #[test]
+fn inuse_view_lists_holders_and_growers() {
+    let mut app = app_with_data(0);
+    let mut total = app.latest.clone().expect("fixture report");
+    let frame = |f: &str, line| tracer::tracee::gobin::Frame {
+        function: f.into(),
+        file: "/src/keep.go".into(),
+        line,
+        inlined: false,
+    };
+    let site = |f: &str, line, bytes: u64, growth: Option<i64>| tracer::report::InuseSite {
+        site: frame(f, line),
+        stack: Vec::new(),
+        inuse_objects: bytes / 1024,
+        inuse_bytes: bytes,
+        samples: 400,
+        est_error_pct: Some(9.8),
+        alloc_objects: bytes / 512,
+        alloc_bytes: bytes * 2,
+        growth_bytes: growth,
+        growth_cycles: growth.map(|_| 12),
+    };
+    total.inuse = tracer::report::InuseReport {
+        source: Some("runtime_profile"),
+        gc_cycle: Some(31),
+        objects: 60_000,
+        bytes: 60 << 20,
+        sites: vec![
+            site("main.cache", 10, 40 << 20, Some(0)),
+            site("main.traceIDs", 20, 20 << 20, Some(18 << 20)),
+        ],
+        ..Default::default()
+    };
+    app.update(&total.clone(), &total);
+    app.apply(Action::ShowView(View::Inuse));
+    let s = screen(&mut app, 100, 24);
+    assert_shows(
+        &s,
+        "In use after GC 31 · 60.0 MiB in 60000 objects · runtime_profile",
+    );
+    assert_shows(&s, "by bytes held");
+    assert_shows(
+        &s,
+        "40.0 MiB      40960   ±10%       +0 B in 12 GCs  main.cache keep.go:10",
+    );
+    assert_shows(&s, "by growth");
+    assert_shows(&s, "+18.0 MiB in 12 GCs  main.traceIDs keep.go:20");
+    // Without a source it says why.
+    total.inuse = tracer::report::InuseReport {
+        unavailable: Some("the runtime's heap profile is off".into()),
+        ..Default::default()
+    };
+    app.update(&total.clone(), &total);
+    assert_shows(
+        &screen(&mut app, 100, 24),
+        "the runtime's heap profile is off",
+    );
+}
+
+#[test]
 fn drill_down_shows_the_stack_and_sizes() {
     let mut app = app_with_data(0);
     app.apply(Action::Open);
@@ -259,7 +319,7 @@ fn help_overlay_lists_keys() {
     let s = screen(&mut app, 80, 24);
     assert_shows(&s, "Help");
     for key in [
-        "1-6, Tab",
+        "1-7, Tab",
         "sort by the next column",
         "filter by text",
         "pause",

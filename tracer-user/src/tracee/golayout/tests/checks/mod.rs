@@ -4,6 +4,7 @@
 
 mod abi;
 mod alloc_stats;
+mod heap_profile;
 mod maps;
 mod sync_map;
 mod wait_reasons;
@@ -22,6 +23,7 @@ pub fn check_layout(c: &mut Checker<'_>, l: &Layout, minor: u32, src: &Path) {
     abi::check(c, l, src);
     wait_reasons::check(c, l, src);
     alloc_stats::check(c, l, src);
+    heap_profile::check(c, l);
     c.member(
         "type_ptrbytes",
         &["internal/abi.Type"],

@@ -1,0 +1,135 @@
+// inuse keeps known numbers of objects of known sizes at known sites and
+// reports them itself, with its own heap profile, so the tracer's in-use
+// figures can be checked against both. Protocol: prints "READY <pid>";
+// each command on stdin runs and prints one JSON line:
+//
+//	keep SITE N      SITE (big: 1 KiB, small: 48 B, temp: 4 KiB) allocates
+//	                 N objects and keeps them
+//	churn N          allocates N × 64 B and keeps none
+//	grow SECS        big keeps 2,000 more objects every 100 ms, with a GC
+//	                 after each step
+//	release SITE     drops everything SITE keeps
+//	gc               runtime.GC() twice (the profile publishes a cycle late)
+//	report           the objects each site keeps, and the process's own heap
+//	                 profile by site (when it is on: see profile.go)
+//
+// EOF exits.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	bigs   [][]byte
+	smalls []*[48]byte
+	temps  [][]byte
+	sink   []byte
+)
+
+//go:noinline
+func keepBig() { bigs = append(bigs, make([]byte, 1024)) }
+
+//go:noinline
+func keepSmall() { smalls = append(smalls, new([48]byte)) }
+
+//go:noinline
+func keepTemp() { temps = append(temps, make([]byte, 4096)) }
+
+//go:noinline
+func churn() { sink = make([]byte, 64) }
+
+type siteCount struct {
+	Objects int64 `json:"objects"`
+	Bytes   int64 `json:"bytes"`
+}
+
+func kept() map[string]siteCount {
+	return map[string]siteCount{
+		"main.keepBig":   {int64(len(bigs)), int64(len(bigs)) * 1024},
+		"main.keepSmall": {int64(len(smalls)), int64(len(smalls)) * 48},
+		"main.keepTemp":  {int64(len(temps)), int64(len(temps)) * 4096},
+	}
+}
+
+func keep(site string, n int) error {
+	f := map[string]func(){"big": keepBig, "small": keepSmall, "temp": keepTemp}[site]
+	if f == nil {
+		return fmt.Errorf("unknown site %q", site)
+	}
+	for i := 0; i < n; i++ {
+		f()
+	}
+	return nil
+}
+
+func main() {
+	fmt.Printf("READY %d\n", os.Getpid())
+	in := bufio.NewScanner(os.Stdin)
+	out := json.NewEncoder(os.Stdout)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		if len(f) == 0 {
+			continue
+		}
+		arg := func(i int) int {
+			if i >= len(f) {
+				return 0
+			}
+			n, _ := strconv.Atoi(f[i])
+			return n
+		}
+		var err error
+		res := map[string]any{"cmd": f[0]}
+		switch f[0] {
+		case "keep":
+			if len(f) < 3 {
+				err = fmt.Errorf("keep SITE N")
+			} else {
+				err = keep(f[1], arg(2))
+			}
+		case "churn":
+			for i := 0; i < arg(1); i++ {
+				churn()
+			}
+		case "grow":
+			end := time.Now().Add(time.Duration(arg(1)) * time.Second)
+			for time.Now().Before(end) {
+				for i := 0; i < 2000; i++ {
+					keepBig()
+				}
+				runtime.GC()
+				time.Sleep(100 * time.Millisecond)
+			}
+		case "release":
+			switch f[1] {
+			case "big":
+				bigs = nil
+			case "small":
+				smalls = nil
+			case "temp":
+				temps = nil
+			}
+		case "gc":
+			runtime.GC()
+			runtime.GC()
+		case "report":
+			res["kept"] = kept()
+			res["profile_rate"] = runtime.MemProfileRate
+			res["profile"] = ownProfile()
+		default:
+			err = fmt.Errorf("unknown command %q", f[0])
+		}
+		if err != nil {
+			res["error"] = err.Error()
+		}
+		out.Encode(res)
+	}
+}
