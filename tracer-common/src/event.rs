@@ -73,6 +73,8 @@ pub mod kind {
     pub const MADVISE: u32 = 5;
     /// A map or sync.Map operation returned (or a growth started).
     pub const MAP_OP: u32 = 6;
+    /// An object sampled for liveness (`LiveEvent`).
+    pub const LIVE_SAMPLE: u32 = 7;
 }
 
 /// Ring-buffer record: one map or sync.Map operation, entry to RET.
@@ -215,6 +217,27 @@ pub struct AllocEvent {
     pub key: AllocKey,
 }
 
+/// Ring-buffer record: the object a span refill (or a large allocation)
+/// hands out, sampled for liveness. Small objects: the slot is
+/// `freeindex + trailing_zeros(alloc_cache)` of the span; large: slot 0.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct LiveEvent {
+    pub kind: u32,
+    /// 1: a large object.
+    pub large: u32,
+    /// The `*mspan` and its fields as the probe read them.
+    pub span: u64,
+    pub start: u64,
+    pub freeindex: u64,
+    pub alloc_cache: u64,
+    pub elemsize: u64,
+    pub spanclass: u64,
+    /// `mheap_.sweepgen` when the object was handed out.
+    pub sweepgen: u64,
+    pub stack_id: u64,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: plain old data, explicitly padded, no invalid bit patterns.
@@ -227,6 +250,7 @@ mod pod {
     unsafe impl aya::Pod for super::GoEvent {}
     unsafe impl aya::Pod for super::MadviseEvent {}
     unsafe impl aya::Pod for super::MapEvent {}
+    unsafe impl aya::Pod for super::LiveEvent {}
 }
 
 const _: () = assert!(core::mem::size_of::<AllocKey>() == 24);

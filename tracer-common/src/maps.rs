@@ -72,7 +72,19 @@ pub mod config {
     pub const TINY_SPAN_CLASS: u32 = 12;
     /// Non-zero while the map-operation probes are attached.
     pub const MAPS_WATCHED: u32 = 13;
-    pub const COUNT: u32 = 16;
+    /// Object liveness samples (`live_sample`): offsets of `mspan.startAddr`,
+    /// `mspan.freeindex` (and its width in bytes: 8 in Go 1.21, else 2),
+    /// `mspan.allocCache`, `mspan.spanclass`, and the address of
+    /// `mheap_.sweepgen` in the target.
+    pub const MSPAN_START_OFFSET: u32 = 14;
+    pub const MSPAN_FREEINDEX_OFFSET: u32 = 15;
+    pub const MSPAN_FREEINDEX_SIZE: u32 = 16;
+    pub const MSPAN_ALLOC_CACHE_OFFSET: u32 = 17;
+    pub const MSPAN_SPANCLASS_OFFSET: u32 = 18;
+    pub const MHEAP_SWEEPGEN_ADDR: u32 = 19;
+    /// Offset of `mspan.nelems` (same width as `freeindex`).
+    pub const MSPAN_NELEMS_OFFSET: u32 = 20;
+    pub const COUNT: u32 = 24;
 }
 
 /// Attach cookies of the allocation probe: the low 32 bits are the smallest
@@ -111,5 +123,7 @@ pub mod counter {
     /// On-CPU samples of the target, and those whose stack was not stored.
     pub const CPU_SAMPLES: u32 = 12;
     pub const CPU_STACK_DROPS: u32 = 13;
-    pub const COUNT: u32 = 14;
+    /// Objects sampled for liveness (`live_sample`).
+    pub const LIVE_SAMPLES: u32 = 14;
+    pub const COUNT: u32 = 15;
 }

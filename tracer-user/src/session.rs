@@ -17,7 +17,8 @@ use crate::{
         goroutines::{leak_rate, SiteCounts},
         madvise::{advice_name, MadviseTable},
     },
-    collect::inuse::InuseTracker,
+    collect::inuse::{Inputs, InuseTracker},
+    collect::liveness::Liveness,
     collect::map_report::{self, MapContext},
     collect::{
         cpu::{self, CpuCounts, CpuSampler},
@@ -89,6 +90,8 @@ pub struct Session {
     pub latency: LatencyCalibration,
     /// The target's CPU time when last read.
     last_cpu_ns: Option<u64>,
+    /// When in-use sampling last looked for a GC marking.
+    last_watch: Instant,
     /// (return address, suffix) → the call is inside an inlined function so named.
     call_cache: HashMap<(u64, &'static str), bool>,
     /// Probe points attached at the start.
@@ -96,6 +99,10 @@ pub struct Session {
     /// No other tracer attaches to the target meanwhile.
     _lock: TargetLock,
 }
+
+/// How often in-use sampling looks for a GC ending or marking (two 4-byte
+/// reads).
+const LIVENESS_WATCH: Duration = Duration::from_millis(1);
 
 /// State at the start of a window.
 #[derive(Clone)]
@@ -357,6 +364,31 @@ impl Prepared {
             let mem = ProcMem::new(target.pid);
             allocstats::locate(&mem, &bin, &layout.alloc_stats, bias).ok()
         };
+        let mut sample_plan = sample_plan;
+        let mut inuse = inuse;
+        // Default mode without the runtime's heap profile: sample objects'
+        // liveness in the allocation windows.
+        if let (Some(plan), true) = (sample_plan.as_mut(), inuse.profile_off()) {
+            let mem = ProcMem::new(target.pid);
+            let stats = &layout.alloc_stats;
+            let base = memstats.and_then(|m| allocstats::read(&mem, stats, m).ok());
+            let mheap = crate::tracee::mheap::locate_mheap(&mem, &bin, stats, exe.as_deref(), bias);
+            match (base, mheap) {
+                (Some(base), Ok(mheap)) if plan.add_liveness(&bin, &stats.symbols) => {
+                    let sweepgen = mheap + stats.mheap.sweepgen;
+                    probes.set_config(tracer_common::config::MHEAP_SWEEPGEN_ADDR, sweepgen)?;
+                    let gcphase =
+                        crate::tracee::mheap::locate_gcphase(&mem, &bin, stats, exe.as_deref(), bias);
+                    if let Err(e) = &gcphase {
+                        eprintln!("tracer: in-use sampling: {e:#}; objects whose span is swept twice between polls are dropped");
+                    }
+                    let l = Liveness::new(stats.mspan, sweepgen, gcphase.ok());
+                    inuse.start_liveness(l, base);
+                }
+                (_, Err(e)) => eprintln!("tracer: in-use sampling unavailable: {e:#}"),
+                _ => eprintln!("tracer: in-use sampling unavailable (allocation counters or span functions not found)"),
+            }
+        }
         let attached = probes.attached;
         let mut session = Session {
             symbolizer: Symbolizer::new(Arc::clone(&bin), bias),
@@ -380,6 +412,7 @@ impl Prepared {
             map_funcs,
             latency,
             last_cpu_ns: None,
+            last_watch: Instant::now(),
             call_cache: HashMap::new(),
             sampling: sample_plan
                 .map(|plan| SampledState::new(plan, map_op_points, config.max_overhead_pct)),
@@ -476,16 +509,28 @@ impl Session {
         allocstats::read(&mem, &self.layout.alloc_stats, self.memstats?).ok()
     }
 
-    /// When the sampler's next open/close is due (sampled mode).
+    /// When the sampler's next open/close is due (sampled mode), or the
+    /// next watch for a GC marking (in-use sampling).
     pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
-        self.sampling.as_ref().map(SampledState::due)
+        let due = self.sampling.as_ref().map(SampledState::due)?;
+        if self.inuse.has_liveness() {
+            let watch = tokio::time::Instant::from_std(self.last_watch + LIVENESS_WATCH);
+            return Some(due.min(watch));
+        }
+        Some(due)
     }
 
     /// Reads the runtime's counters when due; opens or closes the sampling
     /// windows that are due.
     pub fn sampler_step(&mut self) {
+        if self.last_watch.elapsed() >= LIVENESS_WATCH {
+            self.last_watch = Instant::now();
+            self.inuse.watch();
+        }
         if self.sampling.as_ref().is_some_and(SampledState::poll_due) {
             self.poll_runtime();
+            // Every GC must be seen to tell a sampled object's fate.
+            self.inuse.check(&mut self.collector.agg.live);
         }
         let Session {
             sampling,
@@ -597,7 +642,15 @@ impl Session {
                 c.period_ns,
             );
         }
-        let inuse = self.inuse.build(&mut self.symbolizer, self.top);
+        let counters_now = self.runtime_counters();
+        let inuse = self.inuse.build(
+            Inputs {
+                symbolizer: &mut self.symbolizer,
+                collector: &self.collector,
+                counters: counters_now,
+            },
+            self.top,
+        );
         if inuse.report.source.is_some() {
             for a in &mut allocations {
                 let (objects, bytes) = inuse.by_site.get(&a.site).copied().unwrap_or_default();
@@ -813,7 +866,12 @@ impl Session {
             let agg = &mut self.collector.agg;
             snapshots.refresh(&mut agg.goroutines, &agg.system_starts, SAMPLE_MAX_AGE);
         }
-        self.inuse.poll(&mut self.symbolizer);
+        let counters = self.runtime_counters();
+        self.inuse.poll(Inputs {
+            symbolizer: &mut self.symbolizer,
+            collector: &self.collector,
+            counters,
+        });
         self.samples.push(Sample {
             at: Instant::now(),
             live: self.collector.agg.goroutines.live_by_site(),

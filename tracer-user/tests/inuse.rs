@@ -29,6 +29,23 @@ fn own(truth: &Value, function: &str, field: &str) -> u64 {
     truth["profile"][function][field].as_u64().unwrap_or(0)
 }
 
+/// `go tool pprof -sample_index=inuse_space -top` reads the export and
+/// lists the biggest holder.
+fn assert_pprof_inuse(go: &Path, pprof: &Path, what: &str) {
+    let out = std::process::Command::new(go)
+        .args(["tool", "pprof", "-sample_index=inuse_space", "-top"])
+        .arg(pprof)
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .expect("go tool pprof");
+    let top = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && top.contains("main.keepBig"),
+        "{what}: go tool pprof: {top} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn check(go: &Path, flags: &[&str]) {
     let bin = build_go(go, "inuse", flags);
     let dir = std::env::temp_dir().join(format!(
@@ -145,18 +162,7 @@ fn check(go: &Path, flags: &[&str]) {
     }
     // Exports: go tool pprof reads the in-use sample types, and the folded
     // stacks weigh held bytes.
-    let out = std::process::Command::new(go)
-        .args(["tool", "pprof", "-sample_index=inuse_space", "-top"])
-        .arg(&pprof)
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .expect("go tool pprof");
-    let top = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success() && top.contains("main.keepBig"),
-        "{what}: go tool pprof: {top} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_pprof_inuse(go, &pprof, &what);
     let folded = std::fs::read_to_string(&folded).unwrap();
     let big_folded: u64 = folded
         .lines()
@@ -180,15 +186,104 @@ fn inuse_equals_the_programs_own_heap_profile() {
     }
 }
 
-/// A binary whose heap profile the linker switched off: no figures, and
-/// the report says why (never zeros that look measured).
+/// The heap profile switched off by the linker: the default mode samples
+/// objects' liveness in its allocation windows. Sites holding ≥ 5 % of the
+/// live heap within ±15 % of what the program keeps; sites that churn, or
+/// keep and then let go, ≤ 2 % of the in-use total.
+fn sampled(go: &Path, flags: &[&str]) {
+    let bin = build_go(go, "inuse", flags);
+    let dir = std::env::temp_dir().join(format!(
+        "tracer-inuse-sampled-{}-{}",
+        std::process::id(),
+        flags.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pprof = dir.join("heap.pb.gz");
+    let mut prog = GoProgram::start(&bin);
+    let tracer = Tracer::attach(
+        prog.pid,
+        &[
+            "--mode",
+            "sampled",
+            "--format",
+            "json",
+            "--pprof",
+            pprof.to_str().unwrap(),
+        ],
+    );
+    prog.command("mix 8");
+    prog.command("release temp");
+    prog.command("gc");
+    let truth = prog.command("report");
+    let reports = tracer.stop();
+    prog.finish();
+    assert_eq!(truth["profile_rate"], 0, "the profile must be off");
+    let r = reports.last().unwrap();
+    let what = format!("{} {flags:?}", r["target"]["go_version"]);
+    let inuse = &r["inuse"];
+    assert_eq!(r["window"]["inuse_source"], "sampled", "{what}: {inuse}");
+    let total = inuse["bytes"].as_u64().unwrap();
+    let held = |f: &str| inuse_site(r, f).map_or(0, |s| s["inuse_bytes"].as_u64().unwrap());
+    eprintln!(
+        "{what}: sampled {} objects, {} alive, {} dropped, {} pending; in use {total} B, unattributed {} B",
+        inuse["sampled_objects"], inuse["samples"], inuse["dropped_samples"], inuse["pending_samples"],
+        inuse["unattributed_bytes"]
+    );
+    let live_heap = total + inuse["unattributed_bytes"].as_u64().unwrap();
+    for f in ["main.keepBig", "main.keepSmall"] {
+        let kept = truth["kept"][f]["bytes"].as_u64().unwrap();
+        let got = held(f);
+        eprintln!(
+            "{what} {f}: tracer {got} B (±{:.1} %), kept {kept} B ({:.1} % of the live heap)",
+            inuse_site(r, f).map_or(f64::NAN, |s| s["est_error_pct"]
+                .as_f64()
+                .unwrap_or(f64::NAN)),
+            100.0 * kept as f64 / live_heap as f64
+        );
+        assert!(
+            kept as f64 >= 0.05 * live_heap as f64,
+            "{what}: {f} is a big holder"
+        );
+        assert!(
+            (got as f64 - kept as f64).abs() <= 0.15 * kept as f64,
+            "{what} {f}: {got} vs kept {kept}"
+        );
+    }
+    for f in ["main.keepTemp", "main.churn", "main.churnBig"] {
+        assert!(
+            held(f) as f64 <= 0.02 * total as f64,
+            "{what}: {f} holds {} of {total}",
+            held(f)
+        );
+    }
+    let dropped = inuse["dropped_samples"].as_u64().unwrap();
+    let sampled = inuse["sampled_objects"].as_u64().unwrap();
+    assert!(
+        sampled > 0 && dropped * 10 <= sampled,
+        "{what}: {dropped} of {sampled} dropped"
+    );
+    assert_pprof_inuse(go, &pprof, &what);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 #[ignore = "needs root (uprobes, perf events) and Go toolchains"]
-fn inuse_says_why_when_the_profile_is_off() {
+fn inuse_sampled_when_the_profile_is_off() {
+    for go in go_bins() {
+        sampled(&go, &["-tags", "noprofile"]);
+        sampled(&go, &["-tags", "noprofile", "-ldflags=-s -w"]);
+    }
+}
+
+/// Exact mode without the heap profile: no figures, and the report says
+/// why (never zeros that look measured).
+#[test]
+#[ignore = "needs root (uprobes, perf events) and Go toolchains"]
+fn inuse_says_why_when_there_is_no_source() {
     let go = go_bins().into_iter().last().expect("a Go toolchain");
     let bin = build_go(&go, "inuse", &["-tags", "noprofile"]);
     let mut prog = GoProgram::start(&bin);
-    let tracer = Tracer::attach(prog.pid, &["--mode", "sampled", "--format", "json"]);
+    let tracer = Tracer::attach(prog.pid, &["--format", "json"]);
     prog.command("keep big 20000");
     let truth = prog.command("report");
     let reports = tracer.stop();

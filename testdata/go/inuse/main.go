@@ -8,6 +8,9 @@
 //	churn N          allocates N × 64 B and keeps none
 //	grow SECS        big keeps 2,000 more objects every 100 ms, with a GC
 //	                 after each step
+//	mix SECS         every 10 ms: big keeps 40, small 400, temp 10, and
+//	                 1,000 × 64 B and 40 × 1 KiB (big's class) are churned
+//	                 (the runtime GCs on its own)
 //	release SITE     drops everything SITE keeps
 //	gc               runtime.GC() twice (the profile publishes a cycle late)
 //	report           the objects each site keeps, and the process's own heap
@@ -45,6 +48,9 @@ func keepTemp() { temps = append(temps, make([]byte, 4096)) }
 
 //go:noinline
 func churn() { sink = make([]byte, 64) }
+
+//go:noinline
+func churnBig() { sink = make([]byte, 1024) }
 
 type siteCount struct {
 	Objects int64 `json:"objects"`
@@ -107,6 +113,26 @@ func main() {
 				}
 				runtime.GC()
 				time.Sleep(100 * time.Millisecond)
+			}
+		case "mix":
+			end := time.Now().Add(time.Duration(arg(1)) * time.Second)
+			for time.Now().Before(end) {
+				for i := 0; i < 40; i++ {
+					keepBig()
+				}
+				for i := 0; i < 400; i++ {
+					keepSmall()
+				}
+				for i := 0; i < 10; i++ {
+					keepTemp()
+				}
+				for i := 0; i < 1000; i++ {
+					churn()
+				}
+				for i := 0; i < 40; i++ {
+					churnBig()
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 		case "release":
 			switch f[1] {

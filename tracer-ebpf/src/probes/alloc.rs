@@ -61,7 +61,7 @@ pub fn count_here(ctx: &ProbeContext, after_prologue: bool, size: u64, scan: boo
 
 /// Adds `n` allocations (n > 1: a sample's weight) under `key`.
 #[inline(always)]
-fn count(key: &AllocKey, n: u64) {
+pub fn count(key: &AllocKey, n: u64) {
     if let Some(p) = ALLOC_COUNTS.get_ptr_mut(key) {
         atomic_add(p, n);
         return;

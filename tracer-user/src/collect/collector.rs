@@ -27,6 +27,8 @@ pub struct Counters {
     pub madvise_syscalls: u64,
     pub madvise_syscall_bytes: u64,
     pub samples: u64,
+    /// Objects sampled for liveness (hits of the allocation group too).
+    pub live_samples: u64,
     pub map_op_hits: u64,
     pub cpu_samples: u64,
     pub cpu_stack_drops: u64,
@@ -47,6 +49,7 @@ impl Counters {
                 .madvise_syscall_bytes
                 .saturating_sub(base.madvise_syscall_bytes),
             samples: self.samples.saturating_sub(base.samples),
+            live_samples: self.live_samples.saturating_sub(base.live_samples),
             map_op_hits: self.map_op_hits.saturating_sub(base.map_op_hits),
             cpu_samples: self.cpu_samples.saturating_sub(base.cpu_samples),
             cpu_stack_drops: self.cpu_stack_drops.saturating_sub(base.cpu_stack_drops),
@@ -109,6 +112,7 @@ impl Collector {
             madvise_syscalls: get(counter::MADVISE_SYSCALLS),
             madvise_syscall_bytes: get(counter::MADVISE_SYSCALL_BYTES),
             samples: get(counter::SAMPLES),
+            live_samples: get(counter::LIVE_SAMPLES),
             map_op_hits: get(counter::MAP_OP_HITS),
             cpu_samples: get(counter::CPU_SAMPLES),
             cpu_stack_drops: get(counter::CPU_STACK_DROPS),
@@ -119,7 +123,11 @@ impl Collector {
     /// operations): two map reads, for the governors' frequent checks.
     pub fn group_hits(&self) -> (u64, u64) {
         let get = |i: u32| -> u64 { self.counters.get(&i, 0).unwrap_or(0) };
-        (get(counter::SAMPLES), get(counter::MAP_OP_HITS))
+        // Liveness samples ride in the allocation windows.
+        (
+            get(counter::SAMPLES) + get(counter::LIVE_SAMPLES),
+            get(counter::MAP_OP_HITS),
+        )
     }
 
     /// The ring buffer's file descriptor: readable when records wait.

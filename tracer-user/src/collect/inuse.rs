@@ -1,5 +1,7 @@
 //! Who holds the memory: in-use heap by allocation site, from the
-//! runtime's own heap profile when the program has it on (no probe).
+//! runtime's own heap profile when the program has it on (no probe), else
+//! from sampled object liveness ([`super::liveness`]) in the default
+//! mode's allocation windows.
 //!
 //! Each bucket's counts are scaled as `runtime/pprof` scales them
 //! (`scaleHeapSample`: × 1 / (1 − e^(−size / MemProfileRate)), truncated
@@ -9,11 +11,19 @@
 //! in-use bytes per GC cycle, from which `heap_growth` is found.
 //!
 //! When the profile is off (the linker switches it off unless something
-//! can write heap profiles) there is no source yet: the report says so.
+//! can write heap profiles) the liveness samples stand in: each class's
+//! allocations since attach times the share of its samples alive at each
+//! stack. What they cannot place (objects from before attach, classes no
+//! window sampled) is `unattributed`, never a site.
 use std::collections::HashMap;
 use std::time::Instant;
 
+use tracer_common::LiveEvent;
+
+use super::liveness::{self, ClassCounts, Liveness};
+use super::Collector;
 use crate::report::{Finding, InuseReport, InuseSite, StackCount};
+use crate::tracee::allocstats::AllocCounters;
 use crate::tracee::gobin::{Frame, GoBinary};
 use crate::tracee::golayout::HeapProfileLayout;
 use crate::tracee::heapprof::{HeapProfile, HeapProfileReader};
@@ -65,6 +75,25 @@ pub struct InuseTracker {
     mem: ProcMem,
     started: Instant,
     points: Vec<Point>,
+    /// Sampled liveness, with the runtime's counters when it started.
+    liveness: Option<(Liveness, AllocCounters)>,
+}
+
+/// One reading of the best source: its GC cycle, sites, stacks and the
+/// report's header.
+struct Measured {
+    cycle: u32,
+    sites: HashMap<Frame, SiteAcc>,
+    stacks: Vec<StackCount>,
+    header: InuseReport,
+}
+
+/// What a sampled estimate needs from the session.
+pub struct Inputs<'a> {
+    pub symbolizer: &'a mut Symbolizer,
+    pub collector: &'a Collector,
+    /// The runtime's allocation counters now.
+    pub counters: Option<AllocCounters>,
 }
 
 #[derive(Default)]
@@ -72,8 +101,11 @@ struct SiteAcc {
     objects: u64,
     bytes: u64,
     samples: u64,
-    alloc_objects: u64,
-    alloc_bytes: u64,
+    /// Sampled: variance of the bytes estimate (None: the runtime profile's
+    /// own sampling error, 1.96 / √samples).
+    variance: f64,
+    alloc_objects: Option<u64>,
+    alloc_bytes: Option<u64>,
     /// In-use bytes per stack (index into the symbolized stacks).
     stacks: HashMap<usize, u64>,
 }
@@ -95,6 +127,42 @@ impl InuseTracker {
             mem,
             started: Instant::now(),
             points: Vec::new(),
+            liveness: None,
+        }
+    }
+
+    /// Whether the runtime's own profile is unavailable (then liveness
+    /// samples are worth their probe hits).
+    pub fn profile_off(&self) -> bool {
+        self.profile().is_err()
+    }
+
+    /// Starts sampled liveness; `base`: the runtime's counters now.
+    pub fn start_liveness(&mut self, liveness: Liveness, base: AllocCounters) {
+        self.liveness = Some((liveness, base));
+    }
+
+    /// Every few ms: a check while the GC marks (see [`Liveness::watch`]).
+    pub fn watch(&mut self) {
+        if let Some((l, _)) = self.liveness.as_mut() {
+            l.watch(&self.mem);
+        }
+    }
+
+    pub fn has_liveness(&self) -> bool {
+        self.liveness.is_some()
+    }
+
+    /// Takes the samples the windows sent, then reads again the spans a GC
+    /// may have decided (every sampler poll).
+    pub fn check(&mut self, events: &mut Vec<LiveEvent>) {
+        if let Some((l, _)) = self.liveness.as_mut() {
+            for ev in events.drain(..) {
+                l.add(&ev);
+            }
+            l.check(&self.mem);
+        } else {
+            events.clear();
         }
     }
 
@@ -108,7 +176,8 @@ impl InuseTracker {
             return Err("the runtime's heap profile is off in this binary \
                         (MemProfileRate = 0: the linker switches it off when nothing in the \
                         program can write a heap profile, e.g. net/http/pprof or \
-                        runtime.MemProfile); sampled object liveness is not built yet"
+                        runtime.MemProfile); sampled object liveness needs the default mode \
+                        (--mode sampled)"
                 .into());
         }
         Ok(profile)
@@ -116,14 +185,13 @@ impl InuseTracker {
 
     /// Once a second: remembers each site's in-use bytes when a GC cycle
     /// completed since the last poll.
-    pub fn poll(&mut self, symbolizer: &mut Symbolizer) {
-        let Ok(profile) = self.profile() else {
+    pub fn poll(&mut self, inputs: Inputs<'_>) {
+        let Some(Measured { cycle, sites, .. }) = self.measure(inputs) else {
             return;
         };
-        if self.points.last().is_some_and(|p| p.cycle == profile.cycle) {
+        if self.points.last().is_some_and(|p| p.cycle == cycle) {
             return;
         }
-        let (sites, _) = aggregate(&profile, symbolizer);
         let mut by_site: Vec<(Frame, u64)> = sites.into_iter().map(|(f, a)| (f, a.bytes)).collect();
         by_site.sort_by_key(|s| std::cmp::Reverse(s.1));
         by_site.truncate(SITES_PER_POINT);
@@ -132,37 +200,67 @@ impl InuseTracker {
             self.points.remove(1);
         }
         self.points.push(Point {
-            cycle: profile.cycle,
+            cycle,
             secs: self.started.elapsed().as_secs_f64(),
             by_site: by_site.into_iter().collect(),
         });
     }
 
-    /// In-use by site now; `top` sites listed.
-    pub fn build(&mut self, symbolizer: &mut Symbolizer, top: usize) -> Inuse {
-        let profile = match self.profile() {
-            Ok(p) => p,
-            Err(why) => {
-                return Inuse {
-                    report: InuseReport {
-                        unavailable: Some(why),
-                        ..Default::default()
-                    },
-                    by_site: HashMap::new(),
-                    stacks: Vec::new(),
-                    findings: Vec::new(),
-                }
+    /// (GC cycle, sites, stacks, report header) from the best source now.
+    fn measure(&self, inputs: Inputs<'_>) -> Option<Measured> {
+        match (self.profile(), &self.liveness) {
+            (Ok(profile), _) => {
+                let (sites, stacks) = aggregate(&profile, inputs.symbolizer);
+                let header = InuseReport {
+                    source: Some("runtime_profile"),
+                    profile_rate: Some(profile.rate),
+                    gc_cycle: Some(profile.cycle),
+                    buckets: profile.records.len() as u64,
+                    truncated: profile.truncated,
+                    ..Default::default()
+                };
+                Some(Measured {
+                    cycle: profile.cycle,
+                    sites,
+                    stacks,
+                    header,
+                })
             }
-        };
-        let (sites, stacks) = aggregate(&profile, symbolizer);
-        let mut report = InuseReport {
-            source: Some("runtime_profile"),
-            unavailable: None,
-            profile_rate: Some(profile.rate),
-            gc_cycle: Some(profile.cycle),
-            buckets: profile.records.len() as u64,
-            truncated: profile.truncated,
-            ..Default::default()
+            (Err(_), Some((l, base))) => {
+                let (sites, stacks, header) = sampled(l, base, inputs);
+                Some(Measured {
+                    cycle: header.gc_cycle.unwrap_or(0),
+                    sites,
+                    stacks,
+                    header,
+                })
+            }
+            (Err(_), None) => None,
+        }
+    }
+
+    /// In-use by site now; `top` sites listed.
+    pub fn build(&mut self, inputs: Inputs<'_>, top: usize) -> Inuse {
+        let Some(Measured {
+            sites,
+            stacks,
+            header: mut report,
+            ..
+        }) = self.measure(inputs)
+        else {
+            let why = match (self.profile(), self.liveness.is_some()) {
+                (Err(why), false) => why,
+                _ => "no source".into(),
+            };
+            return Inuse {
+                report: InuseReport {
+                    unavailable: Some(why),
+                    ..Default::default()
+                },
+                by_site: HashMap::new(),
+                stacks: Vec::new(),
+                findings: Vec::new(),
+            };
         };
         let by_site: HashMap<Frame, (u64, u64)> = sites
             .iter()
@@ -172,16 +270,18 @@ impl InuseTracker {
         listed.sort_by(|a, b| {
             b.1.bytes
                 .cmp(&a.1.bytes)
-                .then(b.1.alloc_bytes.cmp(&a.1.alloc_bytes))
+                .then(b.1.samples.cmp(&a.1.samples))
                 .then(a.0.function.cmp(&b.0.function))
         });
         let mut findings = Vec::new();
+        let (mut objects, mut bytes, mut samples) = (0, 0, 0);
+        let (mut alloc_objects, mut alloc_bytes) = (0, 0);
         for (i, (site, acc)) in listed.into_iter().enumerate() {
-            report.objects += acc.objects;
-            report.bytes += acc.bytes;
-            report.samples += acc.samples;
-            report.alloc_objects += acc.alloc_objects;
-            report.alloc_bytes += acc.alloc_bytes;
+            objects += acc.objects;
+            bytes += acc.bytes;
+            samples += acc.samples;
+            alloc_objects += acc.alloc_objects.unwrap_or(0);
+            alloc_bytes += acc.alloc_bytes.unwrap_or(0);
             let growth = self.growth(&site);
             if let Some(f) = growth.as_ref().and_then(|g| g.finding(&site)) {
                 findings.push(f);
@@ -204,12 +304,24 @@ impl InuseTracker {
                 inuse_objects: acc.objects,
                 inuse_bytes: acc.bytes,
                 samples: acc.samples,
-                est_error_pct: (acc.samples > 0).then(|| 196.0 / (acc.samples as f64).sqrt()),
+                est_error_pct: match report.source {
+                    Some("sampled") if acc.bytes > 0 => {
+                        Some(196.0 * acc.variance.sqrt() / acc.bytes as f64)
+                    }
+                    _ => (acc.samples > 0).then(|| 196.0 / (acc.samples as f64).sqrt()),
+                },
                 alloc_objects: acc.alloc_objects,
                 alloc_bytes: acc.alloc_bytes,
                 growth_bytes: growth.as_ref().map(|g| g.last as i64 - g.first as i64),
                 growth_cycles: growth.as_ref().map(|g| g.cycles),
             });
+        }
+        report.objects = objects;
+        report.bytes = bytes;
+        report.samples = samples;
+        if report.source == Some("runtime_profile") {
+            report.alloc_objects = Some(alloc_objects);
+            report.alloc_bytes = Some(alloc_bytes);
         }
         Inuse {
             report,
@@ -221,10 +333,13 @@ impl InuseTracker {
 
     /// The site's in-use bytes over the GC cycles polled.
     fn growth(&self, site: &Frame) -> Option<Growth> {
+        // From the site's first appearance: before it, nothing of it was
+        // seen (or, sampled, no object of it decided yet).
         let series: Vec<(u32, f64, u64)> = self
             .points
             .iter()
             .map(|p| (p.cycle, p.secs, p.by_site.get(site).copied().unwrap_or(0)))
+            .skip_while(|p| p.2 == 0)
             .collect();
         let (first, last) = (series.first()?, series.last()?);
         let ups = series.windows(2).filter(|w| w[1].2 > w[0].2).count();
@@ -293,6 +408,104 @@ impl Growth {
     }
 }
 
+/// Sites, stacks and the report header from the liveness samples.
+fn sampled(
+    l: &Liveness,
+    base: &AllocCounters,
+    inputs: Inputs<'_>,
+) -> (HashMap<Frame, SiteAcc>, Vec<StackCount>, InuseReport) {
+    let fates = l.fates();
+    // Each class's counts since liveness started (class 0: large).
+    let mut by_class: HashMap<u8, ClassCounts> = HashMap::new();
+    let mut live = None;
+    if let Some(now) = &inputs.counters {
+        let live_of = |c: &AllocCounters, i: usize| {
+            c.small_by_class
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(c.small_frees_by_class.get(i).copied().unwrap_or(0))
+        };
+        for (i, (&n, &b)) in now
+            .small_by_class
+            .iter()
+            .zip(&base.small_by_class)
+            .enumerate()
+            .skip(1)
+        {
+            by_class.insert(
+                i as u8,
+                ClassCounts {
+                    allocated: n.saturating_sub(b),
+                    live: live_of(now, i),
+                    live_at_start: live_of(base, i),
+                },
+            );
+        }
+        by_class.insert(
+            0,
+            ClassCounts {
+                allocated: now.large_objects.saturating_sub(base.large_objects),
+                live: now.large_objects.saturating_sub(now.large_free_objects),
+                live_at_start: base.large_objects.saturating_sub(base.large_free_objects),
+            },
+        );
+        live = Some((
+            now.objects().saturating_sub(now.frees()),
+            now.bytes().saturating_sub(now.freed_bytes()),
+        ));
+    }
+    let mut sites: HashMap<Frame, SiteAcc> = HashMap::new();
+    let mut stacks: Vec<StackCount> = Vec::new();
+    let mut symbolized: HashMap<u64, crate::tracee::symbolize::Symbolized> = HashMap::new();
+    let (mut objects, mut bytes) = (0u64, 0u64);
+    for e in liveness::estimate(&fates, &by_class) {
+        let sym = symbolized
+            .entry(e.key.stack_id)
+            .or_insert_with(|| {
+                let frames = inputs
+                    .collector
+                    .stack(e.key.stack_id)
+                    .map(|s| s.frames().to_vec())
+                    .unwrap_or_default();
+                inputs.symbolizer.stack(&frames)
+            })
+            .clone();
+        let site = if sym.frames.is_empty() {
+            unknown_frame()
+        } else {
+            sym.site()
+        };
+        let (o, b) = (e.objects.round() as u64, e.bytes.round() as u64);
+        objects += o;
+        bytes += b;
+        let acc = sites.entry(site).or_default();
+        acc.objects += o;
+        acc.bytes += b;
+        acc.samples += e.alive_samples;
+        // Absolute variance of the bytes, summed over the site's keys.
+        acc.variance += (e.bytes * e.rel_error_95 / 1.96).powi(2);
+        *acc.stacks.entry(stacks.len()).or_default() += b;
+        stacks.push(StackCount {
+            frames: sym.frames,
+            objects: o,
+            bytes: b,
+        });
+    }
+    let header = InuseReport {
+        source: Some("sampled"),
+        gc_cycle: Some(l.sweepgen / 2),
+        sampled_objects: Some(l.sampled),
+        pending_samples: Some(l.pending()),
+        dropped_samples: Some(l.dropped),
+        untracked_samples: Some(l.untracked),
+        unattributed_objects: live.map(|(o, _)| o.saturating_sub(objects)),
+        unattributed_bytes: live.map(|(_, b)| b.saturating_sub(bytes)),
+        ..Default::default()
+    };
+    (sites, stacks, header)
+}
+
 /// Scaled figures per site, and per stack (in-use).
 fn aggregate(
     profile: &HeapProfile,
@@ -313,8 +526,8 @@ fn aggregate(
         acc.objects += objects;
         acc.bytes += bytes;
         acc.samples += rec.inuse();
-        acc.alloc_objects += alloc_objects;
-        acc.alloc_bytes += alloc_bytes;
+        *acc.alloc_objects.get_or_insert(0) += alloc_objects;
+        *acc.alloc_bytes.get_or_insert(0) += alloc_bytes;
         *acc.stacks.entry(stacks.len()).or_default() += bytes;
         stacks.push(StackCount {
             frames: sym.frames,

@@ -9,6 +9,7 @@ pub use collector::*;
 pub mod aggregate;
 pub mod cpu;
 pub mod inuse;
+pub mod liveness;
 pub mod map_cost;
 pub mod map_report;
 pub mod map_sites;

@@ -46,9 +46,10 @@ const BARE_PROGRAM: &str = "bare_count";
 const MAP_ENTRY_PROGRAM: &str = "map_op_entry";
 const MAP_EXIT_PROGRAM: &str = "map_op_exit";
 const SAMPLE_PROGRAM: &str = "alloc_sample";
+const LIVE_PROGRAM: &str = "live_sample";
 const BENCH_PROGRAM: &str = "bench_emit";
 /// The programs of each windowed group (for their BPF run-time statistics).
-pub const SAMPLE_PROGRAMS: &[&str] = &[SAMPLE_PROGRAM];
+pub const SAMPLE_PROGRAMS: &[&str] = &[SAMPLE_PROGRAM, LIVE_PROGRAM];
 pub const MAP_PROGRAMS: &[&str] = &[MAP_ENTRY_PROGRAM, MAP_EXIT_PROGRAM];
 
 pub struct Probes {
@@ -82,7 +83,7 @@ impl Probes {
     }
 }
 
-const UPROBE_PROGRAMS: [&str; 12] = [
+const UPROBE_PROGRAMS: [&str; 13] = [
     super::calibrate::CALIBRATION_PROGRAMS[0],
     super::calibrate::CALIBRATION_PROGRAMS[1],
     ALLOC_PROGRAM,
@@ -95,6 +96,7 @@ const UPROBE_PROGRAMS: [&str; 12] = [
     MAP_ENTRY_PROGRAM,
     MAP_EXIT_PROGRAM,
     SAMPLE_PROGRAM,
+    LIVE_PROGRAM,
 ];
 
 pub fn load() -> Result<Probes, UserError> {
@@ -272,19 +274,35 @@ impl Probes {
     }
 
     /// Opens a sampling window: probes on span refills and large
-    /// allocations. Returns their links, for `close_samples`.
+    /// allocations, and with `live` the plan's liveness points. Returns
+    /// their links, for `close_samples`.
     pub fn open_samples(
         &mut self,
         bin: &GoBinary,
         exe: &Path,
         pid: u32,
         plan: &SamplePlan,
+        live: bool,
     ) -> Result<Vec<LinkHandle>, UserError> {
         let what = "runtime.(*mcache)";
-        let mut points = vec![point(bin, SAMPLE_PROGRAM, plan.refill, 0, what)?];
+        let live = live && !plan.live.is_empty();
+        // A liveness window samples refills at the RETs of cacheSpan (which
+        // also count the allocation sample) instead of refill's entry.
+        let mut points = Vec::new();
+        if !live {
+            points.push(point(bin, SAMPLE_PROGRAM, plan.refill, 0, what)?);
+        }
         if let Some(large) = plan.large {
             let cookie = tracer_common::COOKIE_SAMPLE_LARGE;
             points.push(point(bin, SAMPLE_PROGRAM, large, cookie, what)?);
+        }
+        for &(ret, large) in plan.live.iter().filter(|_| live) {
+            let cookie = if large {
+                tracer_common::COOKIE_SAMPLE_LARGE
+            } else {
+                0
+            };
+            points.push(point(bin, LIVE_PROGRAM, ret, cookie, what)?);
         }
         self.attach(exe, pid, &points)
     }
@@ -475,6 +493,12 @@ impl Probes {
             ),
             (MSPAN_ELEMSIZE_OFFSET, stats.mspan.elemsize),
             (TINY_SPAN_CLASS, u64::from(stats.mcache.tiny_span_class)),
+            (MSPAN_START_OFFSET, stats.mspan.start_addr),
+            (MSPAN_FREEINDEX_OFFSET, stats.mspan.freeindex),
+            (MSPAN_FREEINDEX_SIZE, stats.mspan.nelems_size),
+            (MSPAN_ALLOC_CACHE_OFFSET, stats.mspan.alloc_cache),
+            (MSPAN_SPANCLASS_OFFSET, stats.mspan.spanclass),
+            (MSPAN_NELEMS_OFFSET, stats.mspan.nelems),
         ] {
             self.set_config(i, v)?;
         }

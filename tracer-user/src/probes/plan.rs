@@ -389,6 +389,36 @@ pub fn map_plan(bin: &GoBinary, sync_impl: crate::tracee::golayout::SyncMapImpl)
 pub struct SamplePlan {
     pub refill: u64,
     pub large: Option<u64>,
+    /// Object liveness samples (when the runtime's heap profile is off):
+    /// the RETs of `(*mcentral).cacheSpan` and of `(*mcache).allocLarge`
+    /// (true), each with the span in RAX. Empty: not sampled.
+    pub live: Vec<(u64, bool)>,
+}
+
+impl SamplePlan {
+    /// Adds the liveness points (see [`SamplePlan::live`]); false if the
+    /// functions or their RETs are not found.
+    pub fn add_liveness(
+        &mut self,
+        bin: &GoBinary,
+        symbols: &crate::tracee::golayout::AllocStatsSymbols,
+    ) -> bool {
+        let rets = |name: &str| {
+            bin.function(name)
+                .and_then(|f| Some(ret_addrs(code_of(bin, &f)?, f.entry)))
+                .unwrap_or_default()
+        };
+        let (small, large) = (rets(symbols.cache_span), rets(symbols.alloc_large));
+        if small.is_empty() || large.is_empty() {
+            return false;
+        }
+        self.live = small
+            .into_iter()
+            .map(|a| (a, false))
+            .chain(large.into_iter().map(|a| (a, true)))
+            .collect();
+        true
+    }
 }
 
 pub fn sample_plan(
@@ -410,5 +440,6 @@ pub fn sample_plan(
     Ok(SamplePlan {
         refill,
         large: point(symbols.alloc_large),
+        live: Vec::new(),
     })
 }

@@ -56,7 +56,8 @@ pub struct Report {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct InuseReport {
     /// `runtime_profile` (the runtime's own heap profile, read from its
-    /// memory); null when there is no source (`unavailable` says why).
+    /// memory), `sampled` (object liveness sampled in the allocation
+    /// windows); null when there is no source (`unavailable` says why).
     pub source: Option<&'static str>,
     pub unavailable: Option<String>,
     /// `MemProfileRate`: one allocation sampled per this many bytes, on
@@ -73,9 +74,22 @@ pub struct InuseReport {
     /// In use, every site (scaled as `go tool pprof` scales).
     pub objects: u64,
     pub bytes: u64,
-    /// Allocated since the process started (the profile's `alloc_*`).
-    pub alloc_objects: u64,
-    pub alloc_bytes: u64,
+    /// Allocated since the process started (the profile's `alloc_*`;
+    /// null for sampled liveness).
+    pub alloc_objects: Option<u64>,
+    pub alloc_bytes: Option<u64>,
+    /// Sampled liveness: objects sampled since attach; those allocated
+    /// since the last GC (not decided yet); those whose fate could not be
+    /// told (a GC cycle went unobserved: dropped); those not followed
+    /// (too many at once).
+    pub sampled_objects: Option<u64>,
+    pub pending_samples: Option<u64>,
+    pub dropped_samples: Option<u64>,
+    pub untracked_samples: Option<u64>,
+    /// Sampled liveness: the runtime's live heap that no sample places
+    /// (objects from before attach, classes no window sampled).
+    pub unattributed_objects: Option<u64>,
+    pub unattributed_bytes: Option<u64>,
     /// Top sites by in-use bytes; the rest summed in `other_*`.
     pub sites: Vec<InuseSite>,
     pub other_objects: u64,
@@ -93,8 +107,10 @@ pub struct InuseSite {
     pub samples: u64,
     /// 95 % sampling error of the figures, percent (1.96 / √samples).
     pub est_error_pct: Option<f64>,
-    pub alloc_objects: u64,
-    pub alloc_bytes: u64,
+    /// Allocated at the site since the process started (runtime profile
+    /// only).
+    pub alloc_objects: Option<u64>,
+    pub alloc_bytes: Option<u64>,
     /// In-use bytes now minus at the first GC cycle the tracer saw, and
     /// the cycles between (null before two cycles were seen).
     pub growth_bytes: Option<i64>,

@@ -184,15 +184,27 @@ fn render_inuse(s: &mut String, r: &Report, top: usize) {
         }
         return;
     };
+    let how = match (u.profile_rate, u.sampled_objects) {
+        (Some(rate), _) => format!(
+            "1 sample per {} allocated, {} buckets{}",
+            human_bytes(rate as f64),
+            u.buckets,
+            if u.truncated { ", truncated" } else { "" }
+        ),
+        (None, Some(n)) => format!(
+            "{n} objects sampled, {} alive, {} since the last GC, {} dropped (a GC unobserved)",
+            u.samples,
+            u.pending_samples.unwrap_or(0),
+            u.dropped_samples.unwrap_or(0)
+        ),
+        _ => String::new(),
+    };
     let _ = writeln!(
         s,
-        "in use after GC {}: {} objects, {} (source {source}: 1 sample per {} allocated, {} buckets{})",
+        "in use after GC {}: {} objects, {} (source {source}: {how})",
         u.gc_cycle.unwrap_or(0),
         u.objects,
         human_bytes(u.bytes as f64),
-        human_bytes(u.profile_rate.unwrap_or(0) as f64),
-        u.buckets,
-        if u.truncated { ", truncated" } else { "" }
     );
     let _ = writeln!(
         s,
@@ -210,6 +222,13 @@ fn render_inuse(s: &mut String, r: &Report, top: usize) {
             site.site.function,
             short_path(&site.site.file),
             site.site.line
+        );
+    }
+    if let (Some(o), Some(b)) = (u.unattributed_objects, u.unattributed_bytes) {
+        let _ = writeln!(
+            s,
+            "{o:>10} {:>10}  unattributed: live heap no sample places (allocated before attach, or in classes no window sampled)",
+            human_bytes(b as f64)
         );
     }
     if u.other_bytes > 0 {

@@ -119,6 +119,11 @@ pub const MAPS: GroupParams = GroupParams {
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
 };
+/// One regular allocation window in this many samples objects for
+/// liveness (when the plan has liveness points), its refills counted at
+/// the RETs of `cacheSpan` with the new span's free slots as weight; the
+/// others weigh by the retired span, at `refill`'s entry, as bursts do.
+const LIVE_EVERY: u64 = 2;
 /// A group that could not open a window for this many periods in a row is
 /// reported as shed.
 const SHED_AFTER: u32 = 3;
@@ -496,13 +501,16 @@ impl SampledState {
                 self.allocs.hits_per_object
             };
             let rate = hpo.map(|h| h * objects_per_sec);
+            // Liveness samples (a second hit per refill) ride along in one
+            // regular window of [`LIVE_EVERY`], never in a burst's.
+            let live = !burst && self.allocs.governor.windows % LIVE_EVERY == LIVE_EVERY - 1;
             step_group(
                 &mut self.allocs,
                 cx,
                 alloc_hits,
                 (cores, peak),
                 (burst, rate),
-                |p| p.open_samples(bin, exe, pid, plan),
+                |p| p.open_samples(bin, exe, pid, plan, live),
             );
         }
         if !self.map_points.is_empty() && self.maps.detaching.is_none() {
@@ -588,7 +596,8 @@ impl SampledState {
         }
         let top_share = per_stack.values().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
         let map_hits = counters.map_op_hits;
-        let probe_ns = counters.samples as f64 * self.allocs.cost_ns(trap_ns)
+        let probe_ns = (counters.samples + counters.live_samples) as f64
+            * self.allocs.cost_ns(trap_ns)
             + map_hits as f64 * self.maps.cost_ns(trap_ns)
             + (to.switch_ns - from.switch_ns).max(0.0);
         let (ag, mg) = (&self.allocs.governor, &self.maps.governor);
@@ -612,11 +621,11 @@ impl SampledState {
             in_situ_ns_per_hit: self.allocs.in_situ_ns_per_hit,
             map_in_situ_ns_per_hit: self.maps.in_situ_ns_per_hit,
             target_cpus: self.cores,
-            samples: counters.samples,
+            samples: counters.samples + counters.live_samples,
             sampled_objects,
             scale: total as f64 / sampled_objects.max(1) as f64,
             totals_from,
-            est_error_pct: relative_error_pct(top_share, counters.samples),
+            est_error_pct: relative_error_pct(top_share, counters.samples + counters.live_samples),
         };
         WindowCounts {
             counts,

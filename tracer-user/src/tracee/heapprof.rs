@@ -20,13 +20,11 @@
 //! RIP-relative operands that the functions using them have in common,
 //! each candidate checked against live memory.
 
-use std::collections::BTreeSet;
-
 use anyhow::{bail, Result};
 
 use crate::tracee::gobin::GoBinary;
 use crate::tracee::golayout::HeapProfileLayout;
-use crate::tracee::goroutines::{rip_targets_sized, symtab_address};
+use crate::tracee::goroutines::{shared_operands, symtab_address};
 use crate::tracee::procmem::ProcMem;
 
 /// At most this many buckets are read per profile (a program allocating
@@ -220,26 +218,4 @@ fn bucket_header(mem: &ProcMem, l: &HeapProfileLayout, b: u64) -> Result<(u64, u
         bail!("bucket {b:#x} has {nstk} PCs (at most {})", l.max_stack);
     }
     Ok((size, nstk, word(l.bucket_allnext)))
-}
-
-/// RIP-relative operands (link-time addresses, `size` bytes wide if
-/// given) that every one of the functions found has; none unless at least
-/// two were found (one function's operands are too many to tell apart).
-fn shared_operands(bin: &GoBinary, users: &[&str], size: Option<usize>) -> Vec<u64> {
-    let sets: Vec<BTreeSet<u64>> = users
-        .iter()
-        .map(|name| rip_targets_sized(bin, name, size))
-        .filter(|refs| !refs.is_empty())
-        .collect();
-    let Some((first, rest)) = sets.split_first() else {
-        return Vec::new();
-    };
-    if rest.is_empty() {
-        return Vec::new();
-    }
-    first
-        .iter()
-        .filter(|a| rest.iter().all(|s| s.contains(a)))
-        .copied()
-        .collect()
 }

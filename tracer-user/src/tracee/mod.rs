@@ -14,6 +14,7 @@ pub mod goroutines;
 pub mod heapprof;
 pub mod mapmem;
 pub mod memory;
+pub mod mheap;
 pub mod procmem;
 pub mod sizeclass;
 pub mod symbolize;

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use hdrhistogram::Histogram;
-use tracer_common::{kind, AllocEvent, AllocKey, FuncEvent, GoEvent, MadviseEvent, MapEvent};
+use tracer_common::{
+    kind, AllocEvent, AllocKey, FuncEvent, GoEvent, LiveEvent, MadviseEvent, MapEvent,
+};
 
 use super::{
     goroutines::{GoroutineTable, LiveG},
@@ -43,6 +45,8 @@ pub struct Aggregator {
     pub system_starts: SystemStarts,
     pub madvise: MadviseTable,
     pub maps: MapTable,
+    /// Objects sampled for liveness, until the session takes them.
+    pub live: Vec<LiveEvent>,
     /// Records handled.
     pub events: u64,
     /// Reads the types of values stored in sync.Maps (zero-value stores).
@@ -59,6 +63,7 @@ impl Aggregator {
             system_starts: SystemStarts::default(),
             madvise: MadviseTable::default(),
             maps: MapTable::default(),
+            live: Vec::new(),
             events: 0,
             types,
         }
@@ -103,6 +108,12 @@ impl Aggregator {
             Some(kind::MADVISE) => {
                 if let Some(ev) = read::<MadviseEvent>(item) {
                     self.madvise.record(ev.advice, ev.len, ev.stack_id);
+                }
+            }
+            Some(kind::LIVE_SAMPLE) => {
+                // Bounded: the session takes them at every sampler step.
+                if let (Some(ev), true) = (read::<LiveEvent>(item), self.live.len() < 1 << 20) {
+                    self.live.push(ev);
                 }
             }
             Some(kind::MAP_OP) => {

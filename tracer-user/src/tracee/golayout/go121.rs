@@ -13,7 +13,7 @@ use super::abi::{
 use super::heapprof::HEAP_PROFILE_121;
 use super::heapstats::{
     AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
-    MspanLayout, RefillArgs,
+    MheapLayout, MspanLayout, RefillArgs,
 };
 use super::layout::{AllgsInfo, GLayout, GStatus, Layout, MapImpl, SyncMapImpl};
 use super::maps::{BucketLayout, ClassicMapTypeLayout, HmapLayout};
@@ -168,7 +168,15 @@ pub const ALLOC_STATS_121: AllocStatsLayout = AllocStatsLayout {
         alloc_count_before_cache: 110,
         elemsize: 112,
         spanclass: 106,
+        start_addr: 24,
+        freeindex: 48,
+        alloc_cache: 64,
+        alloc_bits: 72,
+        sweepgen: 96,
+        state: 107,
+        state_in_use: 1,
     },
+    mheap: MheapLayout { sweepgen: 65856 },
     heap_stats: HeapStatsLayout {
         memstats_heap_stats: 0,
         stats: 0,
@@ -207,6 +215,13 @@ pub const ALLOC_STATS_122: AllocStatsLayout = AllocStatsLayout {
         alloc_count_before_cache: 102,
         elemsize: 104,
         spanclass: 98,
+        start_addr: 24,
+        freeindex: 48,
+        alloc_cache: 56,
+        alloc_bits: 64,
+        sweepgen: 88,
+        state: 99,
+        state_in_use: 1,
     },
     ..ALLOC_STATS_121
 };

@@ -29,6 +29,7 @@ pub struct AllocStatsLayout {
     pub mcache: McacheLayout,
     pub mspan: MspanLayout,
     pub heap_stats: HeapStatsLayout,
+    pub mheap: MheapLayout,
     pub symbols: AllocStatsSymbols,
     /// `func (c *mcache) refill(spc spanClass)`.
     pub refill: RefillArgs,
@@ -68,6 +69,28 @@ pub struct MspanLayout {
     pub elemsize: u64,
     /// `spanclass spanClass` (uint8: `sizeclass << 1 | noscan`).
     pub spanclass: u64,
+    /// `startAddr uintptr`: the span's first byte (slot 0).
+    pub start_addr: u64,
+    /// `freeindex`: the slot the next allocation scan starts at (`uintptr`
+    /// in 1.21, `uint16` from 1.22: same width as `nelems`).
+    pub freeindex: u64,
+    /// `allocCache uint64`: free slots from `freeindex` on, as set bits.
+    pub alloc_cache: u64,
+    /// `allocBits *gcBits`: after a sweep, the slots that survived the GC.
+    pub alloc_bits: u64,
+    /// `sweepgen uint32`, against `mheap_.sweepgen`.
+    pub sweepgen: u64,
+    /// `state mSpanStateBox` (an atomic uint8).
+    pub state: u64,
+    /// `mSpanInUse`.
+    pub state_in_use: u8,
+}
+
+/// `runtime.mheap` (`var mheap_ mheap`).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MheapLayout {
+    /// `sweepgen uint32`: +2 at each GC cycle.
+    pub sweepgen: u64,
 }
 
 /// `runtime.memstats` (`var memstats mstats`, `runtime/mstats.go`) down to
@@ -132,6 +155,21 @@ pub struct AllocStatsSymbols {
     pub heap_stats_acquire: &'static str,
     /// `(*consistentHeapStats).release`, called the same way.
     pub heap_stats_release: &'static str,
+    /// `var mheap_ mheap`.
+    pub mheap: &'static str,
+    /// `(*mheap).alloc`, called as `mheap_.alloc(…)` (`LEAQ
+    /// runtime.mheap_(SB), AX` before the CALL) from `(*mcentral).grow`,
+    /// which finds `mheap_` in stripped binaries.
+    pub mheap_alloc: &'static str,
+    pub mcentral_grow: &'static str,
+    /// `(*mcentral).cacheSpan`: returns the span a refill allocates from.
+    pub cache_span: &'static str,
+    /// `var gcphase uint32` (`_GCmark` = 1 while marking: every span has
+    /// been swept for the cycle that is ending).
+    pub gcphase: &'static str,
+    /// Functions that all compare `gcphase` (32-bit operands), which finds
+    /// it in stripped binaries.
+    pub gcphase_users: [&'static str; 3],
 }
 
 /// Argument registers of `refill` at its entry (ABIInternal).
@@ -164,5 +202,15 @@ impl AllocStatsSymbols {
         release_all: "runtime.(*mcache).releaseAll",
         heap_stats_acquire: "runtime.(*consistentHeapStats).acquire",
         heap_stats_release: "runtime.(*consistentHeapStats).release",
+        mheap: "runtime.mheap_",
+        mheap_alloc: "runtime.(*mheap).alloc",
+        mcentral_grow: "runtime.(*mcentral).grow",
+        cache_span: "runtime.(*mcentral).cacheSpan",
+        gcphase: "runtime.gcphase",
+        gcphase_users: [
+            "runtime.gcTrigger.test",
+            "runtime.gcSweep",
+            "runtime.queuefinalizer",
+        ],
     };
 }

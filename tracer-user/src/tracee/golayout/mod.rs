@@ -56,7 +56,7 @@ pub use experiments::{map_impl, sync_map_impl};
 pub use heapprof::HeapProfileLayout;
 pub use heapstats::{
     AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,
-    MspanLayout, RefillArgs,
+    MheapLayout, MspanLayout, RefillArgs,
 };
 #[allow(unused_imports)]
 pub use layout::{AllgsInfo, GLayout, GStatus, Layout, MapImpl, SyncMapImpl};

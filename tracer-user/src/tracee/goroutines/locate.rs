@@ -131,3 +131,25 @@ pub fn rip_targets_sized(bin: &GoBinary, name: &str, size: Option<usize>) -> BTr
     }
     refs
 }
+
+/// RIP-relative operands (link-time addresses, `size` bytes wide if
+/// given) that every one of the functions found has; none unless at least
+/// two were found (one function's operands are too many to tell apart).
+pub fn shared_operands(bin: &GoBinary, users: &[&str], size: Option<usize>) -> Vec<u64> {
+    let sets: Vec<BTreeSet<u64>> = users
+        .iter()
+        .map(|name| rip_targets_sized(bin, name, size))
+        .filter(|refs| !refs.is_empty())
+        .collect();
+    let Some((first, rest)) = sets.split_first() else {
+        return Vec::new();
+    };
+    if rest.is_empty() {
+        return Vec::new();
+    }
+    first
+        .iter()
+        .filter(|a| rest.iter().all(|s| s.contains(a)))
+        .copied()
+        .collect()
+}

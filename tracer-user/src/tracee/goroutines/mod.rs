@@ -29,7 +29,7 @@ use crate::tracee::golayout::Layout;
 use crate::tracee::procmem::ProcMem;
 use crate::tracee::symbolize::{self, Symbolizer};
 
-pub use locate::{rip_targets, rip_targets_sized, symtab_address, Found};
+pub use locate::{rip_targets, shared_operands, symtab_address, Found};
 pub use snapshot::Snapshots;
 
 /// One live goroutine.

@@ -232,8 +232,8 @@ fn inuse_view_lists_holders_and_growers() {
         inuse_bytes: bytes,
         samples: 400,
         est_error_pct: Some(9.8),
-        alloc_objects: bytes / 512,
-        alloc_bytes: bytes * 2,
+        alloc_objects: Some(bytes / 512),
+        alloc_bytes: Some(bytes * 2),
         growth_bytes: growth,
         growth_cycles: growth.map(|_| 12),
     };

@@ -90,6 +90,41 @@ pub fn check(c: &mut Checker<'_>, l: &Layout, src: &Path) {
         s.spanclass,
     );
     c.member_size("alloc_stats.mspan.spanclass", MSPAN, "spanclass", 1);
+    let fields = [
+        ("start_addr", "startAddr", s.start_addr, 8),
+        ("freeindex", "freeindex", s.freeindex, s.nelems_size),
+        ("alloc_cache", "allocCache", s.alloc_cache, 8),
+        ("alloc_bits", "allocBits", s.alloc_bits, 8),
+        ("sweepgen", "sweepgen", s.sweepgen, 4),
+        ("state", "state", s.state, 1),
+    ];
+    for (field, go, off, size) in fields {
+        let what = format!("alloc_stats.mspan.{field}");
+        c.member(&what, MSPAN, go, off);
+        c.member_size(&what, MSPAN, go, size);
+    }
+    c.constant(
+        "alloc_stats.mspan.state_in_use",
+        &["runtime.mSpanInUse"],
+        i64::from(s.state_in_use),
+    );
+    c.member(
+        "alloc_stats.mheap.sweepgen",
+        &["runtime.mheap"],
+        "sweepgen",
+        a.mheap.sweepgen,
+    );
+    c.member_size(
+        "alloc_stats.mheap.sweepgen",
+        &["runtime.mheap"],
+        "sweepgen",
+        4,
+    );
+    c.var(
+        "alloc_stats.symbols.mheap",
+        a.symbols.mheap,
+        "runtime.mheap",
+    );
 
     let h = &a.heap_stats;
     c.member(

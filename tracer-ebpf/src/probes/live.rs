@@ -1,0 +1,85 @@
+//! Object liveness samples (in-use heap when the runtime's own heap profile
+//! is off). At each RET of `runtime.(*mcentral).cacheSpan` (called only by
+//! `(*mcache).refill`) RAX is the span just taken, ready to allocate from:
+//! the object the refill's allocation gets is slot `freeindex +
+//! trailing_zeros(allocCache)` — computed in userspace from the fields sent
+//! here. At each RET of `(*mcache).allocLarge` RAX is the large object's
+//! span (cookie `COOKIE_SAMPLE_LARGE`): the object is slot 0. The record
+//! carries `mheap_.sweepgen` of the moment, the allocating stack (the RET's
+//! `[SP]` is the return into the caller, BP the caller's frame), and the
+//! span as read, which userspace checks again after each GC.
+//!
+//! In the windows that sample liveness this probe also stands for the
+//! refill's allocation sample (`alloc_sample` is not attached at the
+//! refill then, so a refill costs one hit either way): the new span's free
+//! slots, `nelems - allocCount`, are the allocations it will serve, filed
+//! under this stack and the class's slot size.
+use aya_ebpf::{
+    helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
+};
+use tracer_common::{config, counter, kind, AllocKey, LiveEvent, COOKIE_SAMPLE_LARGE};
+
+use crate::{
+    helpers::{bump, capture_stack, config, emit, read_u64},
+    probes::alloc::count,
+};
+
+#[uprobe(multi)]
+pub fn live_sample(ctx: ProbeContext) -> u32 {
+    bump(counter::PROBE_HITS);
+    bump(counter::LIVE_SAMPLES);
+    let span = unsafe { &*ctx.regs }.rax;
+    if span == 0 {
+        return 0;
+    }
+    let large = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } & COOKIE_SAMPLE_LARGE != 0;
+    let field = |off: u32| read_u64(span + config(off));
+    let (Some(start), Some(freeindex), Some(alloc_cache), Some(elemsize), Some(spanclass)) = (
+        field(config::MSPAN_START_OFFSET),
+        field(config::MSPAN_FREEINDEX_OFFSET),
+        field(config::MSPAN_ALLOC_CACHE_OFFSET),
+        field(config::MSPAN_ELEMSIZE_OFFSET),
+        field(config::MSPAN_SPANCLASS_OFFSET),
+    ) else {
+        return 0;
+    };
+    let freeindex = if config(config::MSPAN_FREEINDEX_SIZE) == 8 {
+        freeindex
+    } else {
+        freeindex & 0xffff
+    };
+    let sweepgen = read_u64(config(config::MHEAP_SWEEPGEN_ADDR)).unwrap_or(0) & 0xffff_ffff;
+    let (stack_id, truncated) = capture_stack(&ctx, false);
+    if truncated {
+        bump(counter::STACK_TRUNCATED);
+    }
+    if !large {
+        let wide = config(config::MSPAN_FREEINDEX_SIZE) == 8;
+        let nelems = field(config::MSPAN_NELEMS_OFFSET).map(|v| if wide { v } else { v & 0xffff });
+        let used = field(config::MSPAN_ALLOC_COUNT_OFFSET).map(|v| v & 0xffff);
+        if let (Some(nelems), Some(used)) = (nelems, used) {
+            let key = AllocKey {
+                stack_id,
+                size: elemsize,
+                scan: (spanclass & 1 == 0) as u32,
+                _pad: 0,
+            };
+            if nelems > used && elemsize > 0 {
+                count(&key, nelems - used);
+            }
+        }
+    }
+    emit(LiveEvent {
+        kind: kind::LIVE_SAMPLE,
+        large: large as u32,
+        span,
+        start,
+        freeindex,
+        alloc_cache,
+        elemsize,
+        spanclass: spanclass & 0xff,
+        sweepgen,
+        stack_id,
+    });
+    0
+}
