@@ -84,6 +84,8 @@ pub mod config {
     pub const MHEAP_SWEEPGEN_ADDR: u32 = 19;
     /// Offset of `mspan.nelems` (same width as `freeindex`).
     pub const MSPAN_NELEMS_OFFSET: u32 = 20;
+    /// Offset of `mspan.limit` (a large object: `startAddr + size`).
+    pub const MSPAN_LIMIT_OFFSET: u32 = 21;
     pub const COUNT: u32 = 24;
 }
 

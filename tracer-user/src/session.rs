@@ -102,7 +102,7 @@ pub struct Session {
 
 /// How often in-use sampling looks for a GC ending or marking (two 4-byte
 /// reads).
-const LIVENESS_WATCH: Duration = Duration::from_millis(1);
+const LIVENESS_WATCH: Duration = Duration::from_millis(2);
 
 /// State at the start of a window.
 #[derive(Clone)]
@@ -368,7 +368,8 @@ impl Prepared {
         let mut inuse = inuse;
         // Default mode without the runtime's heap profile: sample objects'
         // liveness in the allocation windows.
-        if let (Some(plan), true) = (sample_plan.as_mut(), inuse.profile_off()) {
+        let frees = golayout::frees_outside_sweeper(&bin);
+        if let (Some(plan), true, None) = (sample_plan.as_mut(), inuse.profile_off(), frees) {
             let mem = ProcMem::new(target.pid);
             let stats = &layout.alloc_stats;
             let base = memstats.and_then(|m| allocstats::read(&mem, stats, m).ok());
@@ -385,9 +386,21 @@ impl Prepared {
                     let l = Liveness::new(stats.mspan, sweepgen, gcphase.ok());
                     inuse.start_liveness(l, base);
                 }
-                (_, Err(e)) => eprintln!("tracer: in-use sampling unavailable: {e:#}"),
-                _ => eprintln!("tracer: in-use sampling unavailable (allocation counters or span functions not found)"),
+                (_, Err(e)) => {
+                    eprintln!("tracer: in-use sampling unavailable: {e:#}");
+                    inuse.no_liveness(format!("sampled object liveness unavailable: {e:#}"));
+                }
+                _ => inuse.no_liveness(
+                    "sampled object liveness unavailable: allocation counters or span functions not found"
+                        .into(),
+                ),
             }
+        }
+        if let (Some(e), true) = (frees, inuse.profile_off()) {
+            inuse.no_liveness(format!(
+                "sampled object liveness refused: GOEXPERIMENT={e} frees objects outside the GC's sweeper, \
+                 so a slot's allocation bit no longer tells whether a sampled object lived"
+            ));
         }
         let attached = probes.attached;
         let mut session = Session {
@@ -513,7 +526,7 @@ impl Session {
     /// next watch for a GC marking (in-use sampling).
     pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
         let due = self.sampling.as_ref().map(SampledState::due)?;
-        if self.inuse.has_liveness() {
+        if self.inuse.following() {
             let watch = tokio::time::Instant::from_std(self.last_watch + LIVENESS_WATCH);
             return Some(due.min(watch));
         }

@@ -20,8 +20,9 @@ use crate::{build, cmd, demo, prereqs, tracer_run};
 const ROUNDS: usize = 3;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
 /// The tracer's BPF programs; the kernel keeps 15 characters of a name.
-const TRACER_PROGS: [&str; 12] = [
+const TRACER_PROGS: [&str; 13] = [
     "alloc_sample",
+    "live_sample",
     "cpu_sample",
     "malloc_entry",
     "map_op_entry",

@@ -11,6 +11,8 @@
 //	mix SECS         every 10 ms: big keeps 40, small 400, temp 10, and
 //	                 1,000 × 64 B and 40 × 1 KiB (big's class) are churned
 //	                 (the runtime GCs on its own)
+//	share SECS       every 10 ms: big keeps 28 and pair 12 (both 1 KiB: one
+//	                 size class, 70:30), and 40 × 1 KiB are churned
 //	release SITE     drops everything SITE keeps
 //	gc               runtime.GC() twice (the profile publishes a cycle late)
 //	report           the objects each site keeps, and the process's own heap
@@ -34,6 +36,7 @@ var (
 	bigs   [][]byte
 	smalls []*[48]byte
 	temps  [][]byte
+	pairs  [][]byte
 	sink   []byte
 )
 
@@ -45,6 +48,9 @@ func keepSmall() { smalls = append(smalls, new([48]byte)) }
 
 //go:noinline
 func keepTemp() { temps = append(temps, make([]byte, 4096)) }
+
+//go:noinline
+func keepPair() { pairs = append(pairs, make([]byte, 1024)) }
 
 //go:noinline
 func churn() { sink = make([]byte, 64) }
@@ -62,6 +68,7 @@ func kept() map[string]siteCount {
 		"main.keepBig":   {int64(len(bigs)), int64(len(bigs)) * 1024},
 		"main.keepSmall": {int64(len(smalls)), int64(len(smalls)) * 48},
 		"main.keepTemp":  {int64(len(temps)), int64(len(temps)) * 4096},
+		"main.keepPair":  {int64(len(pairs)), int64(len(pairs)) * 1024},
 	}
 }
 
@@ -128,6 +135,20 @@ func main() {
 				}
 				for i := 0; i < 1000; i++ {
 					churn()
+				}
+				for i := 0; i < 40; i++ {
+					churnBig()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		case "share":
+			end := time.Now().Add(time.Duration(arg(1)) * time.Second)
+			for time.Now().Before(end) {
+				for i := 0; i < 28; i++ {
+					keepBig()
+				}
+				for i := 0; i < 12; i++ {
+					keepPair()
 				}
 				for i := 0; i < 40; i++ {
 					churnBig()

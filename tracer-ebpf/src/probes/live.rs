@@ -10,10 +10,11 @@
 //! span as read, which userspace checks again after each GC.
 //!
 //! In the windows that sample liveness this probe also stands for the
-//! refill's allocation sample (`alloc_sample` is not attached at the
-//! refill then, so a refill costs one hit either way): the new span's free
-//! slots, `nelems - allocCount`, are the allocations it will serve, filed
-//! under this stack and the class's slot size.
+//! allocation sample (`alloc_sample` is not attached then, so a refill or a
+//! large object costs one hit either way): the new span's free slots,
+//! `nelems - allocCount`, are the allocations it will serve, filed under
+//! this stack and the class's slot size; a large object counts once, at
+//! its requested size (`limit - startAddr`, which `allocLarge` sets).
 use aya_ebpf::{
     helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
 };
@@ -53,7 +54,22 @@ pub fn live_sample(ctx: ProbeContext) -> u32 {
     if truncated {
         bump(counter::STACK_TRUNCATED);
     }
-    if !large {
+    let scan = (spanclass & 1 == 0) as u32;
+    if large {
+        let limit = field(config::MSPAN_LIMIT_OFFSET).unwrap_or(0);
+        let size = if limit > start {
+            limit - start
+        } else {
+            elemsize
+        };
+        let key = AllocKey {
+            stack_id,
+            size,
+            scan,
+            _pad: 0,
+        };
+        count(&key, 1);
+    } else {
         let wide = config(config::MSPAN_FREEINDEX_SIZE) == 8;
         let nelems = field(config::MSPAN_NELEMS_OFFSET).map(|v| if wide { v } else { v & 0xffff });
         let used = field(config::MSPAN_ALLOC_COUNT_OFFSET).map(|v| v & 0xffff);
@@ -61,7 +77,7 @@ pub fn live_sample(ctx: ProbeContext) -> u32 {
             let key = AllocKey {
                 stack_id,
                 size: elemsize,
-                scan: (spanclass & 1 == 0) as u32,
+                scan,
                 _pad: 0,
             };
             if nelems > used && elemsize > 0 {

@@ -77,6 +77,8 @@ pub struct InuseTracker {
     points: Vec<Point>,
     /// Sampled liveness, with the runtime's counters when it started.
     liveness: Option<(Liveness, AllocCounters)>,
+    /// Why sampled liveness did not start, when it could not.
+    no_liveness: Option<String>,
 }
 
 /// One reading of the best source: its GC cycle, sites, stacks and the
@@ -128,7 +130,13 @@ impl InuseTracker {
             started: Instant::now(),
             points: Vec::new(),
             liveness: None,
+            no_liveness: None,
         }
+    }
+
+    /// Sampled liveness cannot run: `why` goes into the report.
+    pub fn no_liveness(&mut self, why: String) {
+        self.no_liveness = Some(why);
     }
 
     /// Whether the runtime's own profile is unavailable (then liveness
@@ -149,8 +157,9 @@ impl InuseTracker {
         }
     }
 
-    pub fn has_liveness(&self) -> bool {
-        self.liveness.is_some()
+    /// Sampled liveness follows objects now (worth watching for GCs).
+    pub fn following(&self) -> bool {
+        self.liveness.as_ref().is_some_and(|(l, _)| l.following())
     }
 
     /// Takes the samples the windows sent, then reads again the spans a GC
@@ -248,8 +257,9 @@ impl InuseTracker {
             ..
         }) = self.measure(inputs)
         else {
-            let why = match (self.profile(), self.liveness.is_some()) {
-                (Err(why), false) => why,
+            let why = match (self.profile(), &self.no_liveness) {
+                (Err(why), Some(no)) => format!("{why}; {no}"),
+                (Err(why), None) => why,
                 _ => "no source".into(),
             };
             return Inuse {

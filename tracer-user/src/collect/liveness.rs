@@ -290,6 +290,11 @@ impl Liveness {
         out
     }
 
+    /// Objects are followed (alive, or waiting for their first GC).
+    pub fn following(&self) -> bool {
+        !self.objs.is_empty()
+    }
+
     /// Objects waiting for their first GC.
     pub fn pending(&self) -> u64 {
         self.objs.iter().filter(|o| !o.decided).count() as u64

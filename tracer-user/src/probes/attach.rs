@@ -286,13 +286,14 @@ impl Probes {
     ) -> Result<Vec<LinkHandle>, UserError> {
         let what = "runtime.(*mcache)";
         let live = live && !plan.live.is_empty();
-        // A liveness window samples refills at the RETs of cacheSpan (which
-        // also count the allocation sample) instead of refill's entry.
+        // A liveness window samples refills at the RETs of cacheSpan and
+        // large objects at the RETs of allocLarge (which also count the
+        // allocation sample) instead of at their entries.
         let mut points = Vec::new();
         if !live {
             points.push(point(bin, SAMPLE_PROGRAM, plan.refill, 0, what)?);
         }
-        if let Some(large) = plan.large {
+        if let (Some(large), false) = (plan.large, live) {
             let cookie = tracer_common::COOKIE_SAMPLE_LARGE;
             points.push(point(bin, SAMPLE_PROGRAM, large, cookie, what)?);
         }
@@ -499,6 +500,7 @@ impl Probes {
             (MSPAN_ALLOC_CACHE_OFFSET, stats.mspan.alloc_cache),
             (MSPAN_SPANCLASS_OFFSET, stats.mspan.spanclass),
             (MSPAN_NELEMS_OFFSET, stats.mspan.nelems),
+            (MSPAN_LIMIT_OFFSET, stats.mspan.limit),
         ] {
             self.set_config(i, v)?;
         }

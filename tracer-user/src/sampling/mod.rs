@@ -119,11 +119,15 @@ pub const MAPS: GroupParams = GroupParams {
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
 };
-/// One regular allocation window in this many samples objects for
-/// liveness (when the plan has liveness points), its refills counted at
-/// the RETs of `cacheSpan` with the new span's free slots as weight; the
-/// others weigh by the retired span, at `refill`'s entry, as bursts do.
-const LIVE_EVERY: u64 = 2;
+const METHOD: &str =
+    "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
+     + large objects (runtime.(*mcache).allocLarge) in governed windows; the runtime's own \
+     per-size-class counts, read every 25 ms, split by the nearest window's samples";
+const METHOD_WITH_LIVENESS: &str = "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served; \
+     in regular windows the RETs of runtime.(*mcentral).cacheSpan instead, weighted by the new span's \
+     free slots, which also sample objects for liveness) + large objects (runtime.(*mcache).allocLarge) in \
+     governed windows; the runtime's own per-size-class counts, read every 25 ms, split by the nearest window's samples";
+
 /// A group that could not open a window for this many periods in a row is
 /// reported as shed.
 const SHED_AFTER: u32 = 3;
@@ -501,9 +505,13 @@ impl SampledState {
                 self.allocs.hits_per_object
             };
             let rate = hpo.map(|h| h * objects_per_sec);
-            // Liveness samples (a second hit per refill) ride along in one
-            // regular window of [`LIVE_EVERY`], never in a burst's.
-            let live = !burst && self.allocs.governor.windows % LIVE_EVERY == LIVE_EVERY - 1;
+            // Regular windows sample objects for liveness (when the plan has
+            // liveness points): their refills are counted at the RETs of
+            // `cacheSpan`, weighted by the new span's free slots, so a refill
+            // costs one hit either way (measured: the default mode's
+            // steady-mix and burst suites pass as before). A burst's window
+            // weighs by the retired span, at `refill`'s entry.
+            let live = !burst;
             step_group(
                 &mut self.allocs,
                 cx,
@@ -603,9 +611,11 @@ impl SampledState {
         let (ag, mg) = (&self.allocs.governor, &self.maps.governor);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let sampling = Sampling {
-            method: "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
-                     + large objects (runtime.(*mcache).allocLarge) in governed windows; the runtime's own \
-                     per-size-class counts, read every 25 ms, split by the nearest window's samples",
+            method: if self.plan.live.is_empty() {
+                METHOD
+            } else {
+                METHOD_WITH_LIVENESS
+            },
             budget_pct: ag.budget_pct,
             duty_cycle_pct: duty,
             windows: to.windows.0.saturating_sub(from.windows.0),

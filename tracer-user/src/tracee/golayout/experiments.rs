@@ -1,6 +1,7 @@
 //! Which map and sync.Map implementation a binary was built with: the
 //! version's default, unless a GOEXPERIMENT in its build info says
-//! otherwise.
+//! otherwise; and whether an experiment frees heap objects outside the
+//! sweeper.
 use crate::{
     tracee::gobin::GoBinary,
     tracee::golayout::{Layout, MapImpl, SyncMapImpl},
@@ -38,4 +39,14 @@ pub fn sync_map_impl(l: &Layout, bin: &GoBinary) -> SyncMapImpl {
         Some(false) => SyncMapImpl::ReadDirty,
         None => l.sync_map_impl,
     }
+}
+
+/// A GOEXPERIMENT that frees heap objects outside the GC's sweeper
+/// (`runtimefreegc`: explicit frees in the runtime, Go 1.26+; `arenas`:
+/// user arenas freed at once), under which a slot's `allocBits` no longer
+/// says whether a sampled object lived.
+pub fn frees_outside_sweeper(bin: &GoBinary) -> Option<&'static str> {
+    ["runtimefreegc", "arenas"]
+        .into_iter()
+        .find(|e| experiment(bin, e) == Some(true))
 }

@@ -71,6 +71,9 @@ pub struct MspanLayout {
     pub spanclass: u64,
     /// `startAddr uintptr`: the span's first byte (slot 0).
     pub start_addr: u64,
+    /// `limit uintptr`: end of the data; for a large object `allocLarge`
+    /// sets it to `startAddr + size` (the requested size).
+    pub limit: u64,
     /// `freeindex`: the slot the next allocation scan starts at (`uintptr`
     /// in 1.21, `uint16` from 1.22: same width as `nelems`).
     pub freeindex: u64,

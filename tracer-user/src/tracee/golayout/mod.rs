@@ -52,7 +52,7 @@ mod tests;
 #[allow(unused_imports)]
 pub use abi::{AbiInfo, MakemapArgs, MallocgcArgs, MapAccessArgs, Newproc1Args, Reg};
 #[allow(unused_imports)]
-pub use experiments::{map_impl, sync_map_impl};
+pub use experiments::{frees_outside_sweeper, map_impl, sync_map_impl};
 pub use heapprof::HeapProfileLayout;
 pub use heapstats::{
     AllocLargeArgs, AllocStatsLayout, AllocStatsSymbols, HeapStatsLayout, McacheLayout,

@@ -187,6 +187,13 @@ fn inuse_lines(r: &Report) -> (String, Vec<String>) {
     );
     let mut lines = vec!["by bytes held".to_string(), header.clone()];
     lines.extend(held.iter().map(|s| row(s)));
+    if let Some(b) = u.unattributed_bytes.filter(|b| *b > 0) {
+        lines.push(format!(
+            "{:>10} {:>10}  unattributed (allocated before attach, or in classes no window sampled)",
+            human_bytes(b as f64),
+            u.unattributed_objects.unwrap_or(0)
+        ));
+    }
     let mut growing: Vec<&&tracer::report::InuseSite> = held
         .iter()
         .filter(|s| s.growth_bytes.is_some_and(|g| g > 0))

@@ -92,6 +92,7 @@ pub fn check(c: &mut Checker<'_>, l: &Layout, src: &Path) {
     c.member_size("alloc_stats.mspan.spanclass", MSPAN, "spanclass", 1);
     let fields = [
         ("start_addr", "startAddr", s.start_addr, 8),
+        ("limit", "limit", s.limit, 8),
         ("freeindex", "freeindex", s.freeindex, s.nelems_size),
         ("alloc_cache", "allocCache", s.alloc_cache, 8),
         ("alloc_bits", "allocBits", s.alloc_bits, 8),
