@@ -396,6 +396,11 @@ impl Prepared {
                 ),
             }
         }
+        if sample_plan.is_none() && inuse.profile_off() {
+            inuse.no_liveness(
+                "sampled object liveness runs in the default mode only (--mode sampled)".into(),
+            );
+        }
         if let (Some(e), true) = (frees, inuse.profile_off()) {
             inuse.no_liveness(format!(
                 "sampled object liveness refused: GOEXPERIMENT={e} frees objects outside the GC's sweeper, \

@@ -293,6 +293,7 @@ fn inuse_says_why_when_there_is_no_source() {
     assert!(r["window"]["inuse_source"].is_null(), "{}", r["window"]);
     let why = r["inuse"]["unavailable"].as_str().unwrap();
     assert!(why.contains("MemProfileRate = 0"), "{why}");
+    assert!(why.contains("default mode only"), "{why}");
     for a in r["allocations"].as_array().unwrap() {
         assert!(a["inuse_bytes"].is_null(), "{a}");
     }

@@ -185,8 +185,7 @@ impl InuseTracker {
             return Err("the runtime's heap profile is off in this binary \
                         (MemProfileRate = 0: the linker switches it off when nothing in the \
                         program can write a heap profile, e.g. net/http/pprof or \
-                        runtime.MemProfile); sampled object liveness needs the default mode \
-                        (--mode sampled)"
+                        runtime.MemProfile)"
                 .into());
         }
         Ok(profile)
