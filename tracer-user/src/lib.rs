@@ -26,7 +26,9 @@
 //! - [`sampling`]: the default mode's windows, their overhead governor and
 //!   the split of the runtime's own counts by the windows' samples;
 //! - [`session`]: one traced process, from attach to detach;
-//! - [`report`]: the report, one value with many sinks.
+//! - [`report`]: the report, one value with many sinks;
+//! - [`fleet`]: the host-wide agent (discovery, read-only runtime
+//!   figures for every Go process, the Prometheus endpoint).
 
 pub mod tracee;
 
@@ -39,6 +41,8 @@ pub mod sampling;
 pub mod session;
 
 pub mod report;
+
+pub mod fleet;
 
 pub mod error;
 

@@ -224,6 +224,12 @@ pub fn ensure_wrk() -> anyhow::Result<PathBuf> {
     ensure_apt_tool("wrk", "wrk")
 }
 
+/// Debian's `prometheus` server scrapes `tracer agent` in its test;
+/// returns its path.
+pub fn ensure_prometheus() -> anyhow::Result<PathBuf> {
+    ensure_apt_tool("prometheus", "prometheus")
+}
+
 /// bpftool reads the kernel's per-program BPF run time for the benchmark
 /// (Debian's `bpftool` package, installed in /usr/sbin); returns its path.
 pub fn ensure_bpftool() -> anyhow::Result<PathBuf> {

@@ -8,7 +8,8 @@ use anyhow::bail;
 use crate::{build, cmd, prereqs};
 
 /// Root test files, run one test at a time (they attach to real processes).
-const ROOT_TESTS: [&str; 11] = [
+const ROOT_TESTS: [&str; 12] = [
+    "agent",
     "attach",
     "cpu",
     "inuse",
@@ -32,6 +33,7 @@ fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
     let gos = prereqs::ensure_all(&versions)?;
     prereqs::ensure_tmux()?;
     prereqs::ensure_wrk()?;
+    let prometheus = prereqs::ensure_prometheus()?;
     if geteuid() != 0 {
         bail!("the root tests attach uprobes: run `sudo -E cargo xtask test`");
     }
@@ -50,6 +52,7 @@ fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
             prereqs::cache_dir().join("gocache").display().to_string(),
         ),
         ("GOTOOLCHAIN", "local".to_string()),
+        ("TRACER_PROMETHEUS", prometheus.display().to_string()),
     ])
 }
 

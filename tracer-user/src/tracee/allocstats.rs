@@ -62,6 +62,8 @@ pub struct AllocCounters {
     pub large_free_objects: u64,
     /// Bytes of large objects freed (`largeFree`).
     pub large_free_bytes: u64,
+    /// Heap bytes returned to the OS (`released`: `MemStats.HeapReleased`).
+    pub released_bytes: u64,
 }
 
 impl AllocCounters {
@@ -320,6 +322,7 @@ fn counters(raw: &Raw, layout: &AllocStatsLayout) -> AllocCounters {
         small_frees_by_class: by_class(h.small_free_count),
         large_free_objects: raw.sum(n, h.large_free_count),
         large_free_bytes: raw.sum(n, h.large_free),
+        released_bytes: raw.sum(n, h.released),
     }
 }
 
@@ -493,6 +496,7 @@ mod tests {
     #[test]
     fn formulas_mirror_readmemstats() {
         let mut c = AllocCounters {
+            released_bytes: 0,
             small_by_class: vec![0; 68],
             tiny: 10,
             large_objects: 2,

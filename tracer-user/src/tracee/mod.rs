@@ -18,3 +18,4 @@ pub mod mheap;
 pub mod procmem;
 pub mod sizeclass;
 pub mod symbolize;
+pub mod vitals;

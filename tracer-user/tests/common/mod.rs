@@ -89,7 +89,13 @@ pub struct GoProgram {
 
 impl GoProgram {
     pub fn start(bin: &Path) -> GoProgram {
+        GoProgram::start_with(bin, &[])
+    }
+
+    /// Starts `bin ARGS`.
+    pub fn start_with(bin: &Path, args: &[&str]) -> GoProgram {
         let mut child = Command::new(bin)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()

@@ -32,6 +32,9 @@ pub enum Command {
     BenchAggregator(crate::bench_agg::BenchAggArgs),
     /// Compare two `--format json` reports: which allocation sites grew (like `pprof -base`).
     Diff(crate::diff::DiffArgs),
+    /// Watch every Go process on this host (no probes) and serve their
+    /// heap, GC and goroutine figures to Prometheus at /metrics.
+    Agent(crate::agent::AgentArgs),
 }
 
 #[derive(clap::Args, Debug)]

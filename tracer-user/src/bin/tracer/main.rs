@@ -1,5 +1,6 @@
 //! `tracer`: live allocation tracing of running Go programs with eBPF
 //! uprobes. The command line and the TUI over the `tracer` library.
+mod agent;
 mod attach_command;
 mod bare;
 mod bench_agg;
@@ -24,6 +25,7 @@ fn main() {
         cli::Command::BareProbe(args) => bare::run(args),
         cli::Command::BenchAggregator(args) => bench_agg::run(args),
         cli::Command::Diff(args) => diff::run(args),
+        cli::Command::Agent(args) => agent::run(args),
     };
     if let Err(err) = result {
         let code = match err.downcast_ref::<tracer::error::UserError>() {

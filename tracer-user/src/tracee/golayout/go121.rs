@@ -17,6 +17,7 @@ use super::heapstats::{
 };
 use super::layout::{AllgsInfo, GLayout, GStatus, Layout, MapImpl, SyncMapImpl};
 use super::maps::{BucketLayout, ClassicMapTypeLayout, HmapLayout};
+use super::pacer::PACER_121;
 use super::syncmap::{ReadDirtyLayout, SyncMapLayout};
 use super::wait_reason::WaitReasons;
 
@@ -184,6 +185,7 @@ pub const ALLOC_STATS_121: AllocStatsLayout = AllocStatsLayout {
         generations: 3,
         gen: 3528,
         delta_size: 1176,
+        released: 8,
         tiny_alloc_count: 48,
         large_alloc: 56,
         large_alloc_count: 64,
@@ -354,6 +356,7 @@ pub const GO121: Layout = Layout {
     type_ptrbytes: 8,
     alloc_stats: ALLOC_STATS_121,
     heap_profile: HEAP_PROFILE_121,
+    pacer: PACER_121,
 };
 
 pub const GO122: Layout = Layout {

@@ -5,12 +5,14 @@
 //! `maps.Map` gained `tombstonePossible` (in padding, offset 35); wait reason
 //! `UpdateGOMAXPROCSIdle` inserted at 18 (18.. shift by one), plus
 //! `SynctestWaitGroupWait` and `CleanupWait` appended; `heapStatsDelta`
-//! lost `inPtrScalarBits` (size 1176 → 1168, every counter back by 8).
+//! lost `inPtrScalarBits` (size 1176 → 1168, every counter back by 8;
+//! `memstats.numgc` back by 24).
 
 use super::go124::{ALLOC_STATS_124, GO124, G_124, SWISS_124, SWISS_MAP_124};
 use super::heapstats::{AllocStatsLayout, HeapStatsLayout};
 use super::layout::{GLayout, Layout};
 use super::maps::{SwissLayout, SwissMapHeaderLayout};
+use super::pacer::PACER_125;
 use super::wait_reason::WaitReasons;
 
 /// `runtime.g` and `runtime.gobuf` (`runtime/runtime2.go`).
@@ -44,6 +46,7 @@ pub const ALLOC_STATS_125: AllocStatsLayout = AllocStatsLayout {
     heap_stats: HeapStatsLayout {
         gen: 3504,
         delta_size: 1168,
+        released: 8,
         tiny_alloc_count: 40,
         large_alloc: 48,
         large_alloc_count: 56,
@@ -142,5 +145,6 @@ pub const GO125: Layout = Layout {
     swiss: Some(SWISS_125),
     wait_reasons: WAIT_125,
     alloc_stats: ALLOC_STATS_125,
+    pacer: PACER_125,
     ..GO124
 };

@@ -112,6 +112,8 @@ pub struct HeapStatsLayout {
     /// `unsafe.Sizeof(heapStatsDelta{})` (the stride of `stats`).
     pub delta_size: u64,
     /// Offsets in `heapStatsDelta`:
+    /// `released int64`: heap bytes returned to the OS (`HeapReleased`).
+    pub released: u64,
     /// `tinyAllocCount`: tiny objects (each counted, though they share blocks).
     pub tiny_alloc_count: u64,
     /// `largeAlloc`: bytes of large objects (whole pages).

@@ -9,6 +9,7 @@ use super::abi::AbiInfo;
 use super::heapprof::HeapProfileLayout;
 use super::heapstats::AllocStatsLayout;
 use super::maps::{HmapLayout, SwissLayout};
+use super::pacer::PacerLayout;
 use super::syncmap::SyncMapLayout;
 use super::wait_reason::WaitReasons;
 
@@ -58,6 +59,8 @@ pub struct Layout {
     pub alloc_stats: AllocStatsLayout,
     /// The runtime's own heap profile (`runtime/mprof.go` buckets).
     pub heap_profile: HeapProfileLayout,
+    /// The GC count, `GOGC`, `GOMEMLIMIT` and released heap bytes.
+    pub pacer: PacerLayout,
 }
 
 /// `runtime.g` (`runtime/runtime2.go`) and the structs embedded in it.

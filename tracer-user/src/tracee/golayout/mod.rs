@@ -42,6 +42,7 @@ mod heapprof;
 mod heapstats;
 mod layout;
 mod maps;
+mod pacer;
 mod syncmap;
 mod wait_reason;
 
@@ -65,6 +66,7 @@ pub use maps::{
     BucketLayout, ClassicMapTypeLayout, HmapLayout, SwissGroupLayout, SwissLayout,
     SwissMapHeaderLayout, SwissMapTypeLayout, SwissTableLayout,
 };
+pub use pacer::{PacerLayout, PacerSymbols};
 #[allow(unused_imports)]
 pub use syncmap::{
     HashTrieEntryLayout, HashTrieIndirectLayout, HashTrieLayout, ReadDirtyLayout, SyncMapLayout,

@@ -6,6 +6,7 @@ mod abi;
 mod alloc_stats;
 mod heap_profile;
 mod maps;
+mod pacer;
 mod sync_map;
 mod wait_reasons;
 
@@ -24,6 +25,7 @@ pub fn check_layout(c: &mut Checker<'_>, l: &Layout, minor: u32, src: &Path) {
     wait_reasons::check(c, l, src);
     alloc_stats::check(c, l, src);
     heap_profile::check(c, l);
+    pacer::check(c, l);
     c.member(
         "type_ptrbytes",
         &["internal/abi.Type"],

@@ -1,0 +1,130 @@
+// Fleet agent fixture: a quiet Go process whose runtime figures the agent
+// reads from outside, printing its own figures for comparison.
+//
+// It keeps KEEP objects of 1 KiB and parks GOROUTINES goroutines, sets
+// GOGC and GOMEMLIMIT from its flags, runs a GC and prints "READY <pid>".
+// Each command line then does its work and prints one JSON line with
+// runtime.MemStats (read after the work), NumGoroutine, the GOGC and
+// GOMEMLIMIT that runtime/metrics reports and its own RSS (smaps_rollup).
+// Between commands it does nothing at all (no timers, no allocation), so
+// what is read from outside later equals what it printed.
+//
+// Commands: "report"; "grow N" (keep N more 1 KiB objects); "spawn N" (N
+// more parked goroutines); "release" (drop everything kept, GC);
+// "gogc P"; "limit BYTES". EOF exits.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+)
+
+var (
+	kept  [][]byte
+	park  = make(chan struct{})
+	parks int
+)
+
+func grow(n int) {
+	for i := 0; i < n; i++ {
+		kept = append(kept, make([]byte, 1024))
+	}
+}
+
+func spawn(n int) {
+	for i := 0; i < n; i++ {
+		parks++
+		go func() { <-park }()
+	}
+}
+
+func rssBytes() uint64 {
+	b, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "Rss:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func report() {
+	runtime.Gosched()
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(s)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	out := map[string]any{
+		"heap_alloc":    ms.HeapAlloc,
+		"heap_objects":  ms.HeapObjects,
+		"mallocs":       ms.Mallocs,
+		"frees":         ms.Frees,
+		"total_alloc":   ms.TotalAlloc,
+		"heap_released": ms.HeapReleased,
+		"num_gc":        ms.NumGC,
+		"goroutines":    runtime.NumGoroutine(),
+		"gogc":          int64(s[0].Value.Uint64()),
+		"memory_limit":  s[1].Value.Uint64(),
+		"rss":           rssBytes(),
+		"go_version":    runtime.Version(),
+		"pid":           os.Getpid(),
+	}
+	b, _ := json.Marshal(out)
+	os.Stdout.Write(append(b, '\n'))
+}
+
+func main() {
+	keep := flag.Int("keep", 20000, "1 KiB objects kept")
+	gs := flag.Int("goroutines", 10, "parked goroutines")
+	gogc := flag.Int("gogc", 100, "GOGC")
+	limit := flag.Int64("limit", -1, "GOMEMLIMIT in bytes (-1: none)")
+	flag.Parse()
+	debug.SetGCPercent(*gogc)
+	if *limit >= 0 {
+		debug.SetMemoryLimit(*limit)
+	}
+	grow(*keep)
+	spawn(*gs)
+	runtime.GC()
+	fmt.Printf("READY %d\n", os.Getpid())
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		f := strings.Fields(in.Text())
+		arg := func() int64 {
+			if len(f) < 2 {
+				return 0
+			}
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			return n
+		}
+		switch {
+		case len(f) == 0:
+		case f[0] == "grow":
+			grow(int(arg()))
+		case f[0] == "spawn":
+			spawn(int(arg()))
+		case f[0] == "release":
+			kept = nil
+			runtime.GC()
+		case f[0] == "gogc":
+			debug.SetGCPercent(int(arg()))
+		case f[0] == "limit":
+			debug.SetMemoryLimit(arg())
+		}
+		report()
+	}
+	close(park)
+}

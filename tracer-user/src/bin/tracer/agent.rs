@@ -1,0 +1,46 @@
+//! `tracer agent`: watch every Go process on the host and serve their
+//! runtime figures to Prometheus (see `tracer::fleet`).
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tracer::error::UserError;
+use tracer::fleet::agent::{self, AgentConfig};
+use tracer::fleet::select::{Selection, Selector};
+
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    /// Address of the read-only HTTP endpoints (/metrics, /healthz). The
+    /// default is loopback: expose it deliberately (see the README).
+    #[arg(long, default_value = "127.0.0.1:9477")]
+    pub listen: SocketAddr,
+    /// Watch only these processes: exe=GLOB (path, or file name if the
+    /// glob has no '/') or container=ID (a prefix of the id); repeatable,
+    /// alternatives within a kind, all kinds must match.
+    #[arg(long = "select", value_name = "KIND=VALUE")]
+    pub select: Vec<String>,
+    /// How often /proc is scanned for Go processes that started or exited.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub scan_interval: Duration,
+}
+
+pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
+    let selectors = args
+        .select
+        .iter()
+        .map(|s| s.parse::<Selector>().map_err(UserError::Usage))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.scan_interval < Duration::from_millis(100) {
+        return Err(UserError::Usage("--scan-interval must be at least 100ms".into()).into());
+    }
+    let config = AgentConfig {
+        listen: args.listen,
+        scan_interval: args.scan_interval,
+        selection: Selection::new(&selectors),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()?;
+    rt.block_on(agent::run(config))
+}

@@ -1,0 +1,185 @@
+//! The agent's life: bind, scan `/proc` every `scan_interval`, serve
+//! `/metrics` and `/healthz` (GET only; nothing over the network starts,
+//! stops or changes anything), and exit 0 on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::discover::{Discovery, Watched};
+use super::exposition::{self, AgentSeries, Labels, ProcessSeries};
+use super::select::Selection;
+use crate::error::UserError;
+use crate::tracee::memory::read_smaps_rollup;
+
+/// How the agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Where `/metrics` is served (loopback by default).
+    pub listen: SocketAddr,
+    /// How often `/proc` is scanned for new and exited processes.
+    pub scan_interval: Duration,
+    pub selection: Selection,
+}
+
+struct State {
+    discovery: Mutex<Discovery>,
+    scans: Mutex<u64>,
+    /// One page is built at a time (a second scrape waits for the first).
+    reading: Mutex<()>,
+    selection: Selection,
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| UserError::Usage(format!("--listen {}: {e}", config.listen)))?;
+    let state = Arc::new(State {
+        discovery: Mutex::new(Discovery::default()),
+        scans: Mutex::new(0),
+        reading: Mutex::new(()),
+        selection: config.selection.clone(),
+    });
+    let first = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || scan(&first)).await?;
+    eprintln!(
+        "tracer agent: watching {} Go processes; serving http://{}/metrics",
+        lock(&state.discovery).watched().len(),
+        listener.local_addr()?
+    );
+    let scanner = Arc::clone(&state);
+    let interval = config.scan_interval;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            let s = Arc::clone(&scanner);
+            if tokio::task::spawn_blocking(move || scan(&s)).await.is_err() {
+                break;
+            }
+        }
+    });
+    let page_state = Arc::clone(&state);
+    let app = Router::new()
+        .route("/metrics", get(move || metrics(Arc::clone(&page_state))))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found: /metrics, /healthz\n") });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    eprintln!("tracer agent: stopped");
+    Ok(())
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn scan(state: &State) {
+    let mut d = lock(&state.discovery);
+    let before = d.last_problem.clone();
+    let changes = d.scan(&state.selection);
+    for w in &changes.added {
+        eprintln!(
+            "tracer agent: + pid {} {} ({})",
+            w.target.pid, w.target.exe, w.reader.go_version
+        );
+    }
+    for pid in &changes.removed {
+        eprintln!("tracer agent: - pid {pid} exited");
+    }
+    if d.last_problem != before {
+        if let Some(p) = &d.last_problem {
+            eprintln!("tracer agent: {p}");
+        }
+    }
+    *lock(&state.scans) += 1;
+}
+
+async fn metrics(state: Arc<State>) -> axum::response::Response {
+    match tokio::task::spawn_blocking(move || page(&state)).await {
+        Ok(body) => ([(header::CONTENT_TYPE, exposition::CONTENT_TYPE)], body).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "reading failed\n").into_response(),
+    }
+}
+
+fn page(state: &State) -> String {
+    let _one = lock(&state.reading);
+    let (watched, found, lost) = {
+        let d = lock(&state.discovery);
+        (d.watched(), d.found, d.lost)
+    };
+    let started = Instant::now();
+    // Read, then check the process is still the same one: one that exited
+    // (or whose pid was reused) meanwhile is gone from this page.
+    let processes: Vec<ProcessSeries> = watched
+        .iter()
+        .filter_map(|w| {
+            let vitals = w.reader.read();
+            w.target.alive().then(|| ProcessSeries {
+                labels: labels(w),
+                vitals,
+            })
+        })
+        .collect();
+    let agent = AgentSeries {
+        targets: processes.len() as u64,
+        found,
+        lost,
+        scans: *lock(&state.scans),
+        cpu_seconds: own_cpu_seconds().unwrap_or(0.0),
+        rss_bytes: read_smaps_rollup(std::process::id()).map_or(0, |s| s.rss),
+        read_seconds: started.elapsed().as_secs_f64(),
+    };
+    exposition::render(processes, agent)
+}
+
+fn labels(w: &Watched) -> Labels {
+    let mut l: Labels = vec![
+        ("pid".into(), w.target.pid.to_string()),
+        ("exe".into(), w.target.exe.clone()),
+        ("go_version".into(), w.reader.go_version.clone()),
+    ];
+    let p = &w.placement;
+    if let Some(id) = p.short_id() {
+        l.push(("container".into(), id.to_string()));
+    }
+    if let Some(rt) = p.runtime {
+        l.push(("container_runtime".into(), rt.to_string()));
+    }
+    if let Some(uid) = &p.pod_uid {
+        l.push(("pod_uid".into(), uid.clone()));
+    }
+    l
+}
+
+/// The agent's user + system CPU time (`/proc/self/stat`, 100 ticks/s).
+fn own_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,0 +1,174 @@
+//! Finding Go programs on the host: each scan lists `/proc`, drops the
+//! processes that exited (or whose pid was reused: start time changed) and
+//! looks at the new ones. A new process is a Go program if its executable
+//! has Go build info; executables are recognised once per file (device,
+//! inode, size, mtime), so a host running 50 copies of a service parses
+//! its binary once, and a reader keeps only addresses, never the binary.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+
+use super::cgroup::{self, Placement};
+use super::select::Selection;
+use crate::tracee::gobin::GoBinary;
+use crate::tracee::vitals::VitalsReader;
+use crate::tracee::Target;
+
+/// A Go process being watched.
+#[derive(Debug)]
+pub struct Watched {
+    pub target: Target,
+    pub placement: Placement,
+    pub reader: VitalsReader,
+}
+
+/// What is known of a pid seen in `/proc`.
+#[derive(Debug)]
+enum Seen {
+    /// Watched (shared with scrapes in progress).
+    Go(Arc<Watched>),
+    /// Not a Go program, not selected, or not readable: not looked at
+    /// again while it lives (`start_time` tells a reused pid).
+    Ignored { start_time: u64 },
+}
+
+/// Identity of an executable file.
+type FileKey = (u64, u64, u64, i64);
+
+/// Executables remembered at most (then forgotten all at once).
+const MAX_FILES: usize = 4096;
+
+/// The watched processes and what is known of the rest.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    seen: HashMap<u32, Seen>,
+    /// Whether an executable file is a Go program.
+    files: HashMap<FileKey, bool>,
+    /// Processes found and lost since the start.
+    pub found: u64,
+    pub lost: u64,
+    /// Why the last process that looked like Go could not be watched.
+    pub last_problem: Option<String>,
+}
+
+/// What one scan changed.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub added: Vec<Arc<Watched>>,
+    pub removed: Vec<u32>,
+}
+
+impl Discovery {
+    /// One pass over `/proc`.
+    pub fn scan(&mut self, selection: &Selection) -> Changes {
+        let me = std::process::id();
+        let mut changes = Changes::default();
+        let pids: Vec<u32> = std::fs::read_dir("/proc")
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let live: std::collections::HashSet<u32> = pids.iter().copied().collect();
+        self.seen.retain(|pid, seen| {
+            let keep = live.contains(pid)
+                && match seen {
+                    Seen::Go(w) => w.target.alive(),
+                    Seen::Ignored { start_time } => stat_start(*pid) == Some(*start_time),
+                };
+            if !keep {
+                if let Seen::Go(_) = seen {
+                    changes.removed.push(*pid);
+                }
+            }
+            keep
+        });
+        self.lost += changes.removed.len() as u64;
+        for pid in pids {
+            if pid == me || self.seen.contains_key(&pid) {
+                continue;
+            }
+            let seen = self.look_at(pid, selection);
+            if let Seen::Go(w) = &seen {
+                changes.added.push(Arc::clone(w));
+                self.found += 1;
+            }
+            self.seen.insert(pid, seen);
+        }
+        if self.files.len() > MAX_FILES {
+            self.files.clear();
+        }
+        changes
+    }
+
+    /// The processes watched now, by pid.
+    pub fn watched(&self) -> Vec<Arc<Watched>> {
+        let mut out: Vec<Arc<Watched>> = self
+            .seen
+            .values()
+            .filter_map(|s| match s {
+                Seen::Go(w) => Some(Arc::clone(w)),
+                Seen::Ignored { .. } => None,
+            })
+            .collect();
+        out.sort_by_key(|w| w.target.pid);
+        out
+    }
+
+    fn look_at(&mut self, pid: u32, selection: &Selection) -> Seen {
+        let ignored = Seen::Ignored {
+            start_time: stat_start(pid).unwrap_or(0),
+        };
+        // Kernel threads and processes gone already have no executable.
+        let Ok(target) = Target::open(pid) else {
+            return ignored;
+        };
+        let Ok(meta) = std::fs::metadata(&target.exe_path) else {
+            return ignored;
+        };
+        let key = (meta.dev(), meta.ino(), meta.size(), meta.mtime());
+        if self.files.get(&key) == Some(&false) {
+            return ignored;
+        }
+        let placement = cgroup::placement(pid);
+        if !selection.matches(&target.exe, &placement) {
+            return ignored;
+        }
+        let bin = match GoBinary::open(&target.exe_path) {
+            Ok(b) => b,
+            Err(_) => {
+                self.files.insert(key, false);
+                return ignored;
+            }
+        };
+        self.files.insert(key, true);
+        match VitalsReader::open(&target, &bin) {
+            Ok(reader) => {
+                if !reader.missing.is_empty() {
+                    self.last_problem = Some(format!(
+                        "pid {pid} ({}): {}",
+                        target.exe,
+                        reader.missing.join("; ")
+                    ));
+                }
+                Seen::Go(Arc::new(Watched {
+                    target,
+                    placement,
+                    reader,
+                }))
+            }
+            Err(e) => {
+                self.last_problem = Some(format!("pid {pid} ({}): {e:#}", target.exe));
+                ignored
+            }
+        }
+    }
+}
+
+/// `/proc/PID/stat` field 22 (start time in clock ticks).
+fn stat_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}

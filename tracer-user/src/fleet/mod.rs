@@ -1,0 +1,19 @@
+//! `tracer agent`: every Go process on the host, found and watched
+//! without a probe, served to Prometheus.
+//!
+//! - [`discover`]: scans `/proc` for Go programs (build info), follows
+//!   starts and exits, keeps one [`crate::tracee::vitals::VitalsReader`]
+//!   per process;
+//! - [`select`]: `--select` (executable globs, container ids);
+//! - [`cgroup`]: a process's container and pod from `/proc/PID/cgroup`;
+//! - [`exposition`]: the OpenMetrics page;
+//! - [`agent`]: the scan loop, the read-only HTTP endpoints, signals.
+//!
+//! The agent attaches nothing: every figure is read from the processes'
+//! memory and `/proc` at scrape time.
+
+pub mod agent;
+pub mod cgroup;
+pub mod discover;
+pub mod exposition;
+pub mod select;

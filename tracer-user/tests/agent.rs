@@ -1,0 +1,496 @@
+//! `tracer agent` with real parts: Go programs of every installed version
+//! (plain, stripped, PIE) print their own `MemStats`, `NumGoroutine`,
+//! GOGC, GOMEMLIMIT and RSS; Debian's `prometheus` scrapes the agent; the
+//! test compares Prometheus's query results with the programs' figures,
+//! then changes them, stops programs, starts new ones, sends the agent bad
+//! requests and SIGTERM.
+//!
+//! Run as root by `cargo xtask test` (the agent reads other processes'
+//! memory). Needs `prometheus` (TRACER_PROMETHEUS, else on PATH).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A plain HTTP/1.0 request; returns (status, body).
+fn http(port: u16, method: &str, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(String::new(), |(_, b)| b.to_string());
+    (status, body)
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: PathBuf,
+}
+
+impl Prometheus {
+    fn start(agent_port: u16) -> Prometheus {
+        let bin = std::env::var("TRACER_PROMETHEUS").unwrap_or_else(|_| "prometheus".into());
+        let dir = std::env::temp_dir().join(format!("tracer-prom-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+                 scrape_configs:\n  - job_name: tracer\n    static_configs:\n      \
+                 - targets: ['127.0.0.1:{agent_port}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let child = Command::new(&bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {bin}: {e} (cargo xtask test installs it)"));
+        let p = Prometheus {
+            child,
+            port,
+            _dir: dir,
+        };
+        let t = Instant::now();
+        while http(p.port_checked(), "GET", "/-/ready").0 != 200 {
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "prometheus not ready"
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
+        p
+    }
+
+    fn port_checked(&self) -> u16 {
+        // Connection refused while it starts: retry on the caller's loop.
+        if TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            thread::sleep(Duration::from_millis(200));
+        }
+        self.port
+    }
+
+    /// An instant query's vector: (labels, value) per series.
+    fn query(&self, q: &str) -> Vec<(Value, f64)> {
+        let (status, body) = http(
+            self.port,
+            "GET",
+            &format!("/api/v1/query?query={}", encode(q)),
+        );
+        assert_eq!(status, 200, "query {q}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let val = r["value"][1].as_str().unwrap().parse::<f64>().unwrap();
+                (r["metric"].clone(), val)
+            })
+            .collect()
+    }
+
+    /// The one value of `metric` for `pid`, waiting up to 20 s for it.
+    fn value(&self, metric: &str, pid: u32) -> f64 {
+        let q = format!("{metric}{{pid=\"{pid}\"}}");
+        let t = Instant::now();
+        loop {
+            let r = self.query(&q);
+            if r.len() == 1 {
+                return r[0].1;
+            }
+            assert!(r.len() <= 1, "{q}: {r:?}");
+            assert!(t.elapsed() < Duration::from_secs(20), "{q}: no series");
+            thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// Waits until Prometheus has scraped at least twice after now.
+    fn wait_scrapes(&self) {
+        let t = Instant::now();
+        let count = || {
+            self.query("count_over_time(up[1h])")
+                .first()
+                .map_or(0.0, |x| x.1)
+        };
+        let n0 = count();
+        while count() < n0 + 2.0 {
+            assert!(t.elapsed() < Duration::from_secs(30), "no scrapes");
+            thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Agent {
+    child: Child,
+    port: u16,
+}
+
+impl Agent {
+    fn start(args: &[&str]) -> Agent {
+        let port = free_port();
+        let child = Command::new(tracer_bin())
+            .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start tracer agent");
+        let t = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(30), "agent not listening");
+            thread::sleep(Duration::from_millis(50));
+        }
+        Agent { child, port }
+    }
+
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap()
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn within(what: &str, got: f64, want: f64, rel: f64, abs: f64) {
+    let err = (got - want).abs();
+    assert!(
+        err <= (want.abs() * rel).max(abs),
+        "{what}: agent says {got}, the program {want} (allowed ±{:.0}% or {abs})",
+        rel * 100.0
+    );
+}
+
+/// Every figure of `prog` (its own `report`) against Prometheus.
+fn check_program(prom: &Prometheus, pid: u32, own: &Value) {
+    let f = |k: &str| own[k].as_f64().unwrap_or_else(|| panic!("{k} in {own}"));
+    let v = |m: &str| prom.value(m, pid);
+    let who = format!("pid {pid} {}", own["go_version"]);
+    // Exact: the program is quiet between its report and the scrape.
+    assert_eq!(
+        v("tracer_go_goroutines"),
+        f("goroutines"),
+        "{who} goroutines"
+    );
+    assert_eq!(
+        v("tracer_go_gc_cycles_total"),
+        f("num_gc"),
+        "{who} GC cycles"
+    );
+    assert_eq!(v("tracer_go_gogc_percent"), f("gogc"), "{who} GOGC");
+    within(
+        &format!("{who} GOMEMLIMIT"),
+        v("tracer_go_memory_limit_bytes"),
+        f("memory_limit"),
+        1e-9,
+        0.0,
+    );
+    within(
+        &format!("{who} Mallocs"),
+        v("tracer_go_allocations_total"),
+        f("mallocs"),
+        0.02,
+        0.0,
+    );
+    within(
+        &format!("{who} TotalAlloc"),
+        v("tracer_go_allocated_bytes_total"),
+        f("total_alloc"),
+        0.02,
+        0.0,
+    );
+    within(
+        &format!("{who} HeapAlloc"),
+        v("tracer_go_heap_live_bytes"),
+        f("heap_alloc"),
+        0.10,
+        0.0,
+    );
+    within(
+        &format!("{who} HeapObjects"),
+        v("tracer_go_heap_objects"),
+        f("heap_objects"),
+        0.10,
+        0.0,
+    );
+    within(
+        &format!("{who} Frees"),
+        v("tracer_go_frees_total"),
+        f("frees"),
+        0.10,
+        200.0,
+    );
+    // The background scavenger may return pages meanwhile.
+    within(
+        &format!("{who} HeapReleased"),
+        v("tracer_go_heap_released_bytes"),
+        f("heap_released"),
+        0.25,
+        2.0 * 1048576.0,
+    );
+    within(
+        &format!("{who} RSS"),
+        v("tracer_process_rss_bytes"),
+        f("rss"),
+        0.10,
+        1048576.0,
+    );
+    let states = prom.query(&format!(
+        "sum(tracer_go_goroutines_by_state{{pid=\"{pid}\"}})"
+    ));
+    assert_eq!(
+        states.first().map(|s| s.1),
+        Some(f("goroutines")),
+        "{who} by state"
+    );
+    let waiting = prom.query(&format!(
+        "tracer_go_goroutines_by_state{{pid=\"{pid}\",state=\"waiting\"}}"
+    ));
+    assert!(
+        waiting
+            .first()
+            .is_some_and(|s| s.1 >= f("goroutines") - 2.0),
+        "{who}: the parked goroutines are waiting: {waiting:?}"
+    );
+}
+
+#[test]
+#[ignore]
+fn agent_feeds_prometheus_the_programs_own_figures() {
+    let gos = go_bins();
+    let mut builds = Vec::new();
+    for (i, go) in gos.iter().enumerate() {
+        builds.push(build_go(go, "fleet", &[]));
+        if i == 0 || i + 1 == gos.len() {
+            builds.push(build_go(go, "fleet", &["-ldflags=-s -w"]));
+        }
+        if i == 1 {
+            builds.push(build_go(go, "fleet", &["-buildmode=pie", "-ldflags=-s -w"]));
+        }
+    }
+    let mut progs: Vec<GoProgram> = builds
+        .iter()
+        .enumerate()
+        .map(|(i, bin)| {
+            let limit = if i % 2 == 1 {
+                (512 << 20) + i as i64 * 4096
+            } else {
+                -1
+            };
+            GoProgram::start_with(
+                bin,
+                &[
+                    &format!("-keep={}", 10_000 + 5_000 * i),
+                    &format!("-goroutines={}", 5 + 7 * i),
+                    &format!("-gogc={}", 50 + 25 * i),
+                    &format!("-limit={limit}"),
+                ],
+            )
+        })
+        .collect();
+    let agent = Agent::start(&["--select", "exe=fleet-*", "--scan-interval", "500ms"]);
+    let prom = Prometheus::start(agent.port);
+
+    // 1. Every program's own figures.
+    let own: Vec<Value> = progs.iter_mut().map(|p| p.command("report")).collect();
+    prom.wait_scrapes();
+    for (p, o) in progs.iter().zip(&own) {
+        check_program(&prom, p.pid, o);
+        let labels = &prom.query(&format!("tracer_go_goroutines{{pid=\"{}\"}}", p.pid))[0].0;
+        assert_eq!(labels["go_version"], o["go_version"], "{labels}");
+        assert!(
+            labels["exe"].as_str().unwrap().contains("fleet-"),
+            "{labels}"
+        );
+    }
+    eprintln!("agent: {} programs checked", progs.len());
+
+    // 2. Changed at run time: more heap and goroutines, new GOGC and limit.
+    let own: Vec<Value> = progs
+        .iter_mut()
+        .enumerate()
+        .map(|(i, p)| {
+            p.command(&format!("grow {}", 8_000 + 1_000 * i));
+            p.command(&format!("spawn {}", 3 + i));
+            p.command(&format!("gogc {}", 200 + i));
+            p.command(&format!("limit {}", (1i64 << 30) + i as i64))
+        })
+        .collect();
+    prom.wait_scrapes();
+    for (p, o) in progs.iter().zip(&own) {
+        check_program(&prom, p.pid, o);
+    }
+    let own: Vec<Value> = progs.iter_mut().map(|p| p.command("release")).collect();
+    prom.wait_scrapes();
+    for (p, o) in progs.iter().zip(&own) {
+        check_program(&prom, p.pid, o);
+    }
+
+    // 3. A program that exits is gone from the next scrapes.
+    let gone = progs.pop().unwrap();
+    let gone_pid = gone.pid;
+    gone.finish();
+    thread::sleep(Duration::from_secs(1));
+    prom.wait_scrapes();
+    let q = format!("tracer_go_goroutines{{pid=\"{gone_pid}\"}}");
+    assert!(prom.query(&q).is_empty(), "{q} still there");
+    assert_eq!(
+        prom.query("tracer_agent_targets")[0].1,
+        progs.len() as f64,
+        "targets"
+    );
+
+    // 4. Processes coming and going: each found within a scan, memory flat.
+    // The first processes warm the agent's allocator up; then it stays flat.
+    let found0 = prom.query("tracer_agent_found_total")[0].1;
+    let (warm, cycles) = (4, 16);
+    let mut rss_before = 0;
+    for i in 0..warm + cycles {
+        if i == warm {
+            rss_before = agent.rss_kib();
+        }
+        let mut p =
+            GoProgram::start_with(&builds[i % builds.len()], &["-keep=1000", "-goroutines=3"]);
+        let t = Instant::now();
+        loop {
+            let (_, page) = http(agent.port, "GET", "/metrics");
+            if page.contains(&format!("pid=\"{}\"", p.pid)) {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_millis(1500),
+                "pid {} not found within a scan period (500 ms) and a margin",
+                p.pid
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+        let _ = p.command("report");
+        p.finish();
+    }
+    prom.wait_scrapes();
+    let found = prom.query("tracer_agent_found_total")[0].1;
+    assert_eq!(found - found0, (warm + cycles) as f64, "found");
+    let rss_after = agent.rss_kib();
+    assert!(
+        rss_after < rss_before + 3 * 1024,
+        "agent RSS grew from {rss_before} KiB to {rss_after} KiB over {cycles} processes"
+    );
+    eprintln!("agent: RSS {rss_before} KiB -> {rss_after} KiB over {cycles} processes");
+
+    // 5. Bad requests get an error; the agent goes on.
+    assert_eq!(http(agent.port, "POST", "/metrics").0, 405);
+    assert_eq!(http(agent.port, "GET", "/admin").0, 404);
+    for junk in [
+        b"GARBAGE\r\n\r\n".to_vec(),
+        [
+            b"GET /metrics HTTP/1.1\r\nX-Big: ".to_vec(),
+            vec![b'a'; 4 << 20],
+            b"\r\n\r\n".to_vec(),
+        ]
+        .concat(),
+        vec![0u8; 100_000],
+    ] {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", agent.port)) {
+            let _ = s.write_all(&junk);
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink);
+        }
+    }
+    assert_eq!(
+        http(agent.port, "GET", "/healthz"),
+        (200, "ok\n".to_string())
+    );
+
+    // 6. SIGTERM: exits 0.
+    let mut agent = agent;
+    unsafe { libc::kill(agent.child.id() as i32, libc::SIGTERM) };
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = agent.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "agent ignored SIGTERM"
+        );
+        thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "agent exited with {status}");
+    for p in progs {
+        p.finish();
+    }
+}
+
+#[test]
+#[ignore]
+fn agent_bad_arguments_are_one_line_errors() {
+    let out = run_tracer(&["agent", "--select", "namespace=prod"]);
+    assert_one_line_error(&out, 2, "API server");
+    let out = run_tracer(&["agent", "--select", "exe=["]);
+    assert_one_line_error(&out, 2, "bad glob");
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = run_tracer(&["agent", "--listen", &addr]);
+    assert_one_line_error(&out, 2, "--listen");
+}
