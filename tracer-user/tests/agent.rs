@@ -295,6 +295,31 @@ fn check_program(prom: &Prometheus, pid: u32, own: &Value) {
         0.10,
         1048576.0,
     );
+    // Goroutines by creation site: the parked ones at main.spawn's go
+    // statement, the main goroutine apart.
+    let spawn = prom.query(&format!(
+        "tracer_go_site_goroutines{{pid=\"{pid}\",site=~\"main.spawn .*\"}}"
+    ));
+    assert_eq!(
+        spawn.first().map(|s| s.1),
+        Some(f("goroutines") - 1.0),
+        "{who} by site: {spawn:?}"
+    );
+    // Heap by site from the runtime's own profile: equal to the program's
+    // own reading of it (same moment: the program is quiet).
+    let rate = v("tracer_go_heap_profile_rate_bytes");
+    match own.get("own_inuse") {
+        Some(mine) => {
+            assert_eq!(rate, 524288.0, "{who}: heap profile rate");
+            let grow = prom.query(&format!(
+                "tracer_go_site_inuse_bytes{{pid=\"{pid}\",site=~\"main.grow .*\"}}"
+            ));
+            let want = mine["main.grow"].as_f64().unwrap_or(0.0);
+            let got = grow.first().map_or(0.0, |s| s.1);
+            within(&format!("{who} in-use at main.grow"), got, want, 0.03, 0.0);
+        }
+        None => assert_eq!(rate, 0.0, "{who}: the heap profile is off in this binary"),
+    }
     let states = prom.query(&format!(
         "sum(tracer_go_goroutines_by_state{{pid=\"{pid}\"}})"
     ));
@@ -326,6 +351,9 @@ fn agent_feeds_prometheus_the_programs_own_figures() {
         }
         if i == 1 {
             builds.push(build_go(go, "fleet", &["-buildmode=pie", "-ldflags=-s -w"]));
+        }
+        if i == 0 || i + 1 == gos.len() {
+            builds.push(build_go(go, "fleet", &["-tags", "heapprof"]));
         }
     }
     let mut progs: Vec<GoProgram> = builds

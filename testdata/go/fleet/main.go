@@ -27,6 +27,9 @@ import (
 	"strings"
 )
 
+// Set by heapprof.go (-tags heapprof): in-use bytes per function.
+var ownInuse func() map[string]int64
+
 var (
 	kept  [][]byte
 	park  = make(chan struct{})
@@ -81,6 +84,9 @@ func report() {
 		"rss":           rssBytes(),
 		"go_version":    runtime.Version(),
 		"pid":           os.Getpid(),
+	}
+	if ownInuse != nil {
+		out["own_inuse"] = ownInuse()
 	}
 	b, _ := json.Marshal(out)
 	os.Stdout.Write(append(b, '\n'))

@@ -11,6 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 
+use super::binaries::Binaries;
 use super::discover::{Discovery, Watched};
 use super::exposition::{self, AgentSeries, Labels, ProcessSeries};
 use super::select::Selection;
@@ -25,6 +26,8 @@ pub struct AgentConfig {
     /// How often `/proc` is scanned for new and exited processes.
     pub scan_interval: Duration,
     pub selection: Selection,
+    /// Sites per process and kind in the per-site series (then `other`).
+    pub top: usize,
 }
 
 struct State {
@@ -33,6 +36,8 @@ struct State {
     /// One page is built at a time (a second scrape waits for the first).
     reading: Mutex<()>,
     selection: Selection,
+    binaries: Mutex<Binaries>,
+    top: usize,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -45,6 +50,8 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         scans: Mutex::new(0),
         reading: Mutex::new(()),
         selection: config.selection.clone(),
+        binaries: Mutex::new(Binaries::default()),
+        top: config.top,
     });
     let first = Arc::clone(&state);
     tokio::task::spawn_blocking(move || scan(&first)).await?;
@@ -123,10 +130,12 @@ fn page(state: &State) -> String {
     let processes: Vec<ProcessSeries> = watched
         .iter()
         .filter_map(|w| {
-            let vitals = w.reader.read();
+            let (vitals, goroutines) = w.reader.read_with_list();
+            let sites = w.sites.sites(&state.binaries, &goroutines, state.top);
             w.target.alive().then(|| ProcessSeries {
                 labels: labels(w),
                 vitals,
+                sites,
             })
         })
         .collect();

@@ -9,8 +9,10 @@ use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::sync::Arc;
 
+use super::binaries::FileKey;
 use super::cgroup::{self, Placement};
 use super::select::Selection;
+use super::sites::SiteReader;
 use crate::tracee::gobin::GoBinary;
 use crate::tracee::vitals::VitalsReader;
 use crate::tracee::Target;
@@ -21,6 +23,7 @@ pub struct Watched {
     pub target: Target,
     pub placement: Placement,
     pub reader: VitalsReader,
+    pub sites: SiteReader,
 }
 
 /// What is known of a pid seen in `/proc`.
@@ -32,9 +35,6 @@ enum Seen {
     /// again while it lives (`start_time` tells a reused pid).
     Ignored { start_time: u64 },
 }
-
-/// Identity of an executable file.
-type FileKey = (u64, u64, u64, i64);
 
 /// Executables remembered at most (then forgotten all at once).
 const MAX_FILES: usize = 4096;
@@ -152,10 +152,12 @@ impl Discovery {
                         reader.missing.join("; ")
                     ));
                 }
+                let sites = SiteReader::open(&bin, &reader, key, target.exe_path.clone());
                 Seen::Go(Arc::new(Watched {
                     target,
                     placement,
                     reader,
+                    sites,
                 }))
             }
             Err(e) => {

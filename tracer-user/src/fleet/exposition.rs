@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use super::sites::{SiteRow, Sites};
 use crate::tracee::vitals::Vitals;
 
 /// The content type of the page.
@@ -22,6 +23,7 @@ pub type Labels = Vec<(String, String)>;
 pub struct ProcessSeries {
     pub labels: Labels,
     pub vitals: Vitals,
+    pub sites: Sites,
 }
 
 /// The agent's own figures.
@@ -137,6 +139,11 @@ const DEFS: &[Def] = &[
     },
 ];
 
+/// A per-site family: name, help, kind, which rows, which figure.
+type Pick = fn(&Sites) -> &Vec<SiteRow>;
+type Value = fn(&SiteRow) -> u64;
+type SiteFamily = (&'static str, &'static str, Kind, Pick, Value);
+
 #[derive(Debug)]
 struct Page {
     processes: Vec<ProcessSeries>,
@@ -169,6 +176,7 @@ impl Collector for Page {
             }
         }
         self.encode_states(&mut enc)?;
+        self.encode_sites(&mut enc)?;
         self.encode_agent(&mut enc)
     }
 }
@@ -197,6 +205,63 @@ impl Page {
         )?;
         for (labels, n) in &rows {
             ConstGauge::new(sat(*n)).encode(family.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+
+    fn encode_sites(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let rates: Vec<(&Labels, i64)> = self
+            .processes
+            .iter()
+            .filter_map(|p| Some((&p.labels, sat(p.sites.profile_rate?))))
+            .collect();
+        if !rates.is_empty() {
+            let mut family = enc.encode_descriptor(
+                "tracer_go_heap_profile_rate_bytes",
+                "runtime.MemProfileRate: bytes per heap profile sample; 0 means the runtime's heap \
+                 profile is off in this binary and there are no per-site heap series",
+                None,
+                ConstGauge::new(0i64).metric_type(),
+            )?;
+            for (labels, v) in rates {
+                ConstGauge::new(v).encode(family.encode_family(labels)?)?;
+            }
+        }
+        let families: [SiteFamily; 5] = [
+            ("tracer_go_site_inuse_bytes", "Heap bytes in use by allocation site, as of the last GC (the runtime's heap profile, scaled as pprof); top sites, then site=\"other\"", Kind::Gauge, |s| &s.inuse, |r| r.bytes),
+            ("tracer_go_site_inuse_objects", "Heap objects in use by allocation site (as tracer_go_site_inuse_bytes)", Kind::Gauge, |s| &s.inuse, |r| r.objects),
+            ("tracer_go_site_allocated_bytes", "Heap bytes allocated by allocation site since the process started (the runtime's heap profile, scaled)", Kind::Counter, |s| &s.allocated, |r| r.bytes),
+            ("tracer_go_site_allocations", "Heap objects allocated by allocation site since the process started (the runtime's heap profile, scaled)", Kind::Counter, |s| &s.allocated, |r| r.objects),
+            ("tracer_go_site_goroutines", "Goroutines of the program by creation site (the go statement); top sites, then site=\"other\"", Kind::Gauge, |s| &s.goroutines, |r| r.objects),
+        ];
+        for (name, help, kind, pick, value) in families {
+            let (pick, value): (Pick, Value) = (pick, value);
+            let rows: Vec<(Labels, u64)> = self
+                .processes
+                .iter()
+                .flat_map(|p| {
+                    pick(&p.sites).iter().map(|r| {
+                        let mut l = p.labels.clone();
+                        l.push(("site".into(), r.site.clone()));
+                        (l, value(r))
+                    })
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let ty = match kind {
+                Kind::Gauge => ConstGauge::new(0i64).metric_type(),
+                Kind::Counter => ConstCounter::new(0u64).metric_type(),
+            };
+            let mut family = enc.encode_descriptor(name, help, None, ty)?;
+            for (labels, v) in &rows {
+                let m = family.encode_family(labels)?;
+                match kind {
+                    Kind::Gauge => ConstGauge::new(sat(*v)).encode(m)?,
+                    Kind::Counter => ConstCounter::new(*v).encode(m)?,
+                }
+            }
         }
         Ok(())
     }
@@ -279,7 +344,24 @@ mod tests {
             ("go_version".into(), "go1.25.5".into()),
         ];
         let page = render(
-            vec![ProcessSeries { labels, vitals }],
+            vec![ProcessSeries {
+                labels,
+                vitals,
+                sites: Sites {
+                    profile_rate: Some(524288),
+                    inuse: vec![SiteRow {
+                        site: "main.grow main.go:42".into(),
+                        objects: 3,
+                        bytes: 3072,
+                    }],
+                    allocated: Vec::new(),
+                    goroutines: vec![SiteRow {
+                        site: "other".into(),
+                        objects: 2,
+                        bytes: 0,
+                    }],
+                },
+            }],
             AgentSeries {
                 targets: 1,
                 ..Default::default()
@@ -299,6 +381,9 @@ mod tests {
             "state=\"waiting\"} 4",
             "tracer_process_rss_bytes{",
             "tracer_agent_targets 1",
+            "tracer_go_heap_profile_rate_bytes{pid=\"42\"",
+            "site=\"main.grow main.go:42\"} 3072",
+            "tracer_go_site_goroutines{pid=\"42\",exe=\"/srv/a \\\"b\\\"\",go_version=\"go1.25.5\",site=\"other\"} 2",
             "# EOF",
         ] {
             assert!(page.contains(want), "missing {want:?} in\n{page}");

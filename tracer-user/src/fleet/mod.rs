@@ -6,6 +6,9 @@
 //!   per process;
 //! - [`select`]: `--select` (executable globs, container ids);
 //! - [`cgroup`]: a process's container and pod from `/proc/PID/cgroup`;
+//! - [`sites`]: per-site heap (the runtime's own profile, when on) and
+//!   goroutines by creation site; [`binaries`]: parsed executables for
+//!   symbolizing, bounded;
 //! - [`exposition`]: the OpenMetrics page;
 //! - [`agent`]: the scan loop, the read-only HTTP endpoints, signals.
 //!
@@ -13,7 +16,9 @@
 //! memory and `/proc` at scrape time.
 
 pub mod agent;
+pub mod binaries;
 pub mod cgroup;
 pub mod discover;
 pub mod exposition;
 pub mod select;
+pub mod sites;

@@ -19,7 +19,7 @@ use crate::tracee::allocstats::{self, AllocCounters};
 use crate::tracee::disasm::rax_globals_passed_to;
 use crate::tracee::gobin::GoBinary;
 use crate::tracee::golayout::{self, Layout};
-use crate::tracee::goroutines::{self, symtab_address, SystemStarts, MAX_READ_GS};
+use crate::tracee::goroutines::{self, symtab_address, GInfo, SystemStarts, MAX_READ_GS};
 use crate::tracee::memory::read_smaps_rollup;
 use crate::tracee::procmem::ProcMem;
 use crate::tracee::Target;
@@ -58,8 +58,10 @@ impl Vitals {
 pub struct VitalsReader {
     pub pid: u32,
     pub go_version: String,
+    /// The executable's load bias (runtime − link-time addresses).
+    pub bias: u64,
     mem: ProcMem,
-    layout: &'static Layout,
+    pub layout: &'static Layout,
     memstats: Option<u64>,
     allgs: Option<u64>,
     gc_controller: Option<u64>,
@@ -104,6 +106,7 @@ impl VitalsReader {
         Ok(VitalsReader {
             pid: target.pid,
             go_version: bin.build_info().go_version.clone(),
+            bias,
             mem,
             layout,
             memstats,
@@ -116,6 +119,12 @@ impl VitalsReader {
 
     /// Reads everything once; what cannot be read now is `None`.
     pub fn read(&self) -> Vitals {
+        self.read_with_list().0
+    }
+
+    /// [`read`](Self::read), and the program's goroutines as listed
+    /// (system ones left out) for a caller that groups them further.
+    pub fn read_with_list(&self) -> (Vitals, Vec<GInfo>) {
         let mem = &self.mem;
         let stats = &self.layout.alloc_stats;
         let pacer = &self.layout.pacer;
@@ -133,12 +142,12 @@ impl VitalsReader {
             .gc_controller
             .and_then(|c| mem.read_u64(c + pacer.memory_limit).ok())
             .map(|v| v as i64);
-        let (goroutines, system_goroutines) = match self.goroutines() {
-            Some((user, system)) => (Some(user), Some(system)),
-            None => (None, None),
+        let (goroutines, system_goroutines, list) = match self.goroutines() {
+            Some((user, system, list)) => (Some(user), Some(system), list),
+            None => (None, None, Vec::new()),
         };
         let smaps = read_smaps_rollup(self.pid).ok();
-        Vitals {
+        let vitals = Vitals {
             alloc,
             gc_cycles,
             gogc,
@@ -147,16 +156,19 @@ impl VitalsReader {
             system_goroutines,
             rss_bytes: smaps.as_ref().map(|s| s.rss),
             lazy_free_bytes: smaps.as_ref().map(|s| s.lazy_free),
-        }
+        };
+        (vitals, list)
     }
 
-    /// The program's goroutines by state, and the runtime's own count.
-    fn goroutines(&self) -> Option<(BTreeMap<&'static str, u64>, u64)> {
+    /// The program's goroutines by state, the runtime's own count, and the
+    /// program's goroutines.
+    fn goroutines(&self) -> Option<(BTreeMap<&'static str, u64>, u64, Vec<GInfo>)> {
         let list = goroutines::read_list(&self.mem, self.layout, self.allgs?, MAX_READ_GS).ok()?;
         let status = &self.layout.g.status;
         let mut user = BTreeMap::new();
         let mut system = 0;
-        for g in &list.gs {
+        let mut program = Vec::with_capacity(list.gs.len());
+        for g in list.gs {
             if self.starts.contains(g.startpc) {
                 system += 1;
                 continue;
@@ -174,8 +186,9 @@ impl VitalsReader {
                 _ => "other",
             };
             *user.entry(name).or_insert(0) += 1;
+            program.push(g);
         }
-        Some((user, system))
+        Some((user, system, program))
     }
 }
 

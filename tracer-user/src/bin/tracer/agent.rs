@@ -21,6 +21,10 @@ pub struct AgentArgs {
     /// How often /proc is scanned for Go processes that started or exited.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub scan_interval: Duration,
+    /// Sites per process in each per-site series (the rest is summed in
+    /// site="other"), at most 50.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
 }
 
 pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
@@ -32,7 +36,11 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
     if args.scan_interval < Duration::from_millis(100) {
         return Err(UserError::Usage("--scan-interval must be at least 100ms".into()).into());
     }
+    if args.top == 0 || args.top > 50 {
+        return Err(UserError::Usage("--top must be in 1..=50".into()).into());
+    }
     let config = AgentConfig {
+        top: args.top,
         listen: args.listen,
         scan_interval: args.scan_interval,
         selection: Selection::new(&selectors),
