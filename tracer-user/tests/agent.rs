@@ -522,3 +522,242 @@ fn agent_bad_arguments_are_one_line_errors() {
     let out = run_tracer(&["agent", "--listen", &addr]);
     assert_one_line_error(&out, 2, "--listen");
 }
+
+/// What a fake backend received: (request line, headers, body).
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// A minimal HTTP server standing in for Pyroscope and Parca: stores
+/// every request and answers 200.
+fn receiver() -> (u16, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Received = Default::default();
+    let store = std::sync::Arc::clone(&got);
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 65536];
+            let (head, body) = loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break (String::new(), Vec::new());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..at]).into_owned();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < at + 4 + len {
+                        let n = s.read(&mut chunk).unwrap_or(0);
+                        if n == 0 {
+                            break;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    break (head, buf[at + 4..].to_vec());
+                }
+            };
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+            let (line, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+            store
+                .lock()
+                .unwrap()
+                .push((line.to_string(), headers.to_string(), body));
+        }
+    });
+    (port, got)
+}
+
+/// The `profile` part of a multipart/form-data body.
+fn multipart_profile(headers: &str, body: &[u8]) -> Vec<u8> {
+    let boundary = headers
+        .split("boundary=")
+        .nth(1)
+        .and_then(|b| b.lines().next())
+        .expect("multipart boundary")
+        .trim()
+        .to_string();
+    let sep = format!("--{boundary}");
+    let text = body;
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.windows(sep.len()).position(|w| w == sep.as_bytes()) {
+        parts.push(&rest[..at]);
+        rest = &rest[at + sep.len()..];
+    }
+    for p in parts {
+        let Some(h) = p.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        if String::from_utf8_lossy(&p[..h]).contains("name=\"profile\"") {
+            let data = &p[h + 4..];
+            return data.strip_suffix(b"\r\n").unwrap_or(data).to_vec();
+        }
+    }
+    panic!("no profile part");
+}
+
+/// `go tool pprof -top -unit=B` of a profile: (total, output).
+fn pprof_top(go: &std::path::Path, data: &[u8], index: &str) -> (f64, String) {
+    let file =
+        std::env::temp_dir().join(format!("tracer-agent-{}-{index}.pb.gz", std::process::id()));
+    std::fs::write(&file, data).unwrap();
+    let out = Command::new(go)
+        .args([
+            "tool",
+            "pprof",
+            &format!("-sample_index={index}"),
+            "-unit=B",
+            "-top",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "pprof: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let total = text
+        .lines()
+        .find(|l| l.starts_with("Showing nodes accounting for"))
+        .and_then(|l| l.rsplit(" of ").next())
+        .and_then(|t| t.split_whitespace().next())
+        .map(|t| t.trim_end_matches('B').parse::<f64>().unwrap_or(0.0))
+        .unwrap_or(0.0);
+    (total, text)
+}
+
+/// The flat value of `function` in `pprof -top` output.
+fn flat(top: &str, function: &str) -> f64 {
+    top.lines()
+        .find(|l| l.split_whitespace().nth(5) == Some(function))
+        .and_then(|l| l.split_whitespace().next())
+        .map_or(0.0, |v| v.trim_end_matches('B').parse().unwrap_or(0.0))
+}
+
+#[test]
+#[ignore]
+fn agent_profiles_reach_pyroscope_parca_and_a_directory() {
+    let gos = go_bins();
+    let go = gos.last().unwrap();
+    let with_profile = build_go(&gos[0], "fleet", &["-tags", "heapprof"]);
+    let plain = build_go(go, "fleet", &["-ldflags=-s -w"]);
+    let mut a = GoProgram::start_with(&with_profile, &["-keep=30000", "-goroutines=9"]);
+    let mut b = GoProgram::start_with(&plain, &["-goroutines=4"]);
+    let own_a = a.command("report");
+    let own_b = b.command("report");
+    let (port, got) = receiver();
+    let dir = std::env::temp_dir().join(format!("tracer-agent-profiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let url = format!("http://127.0.0.1:{port}");
+    let agent = Agent::start(&[
+        "--select",
+        "exe=fleet-*",
+        "--profile-period",
+        "1s",
+        "--profiles-dir",
+        dir.to_str().unwrap(),
+        "--profiles-keep",
+        "2",
+        "--pyroscope",
+        &url,
+        "--parca",
+        &url,
+    ]);
+    // Three rounds: per round, a goroutine profile of each and a heap
+    // profile of `a`, to each backend.
+    let t = Instant::now();
+    while got.lock().unwrap().len() < 2 * 3 * 3 {
+        assert!(t.elapsed() < Duration::from_secs(30), "profiles not pushed");
+        thread::sleep(Duration::from_millis(200));
+    }
+    let received = got.lock().unwrap().clone();
+    let mut checked = (0, 0, 0);
+    for (line, headers, body) in &received {
+        let (profile, name) = if line.starts_with("POST /ingest?") {
+            assert!(line.contains("format=pprof"), "{line}");
+            (multipart_profile(headers, body), line.clone())
+        } else {
+            assert!(line.starts_with("POST /profiles/writeraw "), "{line}");
+            let v: Value = serde_json::from_slice(body).unwrap();
+            let s = &v["series"][0];
+            use base64::Engine as _;
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(s["samples"][0]["rawProfile"].as_str().unwrap())
+                .unwrap();
+            (raw, s["labels"].to_string())
+        };
+        let pid_of = |p: &GoProgram| {
+            name.contains(&format!("pid%3D{}", p.pid))
+                || name.contains(&format!("\"value\":\"{}\"", p.pid))
+        };
+        let (prog_own, is_a) = if pid_of(&a) {
+            (&own_a, true)
+        } else {
+            assert!(pid_of(&b), "profile of an unknown process: {name}");
+            (&own_b, false)
+        };
+        let heap = name.contains("profile%3Dheap")
+            || name.contains(r#"{"name":"__name__","value":"heap"}"#);
+        if heap {
+            assert!(
+                is_a,
+                "a heap profile for a binary whose profile is off: {name}"
+            );
+            let (_, top) = pprof_top(go, &profile, "inuse_space");
+            let want = prog_own["own_inuse"]["main.grow"].as_f64().unwrap();
+            within(
+                "pushed heap profile, in use at main.grow",
+                flat(&top, "main.grow"),
+                want,
+                0.03,
+                0.0,
+            );
+            checked.0 += 1;
+        } else {
+            let (total, top) = pprof_top(go, &profile, "goroutine");
+            assert_eq!(total, prog_own["goroutines"].as_f64().unwrap(), "{top}");
+            assert!(top.contains("main.spawn"), "{top}");
+            checked.1 += 1;
+        }
+        checked.2 += 1;
+    }
+    eprintln!(
+        "agent: {} pushed profiles read by go tool pprof (heap {}, goroutine {})",
+        checked.2, checked.0, checked.1
+    );
+    assert!(checked.0 >= 4 && checked.1 >= 8, "{checked:?}");
+    // The directory (the agent stopped): the newest 2 per process and
+    // kind, each readable.
+    drop(agent);
+    let mut files = Vec::new();
+    for d in std::fs::read_dir(&dir).unwrap() {
+        for f in std::fs::read_dir(d.unwrap().path()).unwrap() {
+            files.push(f.unwrap().path());
+        }
+    }
+    assert_eq!(files.len(), 2 * 3, "{files:?}");
+    for f in &files {
+        let data = std::fs::read(f).unwrap();
+        let index = if f.to_string_lossy().contains("/heap-") {
+            "inuse_space"
+        } else {
+            "goroutine"
+        };
+        let (total, top) = pprof_top(go, &data, index);
+        assert!(total > 0.0, "{}: {top}", f.display());
+    }
+    a.finish();
+    b.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}

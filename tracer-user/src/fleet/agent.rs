@@ -12,11 +12,14 @@ use axum::routing::get;
 use axum::Router;
 
 use super::binaries::Binaries;
-use super::discover::{Discovery, Watched};
+use super::discover::{unix_ns, Discovery, Watched};
 use super::exposition::{self, AgentSeries, Labels, ProcessSeries};
+use super::profiles;
+use super::push::{Outputs, Pusher};
 use super::select::Selection;
 use crate::error::UserError;
 use crate::tracee::memory::read_smaps_rollup;
+use std::sync::atomic::Ordering;
 
 /// How the agent runs.
 #[derive(Debug, Clone)]
@@ -28,6 +31,9 @@ pub struct AgentConfig {
     pub selection: Selection,
     /// Sites per process and kind in the per-site series (then `other`).
     pub top: usize,
+    /// Where profiles go, and how often they are taken.
+    pub outputs: Outputs,
+    pub profile_period: Duration,
 }
 
 struct State {
@@ -38,6 +44,7 @@ struct State {
     selection: Selection,
     binaries: Mutex<Binaries>,
     top: usize,
+    pusher: Pusher,
 }
 
 /// Runs until SIGTERM or SIGINT.
@@ -52,6 +59,7 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         selection: config.selection.clone(),
         binaries: Mutex::new(Binaries::default()),
         top: config.top,
+        pusher: Pusher::new(config.outputs.clone()),
     });
     let first = Arc::clone(&state);
     tokio::task::spawn_blocking(move || scan(&first)).await?;
@@ -74,6 +82,25 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             }
         }
     });
+    if state.pusher.enabled() {
+        let profiler = Arc::clone(&state);
+        let period = config.profile_period;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let s = Arc::clone(&profiler);
+                if tokio::task::spawn_blocking(move || profile_round(&s))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
     let page_state = Arc::clone(&state);
     let app = Router::new()
         .route("/metrics", get(move || metrics(Arc::clone(&page_state))))
@@ -147,8 +174,39 @@ fn page(state: &State) -> String {
         cpu_seconds: own_cpu_seconds().unwrap_or(0.0),
         rss_bytes: read_smaps_rollup(std::process::id()).map_or(0, |s| s.rss),
         read_seconds: started.elapsed().as_secs_f64(),
+        profiles_written: state.pusher.written.load(Ordering::Relaxed),
+        profiles_pushed: state.pusher.pushed.load(Ordering::Relaxed),
+        push_errors: state.pusher.errors.load(Ordering::Relaxed),
     };
     exposition::render(processes, agent)
+}
+
+/// Every watched process's profiles, written and pushed.
+fn profile_round(state: &State) {
+    let watched = lock(&state.discovery).watched();
+    let before = state.pusher.errors.load(Ordering::Relaxed);
+    for w in watched.iter().filter(|w| w.target.alive()) {
+        let (_, goroutines) = w.reader.read_with_list();
+        let profiles = profiles::build(
+            &w.sites,
+            &w.heap_deltas,
+            &state.binaries,
+            &goroutines,
+            &w.target.exe,
+            w.since_ns,
+            unix_ns(),
+        );
+        if w.target.alive() {
+            state
+                .pusher
+                .send(&labels(w), &w.target.exe, w.target.pid, &profiles);
+        }
+    }
+    if state.pusher.errors.load(Ordering::Relaxed) != before {
+        if let Some(e) = lock(&state.pusher.last_error).as_ref() {
+            eprintln!("tracer agent: profiles: {e}");
+        }
+    }
 }
 
 fn labels(w: &Watched) -> Labels {

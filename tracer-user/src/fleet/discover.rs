@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::binaries::FileKey;
 use super::cgroup::{self, Placement};
+use super::profiles::HeapDeltas;
 use super::select::Selection;
 use super::sites::SiteReader;
 use crate::tracee::gobin::GoBinary;
@@ -24,6 +25,10 @@ pub struct Watched {
     pub placement: Placement,
     pub reader: VitalsReader,
     pub sites: SiteReader,
+    /// Allocation counts at this process's last heap profile.
+    pub heap_deltas: std::sync::Mutex<HeapDeltas>,
+    /// When the agent found it (ns since the epoch).
+    pub since_ns: u64,
 }
 
 /// What is known of a pid seen in `/proc`.
@@ -158,6 +163,8 @@ impl Discovery {
                     placement,
                     reader,
                     sites,
+                    heap_deltas: Default::default(),
+                    since_ns: unix_ns(),
                 }))
             }
             Err(e) => {
@@ -173,4 +180,11 @@ fn stat_start(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
     rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Now, in ns since the epoch.
+pub fn unix_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

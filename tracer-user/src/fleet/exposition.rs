@@ -37,6 +37,9 @@ pub struct AgentSeries {
     pub rss_bytes: u64,
     /// Time spent reading the processes for this page.
     pub read_seconds: f64,
+    pub profiles_written: u64,
+    pub profiles_pushed: u64,
+    pub push_errors: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -282,7 +285,22 @@ impl Page {
             let g = ConstGauge::new(v);
             g.encode(enc.encode_descriptor(name, help, None, g.metric_type())?)?;
         }
-        let counters: [(&str, &str, u64); 3] = [
+        let counters: [(&str, &str, u64); 6] = [
+            (
+                "tracer_agent_profiles_written",
+                "Profiles written to --profiles-dir",
+                a.profiles_written,
+            ),
+            (
+                "tracer_agent_profiles_pushed",
+                "Profiles pushed to Pyroscope or Parca",
+                a.profiles_pushed,
+            ),
+            (
+                "tracer_agent_profile_errors",
+                "Profiles that could not be written or pushed (dropped)",
+                a.push_errors,
+            ),
             (
                 "tracer_agent_found",
                 "Go processes found since the agent started",

@@ -10,6 +10,9 @@
 //!   goroutines by creation site; [`binaries`]: parsed executables for
 //!   symbolizing, bounded;
 //! - [`exposition`]: the OpenMetrics page;
+//! - [`profiles`], [`push`]: pprof profiles every period (goroutines by
+//!   creation site; the heap when the runtime's profile is on) to a
+//!   directory, Pyroscope and Parca;
 //! - [`agent`]: the scan loop, the read-only HTTP endpoints, signals.
 //!
 //! The agent attaches nothing: every figure is read from the processes'
@@ -20,5 +23,7 @@ pub mod binaries;
 pub mod cgroup;
 pub mod discover;
 pub mod exposition;
+pub mod profiles;
+pub mod push;
 pub mod select;
 pub mod sites;

@@ -11,10 +11,7 @@ use super::Report;
 use crate::tracee::gobin::Frame;
 
 pub fn pprof_gz(report: &Report) -> anyhow::Result<Vec<u8>> {
-    let profile = build(report);
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-    gz.write_all(&profile.encode_to_vec())?;
-    Ok(gz.finish()?)
+    build(report).gz()
 }
 
 /// The one mapping: the target's executable.
@@ -25,118 +22,177 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn build(report: &Report) -> proto::Profile {
-    let mut b = Builder::default();
-    // Index 0 must be the empty string.
-    b.string("");
+/// A Go profile being built: sample types, then samples (symbolized
+/// stacks, leaf first, with one value per sample type).
+pub struct Pprof {
+    b: Builder,
+    sample_type: Vec<proto::ValueType>,
+    sample: Vec<proto::Sample>,
+}
+
+/// What a profile says about itself.
+pub struct PprofMeta<'a> {
+    /// The executable (the mapping's file name).
+    pub exe: &'a str,
+    pub time_nanos: u64,
+    pub duration_nanos: u64,
+    /// (type, unit) of `period`.
+    pub period_type: (&'a str, &'a str),
+    pub period: u64,
+    pub comments: Vec<String>,
+    pub default_sample_type: &'a str,
+}
+
+impl Pprof {
+    /// A profile with these (type, unit) sample types, in order.
+    pub fn new(types: &[(&str, &str)]) -> Pprof {
+        let mut b = Builder::default();
+        // Index 0 must be the empty string.
+        b.string("");
+        let sample_type = types.iter().map(|(t, u)| b.value_type(t, u)).collect();
+        Pprof {
+            b,
+            sample_type,
+            sample: Vec::new(),
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        self.sample_type.len()
+    }
+
+    /// One sample: its stack (leaf first) and one value per sample type.
+    pub fn add(&mut self, frames: &[Frame], value: Vec<i64>) {
+        let location_id = self.b.locations(frames);
+        self.sample.push(proto::Sample {
+            location_id,
+            value,
+            label: Vec::new(),
+        });
+    }
+
+    /// The finished profile, gzipped as `go tool pprof` reads it.
+    pub fn finish(mut self, meta: PprofMeta<'_>) -> anyhow::Result<Vec<u8>> {
+        let b = &mut self.b;
+        let comment = meta.comments.iter().map(|c| b.string(c)).collect();
+        let period_type = Some(b.value_type(meta.period_type.0, meta.period_type.1));
+        let default_sample_type = b.string(meta.default_sample_type);
+        // Stacks start inside the runtime's allocator (runtime.newobject,
+        // makeslice…), which Go's own heap profile leaves out. pprof hides
+        // these frames below the first non-runtime one when it loads the
+        // file, so flat values land on the allocating function; these are
+        // the expressions pprof itself applies to Go heap profiles.
+        let drop_frames = b.string(r"runtime\..*");
+        let keep_frames = b.string(r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*");
+        // The executable, so pprof's header names it; addresses are unknown
+        // (stacks are kept symbolized) and every location is fully resolved.
+        let mapping = vec![proto::Mapping {
+            id: MAPPING_ID,
+            filename: b.string(meta.exe),
+            has_functions: true,
+            has_filenames: true,
+            has_line_numbers: true,
+            has_inline_frames: true,
+            ..Default::default()
+        }];
+        let profile = proto::Profile {
+            sample_type: self.sample_type,
+            sample: self.sample,
+            mapping,
+            location: self.b.location,
+            function: self.b.function,
+            string_table: self.b.strings,
+            drop_frames,
+            keep_frames,
+            time_nanos: int(meta.time_nanos),
+            duration_nanos: int(meta.duration_nanos),
+            period_type,
+            period: int(meta.period),
+            comment,
+            default_sample_type,
+        };
+        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+        gz.write_all(&profile.encode_to_vec())?;
+        Ok(gz.finish()?)
+    }
+}
+
+struct Built<'r> {
+    pprof: Pprof,
+    report: &'r Report,
+}
+
+impl Built<'_> {
+    fn gz(self) -> anyhow::Result<Vec<u8>> {
+        let report = self.report;
+        let t = &report.target;
+        let comments = vec![
+            format!(
+                "tracer: pid {} {} {} ({} report)",
+                t.pid, t.exe, t.go_version, report.kind
+            ),
+            format!(
+                "{} mode, sample rate {}, probes: {}",
+                report.window.mode, report.window.sample_rate, report.window.alloc_probes
+            ),
+        ];
+        // One recorded allocation stands for `sample_rate` allocations (1 in
+        // exact mode), which is what period means for an event count.
+        self.pprof.finish(PprofMeta {
+            exe: &t.exe,
+            time_nanos: report.window.start_unix_ns,
+            duration_nanos: report.window.duration_ns,
+            period_type: ("allocations", "count"),
+            period: report.window.sample_rate,
+            comments,
+            default_sample_type: "alloc_space",
+        })
+    }
+}
+
+fn build(report: &Report) -> Built<'_> {
     // With in-use figures, Go's heap profile types follow
     // (`-sample_index=inuse_space`), then with on-CPU samples the CPU
     // profile's (`-sample_index=cpu`). Each sample carries one kind of
     // value, zero in the other columns.
     let with_inuse = report.inuse.source.is_some();
     let with_cpu = report.cpu.is_some();
-    let mut sample_type = vec![
-        b.value_type("alloc_objects", "count"),
-        b.value_type("alloc_space", "bytes"),
-    ];
-    let inuse_at = sample_type.len();
+    let mut types = vec![("alloc_objects", "count"), ("alloc_space", "bytes")];
+    let inuse_at = types.len();
     if with_inuse {
-        sample_type.push(b.value_type("inuse_objects", "count"));
-        sample_type.push(b.value_type("inuse_space", "bytes"));
+        types.push(("inuse_objects", "count"));
+        types.push(("inuse_space", "bytes"));
     }
-    let cpu_at = sample_type.len();
+    let cpu_at = types.len();
     if with_cpu {
-        sample_type.push(b.value_type("samples", "count"));
-        sample_type.push(b.value_type("cpu", "nanoseconds"));
+        types.push(("samples", "count"));
+        types.push(("cpu", "nanoseconds"));
     }
-    let width = sample_type.len();
+    let mut p = Pprof::new(&types);
+    let width = p.width();
     let row = |at: usize, pair: [u64; 2]| {
         let mut v = vec![0; width];
         v[at] = int(pair[0]);
         v[at + 1] = int(pair[1]);
         v
     };
-    let mut sample = Vec::new();
-    let mut push = |b: &mut Builder, frames: &[Frame], value: Vec<i64>| {
-        sample.push(proto::Sample {
-            location_id: b.locations(frames),
-            value,
-            label: Vec::new(),
-        })
-    };
     for stack in &report.alloc_stacks {
         if stack.objects == 0 && stack.bytes == 0 {
             continue;
         }
-        push(&mut b, &stack.frames, row(0, [stack.objects, stack.bytes]));
+        p.add(&stack.frames, row(0, [stack.objects, stack.bytes]));
     }
     if with_inuse {
         for stack in &report.inuse_stacks {
-            push(
-                &mut b,
-                &stack.frames,
-                row(inuse_at, [stack.objects, stack.bytes]),
-            );
+            p.add(&stack.frames, row(inuse_at, [stack.objects, stack.bytes]));
         }
     }
     if with_cpu {
         for stack in &report.cpu_stacks {
-            push(
-                &mut b,
-                &stack.frames,
-                row(cpu_at, [stack.samples, stack.ns]),
-            );
+            p.add(&stack.frames, row(cpu_at, [stack.samples, stack.ns]));
         }
     }
-    let t = &report.target;
-    let comment = vec![
-        b.string(&format!(
-            "tracer: pid {} {} {} ({} report)",
-            t.pid, t.exe, t.go_version, report.kind
-        )),
-        b.string(&format!(
-            "{} mode, sample rate {}, probes: {}",
-            report.window.mode, report.window.sample_rate, report.window.alloc_probes
-        )),
-    ];
-    // One recorded allocation stands for `sample_rate` allocations (1 in
-    // exact mode), which is what period means for an event count.
-    let period_type = Some(b.value_type("allocations", "count"));
-    let default_sample_type = b.string("alloc_space");
-    // Stacks start inside the runtime's allocator (runtime.newobject,
-    // makeslice…), which Go's own heap profile leaves out. pprof hides
-    // these frames below the first non-runtime one when it loads the file,
-    // so flat values land on the allocating function; these are the
-    // expressions pprof itself applies to Go heap profiles.
-    let drop_frames = b.string(r"runtime\..*");
-    let keep_frames = b.string(r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*");
-    // The executable, so pprof's header names it; addresses are unknown
-    // (stacks are kept symbolized) and every location is fully resolved.
-    let mapping = vec![proto::Mapping {
-        id: MAPPING_ID,
-        filename: b.string(&t.exe),
-        has_functions: true,
-        has_filenames: true,
-        has_line_numbers: true,
-        has_inline_frames: true,
-        ..Default::default()
-    }];
-    proto::Profile {
-        sample_type,
-        sample,
-        mapping,
-        location: b.location,
-        function: b.function,
-        string_table: b.strings,
-        drop_frames,
-        keep_frames,
-        time_nanos: int(report.window.start_unix_ns),
-        duration_nanos: int(report.window.duration_ns),
-        period_type,
-        period: int(report.window.sample_rate),
-        comment,
-        default_sample_type,
-    }
+    Built { pprof: p, report }
 }
 
 /// Interns strings, functions and locations; ids are 1-based as pprof

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tracer::error::UserError;
 use tracer::fleet::agent::{self, AgentConfig};
+use tracer::fleet::push::Outputs;
 use tracer::fleet::select::{Selection, Selector};
 
 #[derive(clap::Args, Debug)]
@@ -25,6 +26,22 @@ pub struct AgentArgs {
     /// site="other"), at most 50.
     #[arg(long, default_value_t = 20)]
     pub top: usize,
+    /// Write each process's profiles (goroutines by creation site; the heap
+    /// when the runtime's heap profile is on) here every --profile-period.
+    #[arg(long, value_name = "DIR")]
+    pub profiles_dir: Option<std::path::PathBuf>,
+    /// Profiles kept per process and kind in --profiles-dir.
+    #[arg(long, default_value_t = 10)]
+    pub profiles_keep: usize,
+    /// Push profiles to Pyroscope (base URL, e.g. http://pyroscope:4040).
+    #[arg(long, value_name = "URL")]
+    pub pyroscope: Option<String>,
+    /// Push profiles to Parca (base URL of its HTTP API, e.g. http://parca:7070).
+    #[arg(long, value_name = "URL")]
+    pub parca: Option<String>,
+    /// How often profiles are taken.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub profile_period: Duration,
 }
 
 pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
@@ -39,8 +56,25 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
     if args.top == 0 || args.top > 50 {
         return Err(UserError::Usage("--top must be in 1..=50".into()).into());
     }
+    if args.profile_period < Duration::from_secs(1) {
+        return Err(UserError::Usage("--profile-period must be at least 1s".into()).into());
+    }
+    for url in [&args.pyroscope, &args.parca].into_iter().flatten() {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(
+                UserError::Usage(format!("{url}: expected an http:// or https:// URL")).into(),
+            );
+        }
+    }
     let config = AgentConfig {
         top: args.top,
+        outputs: Outputs {
+            dir: args.profiles_dir.clone(),
+            keep: args.profiles_keep,
+            pyroscope: args.pyroscope.clone(),
+            parca: args.parca.clone(),
+        },
+        profile_period: args.profile_period,
         listen: args.listen,
         scan_interval: args.scan_interval,
         selection: Selection::new(&selectors),
