@@ -227,9 +227,12 @@ fn check_program(prom: &Prometheus, pid: u32, own: &Value) {
     let v = |m: &str| prom.value(m, pid);
     let who = format!("pid {pid} {}", own["go_version"]);
     // Exact: the program is quiet between its report and the scrape.
+    // tracer_go_goroutines has one series per state; their sum is
+    // NumGoroutine.
+    let total = prom.query(&format!("sum(tracer_go_goroutines{{pid=\"{pid}\"}})"));
     assert_eq!(
-        v("tracer_go_goroutines"),
-        f("goroutines"),
+        total.first().map(|s| s.1),
+        Some(f("goroutines")),
         "{who} goroutines"
     );
     assert_eq!(
@@ -320,16 +323,8 @@ fn check_program(prom: &Prometheus, pid: u32, own: &Value) {
         }
         None => assert_eq!(rate, 0.0, "{who}: the heap profile is off in this binary"),
     }
-    let states = prom.query(&format!(
-        "sum(tracer_go_goroutines_by_state{{pid=\"{pid}\"}})"
-    ));
-    assert_eq!(
-        states.first().map(|s| s.1),
-        Some(f("goroutines")),
-        "{who} by state"
-    );
     let waiting = prom.query(&format!(
-        "tracer_go_goroutines_by_state{{pid=\"{pid}\",state=\"waiting\"}}"
+        "tracer_go_goroutines{{pid=\"{pid}\",state=\"waiting\"}}"
     ));
     assert!(
         waiting
@@ -384,7 +379,7 @@ fn agent_feeds_prometheus_the_programs_own_figures() {
     prom.wait_scrapes();
     for (p, o) in progs.iter().zip(&own) {
         check_program(&prom, p.pid, o);
-        let labels = &prom.query(&format!("tracer_go_goroutines{{pid=\"{}\"}}", p.pid))[0].0;
+        let labels = &prom.query(&format!("tracer_go_heap_live_bytes{{pid=\"{}\"}}", p.pid))[0].0;
         assert_eq!(labels["go_version"], o["go_version"], "{labels}");
         assert!(
             labels["exe"].as_str().unwrap().contains("fleet-"),
@@ -420,7 +415,7 @@ fn agent_feeds_prometheus_the_programs_own_figures() {
     gone.finish();
     thread::sleep(Duration::from_secs(1));
     prom.wait_scrapes();
-    let q = format!("tracer_go_goroutines{{pid=\"{gone_pid}\"}}");
+    let q = format!("tracer_go_heap_live_bytes{{pid=\"{gone_pid}\"}}");
     assert!(prom.query(&q).is_empty(), "{q} still there");
     assert_eq!(
         prom.query("tracer_agent_targets")[0].1,
@@ -513,8 +508,8 @@ fn agent_feeds_prometheus_the_programs_own_figures() {
 #[test]
 #[ignore]
 fn agent_bad_arguments_are_one_line_errors() {
-    let out = run_tracer(&["agent", "--select", "namespace=prod"]);
-    assert_one_line_error(&out, 2, "API server");
+    let out = run_tracer(&["agent", "--select", "user=root"]);
+    assert_one_line_error(&out, 2, "unknown kind");
     let out = run_tracer(&["agent", "--select", "exe=["]);
     assert_one_line_error(&out, 2, "bad glob");
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -760,4 +755,191 @@ fn agent_profiles_reach_pyroscope_parca_and_a_directory() {
     a.finish();
     b.finish();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fake API server: answers every GET with `body`, records the paths.
+fn fake_api(body: String) -> (u16, Received) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Received = Default::default();
+    let store = std::sync::Arc::clone(&got);
+    thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { continue };
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let head = String::from_utf8_lossy(&buf).into_owned();
+            let line = head.lines().next().unwrap_or("").to_string();
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            store.lock().unwrap().push((line, head, Vec::new()));
+        }
+    });
+    (port, got)
+}
+
+/// A cgroup (v1 `pids` hierarchy, else v2) at `path` holding `pid`:
+/// what a container runtime makes. Removed (the pid moved back) on drop.
+struct FakeContainer {
+    root: PathBuf,
+    dirs: Vec<PathBuf>,
+    pid: u32,
+}
+
+impl FakeContainer {
+    fn new(pid: u32, path: &str) -> FakeContainer {
+        for root in [
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup/unified",
+            "/sys/fs/cgroup",
+        ] {
+            let root = PathBuf::from(root);
+            if !root.join("cgroup.procs").exists() {
+                continue;
+            }
+            let mut dirs = Vec::new();
+            let mut at = root.clone();
+            let mut ok = true;
+            for part in path.split('/').filter(|p| !p.is_empty()) {
+                at = at.join(part);
+                if !at.exists() {
+                    if std::fs::create_dir(&at).is_err() {
+                        ok = false;
+                        break;
+                    }
+                    dirs.push(at.clone());
+                }
+            }
+            if ok && std::fs::write(at.join("cgroup.procs"), pid.to_string()).is_ok() {
+                return FakeContainer { root, dirs, pid };
+            }
+            for d in dirs.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+        panic!("cannot create a cgroup for pid {pid} (v1 pids or v2): the agent test needs root and a writable cgroup fs");
+    }
+}
+
+impl Drop for FakeContainer {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.root.join("cgroup.procs"), self.pid.to_string());
+        for d in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+#[test]
+#[ignore]
+fn agent_names_pods_from_cgroups_and_the_kubernetes_api() {
+    const ID: &str = "4f1c7e0c3b2a19d8e7f6a5b4c3d2e1f00112233445566778899aabbccddeeff0";
+    const UID: &str = "5d0b6c1a-8a43-4a3e-9a51-0c9d2f7e6b11";
+    let gos = go_bins();
+    let bin = build_go(&gos[0], "fleet", &[]);
+    let mut inside = GoProgram::start_with(&bin, &["-goroutines=3"]);
+    let mut outside = GoProgram::start_with(&bin, &["-goroutines=2"]);
+    let _cg = FakeContainer::new(inside.pid, &format!("kubepods/besteffort/pod{UID}/{ID}"));
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", inside.pid)).unwrap();
+    assert!(cgroup.contains(ID), "{cgroup}");
+    let pods = format!(
+        r#"{{"kind":"PodList","apiVersion":"v1","items":[{{"metadata":{{"name":"api-7d9","namespace":"shop","uid":"{UID}"}},"status":{{"containerStatuses":[{{"name":"api","containerID":"containerd://{ID}"}}]}}}}]}}"#
+    );
+    let (api, requests) = fake_api(pods);
+    let api_url = format!("http://127.0.0.1:{api}");
+    let series = |page: &str, pid: u32| -> Option<String> {
+        page.lines()
+            .find(|l| {
+                l.starts_with("tracer_go_heap_live_bytes{") && l.contains(&format!("pid=\"{pid}\""))
+            })
+            .map(str::to_string)
+    };
+
+    // Selected by namespace: only the process in the pod.
+    let agent = Agent::start(&[
+        "--select",
+        "exe=fleet-*",
+        "--select",
+        "namespace=sh*",
+        "--kube-api",
+        &api_url,
+        "--node",
+        "node-1",
+        "--scan-interval",
+        "200ms",
+    ]);
+    let (_, page) = http(agent.port, "GET", "/metrics");
+    let line =
+        series(&page, inside.pid).unwrap_or_else(|| panic!("pid {} missing:\n{page}", inside.pid));
+    for want in [
+        format!("container=\"{}\"", &ID[..12]),
+        "container_runtime=\"containerd\"".to_string(),
+        "pod=\"api-7d9\"".to_string(),
+        "namespace=\"shop\"".to_string(),
+        format!("pod_uid=\"{UID}\""),
+    ] {
+        assert!(line.contains(&want), "{want} not in {line}");
+    }
+    assert!(
+        series(&page, outside.pid).is_none(),
+        "pid {} is in no pod:\n{page}",
+        outside.pid
+    );
+    let paths: Vec<String> = requests
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.0.clone())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.starts_with("GET /api/v1/pods?fieldSelector=spec.nodeName%3Dnode-1 ")),
+        "{paths:?}"
+    );
+    drop(agent);
+
+    // No selector: both, the one outside a container without pod labels.
+    let agent = Agent::start(&[
+        "--select",
+        "exe=fleet-*",
+        "--kube-api",
+        &api_url,
+        "--node",
+        "node-1",
+    ]);
+    let (_, page) = http(agent.port, "GET", "/metrics");
+    assert!(
+        series(&page, inside.pid).is_some_and(|l| l.contains("namespace=\"shop\"")),
+        "{page}"
+    );
+    let out = series(&page, outside.pid).unwrap_or_else(|| panic!("{page}"));
+    assert!(
+        !out.contains("pod=") && !out.contains("container="),
+        "{out}"
+    );
+    drop(agent);
+
+    // namespace= without any Kubernetes API: a one-line usage error.
+    let out = run_tracer(&[
+        "agent",
+        "--select",
+        "namespace=shop",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    assert_one_line_error(&out, 2, "Kubernetes API");
+    let _ = inside.command("report");
+    let _ = outside.command("report");
+    inside.finish();
+    outside.finish();
 }

@@ -14,6 +14,7 @@ use axum::Router;
 use super::binaries::Binaries;
 use super::discover::{unix_ns, Discovery, Watched};
 use super::exposition::{self, AgentSeries, Labels, ProcessSeries};
+use super::kube::{KubeClient, KubeConfig, Pod};
 use super::profiles;
 use super::push::{Outputs, Pusher};
 use super::select::Selection;
@@ -34,6 +35,8 @@ pub struct AgentConfig {
     /// Where profiles go, and how often they are taken.
     pub outputs: Outputs,
     pub profile_period: Duration,
+    /// The Kubernetes API, for pod and namespace labels and selectors.
+    pub kube: Option<KubeConfig>,
 }
 
 struct State {
@@ -52,8 +55,19 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| UserError::Usage(format!("--listen {}: {e}", config.listen)))?;
+    if config.selection.needs_pods() && config.kube.is_none() {
+        return Err(UserError::Usage(
+            "--select namespace=/pod= needs the Kubernetes API: run in a pod (the DaemonSet) or give --kube-api and --node"
+                .into(),
+        )
+        .into());
+    }
+    let mut discovery = Discovery::default();
+    if let Some(k) = config.kube.clone() {
+        discovery.kube = Some(KubeClient::new(k).map_err(UserError::Usage)?);
+    }
     let state = Arc::new(State {
-        discovery: Mutex::new(Discovery::default()),
+        discovery: Mutex::new(discovery),
         scans: Mutex::new(0),
         reading: Mutex::new(()),
         selection: config.selection.clone(),
@@ -120,6 +134,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn scan(state: &State) {
     let mut d = lock(&state.discovery);
     let before = d.last_problem.clone();
+    let pods_before = d.pods.last_error.clone();
     let changes = d.scan(&state.selection);
     for w in &changes.added {
         eprintln!(
@@ -133,6 +148,11 @@ fn scan(state: &State) {
     if d.last_problem != before {
         if let Some(p) = &d.last_problem {
             eprintln!("tracer agent: {p}");
+        }
+    }
+    if d.pods.last_error != pods_before {
+        if let Some(e) = &d.pods.last_error {
+            eprintln!("tracer agent: Kubernetes pod list: {e}");
         }
     }
     *lock(&state.scans) += 1;
@@ -149,18 +169,26 @@ fn page(state: &State) -> String {
     let _one = lock(&state.reading);
     let (watched, found, lost) = {
         let d = lock(&state.discovery);
-        (d.watched(), d.found, d.lost)
+        let w: Vec<(Arc<Watched>, Option<Pod>)> = d
+            .watched()
+            .into_iter()
+            .map(|w| {
+                let pod = d.pod_of(&w.placement);
+                (w, pod)
+            })
+            .collect();
+        (w, d.found, d.lost)
     };
     let started = Instant::now();
     // Read, then check the process is still the same one: one that exited
     // (or whose pid was reused) meanwhile is gone from this page.
     let processes: Vec<ProcessSeries> = watched
         .iter()
-        .filter_map(|w| {
+        .filter_map(|(w, pod)| {
             let (vitals, goroutines) = w.reader.read_with_list();
             let sites = w.sites.sites(&state.binaries, &goroutines, state.top);
             w.target.alive().then(|| ProcessSeries {
-                labels: labels(w),
+                labels: labels(w, pod.as_ref()),
                 vitals,
                 sites,
             })
@@ -183,9 +211,18 @@ fn page(state: &State) -> String {
 
 /// Every watched process's profiles, written and pushed.
 fn profile_round(state: &State) {
-    let watched = lock(&state.discovery).watched();
+    let watched: Vec<(Arc<Watched>, Option<Pod>)> = {
+        let d = lock(&state.discovery);
+        d.watched()
+            .into_iter()
+            .map(|w| {
+                let pod = d.pod_of(&w.placement);
+                (w, pod)
+            })
+            .collect()
+    };
     let before = state.pusher.errors.load(Ordering::Relaxed);
-    for w in watched.iter().filter(|w| w.target.alive()) {
+    for (w, pod) in watched.iter().filter(|(w, _)| w.target.alive()) {
         let (_, goroutines) = w.reader.read_with_list();
         let profiles = profiles::build(
             &w.sites,
@@ -197,9 +234,10 @@ fn profile_round(state: &State) {
             unix_ns(),
         );
         if w.target.alive() {
+            let labels = labels(w, pod.as_ref());
             state
                 .pusher
-                .send(&labels(w), &w.target.exe, w.target.pid, &profiles);
+                .send(&labels, &w.target.exe, w.target.pid, &profiles);
         }
     }
     if state.pusher.errors.load(Ordering::Relaxed) != before {
@@ -209,7 +247,7 @@ fn profile_round(state: &State) {
     }
 }
 
-fn labels(w: &Watched) -> Labels {
+fn labels(w: &Watched, pod: Option<&Pod>) -> Labels {
     let mut l: Labels = vec![
         ("pid".into(), w.target.pid.to_string()),
         ("exe".into(), w.target.exe.clone()),
@@ -221,6 +259,10 @@ fn labels(w: &Watched) -> Labels {
     }
     if let Some(rt) = p.runtime {
         l.push(("container_runtime".into(), rt.to_string()));
+    }
+    if let Some(pod) = pod {
+        l.push(("pod".into(), pod.name.clone()));
+        l.push(("namespace".into(), pod.namespace.clone()));
     }
     if let Some(uid) = &p.pod_uid {
         l.push(("pod_uid".into(), uid.clone()));

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::binaries::FileKey;
 use super::cgroup::{self, Placement};
+use super::kube::{KubeClient, Pod, PodIndex};
 use super::profiles::HeapDeltas;
 use super::select::Selection;
 use super::sites::SiteReader;
@@ -41,6 +42,13 @@ enum Seen {
     Ignored { start_time: u64 },
 }
 
+/// What looking at a new process decided.
+enum Look {
+    Seen(Seen),
+    /// Its pod is not in the pod list yet: looked at again next scan.
+    Pending,
+}
+
 /// Executables remembered at most (then forgotten all at once).
 const MAX_FILES: usize = 4096;
 
@@ -48,6 +56,9 @@ const MAX_FILES: usize = 4096;
 #[derive(Debug, Default)]
 pub struct Discovery {
     seen: HashMap<u32, Seen>,
+    /// The node's pods, when the Kubernetes API is reachable.
+    pub pods: PodIndex,
+    pub kube: Option<KubeClient>,
     /// Whether an executable file is a Go program.
     files: HashMap<FileKey, bool>,
     /// Processes found and lost since the start.
@@ -90,11 +101,15 @@ impl Discovery {
             keep
         });
         self.lost += changes.removed.len() as u64;
+        self.refresh_pods(false);
         for pid in pids {
             if pid == me || self.seen.contains_key(&pid) {
                 continue;
             }
-            let seen = self.look_at(pid, selection);
+            let seen = match self.look_at(pid, selection) {
+                Look::Seen(s) => s,
+                Look::Pending => continue,
+            };
             if let Seen::Go(w) = &seen {
                 changes.added.push(Arc::clone(w));
                 self.found += 1;
@@ -121,10 +136,25 @@ impl Discovery {
         out
     }
 
-    fn look_at(&mut self, pid: u32, selection: &Selection) -> Seen {
-        let ignored = Seen::Ignored {
+    /// Reads the pod list if it is due (early for a process whose pod is
+    /// not in it yet).
+    fn refresh_pods(&mut self, unknown_container: bool) {
+        if let Some(k) = &self.kube {
+            if self.pods.due(unknown_container) {
+                self.pods.refresh(k);
+            }
+        }
+    }
+
+    /// The pod of a process, if known.
+    pub fn pod_of(&self, placement: &Placement) -> Option<Pod> {
+        self.pods.pod_of(placement).cloned()
+    }
+
+    fn look_at(&mut self, pid: u32, selection: &Selection) -> Look {
+        let ignored = Look::Seen(Seen::Ignored {
             start_time: stat_start(pid).unwrap_or(0),
-        };
+        });
         // Kernel threads and processes gone already have no executable.
         let Ok(target) = Target::open(pid) else {
             return ignored;
@@ -137,8 +167,16 @@ impl Discovery {
             return ignored;
         }
         let placement = cgroup::placement(pid);
-        if !selection.matches(&target.exe, &placement) {
-            return ignored;
+        let in_pod = placement.container_id.is_some() || placement.pod_uid.is_some();
+        if selection.needs_pods() && in_pod && self.pods.pod_of(&placement).is_none() {
+            self.refresh_pods(true);
+        }
+        let pod = self.pods.pod_of(&placement).cloned();
+        if !selection.matches(&target.exe, &placement, pod.as_ref()) {
+            // A container the pod list does not show yet may be selected
+            // once it does.
+            let wait = selection.needs_pods() && in_pod && pod.is_none() && self.kube.is_some();
+            return if wait { Look::Pending } else { ignored };
         }
         let bin = match GoBinary::open(&target.exe_path) {
             Ok(b) => b,
@@ -158,14 +196,14 @@ impl Discovery {
                     ));
                 }
                 let sites = SiteReader::open(&bin, &reader, key, target.exe_path.clone());
-                Seen::Go(Arc::new(Watched {
+                Look::Seen(Seen::Go(Arc::new(Watched {
                     target,
                     placement,
                     reader,
                     sites,
                     heap_deltas: Default::default(),
                     since_ns: unix_ns(),
-                }))
+                })))
             }
             Err(e) => {
                 self.last_problem = Some(format!("pid {pid} ({}): {e:#}", target.exe));

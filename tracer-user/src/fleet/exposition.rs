@@ -117,12 +117,6 @@ const DEFS: &[Def] = &[
         get: |v| v.memory_limit,
     },
     Def {
-        name: "tracer_go_goroutines",
-        help: "Goroutines of the program (runtime.NumGoroutine: not the runtime's own)",
-        kind: Kind::Gauge,
-        get: |v| v.goroutine_count().map(sat),
-    },
-    Def {
         name: "tracer_go_system_goroutines",
         help: "The runtime's own goroutines (GC workers, finalizers, scavenger)",
         kind: Kind::Gauge,
@@ -201,8 +195,9 @@ impl Page {
             return Ok(());
         }
         let mut family = enc.encode_descriptor(
-            "tracer_go_goroutines_by_state",
-            "Goroutines of the program by scheduler state (running, runnable, waiting, syscall, ...)",
+            "tracer_go_goroutines",
+            "Goroutines of the program (not the runtime's own) by scheduler state (running, runnable, \
+             waiting, syscall, ...): their sum is runtime.NumGoroutine",
             None,
             ConstGauge::new(0i64).metric_type(),
         )?;
@@ -395,8 +390,7 @@ mod tests {
             "} 7\n",
             "tracer_go_gogc_percent{pid=\"42\",exe=\"/srv/a \\\"b\\\"\",go_version=\"go1.25.5\"} -1",
             "} 9223372036854775807\n",
-            "tracer_go_goroutines{pid=\"42\",exe=\"/srv/a \\\"b\\\"\",go_version=\"go1.25.5\"} 5",
-            "state=\"waiting\"} 4",
+            "tracer_go_goroutines{pid=\"42\",exe=\"/srv/a \\\"b\\\"\",go_version=\"go1.25.5\",state=\"waiting\"} 4",
             "tracer_process_rss_bytes{",
             "tracer_agent_targets 1",
             "tracer_go_heap_profile_rate_bytes{pid=\"42\"",

@@ -6,6 +6,7 @@
 //!   per process;
 //! - [`select`]: `--select` (executable globs, container ids);
 //! - [`cgroup`]: a process's container and pod from `/proc/PID/cgroup`;
+//!   [`kube`]: their namespace and name from the Kubernetes API;
 //! - [`sites`]: per-site heap (the runtime's own profile, when on) and
 //!   goroutines by creation site; [`binaries`]: parsed executables for
 //!   symbolizing, bounded;
@@ -23,6 +24,7 @@ pub mod binaries;
 pub mod cgroup;
 pub mod discover;
 pub mod exposition;
+pub mod kube;
 pub mod profiles;
 pub mod push;
 pub mod select;

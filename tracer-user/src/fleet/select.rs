@@ -7,6 +7,7 @@
 use std::str::FromStr;
 
 use super::cgroup::Placement;
+use super::kube::Pod;
 
 /// One `--select`.
 #[derive(Debug, Clone)]
@@ -16,6 +17,10 @@ pub enum Selector {
     Exe(glob::Pattern),
     /// A container id or a prefix of it (12 digits, as `docker ps` shows).
     Container(String),
+    /// A glob on the Kubernetes namespace of the process's pod.
+    Namespace(glob::Pattern),
+    /// A glob on the name of the process's pod.
+    Pod(glob::Pattern),
 }
 
 impl FromStr for Selector {
@@ -38,12 +43,17 @@ impl FromStr for Selector {
             "container" => Err(format!(
                 "--select {s:?}: a container id is at least 4 hex digits"
             )),
-            "namespace" | "pod" => Err(format!(
-                "--select {s:?}: selecting by Kubernetes {kind} needs the pod list from the API \
-                 server, which this agent does not read yet; select by container id instead"
-            )),
+            "namespace" | "pod" => {
+                let p = glob::Pattern::new(value)
+                    .map_err(|e| format!("--select {s:?}: bad glob: {e}"))?;
+                Ok(if kind == "pod" {
+                    Selector::Pod(p)
+                } else {
+                    Selector::Namespace(p)
+                })
+            }
             other => Err(format!(
-                "--select {s:?}: unknown kind {other:?} (exe=GLOB, container=ID)"
+                "--select {s:?}: unknown kind {other:?} (exe=GLOB, container=ID, namespace=GLOB, pod=GLOB)"
             )),
         }
     }
@@ -54,6 +64,8 @@ impl FromStr for Selector {
 pub struct Selection {
     exe: Vec<glob::Pattern>,
     container: Vec<String>,
+    namespace: Vec<glob::Pattern>,
+    pod: Vec<glob::Pattern>,
 }
 
 impl Selection {
@@ -63,13 +75,20 @@ impl Selection {
             match sel {
                 Selector::Exe(p) => s.exe.push(p.clone()),
                 Selector::Container(c) => s.container.push(c.clone()),
+                Selector::Namespace(p) => s.namespace.push(p.clone()),
+                Selector::Pod(p) => s.pod.push(p.clone()),
             }
         }
         s
     }
 
-    /// Whether `exe` in `placement` is selected.
-    pub fn matches(&self, exe: &str, placement: &Placement) -> bool {
+    /// Whether selecting needs each process's pod (namespace= or pod=).
+    pub fn needs_pods(&self) -> bool {
+        !self.namespace.is_empty() || !self.pod.is_empty()
+    }
+
+    /// Whether `exe` in `placement`, in `pod` if known, is selected.
+    pub fn matches(&self, exe: &str, placement: &Placement, pod: Option<&Pod>) -> bool {
         let name = exe.rsplit('/').next().unwrap_or(exe);
         let exe_ok = self.exe.is_empty()
             || self.exe.iter().any(|p| {
@@ -84,7 +103,13 @@ impl Selection {
                 .container_id
                 .as_deref()
                 .is_some_and(|id| self.container.iter().any(|c| id.starts_with(c.as_str())));
-        exe_ok && container_ok
+        let pod_ok = |pats: &[glob::Pattern], f: fn(&Pod) -> &str| {
+            pats.is_empty() || pod.is_some_and(|p| pats.iter().any(|g| g.matches(f(p))))
+        };
+        exe_ok
+            && container_ok
+            && pod_ok(&self.namespace, |p| &p.namespace)
+            && pod_ok(&self.pod, |p| &p.name)
     }
 }
 
@@ -105,15 +130,28 @@ mod tests {
             runtime: Some("containerd"),
             ..Placement::default()
         };
-        assert!(sel(&[]).matches("/usr/bin/caddy", &none));
+        assert!(sel(&[]).matches("/usr/bin/caddy", &none, None));
         let s = sel(&["exe=caddy", "exe=*/api-*"]);
-        assert!(s.matches("/usr/bin/caddy", &none));
-        assert!(s.matches("/srv/api-v2", &none));
-        assert!(!s.matches("/usr/bin/caddy2", &none));
+        assert!(s.matches("/usr/bin/caddy", &none, None));
+        assert!(s.matches("/srv/api-v2", &none, None));
+        assert!(!s.matches("/usr/bin/caddy2", &none, None));
         let s = sel(&["exe=/usr/bin/*", "container=4F1C7E0C3B2A"]);
-        assert!(s.matches("/usr/bin/caddy", &inside));
-        assert!(!s.matches("/usr/bin/caddy", &none));
-        assert!(!s.matches("/opt/caddy", &inside));
+        assert!(s.matches("/usr/bin/caddy", &inside, None));
+        assert!(!s.matches("/usr/bin/caddy", &none, None));
+        assert!(!s.matches("/opt/caddy", &inside, None));
+        let pod = Pod {
+            namespace: "shop".into(),
+            name: "api-7d9".into(),
+        };
+        let s = sel(&["namespace=shop", "namespace=pay*", "pod=api-*"]);
+        assert!(s.needs_pods() && !sel(&["exe=x"]).needs_pods());
+        assert!(s.matches("/srv/api", &inside, Some(&pod)));
+        assert!(!s.matches("/srv/api", &inside, None));
+        let other = Pod {
+            namespace: "kube-system".into(),
+            name: "api-1".into(),
+        };
+        assert!(!s.matches("/srv/api", &inside, Some(&other)));
     }
 
     #[test]
@@ -123,7 +161,7 @@ mod tests {
             ("exe=", "empty"),
             ("exe=[", "bad glob"),
             ("container=xyz", "hex"),
-            ("namespace=prod", "API server"),
+            ("namespace=[", "bad glob"),
             ("user=root", "unknown kind"),
         ] {
             let e = arg.parse::<Selector>().unwrap_err();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tracer::error::UserError;
 use tracer::fleet::agent::{self, AgentConfig};
+use tracer::fleet::kube::KubeConfig;
 use tracer::fleet::push::Outputs;
 use tracer::fleet::select::{Selection, Selector};
 
@@ -15,8 +16,9 @@ pub struct AgentArgs {
     #[arg(long, default_value = "127.0.0.1:9477")]
     pub listen: SocketAddr,
     /// Watch only these processes: exe=GLOB (path, or file name if the
-    /// glob has no '/') or container=ID (a prefix of the id); repeatable,
-    /// alternatives within a kind, all kinds must match.
+    /// glob has no '/'), container=ID (a prefix of the id), namespace=GLOB
+    /// or pod=GLOB (Kubernetes); repeatable, alternatives within a kind,
+    /// all kinds must match.
     #[arg(long = "select", value_name = "KIND=VALUE")]
     pub select: Vec<String>,
     /// How often /proc is scanned for Go processes that started or exited.
@@ -39,6 +41,13 @@ pub struct AgentArgs {
     /// Push profiles to Parca (base URL of its HTTP API, e.g. http://parca:7070).
     #[arg(long, value_name = "URL")]
     pub parca: Option<String>,
+    /// The Kubernetes API server (default: in a pod, the in-cluster one);
+    /// gives the pod and namespace labels and the namespace=/pod= selectors.
+    #[arg(long, value_name = "URL")]
+    pub kube_api: Option<String>,
+    /// This node's name in the cluster (default: $NODE_NAME).
+    #[arg(long)]
+    pub node: Option<String>,
     /// How often profiles are taken.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub profile_period: Duration,
@@ -75,6 +84,8 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
             parca: args.parca.clone(),
         },
         profile_period: args.profile_period,
+        kube: KubeConfig::detect(args.kube_api.as_deref(), args.node.as_deref())
+            .map_err(UserError::Usage)?,
         listen: args.listen,
         scan_interval: args.scan_interval,
         selection: Selection::new(&selectors),
