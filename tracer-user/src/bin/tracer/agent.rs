@@ -97,3 +97,52 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
         .build()?;
     rt.block_on(agent::run(config))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    fn deploy(file: &str) -> String {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/kubernetes/");
+        std::fs::read_to_string(format!("{path}{file}")).unwrap()
+    }
+
+    /// The DaemonSet's arguments (the commented-out ones too) are ones
+    /// `tracer agent` takes, and it keeps what the agent needs.
+    #[test]
+    fn daemonset_matches_the_command_line() {
+        let ds = deploy("daemonset.yaml");
+        let lines: Vec<&str> = ds.lines().collect();
+        let at = lines.iter().position(|l| l.trim() == "args:").unwrap();
+        let mut args = vec!["tracer".to_string()];
+        for l in &lines[at + 1..] {
+            let t = l.trim().trim_start_matches('#').trim();
+            match t.strip_prefix("- ") {
+                Some(a) => args.push(a.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(args[1], "agent", "{args:?}");
+        assert!(args.len() > 5, "{args:?}");
+        let cli =
+            crate::cli::Cli::try_parse_from(&args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert!(matches!(cli.command, crate::cli::Command::Agent(_)));
+        for want in [
+            "hostPID: true",
+            "readOnlyRootFilesystem: true",
+            "fieldPath: spec.nodeName",
+            "name: NODE_NAME",
+            "path: /healthz",
+            "add: [BPF, PERFMON, SYS_PTRACE, SYS_RESOURCE, DAC_READ_SEARCH, CHECKPOINT_RESTORE]",
+        ] {
+            assert!(ds.contains(want), "daemonset.yaml lacks {want:?}");
+        }
+        let rbac = deploy("rbac.yaml");
+        assert!(
+            rbac.contains(r#"resources: ["pods"]"#) && rbac.contains(r#"verbs: ["get", "list"]"#)
+        );
+        assert!(
+            ds.contains("serviceAccountName: tracer-agent") && rbac.contains("name: tracer-agent")
+        );
+    }
+}
