@@ -951,3 +951,77 @@ fn agent_names_pods_from_cgroups_and_the_kubernetes_api() {
     inside.finish();
     outside.finish();
 }
+
+/// `tracer_finding` series of `pid` on an agent page: (kind, site).
+fn findings(page: &str, pid: u32) -> Vec<(String, String)> {
+    let label = |l: &str, k: &str| {
+        l.split(&format!("{k}=\""))
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("")
+            .to_string()
+    };
+    page.lines()
+        .filter(|l| l.starts_with("tracer_finding{") && l.contains(&format!("pid=\"{pid}\"")))
+        .map(|l| (label(l, "kind"), label(l, "site")))
+        .collect()
+}
+
+#[test]
+#[ignore]
+fn agent_findings_name_the_leaks() {
+    let gos = go_bins();
+    let go = gos.last().unwrap();
+    let with_profile = build_go(go, "fleet", &["-tags", "heapprof"]);
+    let plain = build_go(&gos[0], "fleet", &[]);
+    // Leaks a goroutine and 1 MiB every second, with a GC each time.
+    let mut leaker = GoProgram::start_with(&with_profile, &["-keep=2000", "-leak-every=1s"]);
+    // Releases 100 MiB with MADV_FREE.
+    let mut lazy = GoProgram::start_env(&plain, &["-keep=1000"], &[("GODEBUG", "madvdontneed=0")]);
+    // Quiet: nothing to find (the negative control).
+    let mut quiet = GoProgram::start_with(&with_profile, &["-keep=5000"]);
+    let _ = lazy.command("grow 100000");
+    let freed = lazy.command("free");
+    assert!(freed["heap_released"].as_f64().unwrap() > 90e6, "{freed}");
+    let agent = Agent::start(&["--select", "exe=fleet-*", "--scan-interval", "500ms"]);
+    let t = Instant::now();
+    let want = |f: &[(String, String)], kind: &str, site: &str| {
+        f.iter().any(|(k, s)| k == kind && s.starts_with(site))
+    };
+    let page = loop {
+        let (_, page) = http(agent.port, "GET", "/metrics");
+        let f = findings(&page, leaker.pid);
+        let done = want(&f, "heap_growth", "main.leakHeap ")
+            && want(&f, "goroutine_leak", "main.leakOne ")
+            && want(&findings(&page, lazy.pid), "madv_free_rss", "");
+        if done {
+            break page;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(75),
+            "findings missing after 75 s: leaker {f:?}, lazy {:?}",
+            findings(&page, lazy.pid)
+        );
+        thread::sleep(Duration::from_secs(1));
+    };
+    eprintln!("agent: findings after {:.0} s", t.elapsed().as_secs_f64());
+    let f = findings(&page, leaker.pid);
+    assert!(
+        f.iter()
+            .all(|(k, s)| s.starts_with("main.leak") && k != "madv_free_rss"),
+        "only the leaks: {f:?}"
+    );
+    assert_eq!(findings(&page, lazy.pid).len(), 1, "{page}");
+    assert!(
+        findings(&page, quiet.pid).is_empty(),
+        "quiet program: {:?}",
+        findings(&page, quiet.pid)
+    );
+    drop(agent);
+    for p in [&mut leaker, &mut lazy, &mut quiet] {
+        let _ = p.command("report");
+    }
+    leaker.kill();
+    lazy.finish();
+    quiet.finish();
+}

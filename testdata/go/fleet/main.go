@@ -10,8 +10,12 @@
 // what is read from outside later equals what it printed.
 //
 // Commands: "report"; "grow N" (keep N more 1 KiB objects); "spawn N" (N
-// more parked goroutines); "release" (drop everything kept, GC);
-// "gogc P"; "limit BYTES". EOF exits.
+// more parked goroutines); "release" (drop everything kept, GC); "free"
+// (release, then debug.FreeOSMemory); "gogc P"; "limit BYTES". EOF exits.
+//
+// With -leak-every D it is not quiet: every D it parks one more goroutine
+// (at main.leakOne) and keeps 1 MiB more (at main.leakHeap), then runs a
+// GC: a leak the agent's findings must name.
 package main
 
 import (
@@ -25,6 +29,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Set by heapprof.go (-tags heapprof): in-use bytes per function.
@@ -38,7 +43,9 @@ var (
 
 func grow(n int) {
 	for i := 0; i < n; i++ {
-		kept = append(kept, make([]byte, 1024))
+		b := make([]byte, 1024)
+		b[i%1024] = 1 // resident, not a page the kernel never gave
+		kept = append(kept, b)
 	}
 }
 
@@ -46,6 +53,27 @@ func spawn(n int) {
 	for i := 0; i < n; i++ {
 		parks++
 		go func() { <-park }()
+	}
+}
+
+var leaked [][]byte
+
+func leakHeap() {
+	for i := 0; i < 1024; i++ {
+		leaked = append(leaked, make([]byte, 1024))
+	}
+}
+
+func leakOne() {
+	parks++
+	go func() { <-park }()
+}
+
+func leak(every time.Duration) {
+	for range time.Tick(every) {
+		leakOne()
+		leakHeap()
+		runtime.GC()
 	}
 }
 
@@ -97,6 +125,7 @@ func main() {
 	gs := flag.Int("goroutines", 10, "parked goroutines")
 	gogc := flag.Int("gogc", 100, "GOGC")
 	limit := flag.Int64("limit", -1, "GOMEMLIMIT in bytes (-1: none)")
+	leakEvery := flag.Duration("leak-every", 0, "leak a goroutine and 1 MiB this often")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
 	if *limit >= 0 {
@@ -105,6 +134,9 @@ func main() {
 	grow(*keep)
 	spawn(*gs)
 	runtime.GC()
+	if *leakEvery > 0 {
+		go leak(*leakEvery)
+	}
 	fmt.Printf("READY %d\n", os.Getpid())
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
@@ -125,6 +157,10 @@ func main() {
 		case f[0] == "release":
 			kept = nil
 			runtime.GC()
+		case f[0] == "free":
+			kept = nil
+			runtime.GC()
+			debug.FreeOSMemory()
 		case f[0] == "gogc":
 			debug.SetGCPercent(int(arg()))
 		case f[0] == "limit":

@@ -342,28 +342,19 @@ impl InuseTracker {
 
     /// The site's in-use bytes over the GC cycles polled.
     fn growth(&self, site: &Frame) -> Option<Growth> {
-        // From the site's first appearance: before it, nothing of it was
-        // seen (or, sampled, no object of it decided yet).
         let series: Vec<(u32, f64, u64)> = self
             .points
             .iter()
             .map(|p| (p.cycle, p.secs, p.by_site.get(site).copied().unwrap_or(0)))
-            .skip_while(|p| p.2 == 0)
             .collect();
-        let (first, last) = (series.first()?, series.last()?);
-        let ups = series.windows(2).filter(|w| w[1].2 > w[0].2).count();
-        let downs = series.windows(2).filter(|w| w[1].2 < w[0].2).count();
-        Some(Growth {
-            first: first.2,
-            last: last.2,
-            first_cycle: first.0,
-            cycles: last.0.saturating_sub(first.0),
-            secs: last.1 - first.1,
-            points: series.len(),
-            ups,
-            downs,
-        })
+        Growth::of(&series)
     }
+}
+
+/// `heap_growth` for a site whose in-use bytes were `series` (GC cycle,
+/// seconds, bytes) at successive GC cycles, if they grew steadily.
+pub fn heap_growth_finding(series: &[(u32, f64, u64)], site: &Frame) -> Option<Finding> {
+    Growth::of(series)?.finding(site)
 }
 
 struct Growth {
@@ -378,6 +369,26 @@ struct Growth {
 }
 
 impl Growth {
+    fn of(series: &[(u32, f64, u64)]) -> Option<Growth> {
+        // From the site's first appearance: before it, nothing of it was
+        // seen (or, sampled, no object of it decided yet).
+        let series: Vec<(u32, f64, u64)> =
+            series.iter().copied().skip_while(|p| p.2 == 0).collect();
+        let (first, last) = (series.first()?, series.last()?);
+        let ups = series.windows(2).filter(|w| w[1].2 > w[0].2).count();
+        let downs = series.windows(2).filter(|w| w[1].2 < w[0].2).count();
+        Some(Growth {
+            first: first.2,
+            last: last.2,
+            first_cycle: first.0,
+            cycles: last.0.saturating_sub(first.0),
+            secs: last.1 - first.1,
+            points: series.len(),
+            ups,
+            downs,
+        })
+    }
+
     /// `heap_growth`: the site's in-use bytes grew across the GC cycles of
     /// the run (most steps up, few down, at least a MiB and a fifth more).
     fn finding(&self, site: &Frame) -> Option<Finding> {

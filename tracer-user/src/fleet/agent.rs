@@ -187,10 +187,16 @@ fn page(state: &State) -> String {
         .filter_map(|(w, pod)| {
             let (vitals, goroutines) = w.reader.read_with_list();
             let sites = w.sites.sites(&state.binaries, &goroutines, state.top);
+            let findings = {
+                let mut h = lock(&w.history);
+                h.record(&vitals, &sites);
+                h.findings(&vitals, w.madv_free)
+            };
             w.target.alive().then(|| ProcessSeries {
                 labels: labels(w, pod.as_ref()),
                 vitals,
                 sites,
+                findings,
             })
         })
         .collect();

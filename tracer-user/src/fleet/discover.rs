@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::binaries::FileKey;
 use super::cgroup::{self, Placement};
+use super::findings::{releases_with_madv_free, History};
 use super::kube::{KubeClient, Pod, PodIndex};
 use super::profiles::HeapDeltas;
 use super::select::Selection;
@@ -30,6 +31,10 @@ pub struct Watched {
     pub heap_deltas: std::sync::Mutex<HeapDeltas>,
     /// When the agent found it (ns since the epoch).
     pub since_ns: u64,
+    /// What earlier scrapes saw, for findings.
+    pub history: std::sync::Mutex<History>,
+    /// The runtime releases memory with MADV_FREE (GODEBUG).
+    pub madv_free: bool,
 }
 
 /// What is known of a pid seen in `/proc`.
@@ -203,6 +208,11 @@ impl Discovery {
                     sites,
                     heap_deltas: Default::default(),
                     since_ns: unix_ns(),
+                    history: Default::default(),
+                    madv_free: releases_with_madv_free(
+                        &std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default(),
+                        &bin.build_info().settings,
+                    ),
                 })))
             }
             Err(e) => {

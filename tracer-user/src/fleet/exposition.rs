@@ -10,6 +10,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
+use super::findings::AgentFinding;
 use super::sites::{SiteRow, Sites};
 use crate::tracee::vitals::Vitals;
 
@@ -24,6 +25,7 @@ pub struct ProcessSeries {
     pub labels: Labels,
     pub vitals: Vitals,
     pub sites: Sites,
+    pub findings: Vec<AgentFinding>,
 }
 
 /// The agent's own figures.
@@ -174,6 +176,7 @@ impl Collector for Page {
         }
         self.encode_states(&mut enc)?;
         self.encode_sites(&mut enc)?;
+        self.encode_findings(&mut enc)?;
         self.encode_agent(&mut enc)
     }
 }
@@ -260,6 +263,37 @@ impl Page {
                     Kind::Counter => ConstCounter::new(*v).encode(m)?,
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn encode_findings(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let rows: Vec<Labels> = self
+            .processes
+            .iter()
+            .flat_map(|p| {
+                p.findings.iter().map(|f| {
+                    let mut l = p.labels.clone();
+                    l.push(("kind".into(), f.kind.into()));
+                    l.push(("site".into(), f.site.clone()));
+                    l.push(("severity".into(), f.severity.into()));
+                    l
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut family = enc.encode_descriptor(
+            "tracer_finding",
+            "1 while a finding holds: heap_growth (a site's in-use bytes rise over GC cycles), \
+             goroutine_leak (a creation site's goroutines only grow), madv_free_rss (RSS held by \
+             MADV_FREE pages)",
+            None,
+            ConstGauge::new(0i64).metric_type(),
+        )?;
+        for labels in &rows {
+            ConstGauge::new(1i64).encode(family.encode_family(labels)?)?;
         }
         Ok(())
     }
@@ -374,6 +408,12 @@ mod tests {
                         bytes: 0,
                     }],
                 },
+                findings: vec![AgentFinding {
+                    kind: "goroutine_leak",
+                    severity: "warn",
+                    site: "main.spawn main.go:48".into(),
+                    message: String::new(),
+                }],
             }],
             AgentSeries {
                 targets: 1,
@@ -393,6 +433,7 @@ mod tests {
             "tracer_go_goroutines{pid=\"42\",exe=\"/srv/a \\\"b\\\"\",go_version=\"go1.25.5\",state=\"waiting\"} 4",
             "tracer_process_rss_bytes{",
             "tracer_agent_targets 1",
+            "kind=\"goroutine_leak\",site=\"main.spawn main.go:48\",severity=\"warn\"} 1",
             "tracer_go_heap_profile_rate_bytes{pid=\"42\"",
             "site=\"main.grow main.go:42\"} 3072",
             "tracer_go_site_goroutines{pid=\"42\",exe=\"/srv/a \\\"b\\\"\",go_version=\"go1.25.5\",site=\"other\"} 2",

@@ -10,6 +10,8 @@
 //! - [`sites`]: per-site heap (the runtime's own profile, when on) and
 //!   goroutines by creation site; [`binaries`]: parsed executables for
 //!   symbolizing, bounded;
+//! - [`findings`]: heap growth, goroutine leaks and MADV_FREE RSS from
+//!   successive scrapes;
 //! - [`exposition`]: the OpenMetrics page;
 //! - [`profiles`], [`push`]: pprof profiles every period (goroutines by
 //!   creation site; the heap when the runtime's profile is on) to a
@@ -24,6 +26,7 @@ pub mod binaries;
 pub mod cgroup;
 pub mod discover;
 pub mod exposition;
+pub mod findings;
 pub mod kube;
 pub mod profiles;
 pub mod push;

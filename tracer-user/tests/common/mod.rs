@@ -94,8 +94,14 @@ impl GoProgram {
 
     /// Starts `bin ARGS`.
     pub fn start_with(bin: &Path, args: &[&str]) -> GoProgram {
+        GoProgram::start_env(bin, args, &[])
+    }
+
+    /// Starts `bin ARGS` with these environment variables added.
+    pub fn start_env(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> GoProgram {
         let mut child = Command::new(bin)
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
