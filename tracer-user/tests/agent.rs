@@ -322,7 +322,8 @@ fn check_program(prom: &Prometheus, prog: &mut GoProgram, own: &Value) {
         Some(mine) => {
             assert_eq!(rate, 524288.0, "{who}: heap profile rate");
             let grow = prom.query(&format!(
-                "tracer_go_site_inuse_bytes{{pid=\"{pid}\",site=~\"main.grow .*\"}}"
+                // Every line of main.grow (the objects, and `kept`'s array).
+                "sum(tracer_go_site_inuse_bytes{{pid=\"{pid}\",site=~\"main.grow .*\"}})"
             ));
             let want = mine["main.grow"].as_f64().unwrap_or(0.0);
             let got = grow.first().map_or(0.0, |s| s.1);

@@ -11,7 +11,7 @@ use std::{
 use anyhow::Context;
 
 use crate::{
-    bench_http, build, demo, prereqs,
+    bench_agent, bench_http, build, demo, prereqs,
     tracer_run::{finish, median, start_tracer_cmd, unsafe_kill_int},
 };
 
@@ -22,6 +22,8 @@ pub enum Section {
     Core,
     /// A Go net/http JSON API under wrk: untraced, default mode, exact mode.
     Http,
+    /// `tracer agent` watching 50 Go processes: scrape time, CPU, memory.
+    Agent,
 }
 
 struct Bench {
@@ -112,6 +114,11 @@ pub fn run(go_versions: &[String], only: Option<Section>) -> anyhow::Result<()> 
             bench_http::run(go, version, &wrk, &bpftool)?;
         }
     }
+    if wants(Section::Agent) {
+        if let (Some(go), Some(version)) = (gos.first(), versions.first()) {
+            bench_agent::run(go, version)?;
+        }
+    }
     Ok(())
 }
 
@@ -128,7 +135,7 @@ fn core(gos: &[std::path::PathBuf], versions: &[String]) -> anyhow::Result<()> {
     );
     print!("{}", String::from_utf8_lossy(&out.stdout));
     for (go, version) in gos.iter().zip(versions) {
-        let bin = demo::build_go_program(go, "bench", &format!("bench-{version}"))?;
+        let bin = demo::build_go_program(go, "bench", &format!("bench-{version}"), &[])?;
         let mut child = Command::new(&bin)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

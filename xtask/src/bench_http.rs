@@ -71,7 +71,7 @@ struct Tools<'a> {
 
 /// Builds and starts the service with `go`, benchmarks it, stops it.
 pub fn run(go: &Path, version: &str, wrk: &Path, bpftool: &Path) -> anyhow::Result<()> {
-    let bin = demo::build_go_program(go, "httpapi", &format!("httpapi-{version}"))?;
+    let bin = demo::build_go_program(go, "httpapi", &format!("httpapi-{version}"), &[])?;
     let mut service = Command::new("taskset")
         .args(["-c", "0"])
         .arg(&bin)

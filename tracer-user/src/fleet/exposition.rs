@@ -126,13 +126,13 @@ const DEFS: &[Def] = &[
     },
     Def {
         name: "tracer_process_rss_bytes",
-        help: "Resident set size (smaps_rollup Rss)",
+        help: "Resident set size (VmRSS)",
         kind: Kind::Gauge,
         get: |v| v.rss_bytes.map(sat),
     },
     Def {
         name: "tracer_process_lazyfree_bytes",
-        help: "Resident pages released with MADV_FREE that the kernel has not reclaimed yet (smaps_rollup LazyFree)",
+        help: "Resident pages released with MADV_FREE that the kernel has not reclaimed yet (smaps_rollup LazyFree, read at most once a minute)",
         kind: Kind::Gauge,
         get: |v| v.lazy_free_bytes.map(sat),
     },
