@@ -25,7 +25,8 @@
 //! - [`collect`]: the collector and the aggregators;
 //! - [`sampling`]: the default mode's windows, their overhead governor and
 //!   the split of the runtime's own counts by the windows' samples;
-//! - [`session`]: one traced process, from attach to detach;
+//! - [`session`]: one traced process, from attach to detach; [`drive`]:
+//!   running an attached session until told to stop;
 //! - [`report`]: the report, one value with many sinks;
 //! - [`fleet`]: the host-wide agent (discovery, read-only runtime
 //!   figures for every Go process, the Prometheus endpoint).
@@ -39,6 +40,8 @@ pub mod collect;
 pub mod sampling;
 
 pub mod session;
+
+pub mod drive;
 
 pub mod report;
 

@@ -90,6 +90,12 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
         scan_interval: args.scan_interval,
         selection: Selection::new(&selectors),
     };
+    // A long-running process with a few threads: two malloc arenas keep
+    // its memory from growing with every thread that ever allocated.
+    // SAFETY: mallopt only sets an allocator parameter, before any thread.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(4)

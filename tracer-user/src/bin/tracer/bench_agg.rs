@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use tracer_common::{config, kind, map_op, FuncEvent, GoEvent, MadviseEvent, MapEvent};
 
-use crate::run_loop;
 use tracer::{
     collect::aggregate::{events::Aggregator, maps::TypeReader},
     collect::Collector,
@@ -135,7 +134,7 @@ pub fn run(args: &BenchAggArgs) -> anyhow::Result<()> {
         revents: 0,
     };
     while !producer.is_finished() {
-        let ms = run_loop::LIVENESS_CHECK.as_millis() as i32;
+        let ms = tracer::drive::LIVENESS_CHECK.as_millis() as i32;
         unsafe { libc::poll(&mut fds, 1, ms) };
         collector.drain_events();
     }
@@ -149,7 +148,7 @@ pub fn run(args: &BenchAggArgs) -> anyhow::Result<()> {
         sent as f64 / took.as_secs_f64(),
         took.as_secs_f64(),
         collector.agg.events,
-        run_loop::LIVENESS_CHECK.as_millis(),
+        tracer::drive::LIVENESS_CHECK.as_millis(),
         tracer_common::EVENTS_BYTES >> 20
     );
     Ok(())

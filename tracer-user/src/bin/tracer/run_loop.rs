@@ -9,6 +9,7 @@ use tokio::{
 
 use crate::tui::{spawn_input, Tui, TuiCommand};
 use tracer::{
+    drive::{drive, liveness_ticker},
     report::{files, flamegraph, folded::Weight, Sink},
     session::{Mark, Session},
 };
@@ -20,8 +21,6 @@ pub enum Stop {
     TargetExited,
 }
 
-/// Also how often the ring buffer is drained.
-pub const LIVENESS_CHECK: Duration = Duration::from_millis(200);
 const TUI_REFRESH: Duration = Duration::from_secs(1);
 
 /// What ends a session, whatever shows the data. Created before the
@@ -42,47 +41,29 @@ impl Stops {
             sigterm: signal(SignalKind::terminate())?,
             deadline: Box::pin(sleep(duration.unwrap_or(Duration::from_secs(u64::MAX / 4)))),
             has_deadline: duration.is_some(),
-            live: ticker(LIVENESS_CHECK),
+            live: liveness_ticker(),
         })
     }
 
-    /// Waits for a stop; meanwhile drains the ring buffer whenever it has
-    /// records, and at each liveness tick.
+    /// Waits for a stop; meanwhile drives the session (`tracer::drive`).
     async fn next(&mut self, session: &mut Session) -> Stop {
-        // SAFETY: the ring buffer's fd belongs to the collector, which
-        // outlives this registration (dropped when `next` returns).
-        let ring = unsafe {
-            tokio::io::unix::AsyncFd::register_with_interest(
-                session.collector.events_fd(),
-                tokio::io::Interest::READABLE,
-            )
-        }
-        .ok();
-        loop {
-            let sampler_due = session.sampler_due();
-            let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let Stops {
+            sigint,
+            sigterm,
+            deadline,
+            has_deadline,
+            live,
+        } = self;
+        let stop = async {
             tokio::select! {
-                _ = tokio::time::sleep_until(sampler_due.unwrap_or(far)), if sampler_due.is_some() => {
-                    session.sampler_step();
-                }
-                ready = async { ring.as_ref()?.readable().await.ok() }, if ring.is_some() => {
-                    session.collector.drain_events();
-                    if let Some(mut guard) = ready {
-                        guard.clear_ready();
-                    }
-                }
-                _ = self.sigint.recv() => return Stop::Signal,
-                _ = self.sigterm.recv() => return Stop::Signal,
-                _ = &mut self.deadline, if self.has_deadline => return Stop::Duration,
-                _ = self.live.tick() => {
-                    session.collector.drain_events();
-                    session.sample();
-                    if !session.target.alive() {
-                        return Stop::TargetExited;
-                    }
-                }
+                _ = sigint.recv() => Stop::Signal,
+                _ = sigterm.recv() => Stop::Signal,
+                _ = deadline.as_mut(), if *has_deadline => Stop::Duration,
             }
-        }
+        };
+        drive(session, live, stop)
+            .await
+            .unwrap_or(Stop::TargetExited)
     }
 }
 
