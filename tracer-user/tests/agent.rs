@@ -1026,3 +1026,121 @@ fn agent_findings_name_the_leaks() {
     lazy.finish();
     quiet.finish();
 }
+
+/// The value of `metric{pid, site=~"^function .*"}` on an agent page.
+fn site_value(page: &str, metric: &str, pid: u32, function: &str) -> Option<f64> {
+    page.lines()
+        .find(|l| {
+            l.starts_with(&format!("{metric}{{"))
+                && l.contains(&format!("pid=\"{pid}\""))
+                && l.contains(&format!("site=\"{function} "))
+        })
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+#[ignore]
+fn agent_slices_measure_allocation_rates_by_site() {
+    let gos = go_bins();
+    let mut progs: Vec<GoProgram> = [gos.first().unwrap(), gos.last().unwrap()]
+        .iter()
+        .map(|go| GoProgram::start_with(&build_go(go, "fleet", &[]), &["-churn=200"]))
+        .collect();
+    let before: Vec<Value> = progs.iter_mut().map(|p| p.command("report")).collect();
+    let agent = Agent::start(&[
+        "--select",
+        "exe=fleet-*",
+        "--slice",
+        "4s",
+        "--max-overhead",
+        "3",
+    ]);
+    // Each program gets a slice (round robin): wait for both.
+    let t = Instant::now();
+    let page = loop {
+        let (_, page) = http(agent.port, "GET", "/metrics");
+        let done = progs.iter().all(|p| {
+            site_value(
+                &page,
+                "tracer_go_site_allocation_objects_per_second",
+                p.pid,
+                "main.churnSmall",
+            )
+            .is_some()
+        });
+        if done {
+            break page;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(40),
+            "no slices after 40 s:\n{page}"
+        );
+        thread::sleep(Duration::from_millis(500));
+    };
+    let after: Vec<Value> = progs.iter_mut().map(|p| p.command("report")).collect();
+    for ((p, b), a) in progs.iter().zip(&before).zip(&after) {
+        let secs = (a["uptime_ns"].as_f64().unwrap() - b["uptime_ns"].as_f64().unwrap()) / 1e9;
+        let rate = |k: &str| (a[k].as_f64().unwrap() - b[k].as_f64().unwrap()) / secs;
+        let who = format!("pid {} {}", p.pid, a["go_version"]);
+        let m = "tracer_go_site_allocation_objects_per_second";
+        let small = site_value(&page, m, p.pid, "main.churnSmall").unwrap();
+        let big = site_value(&page, m, p.pid, "main.churnBig").unwrap_or(0.0);
+        eprintln!(
+            "agent: {who}: churnSmall {small:.0}/s (own {:.0}/s), churnBig {big:.0}/s (own {:.0}/s)",
+            rate("churn_small"),
+            rate("churn_big")
+        );
+        // Counts per site within ±15 % of the program's own rate (steady),
+        // shares within ±10 % of the true 3:1.
+        within(
+            &format!("{who} churnSmall objects/s"),
+            small,
+            rate("churn_small"),
+            0.15,
+            0.0,
+        );
+        within(
+            &format!("{who} churnBig objects/s"),
+            big,
+            rate("churn_big"),
+            0.15,
+            0.0,
+        );
+        within(
+            &format!("{who} churnSmall share"),
+            small / (small + big),
+            0.75,
+            0.10,
+            0.0,
+        );
+        within(
+            &format!("{who} churnBig bytes/s"),
+            site_value(
+                &page,
+                "tracer_go_site_allocation_bytes_per_second",
+                p.pid,
+                "main.churnBig",
+            )
+            .unwrap_or(0.0),
+            rate("churn_big") * 512.0,
+            0.15,
+            0.0,
+        );
+        let slowdown = page
+            .lines()
+            .find(|l| {
+                l.starts_with("tracer_go_allocation_slice_slowdown_percent{")
+                    && l.contains(&format!("pid=\"{}\"", p.pid))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap();
+        assert!(
+            slowdown <= 3.5,
+            "{who}: the tracer's own estimate {slowdown} % over a 3 % budget"
+        );
+    }
+    drop(agent);
+    for p in progs {
+        p.finish();
+    }
+}

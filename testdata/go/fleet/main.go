@@ -15,7 +15,9 @@
 //
 // With -leak-every D it is not quiet: every D it parks one more goroutine
 // (at main.leakOne) and keeps 1 MiB more (at main.leakHeap), then runs a
-// GC: a leak the agent's findings must name.
+// GC: a leak the agent's findings must name. With -churn N it allocates
+// N objects a millisecond at main.churnSmall (48 B) and main.churnBig
+// (512 B), 3:1, counting them.
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -56,7 +59,35 @@ func spawn(n int) {
 	}
 }
 
-var leaked [][]byte
+var (
+	leaked [][]byte
+	sink   any
+	// Objects allocated by churnSmall / churnBig, and since when.
+	churned [2]atomic.Int64
+	started = time.Now()
+)
+
+//go:noinline
+func churnSmall() { sink = new([48]byte) }
+
+//go:noinline
+func churnBig() { sink = new([512]byte) }
+
+// churn allocates at two sites, 3:1 by count, about `per` objects a
+// millisecond, until the program ends.
+func churn(per int) {
+	for {
+		for i := 0; i < per*3/4; i++ {
+			churnSmall()
+		}
+		for i := 0; i < per/4; i++ {
+			churnBig()
+		}
+		churned[0].Add(int64(per * 3 / 4))
+		churned[1].Add(int64(per / 4))
+		time.Sleep(time.Millisecond)
+	}
+}
 
 func leakHeap() {
 	for i := 0; i < 1024; i++ {
@@ -112,6 +143,9 @@ func report() {
 		"rss":           rssBytes(),
 		"go_version":    runtime.Version(),
 		"pid":           os.Getpid(),
+		"churn_small":   churned[0].Load(),
+		"churn_big":     churned[1].Load(),
+		"uptime_ns":     time.Since(started).Nanoseconds(),
 	}
 	if ownInuse != nil {
 		out["own_inuse"] = ownInuse()
@@ -126,6 +160,7 @@ func main() {
 	gogc := flag.Int("gogc", 100, "GOGC")
 	limit := flag.Int64("limit", -1, "GOMEMLIMIT in bytes (-1: none)")
 	leakEvery := flag.Duration("leak-every", 0, "leak a goroutine and 1 MiB this often")
+	churnPer := flag.Int("churn", 0, "allocate this many objects a millisecond at two sites (3:1)")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
 	if *limit >= 0 {
@@ -136,6 +171,9 @@ func main() {
 	runtime.GC()
 	if *leakEvery > 0 {
 		go leak(*leakEvery)
+	}
+	if *churnPer > 0 {
+		go churn(*churnPer)
 	}
 	fmt.Printf("READY %d\n", os.Getpid())
 	in := bufio.NewScanner(os.Stdin)

@@ -18,9 +18,10 @@ use super::kube::{KubeClient, KubeConfig, Pod};
 use super::profiles;
 use super::push::{Outputs, Pusher};
 use super::select::Selection;
+use super::slices::{self, SliceConfig};
 use crate::error::UserError;
 use crate::tracee::memory::read_smaps_rollup;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How the agent runs.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub struct AgentConfig {
     pub profile_period: Duration,
     /// The Kubernetes API, for pod and namespace labels and selectors.
     pub kube: Option<KubeConfig>,
+    /// Allocation slices (`length` 0: none).
+    pub slices: SliceConfig,
 }
 
 struct State {
@@ -115,6 +118,15 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
             }
         });
     }
+    let stop_slices = Arc::new(AtomicBool::new(false));
+    let slicer = (!config.slices.length.is_zero()).then(|| {
+        let (s, cfg, stop) = (
+            Arc::clone(&state),
+            config.slices.clone(),
+            Arc::clone(&stop_slices),
+        );
+        std::thread::spawn(move || slicer(&s, &cfg, &stop))
+    });
     let page_state = Arc::clone(&state);
     let app = Router::new()
         .route("/metrics", get(move || metrics(Arc::clone(&page_state))))
@@ -123,6 +135,11 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown())
         .await?;
+    // Detach: the slice in progress ends within 100 ms.
+    stop_slices.store(true, Ordering::Relaxed);
+    if let Some(t) = slicer {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
     eprintln!("tracer agent: stopped");
     Ok(())
 }
@@ -192,11 +209,13 @@ fn page(state: &State) -> String {
                 h.record(&vitals, &sites);
                 h.findings(&vitals, w.madv_free)
             };
+            let slice = lock(&w.alloc_slice).clone();
             w.target.alive().then(|| ProcessSeries {
                 labels: labels(w, pod.as_ref()),
                 vitals,
                 sites,
                 findings,
+                slice,
             })
         })
         .collect();
@@ -213,6 +232,62 @@ fn page(state: &State) -> String {
         push_errors: state.pusher.errors.load(Ordering::Relaxed),
     };
     exposition::render(processes, agent)
+}
+
+/// Allocation slices, one process at a time, round robin by pid, until
+/// `stop`.
+fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
+    let mut last_pid = 0;
+    let mut last_error = String::new();
+    while !stop.load(Ordering::Relaxed) {
+        let watched = lock(&state.discovery).watched();
+        let next = watched
+            .iter()
+            .find(|w| w.target.pid > last_pid)
+            .or_else(|| watched.first())
+            .cloned();
+        let Some(w) = next else {
+            std::thread::sleep(Duration::from_millis(500));
+            continue;
+        };
+        last_pid = w.target.pid;
+        if !w.target.alive() {
+            continue;
+        }
+        match slices::slice_one(w.target.pid, cfg, stop) {
+            Ok(mut r) => {
+                if let (Some(data), true) = (r.pprof.take(), state.pusher.enabled()) {
+                    let p = profiles::Profile {
+                        kind: "alloc",
+                        from_ns: r.ended_ns.saturating_sub((r.seconds * 1e9) as u64),
+                        until_ns: r.ended_ns,
+                        data,
+                        sample_types: profiles::ALLOC_TYPES,
+                    };
+                    let pod = lock(&state.discovery).pod_of(&w.placement);
+                    let labels = labels(&w, pod.as_ref());
+                    state
+                        .pusher
+                        .send(&labels, &w.target.exe, w.target.pid, &[p]);
+                }
+                *lock(&w.alloc_slice) = Some(r);
+            }
+            Err(e) if e.fatal => {
+                eprintln!("tracer agent: allocation slices off: {}", e.message);
+                return;
+            }
+            Err(e) => {
+                if e.message != last_error {
+                    eprintln!(
+                        "tracer agent: pid {}: allocation slice: {}",
+                        w.target.pid, e.message
+                    );
+                    last_error = e.message;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 /// Every watched process's profiles, written and pushed.

@@ -16,6 +16,7 @@ use super::kube::{KubeClient, Pod, PodIndex};
 use super::profiles::HeapDeltas;
 use super::select::Selection;
 use super::sites::SiteReader;
+use super::slices::SliceResult;
 use crate::tracee::gobin::GoBinary;
 use crate::tracee::vitals::VitalsReader;
 use crate::tracee::Target;
@@ -35,6 +36,8 @@ pub struct Watched {
     pub history: std::sync::Mutex<History>,
     /// The runtime releases memory with MADV_FREE (GODEBUG).
     pub madv_free: bool,
+    /// Its last allocation slice (without the profile).
+    pub alloc_slice: std::sync::Mutex<Option<SliceResult>>,
 }
 
 /// What is known of a pid seen in `/proc`.
@@ -209,6 +212,7 @@ impl Discovery {
                     heap_deltas: Default::default(),
                     since_ns: unix_ns(),
                     history: Default::default(),
+                    alloc_slice: Default::default(),
                     madv_free: releases_with_madv_free(
                         &std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default(),
                         &bin.build_info().settings,

@@ -12,6 +12,7 @@ use prometheus_client::registry::Registry;
 
 use super::findings::AgentFinding;
 use super::sites::{SiteRow, Sites};
+use super::slices::SliceResult;
 use crate::tracee::vitals::Vitals;
 
 /// The content type of the page.
@@ -26,6 +27,8 @@ pub struct ProcessSeries {
     pub vitals: Vitals,
     pub sites: Sites,
     pub findings: Vec<AgentFinding>,
+    /// The last allocation slice.
+    pub slice: Option<SliceResult>,
 }
 
 /// The agent's own figures.
@@ -177,6 +180,7 @@ impl Collector for Page {
         self.encode_states(&mut enc)?;
         self.encode_sites(&mut enc)?;
         self.encode_findings(&mut enc)?;
+        self.encode_slices(&mut enc)?;
         self.encode_agent(&mut enc)
     }
 }
@@ -261,6 +265,48 @@ impl Page {
                 match kind {
                     Kind::Gauge => ConstGauge::new(sat(*v)).encode(m)?,
                     Kind::Counter => ConstCounter::new(*v).encode(m)?,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn encode_slices(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let now_ns = super::discover::unix_ns();
+        let with: Vec<(&Labels, &SliceResult)> = self
+            .processes
+            .iter()
+            .filter_map(|p| Some((&p.labels, p.slice.as_ref()?)))
+            .collect();
+        if with.is_empty() {
+            return Ok(());
+        }
+        type Of = fn(&SliceResult, u64) -> f64;
+        let per_process: [(&str, &str, Of); 3] = [
+            ("tracer_go_allocation_slice_seconds", "Length of the last allocation slice (the default mode's governed windows on this process)", |s, _| s.seconds),
+            ("tracer_go_allocation_slice_age_seconds", "Time since the last allocation slice ended", |s, now| now.saturating_sub(s.ended_ns) as f64 / 1e9),
+            ("tracer_go_allocation_slice_slowdown_percent", "The tracer's own estimate of the slowdown its probes caused during the last slice, % of the process's CPU", |s, _| s.est_slowdown_pct),
+        ];
+        for (name, help, of) in per_process {
+            let mut family =
+                enc.encode_descriptor(name, help, None, ConstGauge::new(0f64).metric_type())?;
+            for (labels, s) in &with {
+                ConstGauge::new(of(s, now_ns)).encode(family.encode_family(*labels)?)?;
+            }
+        }
+        type Rate = fn(&super::slices::SiteRate) -> f64;
+        let rates: [(&str, &str, Rate); 2] = [
+            ("tracer_go_site_allocation_objects_per_second", "Objects allocated per second by site over the last allocation slice (the runtime's exact counts split by the windows' samples); top sites, then site=\"other\" and site=\"unattributed\" (what no window saw)", |r| r.objects_per_sec),
+            ("tracer_go_site_allocation_bytes_per_second", "Bytes allocated per second by site over the last allocation slice (as tracer_go_site_allocation_objects_per_second)", |r| r.bytes_per_sec),
+        ];
+        for (name, help, rate) in rates {
+            let mut family =
+                enc.encode_descriptor(name, help, None, ConstGauge::new(0f64).metric_type())?;
+            for (labels, s) in &with {
+                for r in &s.sites {
+                    let mut l = (*labels).clone();
+                    l.push(("site".into(), r.site.clone()));
+                    ConstGauge::new(rate(r)).encode(family.encode_family(&l)?)?;
                 }
             }
         }
@@ -408,6 +454,7 @@ mod tests {
                         bytes: 0,
                     }],
                 },
+                slice: None,
                 findings: vec![AgentFinding {
                     kind: "goroutine_leak",
                     severity: "warn",

@@ -10,6 +10,8 @@
 //! - [`sites`]: per-site heap (the runtime's own profile, when on) and
 //!   goroutines by creation site; [`binaries`]: parsed executables for
 //!   symbolizing, bounded;
+//! - [`slices`]: the default mode on one process at a time (round robin):
+//!   allocation rates by site for every process, within the budget;
 //! - [`findings`]: heap growth, goroutine leaks and MADV_FREE RSS from
 //!   successive scrapes;
 //! - [`exposition`]: the OpenMetrics page;
@@ -18,8 +20,10 @@
 //!   directory, Pyroscope and Parca;
 //! - [`agent`]: the scan loop, the read-only HTTP endpoints, signals.
 //!
-//! The agent attaches nothing: every figure is read from the processes'
-//! memory and `/proc` at scrape time.
+//! Every figure but the allocation rates by site is read from the
+//! processes' memory and `/proc` without a probe; those come from the
+//! slices, which probe one process at a time in the default mode's
+//! governed windows (`--slice 0`: no probe at all).
 
 pub mod agent;
 pub mod binaries;
@@ -32,3 +36,4 @@ pub mod profiles;
 pub mod push;
 pub mod select;
 pub mod sites;
+pub mod slices;

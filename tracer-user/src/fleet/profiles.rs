@@ -20,7 +20,7 @@ use crate::tracee::goroutines::GInfo;
 /// One profile of one process.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    /// `heap` or `goroutine`.
+    /// `heap`, `goroutine` or `alloc` (an allocation slice).
     pub kind: &'static str,
     /// What it covers (ns since the epoch).
     pub from_ns: u64,
@@ -37,6 +37,8 @@ pub const HEAP_TYPES: &[(&str, &str)] = &[
     ("inuse_objects", "count"),
     ("inuse_space", "bytes"),
 ];
+/// An allocation slice's profile (`tracer attach --pprof`'s).
+pub const ALLOC_TYPES: &[(&str, &str)] = &[("alloc_objects", "count"), ("alloc_space", "bytes")];
 pub const GOROUTINE_TYPES: &[(&str, &str)] = &[("goroutine", "count")];
 
 /// Allocation counts at the previous heap profile, per (stack, size).

@@ -8,6 +8,7 @@ use tracer::fleet::agent::{self, AgentConfig};
 use tracer::fleet::kube::KubeConfig;
 use tracer::fleet::push::Outputs;
 use tracer::fleet::select::{Selection, Selector};
+use tracer::fleet::slices::SliceConfig;
 
 #[derive(clap::Args, Debug)]
 pub struct AgentArgs {
@@ -48,6 +49,14 @@ pub struct AgentArgs {
     /// This node's name in the cluster (default: $NODE_NAME).
     #[arg(long)]
     pub node: Option<String>,
+    /// Allocation rates by site for every process: the default mode runs
+    /// on one process at a time for this long, round robin (0: never; the
+    /// agent then attaches no probe at all).
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    pub slice: Duration,
+    /// The default mode's budget during a process's slice, % of its CPU.
+    #[arg(long, default_value_t = 3.0)]
+    pub max_overhead: f64,
     /// How often profiles are taken.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub profile_period: Duration,
@@ -75,7 +84,18 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
             );
         }
     }
+    if !(args.max_overhead > 0.0 && args.max_overhead <= 100.0) {
+        return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
+    }
+    if !args.slice.is_zero() && args.slice < Duration::from_secs(2) {
+        return Err(UserError::Usage("--slice must be 0 or at least 2s".into()).into());
+    }
     let config = AgentConfig {
+        slices: SliceConfig {
+            length: args.slice,
+            max_overhead_pct: args.max_overhead,
+            top: args.top,
+        },
         top: args.top,
         outputs: Outputs {
             dir: args.profiles_dir.clone(),

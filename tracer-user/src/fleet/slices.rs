@@ -1,0 +1,163 @@
+//! Allocation rates by site for every Go process, whether or not its heap
+//! profile is on: the agent runs the default mode (`tracer attach`'s) on
+//! one process at a time for a slice (`--slice`, 20 s by default), round
+//! robin. Only the process in its slice carries probes, and only in the
+//! governor's windows, within `--max-overhead` of that process's CPU; all
+//! the others carry none. So the host's budget is shared: one process at a
+//! time, never more than its own budget.
+//!
+//! A slice ends with the session's report: per site objects and bytes per
+//! second over the slice (the runtime's exact totals split by the windows'
+//! samples), what no window could attribute, and the tracer's own estimate
+//! of the slowdown it caused; and an allocation profile (pprof) of it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::drive::{drive, liveness_ticker};
+use crate::error::UserError;
+use crate::report::Report;
+use crate::session::{Config, Mode, Session};
+
+use super::sites::label;
+
+/// How slices run.
+#[derive(Debug, Clone)]
+pub struct SliceConfig {
+    /// Length of a slice (0: no slices, no probes).
+    pub length: Duration,
+    /// The default mode's budget, % of the process's CPU time.
+    pub max_overhead_pct: f64,
+    /// Sites kept (then `other`).
+    pub top: usize,
+}
+
+/// One site's allocation rate over a slice.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteRate {
+    pub site: String,
+    pub objects_per_sec: f64,
+    pub bytes_per_sec: f64,
+}
+
+/// What a slice measured.
+#[derive(Debug, Clone)]
+pub struct SliceResult {
+    /// When it ended, ns since the epoch.
+    pub ended_ns: u64,
+    pub seconds: f64,
+    /// Top sites, then `other` and `unattributed` when not zero.
+    pub sites: Vec<SiteRate>,
+    /// The tracer's own estimate of the slowdown it caused, %.
+    pub est_slowdown_pct: f64,
+    /// Allocation profile of the slice (gzipped pprof).
+    pub pprof: Option<Vec<u8>>,
+}
+
+/// Why a slice could not run: `fatal` ones (no privileges, a kernel
+/// without uprobes) stop slicing altogether.
+#[derive(Debug)]
+pub struct SliceError {
+    pub message: String,
+    pub fatal: bool,
+}
+
+/// Runs one slice on `pid`; `stop` ends it early (the agent exiting).
+pub fn slice_one(
+    pid: u32,
+    cfg: &SliceConfig,
+    stop: &AtomicBool,
+) -> Result<SliceResult, SliceError> {
+    let config = Config {
+        pid,
+        mode: Mode::Sampled,
+        max_overhead_pct: cfg.max_overhead_pct,
+        maps: false,
+        time: Vec::new(),
+        top: cfg.top,
+        cpu_hz: 0,
+    };
+    let fail = |e: anyhow::Error| {
+        let fatal = matches!(
+            e.downcast_ref::<UserError>(),
+            Some(UserError::Permission(_) | UserError::Kernel(_))
+        );
+        SliceError {
+            message: format!("{e:#}"),
+            fatal,
+        }
+    };
+    let prepared = Session::prepare(&config).map_err(fail)?;
+    let mut session = prepared.attach().map_err(fail)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(e.into()))?;
+    let start = session.mark();
+    let exited = rt.block_on(async {
+        let mut live = liveness_ticker();
+        let stop = async {
+            let deadline = tokio::time::sleep(cfg.length);
+            tokio::pin!(deadline);
+            let mut poll = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tokio::select! {
+                    _ = &mut deadline => break,
+                    _ = poll.tick() => if stop.load(Ordering::Relaxed) { break },
+                }
+            }
+        };
+        drive(&mut session, &mut live, stop).await.is_none()
+    });
+    let end = session.mark();
+    let report = session.report("final", &start, &end, exited);
+    session.detach();
+    Ok(result(&report))
+}
+
+/// The rates of a slice's report.
+pub fn result(report: &Report) -> SliceResult {
+    let secs = (report.window.duration_ns as f64 / 1e9).max(1e-9);
+    let mut sites: Vec<SiteRate> = report
+        .allocations
+        .iter()
+        .map(|a| SiteRate {
+            site: label(&a.site),
+            objects_per_sec: a.objects_per_sec,
+            bytes_per_sec: a.bytes_per_sec,
+        })
+        .collect();
+    let listed = |f: fn(&SiteRate) -> f64| sites.iter().map(f).sum::<f64>();
+    let un = &report.unattributed;
+    let total = &report.allocation_totals;
+    let other = SiteRate {
+        site: "other".into(),
+        objects_per_sec: (total.objects as f64 / secs
+            - listed(|s| s.objects_per_sec)
+            - un.objects as f64 / secs)
+            .max(0.0),
+        bytes_per_sec: (total.bytes as f64 / secs
+            - listed(|s| s.bytes_per_sec)
+            - un.bytes as f64 / secs)
+            .max(0.0),
+    };
+    // Rounding of the listed rates leaves crumbs: "other" only if it is
+    // at least an object a second.
+    if other.objects_per_sec >= 1.0 {
+        sites.push(other);
+    }
+    if un.objects > 0 {
+        sites.push(SiteRate {
+            site: "unattributed".into(),
+            objects_per_sec: un.objects as f64 / secs,
+            bytes_per_sec: un.bytes as f64 / secs,
+        });
+    }
+    SliceResult {
+        ended_ns: report.window.start_unix_ns + report.window.duration_ns,
+        seconds: secs,
+        sites,
+        est_slowdown_pct: report.overhead.est_target_slowdown_pct,
+        pprof: crate::report::pprof::pprof_gz(report).ok(),
+    }
+}
