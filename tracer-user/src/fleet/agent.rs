@@ -239,7 +239,16 @@ fn page(state: &State) -> String {
 fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
     let mut last_pid = 0;
     let mut last_error = String::new();
+    // The machine's probe costs, measured at the first slice and again
+    // every RECALIBRATE slices.
+    const RECALIBRATE: u32 = 30;
+    let (mut calibration, mut slices_done) = (None, 0u32);
+    let mut next_start = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if std::time::Instant::now() < next_start {
+            std::thread::sleep(Duration::from_millis(100));
+            continue;
+        }
         let watched = lock(&state.discovery).watched();
         let next = watched
             .iter()
@@ -254,8 +263,13 @@ fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
         if !w.target.alive() {
             continue;
         }
-        match slices::slice_one(w.target.pid, cfg, stop) {
+        if slices_done % RECALIBRATE == 0 {
+            calibration = None;
+        }
+        next_start = std::time::Instant::now() + cfg.every;
+        match slices::slice_one(w.target.pid, cfg, stop, &mut calibration) {
             Ok(mut r) => {
+                slices_done += 1;
                 if let (Some(data), true) = (r.pprof.take(), state.pusher.enabled()) {
                     let p = profiles::Profile {
                         kind: "alloc",

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::drive::{drive, liveness_ticker};
 use crate::error::UserError;
 use crate::report::Report;
-use crate::session::{Config, Mode, Session};
+use crate::session::{Calibration, Config, Mode, Session};
 
 use super::sites::label;
 
@@ -26,6 +26,10 @@ use super::sites::label;
 pub struct SliceConfig {
     /// Length of a slice (0: no slices, no probes).
     pub length: Duration,
+    /// Time from one slice's start to the next one's (at least `length`):
+    /// a slice costs the agent ~0.4 s of CPU (loading the BPF programs,
+    /// parsing the executable), so this sets the agent's share.
+    pub every: Duration,
     /// The default mode's budget, % of the process's CPU time.
     pub max_overhead_pct: f64,
     /// Sites kept (then `other`).
@@ -63,10 +67,12 @@ pub struct SliceError {
 }
 
 /// Runs one slice on `pid`; `stop` ends it early (the agent exiting).
+/// `calibration`: the machine's, from an earlier slice (then updated).
 pub fn slice_one(
     pid: u32,
     cfg: &SliceConfig,
     stop: &AtomicBool,
+    calibration: &mut Option<Calibration>,
 ) -> Result<SliceResult, SliceError> {
     let config = Config {
         pid,
@@ -88,7 +94,8 @@ pub fn slice_one(
         }
     };
     let prepared = Session::prepare(&config).map_err(fail)?;
-    let mut session = prepared.attach().map_err(fail)?;
+    let mut session = prepared.attach_calibrated(*calibration).map_err(fail)?;
+    *calibration = Some(session.calibration());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
