@@ -111,8 +111,15 @@ fn check(go: &Path, flags: &[&str]) {
         // Same profile, same moment (the program is idle after its GC):
         // equal up to the ±3 % the issue allows for timing.
         let close = |a: u64, b: u64| a.abs_diff(b) as f64 <= 0.03 * b.max(1) as f64;
+        // One sample published between the two readings (the old backing
+        // array of `append` at the same line, freed by a GC the final
+        // report's own allocations caused) moves the bytes by about one
+        // profile rate but the objects by rate / size: a 112 B sample
+        // stands for 4,681 objects (seen once on Go 1.27).
+        let rate = truth["profile_rate"].as_u64().unwrap_or(0);
+        let one_sample = bytes.abs_diff(own_bytes) <= rate + rate / 8;
         assert!(
-            close(bytes, own_bytes) && close(objects, own_objects),
+            close(bytes, own_bytes) && (close(objects, own_objects) || one_sample),
             "{what} {f}: tracer {objects}/{bytes} vs own {own_objects}/{own_bytes}"
         );
         if let Some(s) = site {
