@@ -359,18 +359,16 @@ impl Prepared {
             }
             _ => collector.madvise_from_syscalls = syscalls.is_ok(),
         }
-        // Data symbols are in `.symtab` only (read once, unless stripped).
-        let exe = (!bin.is_stripped())
-            .then(|| std::fs::read(&target.exe_path).ok())
-            .flatten();
-        let inuse = InuseTracker::new(target.pid, &bin, &layout.heap_profile, exe.as_deref(), bias);
+        // Data symbols are in `.symtab` only (the file GoBinary holds).
+        let exe = bin.symtab_file();
+        let inuse = InuseTracker::new(target.pid, &bin, &layout.heap_profile, exe, bias);
         let maps = MapContext {
             layout,
             map_impl,
             sync_impl,
             memory_readable: map_impl == layout.map_impl && sync_impl == layout.sync_map_impl,
             expunged: layout.sync_map.read_dirty.and_then(|r| {
-                goroutines::symtab_address(exe.as_deref()?, r.expunged_symbol).map(|a| a + bias)
+                goroutines::symtab_address(exe?, r.expunged_symbol).map(|a| a + bias)
             }),
             pid: target.pid,
             probes: map_points
@@ -393,13 +391,13 @@ impl Prepared {
             let mem = ProcMem::new(target.pid);
             let stats = &layout.alloc_stats;
             let base = memstats.and_then(|m| allocstats::read(&mem, stats, m).ok());
-            let mheap = crate::tracee::mheap::locate_mheap(&mem, &bin, stats, exe.as_deref(), bias);
+            let mheap = crate::tracee::mheap::locate_mheap(&mem, &bin, stats, exe, bias);
             match (base, mheap) {
                 (Some(base), Ok(mheap)) if plan.add_liveness(&bin, &stats.symbols) => {
                     let sweepgen = mheap + stats.mheap.sweepgen;
                     probes.set_config(tracer_common::config::MHEAP_SWEEPGEN_ADDR, sweepgen)?;
                     let gcphase =
-                        crate::tracee::mheap::locate_gcphase(&mem, &bin, stats, exe.as_deref(), bias);
+                        crate::tracee::mheap::locate_gcphase(&mem, &bin, stats, exe, bias);
                     if let Err(e) = &gcphase {
                         eprintln!("tracer: in-use sampling: {e:#}; objects whose span is swept twice between polls are dropped");
                     }
@@ -1167,7 +1165,8 @@ fn max_rss_bytes() -> u64 {
     ru.ru_maxrss.max(0) as u64 * 1024
 }
 
-fn unix_ns() -> u64 {
+/// Now, in ns since the epoch.
+pub fn unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)

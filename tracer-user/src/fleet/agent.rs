@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 
 use super::binaries::Binaries;
-use super::discover::{unix_ns, Discovery, Watched};
+use super::discover::{Discovery, Watched};
 use super::exposition::{self, AgentSeries, Labels, ProcessSeries};
 use super::kube::{KubeClient, KubeConfig, Pod};
 use super::profiles;
@@ -20,6 +20,7 @@ use super::push::{Outputs, Pusher};
 use super::select::Selection;
 use super::slices::{self, SliceConfig};
 use crate::error::UserError;
+use crate::session::unix_ns;
 use crate::tracee::memory::read_smaps_rollup;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -85,38 +86,13 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
         lock(&state.discovery).watched().len(),
         listener.local_addr()?
     );
-    let scanner = Arc::clone(&state);
-    let interval = config.scan_interval;
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            let s = Arc::clone(&scanner);
-            if tokio::task::spawn_blocking(move || scan(&s)).await.is_err() {
-                break;
-            }
-        }
-    });
+    tokio::spawn(periodically(Arc::clone(&state), config.scan_interval, scan));
     if state.pusher.enabled() {
-        let profiler = Arc::clone(&state);
-        let period = config.profile_period;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                let s = Arc::clone(&profiler);
-                if tokio::task::spawn_blocking(move || profile_round(&s))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
+        tokio::spawn(periodically(
+            Arc::clone(&state),
+            config.profile_period,
+            profile_round,
+        ));
     }
     let stop_slices = Arc::new(AtomicBool::new(false));
     let slicer = (!config.slices.length.is_zero()).then(|| {
@@ -142,6 +118,21 @@ pub async fn run(config: AgentConfig) -> anyhow::Result<()> {
     }
     eprintln!("tracer agent: stopped");
     Ok(())
+}
+
+/// Runs `work` on a blocking thread every `period` (the first after one
+/// period), until the runtime ends.
+async fn periodically(state: Arc<State>, period: Duration, work: fn(&State)) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let s = Arc::clone(&state);
+        if tokio::task::spawn_blocking(move || work(&s)).await.is_err() {
+            break;
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -186,15 +177,7 @@ fn page(state: &State) -> String {
     let _one = lock(&state.reading);
     let (watched, found, lost) = {
         let d = lock(&state.discovery);
-        let w: Vec<(Arc<Watched>, Option<Pod>)> = d
-            .watched()
-            .into_iter()
-            .map(|w| {
-                let pod = d.pod_of(&w.placement);
-                (w, pod)
-            })
-            .collect();
-        (w, d.found, d.lost)
+        (d.watched_with_pods(), d.found, d.lost)
     };
     let started = Instant::now();
     // Read, then check the process is still the same one: one that exited
@@ -306,19 +289,10 @@ fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
 
 /// Every watched process's profiles, written and pushed.
 fn profile_round(state: &State) {
-    let watched: Vec<(Arc<Watched>, Option<Pod>)> = {
-        let d = lock(&state.discovery);
-        d.watched()
-            .into_iter()
-            .map(|w| {
-                let pod = d.pod_of(&w.placement);
-                (w, pod)
-            })
-            .collect()
-    };
+    let watched = lock(&state.discovery).watched_with_pods();
     let before = state.pusher.errors.load(Ordering::Relaxed);
     for (w, pod) in watched.iter().filter(|(w, _)| w.target.alive()) {
-        let (_, goroutines) = w.reader.read_with_list();
+        let goroutines = w.reader.program_goroutines().unwrap_or_default();
         let profiles = profiles::build(
             &w.sites,
             &w.heap_deltas,

@@ -19,7 +19,7 @@ use super::sites::SiteReader;
 use super::slices::SliceResult;
 use crate::tracee::gobin::GoBinary;
 use crate::tracee::vitals::VitalsReader;
-use crate::tracee::Target;
+use crate::tracee::{start_time, Target};
 
 /// A Go process being watched.
 #[derive(Debug)]
@@ -99,7 +99,7 @@ impl Discovery {
             let keep = live.contains(pid)
                 && match seen {
                     Seen::Go(w) => w.target.alive(),
-                    Seen::Ignored { start_time } => stat_start(*pid) == Some(*start_time),
+                    Seen::Ignored { start_time: t } => start_time(*pid) == Some(*t),
                 };
             if !keep {
                 if let Seen::Go(_) = seen {
@@ -154,6 +154,17 @@ impl Discovery {
         }
     }
 
+    /// The processes watched now with their pods, if known.
+    pub fn watched_with_pods(&self) -> Vec<(Arc<Watched>, Option<Pod>)> {
+        self.watched()
+            .into_iter()
+            .map(|w| {
+                let pod = self.pod_of(&w.placement);
+                (w, pod)
+            })
+            .collect()
+    }
+
     /// The pod of a process, if known.
     pub fn pod_of(&self, placement: &Placement) -> Option<Pod> {
         self.pods.pod_of(placement).cloned()
@@ -161,7 +172,7 @@ impl Discovery {
 
     fn look_at(&mut self, pid: u32, selection: &Selection) -> Look {
         let ignored = Look::Seen(Seen::Ignored {
-            start_time: stat_start(pid).unwrap_or(0),
+            start_time: start_time(pid).unwrap_or(0),
         });
         // Kernel threads and processes gone already have no executable.
         let Ok(target) = Target::open(pid) else {
@@ -210,7 +221,7 @@ impl Discovery {
                     reader,
                     sites,
                     heap_deltas: Default::default(),
-                    since_ns: unix_ns(),
+                    since_ns: crate::session::unix_ns(),
                     history: Default::default(),
                     alloc_slice: Default::default(),
                     madv_free: releases_with_madv_free(
@@ -225,18 +236,4 @@ impl Discovery {
             }
         }
     }
-}
-
-/// `/proc/PID/stat` field 22 (start time in clock ticks).
-fn stat_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// Now, in ns since the epoch.
-pub fn unix_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
 }

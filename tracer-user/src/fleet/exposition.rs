@@ -167,8 +167,7 @@ impl Collector for Page {
                 Kind::Gauge => ConstGauge::new(0i64).metric_type(),
                 Kind::Counter => ConstCounter::new(0u64).metric_type(),
             };
-            let name = def.name.strip_suffix("_total").unwrap_or(def.name);
-            let mut family = enc.encode_descriptor(name, def.help, None, ty)?;
+            let mut family = enc.encode_descriptor(def.name, def.help, None, ty)?;
             for (labels, v) in values {
                 let m = family.encode_family(labels)?;
                 match def.kind {
@@ -240,7 +239,6 @@ impl Page {
             ("tracer_go_site_goroutines", "Goroutines of the program by creation site (the go statement); top sites, then site=\"other\"", Kind::Gauge, |s| &s.goroutines, |r| r.objects),
         ];
         for (name, help, kind, pick, value) in families {
-            let (pick, value): (Pick, Value) = (pick, value);
             let rows: Vec<(Labels, u64)> = self
                 .processes
                 .iter()
@@ -272,7 +270,7 @@ impl Page {
     }
 
     fn encode_slices(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let now_ns = super::discover::unix_ns();
+        let now_ns = crate::session::unix_ns();
         let with: Vec<(&Labels, &SliceResult)> = self
             .processes
             .iter()

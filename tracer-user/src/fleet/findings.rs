@@ -14,7 +14,7 @@ use super::sites::Sites;
 use crate::collect::aggregate::goroutines::leak_rate;
 use crate::collect::inuse::heap_growth_finding;
 use crate::tracee::gobin::Frame;
-use crate::tracee::memory::{LAZY_FREE_MIN_BYTES, LAZY_FREE_MIN_SHARE_PCT};
+use crate::tracee::memory::{lazy_free_is_large, lazy_free_share_pct};
 use crate::tracee::vitals::Vitals;
 
 /// Points kept per process (heap: one per GC cycle seen; goroutines: one
@@ -125,9 +125,8 @@ impl History {
         }
         if let (true, Some(rss), Some(lazy)) = (madv_free, vitals.rss_bytes, vitals.lazy_free_bytes)
         {
-            let share = lazy.saturating_mul(100).checked_div(rss).unwrap_or(0);
-            if lazy >= LAZY_FREE_MIN_BYTES || (lazy >= 8 << 20 && share >= LAZY_FREE_MIN_SHARE_PCT)
-            {
+            let share = lazy_free_share_pct(lazy, rss);
+            if lazy_free_is_large(lazy, rss) {
                 let mib = |b: u64| b as f64 / (1 << 20) as f64;
                 out.push(AgentFinding {
                     kind: "madv_free_rss",

@@ -152,7 +152,7 @@ impl KubeClient {
         let url = format!(
             "{}/api/v1/pods?fieldSelector=spec.nodeName%3D{}",
             self.config.api,
-            urlencode(&self.config.node)
+            super::push::urlencode(&self.config.node)
         );
         let mut req = self.http.get(&url);
         if let Some(t) = &self.config.token_file {
@@ -167,15 +167,6 @@ impl KubeClient {
             .read_to_string()
             .map_err(|e| format!("{url}: {e}"))
     }
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 type Maps = (HashMap<String, Pod>, HashMap<String, Pod>);

@@ -66,9 +66,7 @@ pub fn build(
     let mut out = Vec::new();
     let heap = sites.heap_profile().filter(|p| p.rate > 0);
     let records = heap.as_ref().map_or(&[][..], |p| &p.records[..]);
-    let stacks: Vec<Vec<u64>> = records.iter().map(|r| r.stack.clone()).collect();
-    let creators: Vec<(u64, u64)> = goroutines.iter().map(|g| (g.gopc, g.startpc)).collect();
-    let (heap_names, go_names) = sites.stacks(binaries, &stacks, &creators);
+    let (heap_names, go_names) = sites.stacks(binaries, records, goroutines);
 
     let mut p = Pprof::new(GOROUTINE_TYPES);
     let mut by_site: HashMap<&str, (usize, i64)> = HashMap::new();

@@ -205,7 +205,8 @@ fn sample_type_config(p: &Profile) -> String {
     serde_json::Value::Object(m).to_string()
 }
 
-fn urlencode(s: &str) -> String {
+/// Percent-encodes all but RFC 3986's unreserved characters.
+pub(super) fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

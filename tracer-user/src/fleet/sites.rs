@@ -18,7 +18,7 @@ use super::binaries::{Binaries, FileKey};
 use crate::collect::inuse::scale;
 use crate::tracee::gobin::{Frame, GoBinary};
 use crate::tracee::goroutines::{site_frame, GInfo};
-use crate::tracee::heapprof::{HeapProfile, HeapProfileReader};
+use crate::tracee::heapprof::{HeapProfile, HeapProfileReader, HeapRecord};
 use crate::tracee::procmem::ProcMem;
 use crate::tracee::symbolize::Symbolizer;
 use crate::tracee::vitals::VitalsReader;
@@ -98,11 +98,9 @@ impl SiteReader {
         exe_path: PathBuf,
     ) -> SiteReader {
         let mem = ProcMem::new(vitals.pid);
-        let exe = (!bin.is_stripped())
-            .then(|| std::fs::read(&exe_path).ok())
-            .flatten();
         let layout = &vitals.layout.heap_profile;
-        let heap = HeapProfileReader::locate(&mem, bin, layout, exe.as_deref(), vitals.bias).ok();
+        let heap =
+            HeapProfileReader::locate(&mem, bin, layout, bin.symtab_file(), vitals.bias).ok();
         SiteReader {
             mem,
             heap,
@@ -124,14 +122,15 @@ impl SiteReader {
     pub fn stacks(
         &self,
         binaries: &Mutex<Binaries>,
-        records: &[Vec<u64>],
-        creators: &[(u64, u64)],
+        records: &[HeapRecord],
+        goroutines: &[GInfo],
     ) -> (Vec<Arc<Stack>>, Vec<Arc<Stack>>) {
+        let creators: Vec<(u64, u64)> = goroutines.iter().map(|g| (g.gopc, g.startpc)).collect();
         let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
         if names.stacks.len() + names.creators.len() > MAX_NAMES {
             *names = Names::default();
         }
-        let missing = records.iter().any(|s| !names.stacks.contains_key(s))
+        let missing = records.iter().any(|r| !names.stacks.contains_key(&r.stack))
             || creators.iter().any(|c| !names.creators.contains_key(c));
         if missing {
             let bin = binaries
@@ -140,7 +139,7 @@ impl SiteReader {
                 .get(self.file, &self.exe_path);
             if let Some(bin) = bin {
                 let mut sym = Symbolizer::new(Arc::clone(&bin), self.bias);
-                for s in records {
+                for s in records.iter().map(|r| &r.stack) {
                     if !names.stacks.contains_key(s) {
                         let st = sym.logical_stack(s);
                         let stack = Stack {
@@ -150,7 +149,7 @@ impl SiteReader {
                         names.stacks.insert(s.clone(), Arc::new(stack));
                     }
                 }
-                for &(gopc, startpc) in creators {
+                for &(gopc, startpc) in &creators {
                     names.creators.entry((gopc, startpc)).or_insert_with(|| {
                         let f = site_frame(&mut sym, &bin, gopc, startpc);
                         Arc::new(Stack {
@@ -170,7 +169,7 @@ impl SiteReader {
         (
             records
                 .iter()
-                .map(|s| names.stacks.get(s).cloned().unwrap_or_else(unknown))
+                .map(|r| names.stacks.get(&r.stack).cloned().unwrap_or_else(unknown))
                 .collect(),
             creators
                 .iter()
@@ -183,9 +182,7 @@ impl SiteReader {
     pub fn sites(&self, binaries: &Mutex<Binaries>, goroutines: &[GInfo], top: usize) -> Sites {
         let profile = self.heap_profile();
         let records = profile.as_ref().map_or(&[][..], |p| &p.records[..]);
-        let stacks: Vec<Vec<u64>> = records.iter().map(|r| r.stack.clone()).collect();
-        let creators: Vec<(u64, u64)> = goroutines.iter().map(|g| (g.gopc, g.startpc)).collect();
-        let (heap_names, go_names) = self.stacks(binaries, &stacks, &creators);
+        let (heap_names, go_names) = self.stacks(binaries, records, goroutines);
         let profile_rate = profile.as_ref().map(|p| p.rate);
         let rate = profile_rate.unwrap_or(0);
         let mut inuse: HashMap<&str, (u64, u64)> = HashMap::new();

@@ -154,14 +154,7 @@ pub fn candidates(
 /// bias of the executable, 0 unless PIE). The `.symtab` symbol is
 /// preferred; every candidate must look like `heapStats` in live memory.
 pub fn locate(mem: &ProcMem, bin: &GoBinary, layout: &AllocStatsLayout, bias: u64) -> Result<u64> {
-    // `GoBinary` keeps no data symbols: read the executable again (once, at
-    // attach), unless it is known to have no `.symtab`.
-    let exe = if bin.is_stripped() {
-        None
-    } else {
-        std::fs::read(format!("/proc/{}/exe", mem.pid)).ok()
-    };
-    let cands = candidates(bin, layout, exe.as_deref());
+    let cands = candidates(bin, layout, bin.symtab_file());
     if cands.is_empty() {
         bail!(
             "cannot find {} (no .symtab symbol, no heapStats.acquire() call in {} / {} / {})",

@@ -119,7 +119,8 @@ fn stat_fields(stat: &str) -> Option<Vec<&str>> {
     Some(rest.split_whitespace().collect())
 }
 
-fn start_time(pid: u32) -> Option<u64> {
+/// `/proc/PID/stat` field 22: clock ticks since boot at process start.
+pub fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After ")": state is field 3, starttime field 22 → index 19.
     stat_fields(&stat)?.get(19)?.parse().ok()

@@ -102,9 +102,6 @@ impl VitalsReader {
             .ok_or_else(|| anyhow!("Go version {:?} is not supported", info.go_version))?;
         let bias = target.load_bias(bin.first_load_vaddr(), bin.is_pie())?;
         let mem = ProcMem::new(target.pid);
-        let exe = (!bin.is_stripped())
-            .then(|| std::fs::read(&target.exe_path).ok())
-            .flatten();
         let mut missing = Vec::new();
         let mut keep = |what: &str, r: Result<u64, String>| match r {
             Ok(a) => Some(a),
@@ -123,7 +120,7 @@ impl VitalsReader {
         );
         let gc_controller = keep(
             "GOGC and GOMEMLIMIT",
-            locate_gc_controller(&mem, bin, layout, exe.as_deref(), bias),
+            locate_gc_controller(&mem, bin, layout, bin.symtab_file(), bias),
         );
         Ok(VitalsReader {
             pid: target.pid,
@@ -196,6 +193,12 @@ impl VitalsReader {
         let v = read_smaps_rollup(self.pid).ok()?.lazy_free;
         *last = Some((Instant::now(), v));
         Some(v)
+    }
+
+    /// The program's goroutines (not the runtime's own), from one reading
+    /// of the list: nothing else is read.
+    pub fn program_goroutines(&self) -> Option<Vec<GInfo>> {
+        self.goroutines().map(|(_, _, program)| program)
     }
 
     /// The program's goroutines by state, the runtime's own count, and the

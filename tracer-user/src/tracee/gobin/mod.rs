@@ -164,6 +164,12 @@ impl GoBinary {
         })
     }
 
+    /// The executable's bytes when it has a `.symtab` (data symbols are
+    /// only there, never loaded): `None` when stripped.
+    pub fn symtab_file(&self) -> Option<&[u8]> {
+        (!self.is_stripped()).then_some(&self.data[..])
+    }
+
     pub fn build_info(&self) -> &BuildInfo {
         &self.build
     }

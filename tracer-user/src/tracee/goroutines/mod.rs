@@ -207,16 +207,9 @@ pub fn locate_allgs(
     layout: &Layout,
     bias: u64,
 ) -> Result<AllgsLocation, String> {
-    // The symbol table is only in the file (never loaded), and `GoBinary`
-    // keeps no data symbols: read the executable again, once, at attach.
-    // Skipped when `GoBinary` already knows there is no `.symtab`.
-    let from_symtab = if bin.is_stripped() {
-        None
-    } else {
-        std::fs::read(format!("/proc/{}/exe", mem.pid))
-            .ok()
-            .and_then(|exe| locate::symtab_address(&exe, layout.allgs.allgs_symbol))
-    };
+    let from_symtab = bin
+        .symtab_file()
+        .and_then(|exe| locate::symtab_address(exe, layout.allgs.allgs_symbol));
     let mut candidates: Vec<(u64, Found)> = from_symtab
         .map(|a| (a, Found::Symtab))
         .into_iter()

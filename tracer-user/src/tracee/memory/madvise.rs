@@ -32,13 +32,8 @@ pub fn madv_free_finding(
     madv_dontneed_bytes: u64,
 ) -> Option<String> {
     let lazy = rollup.lazy_free;
-    let share_pct = lazy
-        .saturating_mul(100)
-        .checked_div(rollup.rss)
-        .unwrap_or(0);
-    let large = lazy >= LAZY_FREE_MIN_BYTES
-        || (lazy >= LAZY_FREE_FLOOR_BYTES && share_pct >= LAZY_FREE_MIN_SHARE_PCT);
-    if !large || madv_free_bytes == 0 {
+    let share_pct = lazy_free_share_pct(lazy, rollup.rss);
+    if !lazy_free_is_large(lazy, rollup.rss) || madv_free_bytes == 0 {
         return None;
     }
     Some(format!(
@@ -52,6 +47,18 @@ pub fn madv_free_finding(
         free = mib(madv_free_bytes),
         dontneed = mib(madv_dontneed_bytes),
     ))
+}
+
+/// LazyFree as a share of RSS, percent.
+pub fn lazy_free_share_pct(lazy_free: u64, rss: u64) -> u64 {
+    lazy_free.saturating_mul(100).checked_div(rss).unwrap_or(0)
+}
+
+/// Enough LazyFree to be worth a `madv_free_rss` finding.
+pub fn lazy_free_is_large(lazy_free: u64, rss: u64) -> bool {
+    lazy_free >= LAZY_FREE_MIN_BYTES
+        || (lazy_free >= LAZY_FREE_FLOOR_BYTES
+            && lazy_free_share_pct(lazy_free, rss) >= LAZY_FREE_MIN_SHARE_PCT)
 }
 
 fn mib(b: u64) -> String {

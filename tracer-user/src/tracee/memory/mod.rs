@@ -14,6 +14,9 @@ mod tests;
 
 // The public API: callers name only some of these so far.
 #[allow(unused_imports)]
-pub use madvise::{madv_free_finding, LAZY_FREE_MIN_BYTES, LAZY_FREE_MIN_SHARE_PCT};
+pub use madvise::{
+    lazy_free_is_large, lazy_free_share_pct, madv_free_finding, LAZY_FREE_MIN_BYTES,
+    LAZY_FREE_MIN_SHARE_PCT,
+};
 #[allow(unused_imports)]
 pub use smaps::{parse_smaps_rollup, read_smaps_rollup, SmapsRollup};
