@@ -45,7 +45,7 @@ use crate::{
         snapshot::{MARK_MAX_AGE, SAMPLE_MAX_AGE},
         SystemStarts,
     },
-    tracee::memory::{madv_free_finding, read_smaps_rollup},
+    tracee::memory::{self, madv_free_finding, read_smaps_rollup},
     tracee::procmem::ProcMem,
     tracee::symbolize::{self, Symbolized, Symbolizer},
     tracee::Target,
@@ -90,6 +90,11 @@ pub struct Session {
     pub latency: LatencyCalibration,
     /// The target's CPU time when last read.
     last_cpu_ns: Option<u64>,
+    /// Default mode: heap bytes the runtime released to the OS (increases
+    /// of its `HeapReleased`, polled with the allocation counters).
+    released: memory::ReleaseCounter,
+    /// The advice the runtime releases memory with (its GODEBUG).
+    release_advice: &'static str,
     /// When in-use sampling last looked for a GC marking.
     last_watch: Instant,
     /// (return address, suffix) → the call is inside an inlined function so named.
@@ -117,6 +122,8 @@ pub struct Mark {
     /// Sampled mode: the runtime's goid counter (goroutines created).
     pub goidgen: Option<u64>,
     pub madvise: MadviseTable,
+    /// Default mode: bytes the runtime released so far (`ReleaseCounter`).
+    pub released_bytes: u64,
     pub map_ops: map_report::MapMark,
     /// Sampled mode: the estimates and windows so far.
     pub sampled: Option<sampling::SampledMark>,
@@ -346,19 +353,28 @@ impl Prepared {
         if let (Ok(plan), false) = (&goroutine_plan, sampled) {
             probes.attach_goroutines(&bin, &target.exe_path, target.pid, plan)?;
         }
-        // Under churn the runtime calls madvise thousands of times a second:
-        // sampled mode counts the syscalls with the (cheap, no-trap) tracepoint
-        // only, exact mode also probes runtime.madvise for the initiators.
-        let syscalls = probes.attach_madvise_syscall();
-        if let Err(e) = &syscalls {
-            eprintln!("tracer: madvise syscall tracepoint unavailable: {e}");
-        }
-        match madvise_point {
-            Some(addr) if !sampled || syscalls.is_err() => {
-                probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?
+        // Exact mode probes runtime.madvise for the initiators and cross-checks
+        // with the syscalls:sys_enter_madvise tracepoint. The default mode
+        // attaches neither: under churn the runtime calls madvise thousands
+        // of times a second (a trap each), and a syscall tracepoint, though
+        // filtered to the target in BPF, sends every syscall of every
+        // process on the host through the kernel's slow path (~40 ns each
+        // here; a net/http service under load lost 2.6 % of its requests).
+        // It reads what the runtime released from its own counters instead.
+        if !sampled {
+            let syscalls = probes.attach_madvise_syscall();
+            if let Err(e) = &syscalls {
+                eprintln!("tracer: madvise syscall tracepoint unavailable: {e}");
             }
-            _ => collector.madvise_from_syscalls = syscalls.is_ok(),
+            match madvise_point {
+                Some(addr) => probes.attach_madvise(&bin, &target.exe_path, target.pid, addr)?,
+                None => collector.madvise_from_syscalls = syscalls.is_ok(),
+            }
         }
+        let release_advice = memory::release_advice(
+            bin.build_info().setting("DefaultGODEBUG"),
+            crate::tracee::start_env(target.pid, "GODEBUG").as_deref(),
+        );
         // Data symbols are in `.symtab` only (the file GoBinary holds).
         let exe = bin.symtab_file();
         let inuse = InuseTracker::new(target.pid, &bin, &layout.heap_profile, exe, bias);
@@ -448,6 +464,8 @@ impl Prepared {
             map_funcs,
             latency,
             last_cpu_ns: None,
+            released: memory::ReleaseCounter::default(),
+            release_advice,
             last_watch: Instant::now(),
             call_cache: HashMap::new(),
             sampling: sample_plan
@@ -518,6 +536,7 @@ impl Session {
             go_sites: self.collector.agg.goroutines.sites.clone(),
             goidgen: self.go_snapshots.as_ref().and_then(|s| s.goidgen()),
             madvise: self.collector.agg.madvise.clone(),
+            released_bytes: self.released.total,
             map_ops: self.map_ops(),
             sampled,
             bpf: self.probes.as_ref().map_or((0, 0), |p| p.uprobe_stats()),
@@ -541,6 +560,9 @@ impl Session {
         self.last_cpu_ns = cpu_ns;
         if self.sampling.is_some() {
             let runtime = self.runtime_counters();
+            if let Some(c) = &runtime {
+                self.released.observe(c.released_bytes);
+            }
             if let Some(s) = self.sampling.as_mut() {
                 s.poll(runtime, cpu_ns, self.cost_per_hit_ns);
             }
@@ -1005,6 +1027,35 @@ impl Session {
     }
 
     fn madvise_report(&mut self, from: &Mark, to: &Mark) -> MadviseReport {
+        let timeline: Vec<RssSample> = self
+            .window_samples(from, to)
+            .filter_map(|s| s.rss)
+            .collect();
+        let last = timeline.last().copied();
+        let rss = MadviseReport {
+            rss_bytes: last.map_or(0, |s| s.rss_bytes),
+            anon_bytes: last.map_or(0, |s| s.anon_bytes),
+            lazyfree_bytes: last.map_or(0, |s| s.lazyfree_bytes),
+            timeline,
+            ..MadviseReport::default()
+        };
+        if self.sampling.is_some() {
+            // No probe: the runtime's released bytes, under the advice its
+            // GODEBUG selects; calls are not counted.
+            let bytes = to.released_bytes.saturating_sub(from.released_bytes);
+            let by_advice = (bytes > 0)
+                .then(|| {
+                    let v = CallsBytes { calls: None, bytes };
+                    (self.release_advice.to_string(), v)
+                })
+                .into_iter()
+                .collect();
+            return MadviseReport {
+                source: "runtime",
+                by_advice,
+                ..rss
+            };
+        }
         let window = to.madvise.since(&from.madvise);
         let by_advice = window
             .by_advice
@@ -1013,7 +1064,7 @@ impl Session {
                 (
                     advice_name(*a),
                     CallsBytes {
-                        calls: v.calls,
+                        calls: Some(v.calls),
                         bytes: v.bytes,
                     },
                 )
@@ -1049,21 +1100,14 @@ impl Session {
             }
         }
         callers.sort_by_key(|c| std::cmp::Reverse(c.bytes));
-        let timeline: Vec<RssSample> = self
-            .window_samples(from, to)
-            .filter_map(|s| s.rss)
-            .collect();
-        let last = timeline.last().copied();
         let counters = to.counters.since(&from.counters);
         MadviseReport {
-            syscall_calls: counters.madvise_syscalls,
-            syscall_bytes: counters.madvise_syscall_bytes,
+            source: "probes",
+            syscall_calls: Some(counters.madvise_syscalls),
+            syscall_bytes: Some(counters.madvise_syscall_bytes),
             by_advice,
             callers,
-            rss_bytes: last.map_or(0, |s| s.rss_bytes),
-            anon_bytes: last.map_or(0, |s| s.anon_bytes),
-            lazyfree_bytes: last.map_or(0, |s| s.lazyfree_bytes),
-            timeline,
+            ..rss
         }
     }
 

@@ -18,7 +18,8 @@ fn within(a: u64, b: u64, pct: f64, slack: u64) -> bool {
     (a.abs_diff(b) as f64) <= (b as f64 * pct / 100.0).max(slack as f64)
 }
 
-fn check(bin: &std::path::Path, godebug: &str, label: &str) {
+fn check(bin: &std::path::Path, godebug: &str, mode: &str, label: &str) {
+    let exact = mode == "exact";
     let mut child = Command::new(bin)
         .env("GODEBUG", godebug)
         .stdin(Stdio::piped())
@@ -32,7 +33,7 @@ fn check(bin: &std::path::Path, godebug: &str, label: &str) {
     assert!(line.starts_with("READY"), "{line}");
     line.clear();
     out.read_line(&mut line).unwrap();
-    let tracer = Tracer::attach(child.id(), &["--format", "json"]);
+    let tracer = Tracer::attach(child.id(), &["--format", "json", "--mode", mode]);
     writeln!(stdin, "free").unwrap();
     stdin.flush().unwrap();
     line.clear();
@@ -55,6 +56,19 @@ fn check(bin: &std::path::Path, godebug: &str, label: &str) {
         ("MADV_DONTNEED", "MADV_FREE")
     };
     let bytes = |a: &str| m["by_advice"][a]["bytes"].as_u64().unwrap_or(0);
+    // The default mode attaches nothing for madvise: bytes come from the
+    // runtime's own counter, the advice from its GODEBUG, calls are null.
+    assert_eq!(
+        m["source"],
+        if exact { "probes" } else { "runtime" },
+        "{label}: {m}"
+    );
+    if !exact {
+        assert!(
+            m["syscall_calls"].is_null() && m["by_advice"][used]["calls"].is_null(),
+            "{label}: the default mode counts no calls: {m}"
+        );
+    }
     assert!(
         within(bytes(used), released, 10.0, 0),
         "{label}: {used} {} bytes vs HeapReleased delta {released}: {m}",
@@ -65,6 +79,30 @@ fn check(bin: &std::path::Path, godebug: &str, label: &str) {
         "{label}: {other} {} bytes: {m}",
         bytes(other)
     );
+    if exact {
+        exact_checks(m, label);
+    }
+    let lazy = truth["after"]["lazy_free"].as_u64().unwrap();
+    let reported = m["lazyfree_bytes"].as_u64().unwrap();
+    assert!(
+        within(reported, lazy, 10.0, 16 << 20),
+        "{label}: LazyFree reported {reported}, smaps_rollup {lazy}"
+    );
+    let finding = reports.last().unwrap()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["kind"] == "madv_free_rss");
+    assert_eq!(
+        finding,
+        used == "MADV_FREE",
+        "{label}: madv_free_rss finding {finding}: {}",
+        reports.last().unwrap()["findings"]
+    );
+}
+
+/// Exact mode: initiators, and the tracepoint against the runtime probe.
+fn exact_checks(m: &Value, label: &str) {
     // debug.FreeOSMemory released most of it (the background scavenger may
     // release some too): its entry point is named in the heaviest caller.
     let top = &m["callers"][0]["caller"];
@@ -94,23 +132,6 @@ fn check(bin: &std::path::Path, godebug: &str, label: &str) {
         probed,
         "{label}: tracepoint vs probe: {m}"
     );
-    let lazy = truth["after"]["lazy_free"].as_u64().unwrap();
-    let reported = m["lazyfree_bytes"].as_u64().unwrap();
-    assert!(
-        within(reported, lazy, 10.0, 16 << 20),
-        "{label}: LazyFree reported {reported}, smaps_rollup {lazy}"
-    );
-    let finding = reports.last().unwrap()["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|f| f["kind"] == "madv_free_rss");
-    assert_eq!(
-        finding,
-        used == "MADV_FREE",
-        "{label}: madv_free_rss finding {finding}: {}",
-        reports.last().unwrap()["findings"]
-    );
 }
 
 #[test]
@@ -119,7 +140,14 @@ fn madvise_bytes_and_lazyfree_match() {
     for go in go_bins() {
         let bin = build_go(&go, "madvise", &[]);
         for godebug in ["madvdontneed=0", "madvdontneed=1"] {
-            check(&bin, godebug, &format!("{} {godebug}", go.display()));
+            for mode in ["exact", "sampled"] {
+                check(
+                    &bin,
+                    godebug,
+                    mode,
+                    &format!("{} {godebug} {mode}", go.display()),
+                );
+            }
         }
     }
 }

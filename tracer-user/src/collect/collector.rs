@@ -64,8 +64,8 @@ pub struct Collector {
     events: RingBuf<MapData>,
     /// What the ring buffer's events add up to.
     pub agg: Aggregator,
-    /// Take madvise counts by advice from the syscall tracepoint (sampled
-    /// mode, where the runtime's madvise is not probed).
+    /// Take madvise counts by advice from the syscall tracepoint (exact
+    /// mode on a binary whose runtime.madvise could not be probed).
     pub madvise_from_syscalls: bool,
     madvise_syscalls: Array<MapData, u64>,
 }

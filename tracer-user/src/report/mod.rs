@@ -442,10 +442,15 @@ pub struct GoroutineSnapshots {
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct MadviseReport {
+    /// Where `by_advice` comes from: `probes` (exact mode: runtime.madvise
+    /// and the syscall tracepoint) or `runtime` (the default mode: the
+    /// runtime's own released-bytes counter, no probe).
+    pub source: &'static str,
     /// Cross-check from the syscalls:sys_enter_madvise tracepoint (all of
-    /// the target's madvise syscalls, Go's and any C code's).
-    pub syscall_calls: u64,
-    pub syscall_bytes: u64,
+    /// the target's madvise syscalls, Go's and any C code's); exact mode
+    /// only (`null` in the default mode).
+    pub syscall_calls: Option<u64>,
+    pub syscall_bytes: Option<u64>,
     pub by_advice: std::collections::BTreeMap<String, CallsBytes>,
     /// Runtime callers (first function above runtime.madvise and its wrappers).
     pub callers: Vec<MadviseCaller>,
@@ -458,7 +463,8 @@ pub struct MadviseReport {
 
 #[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
 pub struct CallsBytes {
-    pub calls: u64,
+    /// `null` where calls are not counted (the default mode).
+    pub calls: Option<u64>,
     pub bytes: u64,
 }
 

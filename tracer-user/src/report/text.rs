@@ -481,7 +481,10 @@ fn render_memory(s: &mut String, r: &Report) {
     let advice = m
         .by_advice
         .iter()
-        .map(|(k, v)| format!("{k} {} calls {}", v.calls, human_bytes(v.bytes as f64)))
+        .map(|(k, v)| match v.calls {
+            Some(calls) => format!("{k} {calls} calls {}", human_bytes(v.bytes as f64)),
+            None => format!("{k} {} released", human_bytes(v.bytes as f64)),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let _ = writeln!(
@@ -495,12 +498,21 @@ fn render_memory(s: &mut String, r: &Report) {
             advice
         }
     );
-    let _ = writeln!(
-        s,
-        "  cross-check (syscalls:sys_enter_madvise): {} calls, {}",
-        m.syscall_calls,
-        human_bytes(m.syscall_bytes as f64)
-    );
+    match (m.syscall_calls, m.syscall_bytes) {
+        (Some(calls), Some(bytes)) => {
+            let _ = writeln!(
+                s,
+                "  cross-check (syscalls:sys_enter_madvise): {calls} calls, {}",
+                human_bytes(bytes as f64)
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                s,
+                "  (the runtime's released bytes, read every 25 ms; madvise calls and callers: --mode exact)"
+            );
+        }
+    }
     for c in m.callers.iter().take(3) {
         let _ = writeln!(
             s,

@@ -10,6 +10,54 @@
 
 use super::smaps::SmapsRollup;
 
+/// The advice the Go runtime returns heap memory with (`sysUnusedOS` on
+/// Linux): MADV_DONTNEED unless `madvdontneed=0`. The runtime reads the
+/// setting once at start, left to right, from the binary's compile-time
+/// `DefaultGODEBUG` (a build-info setting, from `//go:debug` lines and the
+/// `go.mod` language version) and then the `GODEBUG` environment variable:
+/// the last `madvdontneed=` wins. `environ` is the process's starting
+/// `GODEBUG` (`/proc/PID/environ`, what the runtime parsed).
+pub fn release_advice(default_godebug: Option<&str>, environ: Option<&str>) -> &'static str {
+    let mut dontneed = true;
+    for field in [default_godebug, environ]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.split(','))
+    {
+        if let Some(v) = field.trim().strip_prefix("madvdontneed=") {
+            // The runtime's atoi: a value that is not a number leaves it.
+            if let Ok(n) = v.parse::<i64>() {
+                dontneed = n != 0;
+            }
+        }
+    }
+    if dontneed {
+        "MADV_DONTNEED"
+    } else {
+        "MADV_FREE"
+    }
+}
+
+/// Heap bytes the runtime returned to the OS, from its own `HeapReleased`
+/// read now and then: each increase counts. What is released and reused
+/// between two readings is not seen, so under churn this is a lower bound
+/// (the default mode polls every 25 ms).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReleaseCounter {
+    last: Option<u64>,
+    /// Increases so far.
+    pub total: u64,
+}
+
+impl ReleaseCounter {
+    pub fn observe(&mut self, released: u64) {
+        if let Some(last) = self.last {
+            self.total += released.saturating_sub(last);
+        }
+        self.last = Some(released);
+    }
+}
+
 /// LazyFree at or above this always counts (a container limit notices
 /// 64 MiB; less is noise next to a Go heap's own slack).
 pub const LAZY_FREE_MIN_BYTES: u64 = 64 << 20;
@@ -68,6 +116,43 @@ fn mib(b: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn releases_count_increases_only() {
+        let mut r = ReleaseCounter::default();
+        for v in [100, 150, 120, 400, 400] {
+            r.observe(v);
+        }
+        assert_eq!(
+            r.total,
+            50 + 280,
+            "the first reading is the base; reuse does not count"
+        );
+    }
+
+    #[test]
+    fn the_last_madvdontneed_setting_wins() {
+        assert_eq!(release_advice(None, None), "MADV_DONTNEED");
+        assert_eq!(release_advice(None, Some("madvdontneed=0")), "MADV_FREE");
+        assert_eq!(
+            release_advice(Some("madvdontneed=0"), None),
+            "MADV_FREE",
+            "a //go:debug line"
+        );
+        assert_eq!(
+            release_advice(Some("madvdontneed=0"), Some("gctrace=1,madvdontneed=1")),
+            "MADV_DONTNEED",
+            "the environment comes after the default"
+        );
+        assert_eq!(
+            release_advice(None, Some("madvdontneed=0,madvdontneed=1")),
+            "MADV_DONTNEED"
+        );
+        assert_eq!(
+            release_advice(None, Some("madvdontneed=x")),
+            "MADV_DONTNEED"
+        );
+    }
 
     fn rollup(rss_mib: u64, lazy_mib: u64) -> SmapsRollup {
         SmapsRollup {

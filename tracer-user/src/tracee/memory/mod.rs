@@ -15,8 +15,8 @@ mod tests;
 // The public API: callers name only some of these so far.
 #[allow(unused_imports)]
 pub use madvise::{
-    lazy_free_is_large, lazy_free_share_pct, madv_free_finding, LAZY_FREE_MIN_BYTES,
-    LAZY_FREE_MIN_SHARE_PCT,
+    lazy_free_is_large, lazy_free_share_pct, madv_free_finding, release_advice, ReleaseCounter,
+    LAZY_FREE_MIN_BYTES, LAZY_FREE_MIN_SHARE_PCT,
 };
 #[allow(unused_imports)]
 pub use smaps::{parse_smaps_rollup, read_smaps_rollup, SmapsRollup};

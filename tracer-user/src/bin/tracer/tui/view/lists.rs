@@ -72,13 +72,19 @@ fn lines_for(view: View, r: &Report) -> (String, Vec<String>) {
                 .by_advice
                 .iter()
                 .map(|(k, v)| {
+                    let calls = v.calls.map_or("n/a".to_string(), |c| c.to_string());
                     format!(
-                        "{k:<16} {:>8} calls {:>12}",
-                        v.calls,
+                        "{k:<16} {calls:>8} calls {:>12}",
                         human_bytes(v.bytes as f64)
                     )
                 })
                 .collect();
+            if m.source == "runtime" {
+                lines.push(
+                    "released bytes from the runtime's counters; calls and callers: --mode exact"
+                        .to_string(),
+                );
+            }
             lines.extend(m.callers.iter().map(|c| {
                 format!(
                     "  {} {} by {}",
