@@ -3,7 +3,8 @@
 //! alternating untraced runs with runs under the tracer's default mode and
 //! under `--mode exact` (the tracer on CPU 1 too). Per traced run, the
 //! kernel's own run time of each of the tracer's BPF programs (BPF stats
-//! on for that run only). Prints what it measured; asserts nothing.
+//! on for that run only), then the windows' cost time-locked
+//! (`bench_timelocked`). Prints what it measured; asserts nothing.
 use std::{
     collections::HashSet,
     fmt,
@@ -15,7 +16,7 @@ use std::{
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::{build, cmd, demo, prereqs, tracer_run};
+use crate::{bench_timelocked, build, cmd, demo, prereqs, tracer_run};
 
 const ROUNDS: usize = 3;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
@@ -91,7 +92,8 @@ pub fn run(go: &Path, version: &str, wrk: &Path, bpftool: &Path) -> anyhow::Resu
             url: format!("http://127.0.0.1:{port}/order"),
             pid: service.id(),
         };
-        rounds(&tools, version)
+        rounds(&tools, version)?;
+        bench_timelocked::run(go, version, &format!("127.0.0.1:{port}"), service.id())
     })();
     let _ = service.kill();
     let _ = service.wait();

@@ -473,7 +473,7 @@ impl SampledState {
                 seen.sort_unstable();
                 eprintln!(
                     "{:?} window {:?}..now samples {seen:?}",
-                    unix_nanos() / 1_000_000 % 100_000,
+                    unix_nanos() / 1_000_000,
                     now - opened
                 );
             }
@@ -677,7 +677,7 @@ fn step_group(
     if debug_windows() && (burst || step != Step::Nothing) {
         eprintln!(
             "{:?} {step:?} hits={hits} cost={cost:.0} cores={cores:.2} burst={burst} rate={rate:?} tail={tail:?} tokens={:.0} hpo={:?}",
-            unix_nanos() / 1_000_000 % 100_000,
+            unix_nanos() / 1_000_000,
             g.governor.tokens(),
             g.hits_per_object
         );

@@ -1,0 +1,242 @@
+//! The http section's time-locked measure: what the default mode's windows
+//! cost the service, seen against its own pace around each window.
+//!
+//! wrk's totals compare runs seconds apart, and this host's speed drifts by
+//! ±10–20 % over seconds, more than the 3 % budget. Here `loadgen`
+//! (testdata/go/loadgen: closed loop, 8 connections) counts completed
+//! requests per 10 ms while the tracer runs with `TRACER_DEBUG_WINDOWS=1`,
+//! which prints each window's open and close decision (unix ms, hits, cost
+//! per hit, target CPUs) and when its detach finished. The requests lost
+//! around a window (from 10 ms before it opened to 250 ms after its detach
+//! finished) against the pace of the bins away from every window are what
+//! the window cost; the governor charged hits × cost + the switch. What is
+//! constant (on-CPU sampling, the tracer's polls) is in the pace itself and
+//! not in this figure.
+use std::{
+    fs::File,
+    path::Path,
+    process::{Command, Stdio},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use anyhow::{bail, Context};
+
+use crate::{build, cmd, demo, prereqs, tracer_run};
+
+const RUN: &str = "30s";
+const BIN_MS: i64 = 10;
+/// Around a window: from this long before it opened…
+const BEFORE_MS: i64 = 10;
+/// …to this long after its detach finished.
+const AFTER_MS: i64 = 250;
+/// Bins at least this far from every window make the pace.
+const AWAY_MS: i64 = 300;
+/// The governor's switch charge per window at one CPU
+/// (`sampling::governor::SWITCH_NS`).
+const SWITCH_MS: f64 = 2.0;
+
+struct Window {
+    open: i64,
+    done: i64,
+    hits: u64,
+    charged_ms: f64,
+}
+
+/// Runs loadgen against `url`'s host under the default mode and prints
+/// the windows' cost, time-locked.
+pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()> {
+    let loadgen = demo::build_go_program(go, "loadgen", &format!("loadgen-{version}"), &[])?;
+    let log = prereqs::cache_dir().join(format!("timelocked-{version}.log"));
+    let mut tracer = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(build::tracer_binary())
+        .args(["attach", "--pid", &pid.to_string()])
+        .env("TRACER_DEBUG_WINDOWS", "1")
+        .stdout(Stdio::null())
+        .stderr(File::create(&log)?)
+        .spawn()?;
+    let started = Instant::now();
+    while !std::fs::read_to_string(&log)?.contains("attached") {
+        if started.elapsed() > Duration::from_secs(30) || tracer.try_wait()?.is_some() {
+            let _ = tracer.kill();
+            bail!("tracer did not attach: {}", std::fs::read_to_string(&log)?);
+        }
+        sleep(Duration::from_millis(50));
+    }
+    // Past the first windows (their cost is first assumed, then measured).
+    sleep(Duration::from_secs(2));
+    let bins = cmd::output(
+        Command::new("taskset")
+            .args(["-c", "1"])
+            .arg(&loadgen)
+            .args(["-addr", addr, "-d", RUN]),
+    );
+    tracer_run::unsafe_kill_int(tracer.id());
+    tracer.wait()?;
+    let bins = parse_bins(&bins?)?;
+    let windows = parse_windows(&std::fs::read_to_string(&log)?);
+    print!("{}", summary(&bins, &windows)?);
+    Ok(())
+}
+
+/// loadgen's "<unix µs> <count>" lines as (bin start ms, count).
+fn parse_bins(out: &str) -> anyhow::Result<Vec<(i64, f64)>> {
+    out.lines()
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            let us: i64 = f.next().context("bin time")?.parse()?;
+            let n: f64 = f.next().context("bin count")?.parse()?;
+            Ok((us / 1000 - BIN_MS, n))
+        })
+        .collect()
+}
+
+/// A `key=value` field of a debug line.
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// The allocation windows in the tracer's debug lines: "<ms> Open hits=…",
+/// "<ms> Close hits=… cost=… cores=…", then "<ms> window <d>..now samples".
+/// Map windows (no "window" line of their own) are not counted.
+fn parse_windows(log: &str) -> Vec<Window> {
+    let mut out = Vec::new();
+    let mut open: Option<(i64, u64)> = None;
+    let mut closed: Option<(i64, u64, f64, f64)> = None;
+    for line in log.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(ms), Some(what)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let Ok(ms) = ms.parse::<i64>() else {
+            continue;
+        };
+        let num = |k: &str| field(line, k).and_then(|v| v.parse::<f64>().ok());
+        match what {
+            "Open" => {
+                open = num("hits").map(|h| (ms, h as u64));
+                closed = None;
+            }
+            "Close" => {
+                if let (Some(h), Some(cost), Some(cores)) = (num("hits"), num("cost"), num("cores"))
+                {
+                    closed = Some((ms, h as u64, cost, cores));
+                }
+            }
+            "window" => {
+                if let (Some((o, h0)), Some((_, h1, cost, cores))) = (open.take(), closed.take()) {
+                    let hits = h1.saturating_sub(h0);
+                    out.push(Window {
+                        open: o,
+                        done: ms,
+                        hits,
+                        charged_ms: hits as f64 * cost / 1e6 + SWITCH_MS * cores.max(0.0),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn summary(bins: &[(i64, f64)], windows: &[Window]) -> anyhow::Result<String> {
+    let (Some(first), Some(last)) = (bins.first(), bins.last()) else {
+        bail!("loadgen printed no bins");
+    };
+    let span_ms = (last.0 - first.0 + BIN_MS) as f64;
+    let near = |t: i64, pad: i64| {
+        windows
+            .iter()
+            .any(|w| t + BIN_MS > w.open - pad && t < w.done + pad)
+    };
+    let away: Vec<f64> = bins
+        .iter()
+        .filter(|b| !near(b.0, AWAY_MS))
+        .map(|b| b.1)
+        .collect();
+    if away.len() < 50 {
+        bail!(
+            "only {} bins away from the {} windows",
+            away.len(),
+            windows.len()
+        );
+    }
+    let pace = away.iter().sum::<f64>() / away.len() as f64;
+    let inside = |w: &Window| {
+        windows_bins(bins, w.open - BEFORE_MS, w.done + AFTER_MS)
+            .map(|b| pace - b.1)
+            .sum::<f64>()
+            / pace
+            * BIN_MS as f64
+    };
+    let in_run: Vec<&Window> = windows
+        .iter()
+        .filter(|w| w.open - BEFORE_MS >= first.0 && w.done + AFTER_MS <= last.0)
+        .collect();
+    let lost: f64 = in_run.iter().map(|w| inside(w)).sum();
+    let charged: f64 = in_run.iter().map(|w| w.charged_ms).sum();
+    let hits: u64 = in_run.iter().map(|w| w.hits).sum();
+    let mut s = format!(
+        "  time-locked (loadgen, {BIN_MS} ms bins, {RUN}, default mode; pace {:.0} req/s away from windows):\n",
+        pace * 1000.0 / BIN_MS as f64
+    );
+    s += &format!(
+        "    {} allocation windows, {hits} hits: service time lost around them {lost:.0} ms ({:.2} % of the run), charged by the governor {charged:.0} ms ({:.2} %)\n",
+        in_run.len(),
+        100.0 * lost / span_ms,
+        100.0 * charged / span_ms
+    );
+    Ok(s)
+}
+
+fn windows_bins(bins: &[(i64, f64)], from: i64, to: i64) -> impl Iterator<Item = &(i64, f64)> {
+    bins.iter()
+        .filter(move |b| b.0 >= from && b.0 + BIN_MS <= to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_and_their_cost_from_the_debug_lines() {
+        let log = "tracer: attached …\n\
+            1000 Open hits=10 cost=20000 cores=1.00 burst=false\n\
+            1030 Close hits=110 cost=20000 cores=1.00 burst=false\n\
+            1060 window 30ms..now samples []\n\
+            2000 Open hits=110 cost=20000 cores=0.50 burst=false\n";
+        let w = parse_windows(log);
+        assert_eq!(w.len(), 1, "an unfinished window is left out");
+        assert_eq!((w[0].open, w[0].done, w[0].hits), (1000, 1060, 100));
+        assert!((w[0].charged_ms - (100.0 * 0.02 + 2.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_dip_around_a_window_is_its_cost() {
+        // 100 per bin, a window at 2000..2040 where 3 bins lose half.
+        let bins: Vec<(i64, f64)> = (0..400)
+            .map(|i| {
+                let t = i * BIN_MS;
+                (
+                    t,
+                    if (2000..2030).contains(&t) {
+                        50.0
+                    } else {
+                        100.0
+                    },
+                )
+            })
+            .collect();
+        let w = [Window {
+            open: 2000,
+            done: 2040,
+            hits: 10,
+            charged_ms: 15.0,
+        }];
+        let s = summary(&bins, &w).unwrap();
+        assert!(s.contains("lost around them 15 ms"), "{s}");
+    }
+}
