@@ -1,7 +1,7 @@
 //! Counters, user-memory reads and the frame-pointer stack walk.
 use aya_ebpf::{helpers::bpf_probe_read_user, programs::ProbeContext};
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
-use tracer_common::{counter, Stack, MAX_FRAMES};
+use tracer_common::{counter, Stack, EVENTS_BYTES, MAX_FRAMES};
 
 use crate::maps::{CONFIG, COUNTERS, EVENTS, STACKS};
 
@@ -24,14 +24,34 @@ pub fn config(i: u32) -> u64 {
     CONFIG.get(i).copied().unwrap_or(0)
 }
 
+/// `bpf_ringbuf_query` / `bpf_ringbuf_submit` flags.
+const BPF_RB_AVAIL_DATA: u64 = 0;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+/// Records wake the reader only once this many bytes wait (a quarter of
+/// the buffer); below it the run loop drains on its own at least every
+/// 200 ms, and at every window close and report.
+const WAKE_AT: u64 = EVENTS_BYTES as u64 / 4;
+
 /// Streams one record on the ring buffer; a full buffer counts as LOST.
 /// Returns whether it was sent.
+///
+/// A default submit wakes the reader whenever it has caught up, i.e. at
+/// nearly every record of a probe that fires a few thousand times a
+/// second: an irq_work and a cross-CPU wakeup in the probed thread's
+/// context each time (in a VM, exits), which cost more than the program's
+/// own work. The reader is woken only when the buffer fills up.
 #[inline(always)]
 pub fn emit<T: 'static>(record: T) -> bool {
     match EVENTS.reserve::<T>(0) {
         Some(mut e) => {
             e.write(record);
-            e.submit(0);
+            let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_AT {
+                BPF_RB_FORCE_WAKEUP
+            } else {
+                BPF_RB_NO_WAKEUP
+            };
+            e.submit(flags);
             true
         }
         None => {
