@@ -325,7 +325,7 @@ impl Prepared {
         }
         let (cpu, cpu_error) = match config.cpu_hz {
             0 => (None, Some("off (--cpu-hz 0)".to_string())),
-            hz => match CpuSampler::start(&mut probes, hz) {
+            hz => match CpuSampler::start(&mut probes, hz, target.pid) {
                 Ok(s) => (Some(s), None),
                 Err(e) => {
                     eprintln!("tracer: on-CPU sampling unavailable: {e}");

@@ -319,13 +319,12 @@ fn bpf_programs(bpftool: &Path, pid: u32) -> anyhow::Result<String> {
         let cnt = p["run_cnt"].as_u64().unwrap_or(0);
         let ns = p["run_time_ns"].as_u64().unwrap_or(0);
         if p["name"] == "cpu_sample" {
-            // Runs on every CPU at 99 Hz for the tracer's whole life (the
-            // wrk run plus ~3 s around it): its share of the CPUs' time.
-            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-            let secs = cnt as f64 / (99.0 * cpus);
+            // Runs at 99 Hz on each CPU the service may run on (CPU 0
+            // here), for the tracer's whole life: its share of that time.
+            let cpu_secs = cnt as f64 / 99.0;
             s += &format!(
-                "        on-CPU sampling: {:.3} % of the CPUs' time in its program over ~{secs:.1} s (plus the timer interrupt itself)\n",
-                100.0 * ns as f64 / (secs.max(1e-9) * 1e9 * cpus)
+                "        on-CPU sampling: {:.3} % of the sampled CPUs' time in its program over ~{cpu_secs:.1} CPU-s (plus the timer interrupt itself)\n",
+                100.0 * ns as f64 / (cpu_secs.max(1e-9) * 1e9)
             );
         }
         s += &format!(

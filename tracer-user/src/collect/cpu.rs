@@ -26,8 +26,9 @@ pub struct CpuSampler {
 }
 
 impl CpuSampler {
-    /// Takes the sample maps and starts the per-CPU perf events.
-    pub fn start(probes: &mut Probes, hz: u64) -> Result<CpuSampler, UserError> {
+    /// Takes the sample maps and starts the per-CPU perf events on the CPUs
+    /// `pid` may run on.
+    pub fn start(probes: &mut Probes, hz: u64, pid: u32) -> Result<CpuSampler, UserError> {
         let take = |probes: &mut Probes, name: &str| {
             probes
                 .ebpf
@@ -39,7 +40,7 @@ impl CpuSampler {
         let stacks = StackTraceMap::try_from(take(probes, MAP_CPU_STACKS)?)
             .map_err(|e| UserError::Kernel(format!("map {MAP_CPU_STACKS}: {e}")))?;
         let period_ns = probes
-            .attach_cpu_sampling(hz)
+            .attach_cpu_sampling(hz, pid)
             .map_err(|e| UserError::Kernel(format!("on-CPU sampling: {e}")))?;
         Ok(CpuSampler {
             counts,
