@@ -320,6 +320,13 @@ impl Prepared {
         };
         probes.enable_stats();
         probes.configure(layout, target.pid)?;
+        if sampled {
+            // The verifier runs now, not in the target's first windows.
+            probes.preload(attach::SAMPLE_PROGRAMS)?;
+            if !map_op_points.is_empty() {
+                probes.preload(attach::MAP_PROGRAMS)?;
+            }
+        }
         if !sampled && !map_points.is_empty() {
             probes.set_config(tracer_common::config::MAPS_WATCHED, 1)?;
         }

@@ -308,6 +308,16 @@ impl Probes {
         self.attach(exe, pid, &points)
     }
 
+    /// Loads (verifies) these programs now: the first window that attaches
+    /// them then does not wait for the verifier (tens of ms of CPU for the
+    /// map programs) while the service runs.
+    pub fn preload(&mut self, names: &[&str]) -> Result<(), UserError> {
+        for name in names {
+            loaded(&mut self.ebpf, name)?;
+        }
+        Ok(())
+    }
+
     /// Closes a sampling window (allocation samples or map operations).
     /// A detach waits for RCU grace periods (~0.1 s per perf-event probe,
     /// once per uprobe_multi link): on a thread of its own, not the run
