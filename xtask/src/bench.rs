@@ -193,7 +193,12 @@ fn core(gos: &[std::path::PathBuf], versions: &[String]) -> anyhow::Result<()> {
             untraced_runs.push(ns);
             long_allocs = n;
         }
-        let (map_long_before, _) = b.run("map-long")?;
+        // The map loop alone spreads ±15 % run to run here: medians too.
+        const MAP_RUNS: usize = 3;
+        let mut map_untraced_runs = Vec::new();
+        for _ in 0..MAP_RUNS {
+            map_untraced_runs.push(b.run("map-long")?.0);
+        }
         let sampled = start_tracer(&[
             "attach".into(),
             "--pid".into(),
@@ -205,7 +210,10 @@ fn core(gos: &[std::path::PathBuf], versions: &[String]) -> anyhow::Result<()> {
         for _ in 0..LONG_RUNS {
             sampled_runs.push(b.run("alloc-long")?.0);
         }
-        let (map_sampled, _) = b.run("map-long")?;
+        let mut map_sampled_runs = Vec::new();
+        for _ in 0..MAP_RUNS {
+            map_sampled_runs.push(b.run("map-long")?.0);
+        }
         let sampled_report = finish(sampled, true)?;
         let sampled_shares = site_shares(&sampled_report)?;
         for _ in 0..LONG_RUNS {
@@ -221,7 +229,15 @@ fn core(gos: &[std::path::PathBuf], versions: &[String]) -> anyhow::Result<()> {
         };
         let (untraced_iqr, sampled_iqr) = (spread(&mut untraced_runs), spread(&mut sampled_runs));
         let (long_untraced, long_sampled) = (median(&mut untraced_runs), median(&mut sampled_runs));
-        let map_untraced = (b.run("map-long")?.0 + map_long_before) / 2.0;
+        for _ in 0..MAP_RUNS {
+            map_untraced_runs.push(b.run("map-long")?.0);
+        }
+        let (map_untraced_iqr, map_sampled_iqr) = (
+            spread(&mut map_untraced_runs),
+            spread(&mut map_sampled_runs),
+        );
+        let map_untraced = median(&mut map_untraced_runs);
+        let map_sampled = median(&mut map_sampled_runs);
         let hits = field(&report, "probe_hits")?;
         let attach_ms = field(&report, "attach_ns")? / 1e6;
         let rss_mb = field(&report, "tracer_max_rss_bytes")? / 1048576.0;
@@ -273,7 +289,8 @@ fn core(gos: &[std::path::PathBuf], versions: &[String]) -> anyhow::Result<()> {
             field(&sampled_report, "est_error_pct")?,
         );
         println!(
-            "  map loop (233 M ops, ~8 s) under sampled mode: untraced {:.1} ms (mean of before and after), sampled {:.1} ms ({:+.1} %; map operations are only watched in short governed windows)",
+            "  map loop (233 M ops), medians of {MAP_RUNS} sampled and {} untraced runs (interquartile {map_sampled_iqr} and {map_untraced_iqr}): untraced {:.1} ms, sampled {:.1} ms ({:+.1} %; map operations are only watched in short governed windows)",
+            2 * MAP_RUNS,
             map_untraced / 1e6,
             map_sampled / 1e6,
             100.0 * (map_sampled / map_untraced - 1.0)
