@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::binaries::FileKey;
 use super::cgroup::{self, Placement};
-use super::findings::{releases_with_madv_free, History};
+use super::findings::History;
 use super::kube::{KubeClient, Pod, PodIndex};
 use super::profiles::HeapDeltas;
 use super::select::Selection;
@@ -224,10 +224,10 @@ impl Discovery {
                     since_ns: crate::session::unix_ns(),
                     history: Default::default(),
                     alloc_slice: Default::default(),
-                    madv_free: releases_with_madv_free(
-                        &std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default(),
-                        &bin.build_info().settings,
-                    ),
+                    madv_free: crate::tracee::memory::release_advice(
+                        bin.build_info().setting("DefaultGODEBUG"),
+                        crate::tracee::start_env(pid, "GODEBUG").as_deref(),
+                    ) == "MADV_FREE",
                 })))
             }
             Err(e) => {

@@ -147,34 +147,12 @@ impl History {
     }
 }
 
-/// Whether a runtime releases memory with MADV_FREE: `madvdontneed=0` in
-/// the GODEBUG of its environment (which wins) or of its build
-/// (`DefaultGODEBUG`, from `//go:debug` lines and the go.mod's go version).
-pub fn releases_with_madv_free(environ: &[u8], build_settings: &[(String, String)]) -> bool {
-    let setting = |godebug: &str| {
-        godebug
-            .split(',')
-            .filter_map(|kv| kv.trim().strip_prefix("madvdontneed="))
-            .next_back()
-            .map(|v| v == "0")
-    };
-    let from_env = environ
-        .split(|&b| b == 0)
-        .filter_map(|e| std::str::from_utf8(e).ok())
-        .find_map(|e| e.strip_prefix("GODEBUG="))
-        .and_then(setting);
-    let from_build = build_settings
-        .iter()
-        .find(|(k, _)| k == "DefaultGODEBUG")
-        .and_then(|(_, v)| setting(v));
-    from_env.or(from_build).unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fleet::sites::SiteRow;
     use crate::tracee::allocstats::AllocCounters;
+    use crate::tracee::memory::release_advice;
 
     fn row(site: &str, objects: u64, bytes: u64) -> SiteRow {
         SiteRow {
@@ -216,19 +194,15 @@ mod tests {
 
     #[test]
     fn madv_free_needs_the_setting_and_lazyfree() {
-        let env = b"PATH=/bin\0GODEBUG=http2debug=1,madvdontneed=0\0";
-        assert!(releases_with_madv_free(env, &[]));
-        assert!(!releases_with_madv_free(b"GODEBUG=madvdontneed=1\0", &[]));
-        let build = vec![(
-            "DefaultGODEBUG".to_string(),
-            "madvdontneed=0,panicnil=1".to_string(),
-        )];
-        assert!(releases_with_madv_free(b"", &build));
+        // The setting: the agent's `Watched::madv_free` is this.
+        let free =
+            |build: Option<&str>, env: Option<&str>| release_advice(build, env) == "MADV_FREE";
+        assert!(free(None, Some("http2debug=1,madvdontneed=0")));
+        assert!(!free(None, Some("madvdontneed=1")));
+        let build = Some("madvdontneed=0,panicnil=1");
+        assert!(free(build, None));
         // The environment wins over the build.
-        assert!(!releases_with_madv_free(
-            b"GODEBUG=madvdontneed=1\0",
-            &build
-        ));
+        assert!(!free(build, Some("madvdontneed=1")));
         let v = Vitals {
             rss_bytes: Some(200 << 20),
             lazy_free_bytes: Some(120 << 20),

@@ -41,7 +41,6 @@ impl BuildInfo {
     }
 
     /// Value of a "build" setting, e.g. `setting("CGO_ENABLED") == Some("1")`.
-    #[allow(dead_code)] // public API, not used by every caller
     pub fn setting(&self, key: &str) -> Option<&str> {
         self.settings
             .iter()
