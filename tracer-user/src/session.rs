@@ -90,8 +90,8 @@ pub struct Session {
     pub latency: LatencyCalibration,
     /// The target's CPU time when last read.
     last_cpu_ns: Option<u64>,
-    /// Default mode: heap bytes the runtime released to the OS (increases
-    /// of its `HeapReleased`, polled with the allocation counters).
+    /// Default mode: heap bytes the runtime released to the OS (decreases
+    /// of its committed heap, polled with the allocation counters).
     released: memory::ReleaseCounter,
     /// The advice the runtime releases memory with (its GODEBUG).
     release_advice: &'static str,
@@ -568,7 +568,7 @@ impl Session {
         if self.sampling.is_some() {
             let runtime = self.runtime_counters();
             if let Some(c) = &runtime {
-                self.released.observe(c.released_bytes);
+                self.released.observe(c.committed_bytes);
             }
             if let Some(s) = self.sampling.as_mut() {
                 s.poll(runtime, cpu_ns, self.cost_per_hit_ns);

@@ -64,6 +64,9 @@ pub struct AllocCounters {
     pub large_free_bytes: u64,
     /// Heap bytes returned to the OS (`released`: `MemStats.HeapReleased`).
     pub released_bytes: u64,
+    /// Heap memory committed (`committed`): lowered only by the scavenger
+    /// returning pages to the OS, raised when it reuses them.
+    pub committed_bytes: u64,
 }
 
 impl AllocCounters {
@@ -316,6 +319,7 @@ fn counters(raw: &Raw, layout: &AllocStatsLayout) -> AllocCounters {
         large_free_objects: raw.sum(n, h.large_free_count),
         large_free_bytes: raw.sum(n, h.large_free),
         released_bytes: raw.sum(n, h.released),
+        committed_bytes: raw.sum(n, h.committed),
     }
 }
 
@@ -490,6 +494,7 @@ mod tests {
     fn formulas_mirror_readmemstats() {
         let mut c = AllocCounters {
             released_bytes: 0,
+            committed_bytes: 0,
             small_by_class: vec![0; 68],
             tiny: 10,
             large_objects: 2,

@@ -185,6 +185,7 @@ pub const ALLOC_STATS_121: AllocStatsLayout = AllocStatsLayout {
         generations: 3,
         gen: 3528,
         delta_size: 1176,
+        committed: 0,
         released: 8,
         tiny_alloc_count: 48,
         large_alloc: 56,

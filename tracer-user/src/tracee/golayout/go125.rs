@@ -46,6 +46,7 @@ pub const ALLOC_STATS_125: AllocStatsLayout = AllocStatsLayout {
     heap_stats: HeapStatsLayout {
         gen: 3504,
         delta_size: 1168,
+        committed: 0,
         released: 8,
         tiny_alloc_count: 40,
         large_alloc: 48,

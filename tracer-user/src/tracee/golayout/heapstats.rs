@@ -112,7 +112,11 @@ pub struct HeapStatsLayout {
     /// `unsafe.Sizeof(heapStatsDelta{})` (the stride of `stats`).
     pub delta_size: u64,
     /// Offsets in `heapStatsDelta`:
-    /// `released int64`: heap bytes returned to the OS (`HeapReleased`).
+    /// `committed int64`: heap memory committed (in use by the OS's
+    /// count); only the scavenger lowers it.
+    pub committed: u64,
+    /// `released int64`: heap bytes returned to the OS (`HeapReleased`);
+    /// also raised when the heap grows into fresh address space.
     pub released: u64,
     /// `tinyAllocCount`: tiny objects (each counted, though they share blocks).
     pub tiny_alloc_count: u64,

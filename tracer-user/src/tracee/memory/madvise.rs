@@ -38,23 +38,26 @@ pub fn release_advice(default_godebug: Option<&str>, environ: Option<&str>) -> &
     }
 }
 
-/// Heap bytes the runtime returned to the OS, from its own `HeapReleased`
-/// read now and then: each increase counts. What is released and reused
-/// between two readings is not seen, so under churn this is a lower bound
-/// (the default mode polls every 25 ms).
+/// Heap bytes the runtime returned to the OS, from its own heap statistics
+/// read now and then: each decrease of `committed` counts. Only the
+/// scavenger lowers it (by what it madvises) and reusing scavenged pages
+/// raises it again. `HeapReleased` is not the measure: it also rises when
+/// the heap grows into fresh address space that was never in use. What is
+/// released and reused between two readings is not seen, so under churn
+/// this is a lower bound (the default mode reads every 25 ms).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ReleaseCounter {
     last: Option<u64>,
-    /// Increases so far.
+    /// Decreases so far.
     pub total: u64,
 }
 
 impl ReleaseCounter {
-    pub fn observe(&mut self, released: u64) {
+    pub fn observe(&mut self, committed: u64) {
         if let Some(last) = self.last {
-            self.total += released.saturating_sub(last);
+            self.total += last.saturating_sub(committed);
         }
-        self.last = Some(released);
+        self.last = Some(committed);
     }
 }
 
@@ -118,9 +121,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn releases_count_increases_only() {
+    fn releases_count_decreases_of_committed_only() {
         let mut r = ReleaseCounter::default();
-        for v in [100, 150, 120, 400, 400] {
+        for v in [400, 350, 380, 100, 100] {
             r.observe(v);
         }
         assert_eq!(

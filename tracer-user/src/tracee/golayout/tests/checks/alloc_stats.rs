@@ -145,6 +145,7 @@ pub fn check(c: &mut Checker<'_>, l: &Layout, src: &Path) {
     c.member_size("alloc_stats.heap_stats.gen", CONS, "gen", 4);
     c.size("alloc_stats.heap_stats.delta_size", DELTA, h.delta_size);
     let counters = [
+        ("committed", "committed", h.committed, 8),
         ("released", "released", h.released, 8),
         ("tiny_alloc_count", "tinyAllocCount", h.tiny_alloc_count, 8),
         ("large_alloc", "largeAlloc", h.large_alloc, 8),
