@@ -196,3 +196,43 @@ fn latencies_below_the_resolution_are_not_numbers() {
         resolution(&go);
     }
 }
+
+/// A program whose goroutines wake every millisecond and work ~40 µs (on
+/// threads it starts after the attach): the CPU the samples stand for
+/// within ±20 % of its own CPU time. Timer sampling reads such programs
+/// somewhat low (0.89-0.94 of their own CPU here): time spent with
+/// interrupts off around each switch is sampled as what runs next.
+fn ticking(go: &Path) {
+    let bin = build_go(go, "cpuphases", &[]);
+    let mut prog = GoProgram::start(&bin);
+    let tracer = Tracer::attach(prog.pid, &["--mode", "sampled", "--format", "json"]);
+    let truth = prog.command("tick 8");
+    let reports = tracer.stop();
+    prog.finish();
+    let cpu = &reports.last().unwrap()["cpu"];
+    let sampled = cpu["cpu_ns"].as_f64().unwrap();
+    let own = truth["process_cpu_ns"].as_f64().unwrap();
+    eprintln!(
+        "{}: ticking: {:.2} s sampled ({} samples), {:.2} s by its own clock over {:.1} s",
+        go.display(),
+        sampled / 1e9,
+        cpu["samples"],
+        own / 1e9,
+        truth["wall_ns"].as_f64().unwrap() / 1e9
+    );
+    // ~2 s of CPU: ~200 samples, a 95 % interval of ±14 %; the window is
+    // a little longer than the run.
+    assert!(
+        sampled >= own * 0.8 && sampled <= own * 1.2,
+        "{}: {sampled} ns sampled, the program used {own} ns",
+        go.display()
+    );
+}
+
+#[test]
+#[ignore = "needs root (uprobes, perf events) and Go toolchains"]
+fn a_program_waking_briefly_and_often_is_sampled() {
+    for go in go_bins() {
+        ticking(&go);
+    }
+}

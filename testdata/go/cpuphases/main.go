@@ -6,7 +6,10 @@
 // rounds of the four phases for about SECS seconds on one locked thread
 // and prints one JSON line: each phase's thread CPU time, the process's CPU
 // time over the run, the loads and their CPU per load, and each clear's
-// duration. Exits on EOF.
+// duration. "tick SECS" instead runs 8 goroutines for about SECS seconds,
+// each waking every millisecond (a sleep, as tickers and poll loops do) to
+// work ~40 µs, and prints the process's CPU time over it: many short runs,
+// which timer sampling reads low. Exits on EOF.
 package main
 
 import (
@@ -29,6 +32,9 @@ const (
 	cloneN = 200_000
 	// Each phase of a round lasts about this long.
 	phaseDur = 40 * time.Millisecond
+	// "tick": goroutines waking every millisecond, and their work then.
+	tickers  = 8
+	tickWork = 40 * time.Microsecond
 	// Clones kept alive (so the tracer can read them).
 	keepClones = 8
 )
@@ -165,6 +171,35 @@ func run(secs float64) result {
 	return r
 }
 
+// tick is the "tick SECS" command: tickers goroutines, each waking every
+// millisecond to work for tickWork.
+func tick(secs float64) map[string]int64 {
+	c0, t0 := processCPU(), time.Now()
+	done := make(chan uint64)
+	for g := 0; g < tickers; g++ {
+		go func() {
+			x := uint64(g)
+			for time.Since(t0).Seconds() < secs {
+				time.Sleep(time.Millisecond)
+				w := time.Now()
+				for time.Since(w) < tickWork {
+					for i := 0; i < 64; i++ {
+						x = x*6364136223846793005 + 1442695040888963407
+					}
+				}
+			}
+			done <- x
+		}()
+	}
+	for g := 0; g < tickers; g++ {
+		sink += int64(<-done & 1)
+	}
+	return map[string]int64{
+		"process_cpu_ns": int64(processCPU() - c0),
+		"wall_ns":        int64(time.Since(t0)),
+	}
+}
+
 func main() {
 	runtime.LockOSThread()
 	big = make(map[int64]int64, bigN)
@@ -181,7 +216,7 @@ func main() {
 	out := json.NewEncoder(os.Stdout)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
-		if len(f) != 2 || f[0] != "run" {
+		if len(f) != 2 || (f[0] != "run" && f[0] != "tick") {
 			fmt.Fprintf(os.Stderr, "unknown command %q\n", in.Text())
 			os.Exit(2)
 		}
@@ -190,6 +225,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(2)
 		}
-		_ = out.Encode(run(secs))
+		if f[0] == "tick" {
+			_ = out.Encode(tick(secs))
+		} else {
+			_ = out.Encode(run(secs))
+		}
 	}
 }

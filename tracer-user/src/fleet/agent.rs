@@ -253,19 +253,31 @@ fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
         match slices::slice_one(w.target.pid, cfg, stop, &mut calibration) {
             Ok(mut r) => {
                 slices_done += 1;
-                if let (Some(data), true) = (r.pprof.take(), state.pusher.enabled()) {
-                    let p = profiles::Profile {
-                        kind: "alloc",
-                        from_ns: r.ended_ns.saturating_sub((r.seconds * 1e9) as u64),
-                        until_ns: r.ended_ns,
-                        data,
-                        sample_types: profiles::ALLOC_TYPES,
-                    };
+                let from_ns = r.ended_ns.saturating_sub((r.seconds * 1e9) as u64);
+                let slice_profile = |kind, data, sample_types| profiles::Profile {
+                    kind,
+                    from_ns,
+                    until_ns: r.ended_ns,
+                    data,
+                    sample_types,
+                };
+                let pushed: Vec<profiles::Profile> = [
+                    r.pprof
+                        .take()
+                        .map(|d| slice_profile("alloc", d, profiles::ALLOC_TYPES)),
+                    r.cpu_pprof
+                        .take()
+                        .map(|d| slice_profile("cpu", d, profiles::CPU_TYPES)),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                if state.pusher.enabled() && !pushed.is_empty() {
                     let pod = lock(&state.discovery).pod_of(&w.placement);
                     let labels = labels(&w, pod.as_ref());
                     state
                         .pusher
-                        .send(&labels, &w.target.exe, w.target.pid, &[p]);
+                        .send(&labels, &w.target.exe, w.target.pid, &pushed);
                 }
                 *lock(&w.alloc_slice) = Some(r);
             }

@@ -20,7 +20,7 @@ use crate::tracee::goroutines::GInfo;
 /// One profile of one process.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    /// `heap`, `goroutine` or `alloc` (an allocation slice).
+    /// `heap`, `goroutine`, or from an allocation slice `alloc` and `cpu`.
     pub kind: &'static str,
     /// What it covers (ns since the epoch).
     pub from_ns: u64,
@@ -39,6 +39,8 @@ pub const HEAP_TYPES: &[(&str, &str)] = &[
 ];
 /// An allocation slice's profile (`tracer attach --pprof`'s).
 pub const ALLOC_TYPES: &[(&str, &str)] = &[("alloc_objects", "count"), ("alloc_space", "bytes")];
+/// A slice's CPU profile (`tracer attach --pprof`'s CPU columns, alone).
+pub const CPU_TYPES: &[(&str, &str)] = &[("samples", "count"), ("cpu", "nanoseconds")];
 pub const GOROUTINE_TYPES: &[(&str, &str)] = &[("goroutine", "count")];
 
 /// Allocation counts at the previous heap profile, per (stack, size).
@@ -88,6 +90,7 @@ pub fn build(
             "tracer agent: {exe}, read from the runtime without a probe"
         )],
         default_sample_type: default,
+        drop_runtime: true,
     };
     if let Ok(data) = p.finish(meta(0, ("goroutine", "count"), 1, "goroutine")) {
         out.push(Profile {

@@ -182,25 +182,30 @@ fn pyroscope_labels(labels: &Labels, kind: &str) -> String {
         .join(",")
 }
 
-/// Pyroscope's `sample_type_config`: allocations are deltas already, in-use
-/// figures and goroutine counts are averaged when merged.
+/// Pyroscope's `sample_type_config`: allocations and CPU are deltas
+/// already (summed), in-use figures and goroutine counts are averaged when
+/// merged.
 fn sample_type_config(p: &Profile) -> String {
     let mut m = serde_json::Map::new();
     for (ty, unit) in p.sample_types {
-        let units = match *unit {
-            "bytes" => "bytes",
+        let units = match (*ty, *unit) {
+            (_, "bytes") => "bytes",
+            (_, "nanoseconds") => "nanoseconds",
+            ("samples", _) => "samples",
             _ if ty.starts_with("goroutine") => "goroutines",
             _ => "objects",
         };
-        let agg = if ty.starts_with("alloc") {
+        let agg = if ty.starts_with("alloc") || *ty == "samples" || *ty == "cpu" {
             "sum"
         } else {
             "average"
         };
-        m.insert(
-            ty.to_string(),
-            serde_json::json!({"units": units, "aggregation": agg, "cumulative": false}),
-        );
+        let mut config =
+            serde_json::json!({"units": units, "aggregation": agg, "cumulative": false});
+        if *ty == "samples" {
+            config["sampled"] = true.into();
+        }
+        m.insert(ty.to_string(), config);
     }
     serde_json::Value::Object(m).to_string()
 }
@@ -270,6 +275,16 @@ mod tests {
         let c: serde_json::Value = serde_json::from_str(&sample_type_config(&p)).unwrap();
         assert_eq!(c["alloc_space"]["units"], "bytes");
         assert_eq!(c["inuse_objects"]["aggregation"], "average");
+        let cpu = Profile {
+            kind: "cpu",
+            sample_types: super::super::profiles::CPU_TYPES,
+            ..p
+        };
+        let c: serde_json::Value = serde_json::from_str(&sample_type_config(&cpu)).unwrap();
+        assert_eq!(c["samples"]["units"], "samples");
+        assert_eq!(c["samples"]["sampled"], true);
+        assert_eq!(c["cpu"]["units"], "nanoseconds");
+        assert_eq!(c["cpu"]["aggregation"], "sum");
         assert_eq!(urlencode("a{b=c}"), "a%7Bb%3Dc%7D");
     }
 

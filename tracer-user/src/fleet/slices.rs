@@ -9,7 +9,9 @@
 //! A slice ends with the session's report: per site objects and bytes per
 //! second over the slice (the runtime's exact totals split by the windows'
 //! samples), what no window could attribute, and the tracer's own estimate
-//! of the slowdown it caused; and an allocation profile (pprof) of it.
+//! of the slowdown it caused; an allocation profile (pprof) of it, and a
+//! CPU profile of the process over the slice from on-CPU sampling (a timer
+//! interrupt per sample on the process's CPUs, no probe; `--cpu-hz`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -34,6 +36,8 @@ pub struct SliceConfig {
     pub max_overhead_pct: f64,
     /// Sites kept (then `other`).
     pub top: usize,
+    /// On-CPU samples a second per CPU during a slice (0: none).
+    pub cpu_hz: u64,
 }
 
 /// One site's allocation rate over a slice.
@@ -56,6 +60,8 @@ pub struct SliceResult {
     pub est_slowdown_pct: f64,
     /// Allocation profile of the slice (gzipped pprof).
     pub pprof: Option<Vec<u8>>,
+    /// CPU profile of the slice (gzipped pprof), with on-CPU sampling.
+    pub cpu_pprof: Option<Vec<u8>>,
 }
 
 /// Why a slice could not run: `fatal` ones (no privileges, a kernel
@@ -81,7 +87,7 @@ pub fn slice_one(
         maps: false,
         time: Vec::new(),
         top: cfg.top,
-        cpu_hz: 0,
+        cpu_hz: cfg.cpu_hz,
     };
     let fail = |e: anyhow::Error| {
         let fatal = matches!(
@@ -165,6 +171,7 @@ pub fn result(report: &Report) -> SliceResult {
         seconds: secs,
         sites,
         est_slowdown_pct: report.overhead.est_target_slowdown_pct,
-        pprof: crate::report::pprof::pprof_gz(report).ok(),
+        pprof: crate::report::pprof::alloc_pprof_gz(report).ok(),
+        cpu_pprof: crate::report::pprof::cpu_pprof_gz(report).and_then(Result::ok),
     }
 }

@@ -10,8 +10,49 @@ use prost::Message as _;
 use super::Report;
 use crate::tracee::gobin::Frame;
 
+/// Every figure of the report: allocations, then in-use and on-CPU
+/// samples when it has them (`tracer attach --pprof`).
 pub fn pprof_gz(report: &Report) -> anyhow::Result<Vec<u8>> {
-    build(report).gz()
+    build(report, Parts::ALL).gz()
+}
+
+/// The allocations alone (`alloc_objects`, `alloc_space`).
+pub fn alloc_pprof_gz(report: &Report) -> anyhow::Result<Vec<u8>> {
+    build(report, Parts::ALLOC).gz()
+}
+
+/// The on-CPU samples alone, shaped as Go's CPU profile (`samples`, `cpu`
+/// nanoseconds, period in cpu nanoseconds, runtime frames kept); `None`
+/// when the report has no on-CPU sampling.
+pub fn cpu_pprof_gz(report: &Report) -> Option<anyhow::Result<Vec<u8>>> {
+    report.cpu.as_ref()?;
+    Some(build(report, Parts::CPU).gz())
+}
+
+/// Which of a report's figures a profile carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parts {
+    alloc: bool,
+    inuse: bool,
+    cpu: bool,
+}
+
+impl Parts {
+    const ALL: Parts = Parts {
+        alloc: true,
+        inuse: true,
+        cpu: true,
+    };
+    const ALLOC: Parts = Parts {
+        alloc: true,
+        inuse: false,
+        cpu: false,
+    };
+    const CPU: Parts = Parts {
+        alloc: false,
+        inuse: false,
+        cpu: true,
+    };
 }
 
 /// The one mapping: the target's executable.
@@ -41,6 +82,9 @@ pub struct PprofMeta<'a> {
     pub period: u64,
     pub comments: Vec<String>,
     pub default_sample_type: &'a str,
+    /// Hide the runtime's frames below the program's (heap and goroutine
+    /// profiles, as Go's own); a CPU profile keeps them.
+    pub drop_runtime: bool,
 }
 
 impl Pprof {
@@ -82,8 +126,14 @@ impl Pprof {
         // these frames below the first non-runtime one when it loads the
         // file, so flat values land on the allocating function; these are
         // the expressions pprof itself applies to Go heap profiles.
-        let drop_frames = b.string(r"runtime\..*");
-        let keep_frames = b.string(r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*");
+        let (drop_frames, keep_frames) = if meta.drop_runtime {
+            (
+                b.string(r"runtime\..*"),
+                b.string(r"runtime\.panic|runtime\.reflectcall|runtime\.call[0-9]*"),
+            )
+        } else {
+            (0, 0)
+        };
         // The executable, so pprof's header names it; addresses are unknown
         // (stacks are kept symbolized) and every location is fully resolved.
         let mapping = vec![proto::Mapping {
@@ -120,6 +170,7 @@ impl Pprof {
 struct Built<'r> {
     pprof: Pprof,
     report: &'r Report,
+    parts: Parts,
 }
 
 impl Built<'_> {
@@ -136,28 +187,45 @@ impl Built<'_> {
                 report.window.mode, report.window.sample_rate, report.window.alloc_probes
             ),
         ];
-        // One recorded allocation stands for `sample_rate` allocations (1 in
-        // exact mode), which is what period means for an event count.
-        self.pprof.finish(PprofMeta {
+        let meta = PprofMeta {
             exe: &t.exe,
             time_nanos: report.window.start_unix_ns,
             duration_nanos: report.window.duration_ns,
+            // One recorded allocation stands for `sample_rate` allocations
+            // (1 in exact mode), which is what period means for an event
+            // count.
             period_type: ("allocations", "count"),
             period: report.window.sample_rate,
             comments,
             default_sample_type: "alloc_space",
-        })
+            drop_runtime: true,
+        };
+        match (self.parts.alloc, &report.cpu) {
+            // A CPU profile as Go writes one: one sample per period.
+            (false, Some(cpu)) => self.pprof.finish(PprofMeta {
+                period_type: ("cpu", "nanoseconds"),
+                period: cpu.period_ns,
+                default_sample_type: "cpu",
+                drop_runtime: false,
+                ..meta
+            }),
+            _ => self.pprof.finish(meta),
+        }
     }
 }
 
-fn build(report: &Report) -> Built<'_> {
+fn build(report: &Report, parts: Parts) -> Built<'_> {
     // With in-use figures, Go's heap profile types follow
     // (`-sample_index=inuse_space`), then with on-CPU samples the CPU
     // profile's (`-sample_index=cpu`). Each sample carries one kind of
     // value, zero in the other columns.
-    let with_inuse = report.inuse.source.is_some();
-    let with_cpu = report.cpu.is_some();
-    let mut types = vec![("alloc_objects", "count"), ("alloc_space", "bytes")];
+    let with_inuse = parts.inuse && report.inuse.source.is_some();
+    let with_cpu = parts.cpu && report.cpu.is_some();
+    let mut types = Vec::new();
+    if parts.alloc {
+        types.push(("alloc_objects", "count"));
+        types.push(("alloc_space", "bytes"));
+    }
     let inuse_at = types.len();
     if with_inuse {
         types.push(("inuse_objects", "count"));
@@ -176,7 +244,8 @@ fn build(report: &Report) -> Built<'_> {
         v[at + 1] = int(pair[1]);
         v
     };
-    for stack in &report.alloc_stacks {
+    let allocs = report.alloc_stacks.iter().filter(|_| parts.alloc);
+    for stack in allocs {
         if stack.objects == 0 && stack.bytes == 0 {
             continue;
         }
@@ -192,7 +261,11 @@ fn build(report: &Report) -> Built<'_> {
             p.add(&stack.frames, row(cpu_at, [stack.samples, stack.ns]));
         }
     }
-    Built { pprof: p, report }
+    Built {
+        pprof: p,
+        report,
+        parts,
+    }
 }
 
 /// Interns strings, functions and locations; ids are 1-based as pprof
@@ -448,20 +521,21 @@ mod tests {
             .collect()
     }
 
+    /// A profile's sample types, as "type/unit".
+    fn types(p: &proto::Profile) -> Vec<String> {
+        let s = |i: i64| p.string_table[i as usize].as_str();
+        p.sample_type
+            .iter()
+            .map(|t| format!("{}/{}", s(t.r#type), s(t.unit)))
+            .collect()
+    }
+
     #[test]
     fn profile_structure() {
         let p = decode(&pprof_gz(&report()).expect("encode"));
         let s = |i: i64| p.string_table[i as usize].as_str();
         assert_eq!(p.string_table[0], "");
-        let types: Vec<(&str, &str)> = p
-            .sample_type
-            .iter()
-            .map(|t| (s(t.r#type), s(t.unit)))
-            .collect();
-        assert_eq!(
-            types,
-            [("alloc_objects", "count"), ("alloc_space", "bytes")]
-        );
+        assert_eq!(types(&p), ["alloc_objects/count", "alloc_space/bytes"]);
         assert_eq!(s(p.default_sample_type), "alloc_space");
         assert_eq!(s(p.drop_frames), r"runtime\..*");
         assert_eq!(p.time_nanos, 1_700_000_000_000_000_000);
@@ -508,6 +582,49 @@ mod tests {
         for (i, l) in p.location.iter().enumerate() {
             assert_eq!(l.id, i as u64 + 1);
         }
+    }
+
+    #[test]
+    fn alloc_and_cpu_profiles_apart() {
+        let mut r = report();
+        assert!(cpu_pprof_gz(&r).is_none(), "no sampling, no CPU profile");
+        r.cpu = Some(crate::report::CpuReport {
+            frequency_hz: 100,
+            period_ns: 10_000_000,
+            samples: 7,
+            kernel_samples: 0,
+            stack_drops: 0,
+            cpu_ns: 70_000_000,
+            by_kind: BTreeMap::new(),
+            functions: Vec::new(),
+            sites: Vec::new(),
+        });
+        r.cpu_stacks = vec![crate::report::CpuStack {
+            frames: r.alloc_stacks[0].frames.clone(),
+            samples: 7,
+            ns: 70_000_000,
+        }];
+        let p = decode(&cpu_pprof_gz(&r).unwrap().expect("encode"));
+        let s = |i: i64| p.string_table[i as usize].clone();
+        assert_eq!(types(&p), ["samples/count", "cpu/nanoseconds"]);
+        let period = p.period_type.as_ref().unwrap();
+        assert_eq!(
+            (s(period.r#type), s(period.unit)),
+            ("cpu".into(), "nanoseconds".into())
+        );
+        assert_eq!(p.period, 10_000_000);
+        assert_eq!(s(p.default_sample_type), "cpu");
+        // Runtime frames are CPU a program spends: kept.
+        assert_eq!(p.drop_frames, 0);
+        let values: Vec<Vec<i64>> = p.sample.iter().map(|x| x.value.clone()).collect();
+        assert_eq!(values, [vec![7, 70_000_000]]);
+        // The allocation profile has no CPU columns, the whole one has both.
+        let a = decode(&alloc_pprof_gz(&r).expect("encode"));
+        assert_eq!(types(&a), ["alloc_objects/count", "alloc_space/bytes"]);
+        assert_eq!(a.sample.len(), 5);
+        let all = decode(&pprof_gz(&r).expect("encode"));
+        assert_eq!(all.sample_type.len(), 4);
+        assert_eq!(all.sample.len(), 6);
     }
 
     #[test]

@@ -60,6 +60,11 @@ pub struct AgentArgs {
     /// The default mode's budget during a process's slice, % of its CPU.
     #[arg(long, default_value_t = 3.0)]
     pub max_overhead: f64,
+    /// On-CPU samples a second on each of a process's CPUs during its
+    /// slice (a timer interrupt each, no probe), for the slice's CPU
+    /// profile; 0: none.
+    #[arg(long, default_value_t = tracer::probes::oncpu::DEFAULT_CPU_HZ, value_name = "HZ")]
+    pub cpu_hz: u64,
     /// How often profiles are taken.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub profile_period: Duration,
@@ -90,6 +95,9 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
     if !(args.max_overhead > 0.0 && args.max_overhead <= 100.0) {
         return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
     }
+    if args.cpu_hz > 10_000 {
+        return Err(UserError::Usage("--cpu-hz must be in 0..=10000".into()).into());
+    }
     if !args.slice.is_zero() && args.slice < Duration::from_secs(2) {
         return Err(UserError::Usage("--slice must be 0 or at least 2s".into()).into());
     }
@@ -102,6 +110,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
             every: args.slice_every,
             max_overhead_pct: args.max_overhead,
             top: args.top,
+            cpu_hz: args.cpu_hz,
         },
         top: args.top,
         outputs: Outputs {
