@@ -812,6 +812,11 @@ impl Session {
         };
         let mut stack_of = |id: u32| sampler.stack(id);
         let window = cpu::delta(&to.cpu, &from.cpu);
+        self.symbolizer
+            .set_regions(crate::tracee::symbolize::regions(
+                self.target.pid,
+                &self.target.exe_path,
+            ));
         let params = cpu::Params {
             hz: sampler.hz,
             period_ns: sampler.period_ns,

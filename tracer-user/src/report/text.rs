@@ -14,6 +14,18 @@ impl<W: Write> TextSink<W> {
     }
 }
 
+/// What a hit cost: the probe time charged per hit (trap, BPF run time
+/// and, sampled, the windows' switches and what they measured on the
+/// target), beside the trap alone as calibrated at attach.
+fn per_hit(o: &crate::report::Overhead) -> String {
+    let trap = o.cost_per_hit_ns / 1000.0;
+    if o.probe_hits == 0 {
+        return format!("trap {trap:.1} µs calibrated");
+    }
+    let charged = o.probe_ns as f64 / o.probe_hits as f64 / 1000.0;
+    format!("{charged:.1} µs a hit charged, the trap alone {trap:.1} µs")
+}
+
 pub fn human_bytes(b: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b;
@@ -59,10 +71,10 @@ pub fn render(r: &Report, top: usize) -> String {
     let o = &r.overhead;
     let _ = writeln!(
         s,
-        "probe hits {} ({:.0}/s, {:.1} µs each) — est. target slowdown {:.1}% — lost events {}{}",
+        "probe hits {} ({:.0}/s, {}) — est. target slowdown {:.1}% — lost events {}{}",
         o.probe_hits,
         o.probe_hits as f64 / secs.max(1e-9),
-        o.cost_per_hit_ns / 1000.0,
+        per_hit(o),
         o.est_target_slowdown_pct,
         o.lost_events,
         if o.stack_drops > 0 {
@@ -552,5 +564,26 @@ mod tests {
         assert_eq!(short_path("d.go"), "d.go");
         assert_eq!(human_bytes(512.0), "512 B");
         assert_eq!(human_bytes(1536.0), "1.5 KiB");
+    }
+
+    #[test]
+    fn a_hit_costs_what_was_charged() {
+        let mut o = crate::report::Overhead {
+            probe_hits: 0,
+            lost_events: 0,
+            stack_drops: 0,
+            stacks_truncated: 0,
+            cost_per_hit_ns: 8_700.0,
+            bpf_ns_per_hit: Some(3_000.0),
+            est_target_slowdown_pct: 0.0,
+            probe_ns: 0,
+            target_cpu_ns: 20_000_000_000,
+            tracer_max_rss_bytes: 0,
+        };
+        assert_eq!(per_hit(&o), "trap 8.7 µs calibrated");
+        // 16,218 hits charged 420 ms: 25.9 µs each, not the trap's 8.7.
+        o.probe_hits = 16_218;
+        o.probe_ns = 420_000_000;
+        assert_eq!(per_hit(&o), "25.9 µs a hit charged, the trap alone 8.7 µs");
     }
 }

@@ -38,6 +38,52 @@ pub struct Symbolizer {
     bias: u64,
     user_modules: Vec<String>,
     cache: HashMap<u64, Vec<Frame>>,
+    /// Named mappings outside the executable ([`regions`]).
+    regions: Vec<Region>,
+}
+
+/// A mapping of the target outside its executable that code runs in: the
+/// vDSO (`time.Now` runs there), a shared library (cgo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    pub start: u64,
+    pub end: u64,
+    /// `vdso`, or the library's file name.
+    pub name: String,
+}
+
+/// The target's executable mappings other than `exe` (its own file), from
+/// `/proc/PID/maps`: empty when it cannot be read.
+pub fn regions(pid: u32, exe: &std::path::Path) -> Vec<Region> {
+    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+        return Vec::new();
+    };
+    parse_regions(&maps, &exe.to_string_lossy())
+}
+
+fn parse_regions(maps: &str, exe: &str) -> Vec<Region> {
+    maps.lines()
+        .filter_map(|line| {
+            let mut f = line.split_whitespace();
+            let (range, perms) = (f.next()?, f.next()?);
+            let path = f.nth(3)?;
+            if !perms.contains('x') || path == exe {
+                return None;
+            }
+            let name = match path {
+                "[vdso]" => "vdso".to_string(),
+                p if p.starts_with('/') => p.rsplit('/').next()?.to_string(),
+                // [uprobes] is named apart, [vsyscall] runs nothing.
+                _ => return None,
+            };
+            let (a, b) = range.split_once('-')?;
+            Some(Region {
+                start: u64::from_str_radix(a, 16).ok()?,
+                end: u64::from_str_radix(b, 16).ok()?,
+                name,
+            })
+        })
+        .collect()
 }
 
 impl Symbolizer {
@@ -55,6 +101,15 @@ impl Symbolizer {
             bias,
             user_modules,
             cache: HashMap::new(),
+            regions: Vec::new(),
+        }
+    }
+
+    /// Names PCs outside the executable by their mapping from now on.
+    pub fn set_regions(&mut self, regions: Vec<Region>) {
+        if regions != self.regions {
+            self.regions = regions;
+            self.cache.retain(|_, f| !f[0].function.starts_with('['));
         }
     }
 
@@ -72,8 +127,9 @@ impl Symbolizer {
         let link_pc = pc.wrapping_sub(self.bias).wrapping_sub(1);
         let mut frames = self.bin.symbolize(link_pc);
         if frames.is_empty() {
+            let region = self.regions.iter().find(|r| (r.start..r.end).contains(&pc));
             frames.push(Frame {
-                function: format!("[{pc:#x}]"),
+                function: region.map_or_else(|| format!("[{pc:#x}]"), |r| format!("[{}]", r.name)),
                 file: String::new(),
                 line: 0,
                 inlined: false,
@@ -200,5 +256,37 @@ mod tests {
         assert!(!is_runtime("bytes.growSlice"));
         assert!(is_gc_work("runtime.gcMarkDone"));
         assert!(!is_gc_work("runtime.growslice"));
+    }
+
+    #[test]
+    fn regions_outside_the_executable() {
+        let maps = "\
+00400000-0067d000 r-xp 00000000 08:01 1234 /srv/api
+7f10a0000000-7f10a0021000 rw-p 00000000 00:00 0 
+7f10b0000000-7f10b0180000 r-xp 00028000 08:01 99 /usr/lib/x86_64-linux-gnu/libc.so.6
+7f10b0180000-7f10b01d8000 r--p 00180000 08:01 99 /usr/lib/x86_64-linux-gnu/libc.so.6
+7ffd5b1f0000-7ffd5b1f2000 r-xp 00000000 00:00 0                          [vdso]
+7ffd5b1f3000-7ffd5b1f4000 r-xp 00000000 00:00 0                          [uprobes]
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
+";
+        assert_eq!(
+            parse_regions(maps, "/srv/api"),
+            [
+                Region {
+                    start: 0x7f10b0000000,
+                    end: 0x7f10b0180000,
+                    name: "libc.so.6".into()
+                },
+                Region {
+                    start: 0x7ffd5b1f0000,
+                    end: 0x7ffd5b1f2000,
+                    name: "vdso".into()
+                },
+            ]
+        );
+        // Our own process: its vDSO is found.
+        let me = std::env::current_exe().unwrap();
+        let mine = regions(std::process::id(), &me);
+        assert!(mine.iter().any(|r| r.name == "vdso"), "{mine:?}");
     }
 }
