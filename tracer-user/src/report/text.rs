@@ -298,16 +298,23 @@ fn render_maps(s: &mut String, r: &Report, top: usize) {
     if r.maps.is_empty() && r.map_sites.is_empty() {
         return;
     }
+    // No duration seen: no floor to speak of.
+    let latencies = if t.latency_floor_ns == 0 {
+        "no operation latency measured".to_string()
+    } else {
+        format!(
+            "latencies minus a {} probe floor, measurable from {}",
+            human_ns(t.latency_floor_ns as f64),
+            human_ns(t.latency_resolution_ns as f64)
+        )
+    };
     let _ = writeln!(
         s,
-        "maps: {} seen, {} more summed ({}, {} ops); latencies minus a {} probe floor, \
-         measurable from {}",
+        "maps: {} seen, {} more summed ({}, {} ops); {latencies}",
         t.tracked,
         t.other_maps,
         human_bytes(t.other_bytes as f64),
         t.other_ops,
-        human_ns(t.latency_floor_ns as f64),
-        human_ns(t.latency_resolution_ns as f64)
     );
     render_map_sites(s, r, top);
     if r.maps.is_empty() {
