@@ -332,12 +332,11 @@ impl Prepared {
         }
         let (cpu, cpu_error) = match config.cpu_hz {
             0 => (None, Some("off (--cpu-hz 0)".to_string())),
+            // The caller says so (`cpu_error`): the CLI on stderr, the
+            // agent once, not at every slice.
             hz => match CpuSampler::start(&mut probes, hz, target.pid) {
                 Ok(s) => (Some(s), None),
-                Err(e) => {
-                    eprintln!("tracer: on-CPU sampling unavailable: {e}");
-                    (None, Some(e.to_string()))
-                }
+                Err(e) => (None, Some(e.to_string())),
             },
         };
         let map_funcs = map_points

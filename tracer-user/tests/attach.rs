@@ -280,6 +280,9 @@ fn bad_input_one_line_and_distinct_exit_codes() {
     // Bad duration.
     let out = run_tracer(&["attach", "--pid", "1", "--duration", "soon"]);
     assert_eq!(out.status.code(), Some(2));
+    // A sampling frequency the kernel would refuse.
+    let out = run_tracer(&["attach", "--pid", "1", "--cpu-hz", "20000"]);
+    assert_one_line_error(&out, 2, "--cpu-hz");
     // Not root, against a real Go program.
     let go = go_bins().pop().unwrap();
     let bin = build_go(&go, "allocs", &[]);

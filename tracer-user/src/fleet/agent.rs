@@ -220,6 +220,7 @@ fn page(state: &State) -> String {
 /// Allocation slices, one process at a time, round robin by pid, until
 /// `stop`.
 fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
+    let mut cfg = cfg.clone();
     let mut last_pid = 0;
     let mut last_error = String::new();
     // The machine's probe costs, measured at the first slice and again
@@ -250,9 +251,14 @@ fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
             calibration = None;
         }
         next_start = std::time::Instant::now() + cfg.every;
-        match slices::slice_one(w.target.pid, cfg, stop, &mut calibration) {
+        match slices::slice_one(w.target.pid, &cfg, stop, &mut calibration) {
             Ok(mut r) => {
                 slices_done += 1;
+                if let Some(e) = r.cpu_error.take() {
+                    // The machine's, not the process's: said once.
+                    eprintln!("tracer agent: on-CPU sampling off: {e}");
+                    cfg.cpu_hz = 0;
+                }
                 let from_ns = r.ended_ns.saturating_sub((r.seconds * 1e9) as u64);
                 let slice_profile = |kind, data, sample_types| profiles::Profile {
                     kind,

@@ -62,6 +62,8 @@ pub struct SliceResult {
     pub pprof: Option<Vec<u8>>,
     /// CPU profile of the slice (gzipped pprof), with on-CPU sampling.
     pub cpu_pprof: Option<Vec<u8>>,
+    /// Why on-CPU sampling could not start, when it was asked for.
+    pub cpu_error: Option<String>,
 }
 
 /// Why a slice could not run: `fatal` ones (no privileges, a kernel
@@ -102,6 +104,7 @@ pub fn slice_one(
     let prepared = Session::prepare(&config).map_err(fail)?;
     let mut session = prepared.attach_calibrated(*calibration).map_err(fail)?;
     *calibration = Some(session.calibration());
+    let cpu_error = session.cpu_error.clone().filter(|_| cfg.cpu_hz != 0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -125,7 +128,10 @@ pub fn slice_one(
     let end = session.mark();
     let report = session.report("final", &start, &end, exited);
     session.detach();
-    Ok(result(&report))
+    Ok(SliceResult {
+        cpu_error,
+        ..result(&report)
+    })
 }
 
 /// The rates of a slice's report.
@@ -173,5 +179,6 @@ pub fn result(report: &Report) -> SliceResult {
         est_slowdown_pct: report.overhead.est_target_slowdown_pct,
         pprof: crate::report::pprof::alloc_pprof_gz(report).ok(),
         cpu_pprof: crate::report::pprof::cpu_pprof_gz(report).and_then(Result::ok),
+        cpu_error: None,
     }
 }

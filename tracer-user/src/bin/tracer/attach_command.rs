@@ -97,6 +97,9 @@ pub fn run(args: &AttachArgs) -> anyhow::Result<()> {
     if !(config.max_overhead_pct > 0.0 && config.max_overhead_pct <= 100.0) {
         return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
     }
+    if args.cpu_hz > 10_000 {
+        return Err(UserError::Usage("--cpu-hz must be in 0..=10000".into()).into());
+    }
     let format = format(args);
     if format == Format::Tui && !io::stdout().is_terminal() {
         return Err(UserError::Usage("--format tui needs a terminal on stdout".into()).into());
@@ -104,6 +107,9 @@ pub fn run(args: &AttachArgs) -> anyhow::Result<()> {
     let prepared = Session::prepare(&config)?;
     let mut sink = sinks(args, format)?;
     let mut session = prepared.attach()?;
+    if let (Some(e), true) = (&session.cpu_error, args.cpu_hz != 0) {
+        eprintln!("tracer: on-CPU sampling unavailable: {e}");
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
