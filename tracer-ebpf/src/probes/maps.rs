@@ -107,6 +107,14 @@ pub fn map_op_entry(ctx: ProbeContext) -> u32 {
         // A failed read leaves a non-zero value: never a false "zero store".
         value_bytes: [u64::MAX; 2],
     };
+    let now = unsafe { bpf_ktime_get_ns() };
+    let instant = c & mc::INSTANT != 0;
+    let key = slot(&ctx, op);
+    if let (false, Some(key)) = (instant, &key) {
+        if nested(key, map, op, now) {
+            return 0;
+        }
+    }
     if op != map_op::MAKE && unsafe { MAP_SEEN.get(&map) }.is_none() {
         let _ = MAP_SEEN.insert(&map, &1, 0);
         event.stack_id = capture_stack(&ctx, after_prologue).0;
@@ -121,19 +129,37 @@ pub fn map_op_entry(ctx: ProbeContext) -> u32 {
             }
         }
     }
-    if c & mc::INSTANT != 0 {
+    if instant {
         let _ = emit(event);
         return 0;
     }
-    let Some(key) = slot(&ctx, op) else { return 0 };
+    let Some(key) = key else { return 0 };
     let inflight = MapInflight {
-        start_ns: unsafe { bpf_ktime_get_ns() },
+        start_ns: now,
         event,
     };
     if MAP_INFLIGHT.insert(&key, &inflight, 0).is_err() {
         bump(counter::LOST);
     }
     0
+}
+
+/// Longest a probed map function takes to call another one it forwards
+/// to (two traps and the code between them).
+const NESTED_NS: u64 = 1_000_000;
+
+/// A probed map function called by another on the same goroutine and map
+/// (Go 1.27's `mapaccess1*` forward to `mapaccess2*`): the outer call is
+/// the program's, with its call site and stack; the inner one is not
+/// counted again, and the inner RET closes the outer's record. An older
+/// record (an exit missed) is replaced as before.
+#[inline(always)]
+fn nested(key: &FuncStartKey, map: u64, op: u32, now: u64) -> bool {
+    unsafe { MAP_INFLIGHT.get(key) }.is_some_and(|outer| {
+        outer.event.map == map
+            && outer.event.op == op
+            && now.saturating_sub(outer.start_ns) < NESTED_NS
+    })
 }
 
 #[uprobe(multi)]
