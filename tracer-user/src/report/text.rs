@@ -26,6 +26,21 @@ fn per_hit(o: &crate::report::Overhead) -> String {
     format!("{charged:.1} µs a hit charged, the trap alone {trap:.1} µs")
 }
 
+/// The default mode budgets a nearly idle target as if it kept
+/// [`IDLE_FLOOR`](crate::sampling::IDLE_FLOOR) of a CPU busy, so its
+/// slowdown may read above the budget: said where it does.
+fn near_idle(o: &crate::report::Overhead, secs: f64, sampled: bool) -> String {
+    let cpus = o.target_cpu_ns as f64 / 1e9 / secs.max(1e-9);
+    if !sampled || cpus >= crate::sampling::IDLE_FLOOR {
+        return String::new();
+    }
+    format!(
+        " (near idle, {:.2}% of a CPU: budgeted as {:.0}% of one)",
+        100.0 * cpus,
+        100.0 * crate::sampling::IDLE_FLOOR
+    )
+}
+
 pub fn human_bytes(b: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b;
@@ -71,11 +86,12 @@ pub fn render(r: &Report, top: usize) -> String {
     let o = &r.overhead;
     let _ = writeln!(
         s,
-        "probe hits {} ({:.0}/s, {}) — est. target slowdown {:.1}% — lost events {}{}",
+        "probe hits {} ({:.0}/s, {}) — est. target slowdown {:.1}%{} — lost events {}{}",
         o.probe_hits,
         o.probe_hits as f64 / secs.max(1e-9),
         per_hit(o),
         o.est_target_slowdown_pct,
+        near_idle(o, secs, r.window.sampling.is_some()),
         o.lost_events,
         if o.stack_drops > 0 {
             format!(" — stacks dropped {}", o.stack_drops)
