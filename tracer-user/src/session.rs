@@ -811,15 +811,19 @@ impl Session {
         };
         let mut stack_of = |id: u32| sampler.stack(id);
         let window = cpu::delta(&to.cpu, &from.cpu);
+        // One read names the code outside the executable and finds the
+        // probes' single-step page (empty when it cannot be read).
+        let maps =
+            std::fs::read_to_string(format!("/proc/{}/maps", self.target.pid)).unwrap_or_default();
         self.symbolizer
             .set_regions(crate::tracee::symbolize::regions(
-                self.target.pid,
-                &self.target.exe_path,
+                &maps,
+                &self.target.exe_path.to_string_lossy(),
             ));
         let params = cpu::Params {
             hz: sampler.hz,
             period_ns: sampler.period_ns,
-            probe_page: cpu::probe_page(self.target.pid),
+            probe_page: cpu::probe_page(&maps),
             stack_drops: counters.cpu_stack_drops,
             top: self.top,
         };

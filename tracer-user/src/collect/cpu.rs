@@ -87,9 +87,8 @@ pub enum Work {
 pub const PROBE_STEP: &str = "[uprobe single-step]";
 
 /// The target's `[uprobes]` page (where the kernel single-steps probed
-/// instructions), if it has one yet.
-pub fn probe_page(pid: u32) -> Option<(u64, u64)> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+/// instructions), if it has one yet, from its `/proc/PID/maps`.
+pub fn probe_page(maps: &str) -> Option<(u64, u64)> {
     let line = maps.lines().find(|l| l.ends_with("[uprobes]"))?;
     let (a, b) = line.split_whitespace().next()?.split_once('-')?;
     Some((
@@ -405,6 +404,8 @@ mod tests {
 
     #[test]
     fn no_probe_page_for_a_missing_process() {
-        assert_eq!(probe_page(u32::MAX), None);
+        assert_eq!(probe_page(""), None);
+        let maps = "7ffd5b1f3000-7ffd5b1f4000 r-xp 00000000 00:00 0  [uprobes]\n";
+        assert_eq!(probe_page(maps), Some((0x7ffd5b1f3000, 0x7ffd5b1f4000)));
     }
 }

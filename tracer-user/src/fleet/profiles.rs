@@ -37,10 +37,9 @@ pub const HEAP_TYPES: &[(&str, &str)] = &[
     ("inuse_objects", "count"),
     ("inuse_space", "bytes"),
 ];
-/// An allocation slice's profile (`tracer attach --pprof`'s).
-pub const ALLOC_TYPES: &[(&str, &str)] = &[("alloc_objects", "count"), ("alloc_space", "bytes")];
-/// A slice's CPU profile (`tracer attach --pprof`'s CPU columns, alone).
-pub const CPU_TYPES: &[(&str, &str)] = &[("samples", "count"), ("cpu", "nanoseconds")];
+/// A slice's allocation profile and CPU profile: `tracer attach
+/// --pprof`'s columns of each, alone.
+pub use crate::report::pprof::{ALLOC_TYPES, CPU_TYPES};
 pub const GOROUTINE_TYPES: &[(&str, &str)] = &[("goroutine", "count")];
 
 /// Allocation counts at the previous heap profile, per (stack, size).

@@ -21,13 +21,18 @@ const CPU_PROGRAM: &str = "cpu_sample";
 /// does not run in step with the many 100 Hz timers of a system.
 pub const DEFAULT_CPU_HZ: u64 = 99;
 
+/// The highest sampling frequency taken (`--cpu-hz`).
+pub const MAX_CPU_HZ: u64 = 10_000;
+
 impl Probes {
     /// Starts sampling, `hz` times a second, every online CPU that one of
     /// `pid`'s threads may run on; returns the sampling period (ns of CPU
     /// time a sample stands for).
     pub fn attach_cpu_sampling(&mut self, hz: u64, pid: u32) -> Result<u64, String> {
-        if hz == 0 || hz > 10_000 {
-            return Err(format!("sampling frequency {hz} Hz is outside 1..=10000"));
+        if hz == 0 || hz > MAX_CPU_HZ {
+            return Err(format!(
+                "sampling frequency {hz} Hz is outside 1..={MAX_CPU_HZ}"
+            ));
         }
         let period_ns = 1_000_000_000 / hz;
         let mut cpus = online_cpus()?;

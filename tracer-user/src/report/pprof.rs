@@ -29,6 +29,12 @@ pub fn cpu_pprof_gz(report: &Report) -> Option<anyhow::Result<Vec<u8>>> {
     Some(build(report, Parts::CPU).gz())
 }
 
+/// Sample types (type, unit) of each kind of figure, as Go's own
+/// profiles name them.
+pub const ALLOC_TYPES: &[(&str, &str)] = &[("alloc_objects", "count"), ("alloc_space", "bytes")];
+pub const INUSE_TYPES: &[(&str, &str)] = &[("inuse_objects", "count"), ("inuse_space", "bytes")];
+pub const CPU_TYPES: &[(&str, &str)] = &[("samples", "count"), ("cpu", "nanoseconds")];
+
 /// Which of a report's figures a profile carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Parts {
@@ -223,18 +229,15 @@ fn build(report: &Report, parts: Parts) -> Built<'_> {
     let with_cpu = parts.cpu && report.cpu.is_some();
     let mut types = Vec::new();
     if parts.alloc {
-        types.push(("alloc_objects", "count"));
-        types.push(("alloc_space", "bytes"));
+        types.extend_from_slice(ALLOC_TYPES);
     }
     let inuse_at = types.len();
     if with_inuse {
-        types.push(("inuse_objects", "count"));
-        types.push(("inuse_space", "bytes"));
+        types.extend_from_slice(INUSE_TYPES);
     }
     let cpu_at = types.len();
     if with_cpu {
-        types.push(("samples", "count"));
-        types.push(("cpu", "nanoseconds"));
+        types.extend_from_slice(CPU_TYPES);
     }
     let mut p = Pprof::new(&types);
     let width = p.width();

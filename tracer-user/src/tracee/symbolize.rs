@@ -53,15 +53,8 @@ pub struct Region {
 }
 
 /// The target's executable mappings other than `exe` (its own file), from
-/// `/proc/PID/maps`: empty when it cannot be read.
-pub fn regions(pid: u32, exe: &std::path::Path) -> Vec<Region> {
-    let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-        return Vec::new();
-    };
-    parse_regions(&maps, &exe.to_string_lossy())
-}
-
-fn parse_regions(maps: &str, exe: &str) -> Vec<Region> {
+/// its `/proc/PID/maps`.
+pub fn regions(maps: &str, exe: &str) -> Vec<Region> {
     maps.lines()
         .filter_map(|line| {
             let mut f = line.split_whitespace();
@@ -270,7 +263,7 @@ mod tests {
 ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
 ";
         assert_eq!(
-            parse_regions(maps, "/srv/api"),
+            regions(maps, "/srv/api"),
             [
                 Region {
                     start: 0x7f10b0000000,
@@ -286,7 +279,8 @@ ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsysca
         );
         // Our own process: its vDSO is found.
         let me = std::env::current_exe().unwrap();
-        let mine = regions(std::process::id(), &me);
+        let own_maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let mine = regions(&own_maps, &me.to_string_lossy());
         assert!(mine.iter().any(|r| r.name == "vdso"), "{mine:?}");
     }
 }
