@@ -105,6 +105,8 @@ pub struct Session {
     _lock: TargetLock,
 }
 
+/// The debug toggle's period of on-CPU sampling (see `debug_cpu_toggle`), ms.
+const CPU_TOGGLE_MS: u64 = 600;
 /// How often in-use sampling looks for a GC ending or marking (two 4-byte
 /// reads).
 const LIVENESS_WATCH: Duration = Duration::from_millis(2);
@@ -594,6 +596,30 @@ impl Session {
 
     /// Reads the runtime's counters when due; opens or closes the sampling
     /// windows that are due.
+    /// With `TRACER_DEBUG_CPU_TOGGLE` set, the on-CPU sampling's perf
+    /// events are stopped and restarted every [`CPU_TOGGLE_MS`], each switch
+    /// printed ("<unix ms> cpu on|off"): the bench lays a load generator's
+    /// pace over them to measure what the sampling costs.
+    fn debug_cpu_toggle(&mut self) {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        if !*ON.get_or_init(|| std::env::var_os("TRACER_DEBUG_CPU_TOGGLE").is_some()) {
+            return;
+        }
+        let (Some(probes), Some(_)) = (self.probes.as_mut(), self.cpu.as_ref()) else {
+            return;
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let on = (now / CPU_TOGGLE_MS).is_multiple_of(2);
+        if probes.cpu_sampling() != on {
+            if let Err(e) = probes.set_cpu_sampling(on) {
+                eprintln!("tracer: on-CPU sampling toggle: {e}");
+            }
+            eprintln!("{now} cpu {}", if on { "on" } else { "off" });
+        }
+    }
+
     pub fn sampler_step(&mut self) {
         if self.last_watch.elapsed() >= LIVENESS_WATCH {
             self.last_watch = Instant::now();
@@ -936,6 +962,7 @@ impl Session {
     /// finding and the RSS timeline. The caller has just drained the ring
     /// buffer.
     pub fn sample(&mut self) {
+        self.debug_cpu_toggle();
         if self
             .samples
             .last()

@@ -16,7 +16,7 @@ use std::{
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::{bench_timelocked, build, cmd, demo, prereqs, tracer_run};
+use crate::{bench_timelocked, bench_toggled, build, cmd, demo, prereqs, tracer_run};
 
 const ROUNDS: usize = 3;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
@@ -93,7 +93,9 @@ pub fn run(go: &Path, version: &str, wrk: &Path, bpftool: &Path) -> anyhow::Resu
             pid: service.id(),
         };
         rounds(&tools, version)?;
-        bench_timelocked::run(go, version, &format!("127.0.0.1:{port}"), service.id())
+        let addr = format!("127.0.0.1:{port}");
+        bench_timelocked::run(go, version, &addr, service.id())?;
+        bench_toggled::run(go, version, &addr, service.id())
     })();
     let _ = service.kill();
     let _ = service.wait();

@@ -24,8 +24,8 @@ use anyhow::{bail, Context};
 
 use crate::{build, cmd, demo, prereqs, tracer_run};
 
-const RUN: &str = "30s";
-const BIN_MS: i64 = 10;
+pub(crate) const RUN: &str = "30s";
+pub(crate) const BIN_MS: i64 = 10;
 /// Around a window: from this long before it opened…
 const BEFORE_MS: i64 = 10;
 /// …to this long after its detach finished.
@@ -46,13 +46,37 @@ struct Window {
 /// Runs loadgen against `url`'s host under the default mode and prints
 /// the windows' cost, time-locked.
 pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()> {
+    // Past the first windows (their cost is first assumed, then measured).
+    let (bins, log) = loadgen_under_tracer(
+        go,
+        version,
+        (addr, pid),
+        (&[], "TRACER_DEBUG_WINDOWS"),
+        Duration::from_secs(2),
+    )?;
+    print!("{}", summary(&bins, &parse_windows(&log))?);
+    Ok(())
+}
+
+/// Attaches the tracer (on CPU 1, with `args` and the debug variable
+/// `debug` set, its stderr kept), waits `settle` once it has attached, runs
+/// loadgen against `addr` for [`RUN`] and stops the tracer: loadgen's bins
+/// and the tracer's stderr.
+pub(crate) fn loadgen_under_tracer(
+    go: &Path,
+    version: &str,
+    (addr, pid): (&str, u32),
+    (args, debug): (&[&str], &str),
+    settle: Duration,
+) -> anyhow::Result<(Vec<(i64, f64)>, String)> {
     let loadgen = demo::build_go_program(go, "loadgen", &format!("loadgen-{version}"), &[])?;
-    let log = prereqs::cache_dir().join(format!("timelocked-{version}.log"));
+    let log = prereqs::cache_dir().join(format!("{}-{version}.log", debug.to_lowercase()));
     let mut tracer = Command::new("taskset")
         .args(["-c", "1"])
         .arg(build::tracer_binary())
         .args(["attach", "--pid", &pid.to_string()])
-        .env("TRACER_DEBUG_WINDOWS", "1")
+        .args(args)
+        .env(debug, "1")
         .stdout(Stdio::null())
         .stderr(File::create(&log)?)
         .spawn()?;
@@ -64,8 +88,7 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
         }
         sleep(Duration::from_millis(50));
     }
-    // Past the first windows (their cost is first assumed, then measured).
-    sleep(Duration::from_secs(2));
+    sleep(settle);
     let bins = cmd::output(
         Command::new("taskset")
             .args(["-c", "1"])
@@ -74,10 +97,7 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
     );
     tracer_run::unsafe_kill_int(tracer.id());
     tracer.wait()?;
-    let bins = parse_bins(&bins?)?;
-    let windows = parse_windows(&std::fs::read_to_string(&log)?);
-    print!("{}", summary(&bins, &windows)?);
-    Ok(())
+    Ok((parse_bins(&bins?)?, std::fs::read_to_string(&log)?))
 }
 
 /// loadgen's "<unix µs> <count>" lines as (bin start ms, count).

@@ -6,6 +6,7 @@ mod bench;
 mod bench_agent;
 mod bench_http;
 mod bench_timelocked;
+mod bench_toggled;
 mod build;
 
 mod cmd;

@@ -63,6 +63,8 @@ pub struct Probes {
     pub(super) links: Vec<Option<(UProbeLink, usize)>>,
     /// Holds the kernel's BPF statistics on (see `enable_stats`).
     stats: Option<OwnedFd>,
+    /// The on-CPU sampling's perf events (see `attach_cpu_sampling`).
+    pub(super) cpu: Option<super::oncpu::CpuEvents>,
 }
 
 /// An attached group of probes, for `Probes::close_samples`.
@@ -121,6 +123,7 @@ pub fn load() -> Result<Probes, UserError> {
         attached: 0,
         links: Vec::new(),
         stats: None,
+        cpu: None,
     })
 }
 

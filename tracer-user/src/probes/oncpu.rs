@@ -9,7 +9,7 @@
 //! later inherit their creator's affinity; one that widens its own later
 //! is sampled only on the CPUs chosen at attach.
 use aya::programs::{
-    perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent},
+    perf_event::{PerfEventConfig, PerfEventLinkId, PerfEventScope, SamplePolicy, SoftwareEvent},
     PerfEvent,
 };
 
@@ -42,24 +42,75 @@ impl Probes {
         if cpus.is_empty() {
             return Err(format!("process {pid} may run on no online CPU"));
         }
-        let prog: &mut PerfEvent = self
-            .ebpf
-            .program_mut(CPU_PROGRAM)
-            .ok_or("program cpu_sample missing")?
-            .try_into()
-            .map_err(|e: aya::programs::ProgramError| e.to_string())?;
-        prog.load().map_err(|e| e.to_string())?;
-        for cpu in cpus {
-            prog.attach(
-                PerfEventConfig::Software(SoftwareEvent::CpuClock),
-                PerfEventScope::AllProcessesOneCpu { cpu },
-                SamplePolicy::Period(period_ns),
-                false,
-            )
-            .map_err(|e| format!("perf event on CPU {cpu}: {e}"))?;
-        }
+        let mut events = CpuEvents {
+            period_ns,
+            cpus,
+            links: Vec::new(),
+        };
+        self.start_cpu_events(&mut events)?;
+        self.cpu = Some(events);
         Ok(period_ns)
     }
+
+    /// Whether the on-CPU sampling's perf events run.
+    pub fn cpu_sampling(&self) -> bool {
+        self.cpu.as_ref().is_some_and(|c| !c.links.is_empty())
+    }
+
+    /// Stops (`false`) or restarts (`true`) the on-CPU sampling's perf
+    /// events, for measuring what they cost (the bench toggles them).
+    pub fn set_cpu_sampling(&mut self, on: bool) -> Result<(), String> {
+        let Some(mut events) = self.cpu.take() else {
+            return Ok(());
+        };
+        let result = match (on, events.links.is_empty()) {
+            (true, true) => self.start_cpu_events(&mut events),
+            (false, false) => {
+                let prog = cpu_program(&mut self.ebpf)?;
+                for link in events.links.drain(..) {
+                    prog.detach(link).map_err(|e| e.to_string())?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        self.cpu = Some(events);
+        result
+    }
+
+    fn start_cpu_events(&mut self, events: &mut CpuEvents) -> Result<(), String> {
+        let prog = cpu_program(&mut self.ebpf)?;
+        if prog.fd().is_err() {
+            prog.load().map_err(|e| e.to_string())?;
+        }
+        for &cpu in &events.cpus {
+            let link = prog
+                .attach(
+                    PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                    PerfEventScope::AllProcessesOneCpu { cpu },
+                    SamplePolicy::Period(events.period_ns),
+                    false,
+                )
+                .map_err(|e| format!("perf event on CPU {cpu}: {e}"))?;
+            events.links.push(link);
+        }
+        Ok(())
+    }
+}
+
+/// The on-CPU sampling's perf events: one per CPU the target may use.
+pub struct CpuEvents {
+    period_ns: u64,
+    cpus: Vec<u32>,
+    /// Empty while paused.
+    links: Vec<PerfEventLinkId>,
+}
+
+fn cpu_program(ebpf: &mut aya::Ebpf) -> Result<&mut PerfEvent, String> {
+    ebpf.program_mut(CPU_PROGRAM)
+        .ok_or("program cpu_sample missing")?
+        .try_into()
+        .map_err(|e: aya::programs::ProgramError| e.to_string())
 }
 
 /// `/sys/devices/system/cpu/online` ("0-3,5").
