@@ -1,7 +1,9 @@
 //! `cargo xtask bench --only http`: a Go net/http JSON API
 //! (testdata/go/httpapi, pinned to CPU 0) under wrk (pinned to CPU 1),
 //! alternating untraced runs with runs under the tracer's default mode and
-//! under `--mode exact` (the tracer on CPU 1 too). Per traced run, the
+//! under `--mode exact` (the tracer on CPU 1 too), and with a 1 % CPU hog
+//! beside wrk (`testdata/go/spin`: what a little CPU taken on wrk's CPU
+//! costs the measured req/s, the tracer's own work included). Per traced run, the
 //! kernel's own run time of each of the tracer's BPF programs (BPF stats
 //! on for that run only), then the windows' cost time-locked
 //! (`bench_timelocked`). Prints what it measured; asserts nothing.
@@ -43,6 +45,10 @@ enum Mode {
     Untraced,
     Default,
     Exact,
+    /// Untraced, with `testdata/go/spin` taking 1 % of wrk's CPU: how much
+    /// a little CPU taken beside the load generator (where the tracer
+    /// runs here) costs the measured req/s.
+    Hog,
 }
 
 impl fmt::Display for Mode {
@@ -51,6 +57,7 @@ impl fmt::Display for Mode {
             Mode::Untraced => "untraced",
             Mode::Default => "default",
             Mode::Exact => "exact",
+            Mode::Hog => "1 % hog",
         })
     }
 }
@@ -65,6 +72,7 @@ struct Wrk {
 
 struct Tools<'a> {
     wrk: &'a Path,
+    spin: PathBuf,
     bpftool: &'a Path,
     url: String,
     pid: u32,
@@ -88,6 +96,7 @@ pub fn run(go: &Path, version: &str, wrk: &Path, bpftool: &Path) -> anyhow::Resu
             .with_context(|| format!("httpapi printed {ready:?}"))?;
         let tools = Tools {
             wrk,
+            spin: demo::build_go_program(go, "spin", &format!("spin-{version}"), &[])?,
             bpftool,
             url: format!("http://127.0.0.1:{port}/order"),
             pid: service.id(),
@@ -114,12 +123,13 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
             .arg(t.wrk)
             .args(["-t1", "-c8", "-d2s", &t.url]),
     )?;
-    let modes = [Mode::Untraced, Mode::Default, Mode::Exact];
+    let modes = [Mode::Untraced, Mode::Default, Mode::Exact, Mode::Hog];
     let order = (0..ROUNDS).flat_map(|_| modes).chain([Mode::Untraced]);
     let mut runs: Vec<(Mode, Wrk)> = Vec::new();
     for (i, mode) in order.enumerate() {
         let (w, details) = match mode {
             Mode::Untraced => (wrk(t)?, String::new()),
+            Mode::Hog => (beside_a_hog(t)?, String::new()),
             _ => traced(
                 t,
                 mode,
@@ -153,7 +163,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
     let (base_rps, base_p99) = medians(Mode::Untraced);
     println!("  medians:");
     println!("    untraced {base_rps:>9.0} req/s                    p99 {base_p99:>8.0} µs");
-    for mode in [Mode::Default, Mode::Exact] {
+    for mode in [Mode::Default, Mode::Exact, Mode::Hog] {
         let (rps, p99) = medians(mode);
         println!(
             "    {mode:<8} {rps:>9.0} req/s ({:>5.3}× untraced)  p99 {p99:>8.0} µs ({:>5.2}× untraced)",
@@ -164,7 +174,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
     // The host's speed drifts over a run (±20 % here): each traced run
     // against the untraced runs just before and after it.
     println!("  paired (each traced run over the mean of the untraced runs beside it):");
-    for mode in [Mode::Default, Mode::Exact] {
+    for mode in [Mode::Default, Mode::Exact, Mode::Hog] {
         let mut ratios = paired_ratios(&runs, mode);
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
         println!(
@@ -189,6 +199,18 @@ fn paired_ratios(runs: &[(Mode, Wrk)], mode: Mode) -> Vec<f64> {
             Some(r.1.rps / ((before.1.rps + after.1.rps) / 2.0))
         })
         .collect()
+}
+
+/// One wrk run with `spin` taking 1 % of wrk's CPU meanwhile.
+fn beside_a_hog(t: &Tools) -> anyhow::Result<Wrk> {
+    let mut spin = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(&t.spin)
+        .spawn()?;
+    let w = wrk(t);
+    let _ = spin.kill();
+    let _ = spin.wait();
+    w
 }
 
 /// One wrk run against the service.
