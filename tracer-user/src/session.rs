@@ -594,8 +594,6 @@ impl Session {
         Some(due)
     }
 
-    /// Reads the runtime's counters when due; opens or closes the sampling
-    /// windows that are due.
     /// With `TRACER_DEBUG_CPU_TOGGLE` set, the on-CPU sampling's perf
     /// events are stopped and restarted every [`CPU_TOGGLE_MS`], each switch
     /// printed ("<unix ms> cpu on|off"): the bench lays a load generator's
@@ -620,6 +618,8 @@ impl Session {
         }
     }
 
+    /// Reads the runtime's counters when due; opens or closes the sampling
+    /// windows that are due.
     pub fn sampler_step(&mut self) {
         if self.last_watch.elapsed() >= LIVENESS_WATCH {
             self.last_watch = Instant::now();

@@ -14,6 +14,7 @@ use aya::programs::{
 };
 
 use super::attach::Probes;
+use crate::error::UserError;
 
 const CPU_PROGRAM: &str = "cpu_sample";
 
@@ -23,6 +24,17 @@ pub const DEFAULT_CPU_HZ: u64 = 99;
 
 /// The highest sampling frequency taken (`--cpu-hz`).
 pub const MAX_CPU_HZ: u64 = 10_000;
+
+/// `--cpu-hz` as a user gave it (0 = off): a usage error past
+/// [`MAX_CPU_HZ`], before anything is attached.
+pub fn check_cpu_hz(hz: u64) -> Result<(), UserError> {
+    if hz > MAX_CPU_HZ {
+        return Err(UserError::Usage(format!(
+            "--cpu-hz must be in 0..={MAX_CPU_HZ}"
+        )));
+    }
+    Ok(())
+}
 
 impl Probes {
     /// Starts sampling, `hz` times a second, every online CPU that one of
@@ -65,13 +77,14 @@ impl Probes {
         };
         let result = match (on, events.links.is_empty()) {
             (true, true) => self.start_cpu_events(&mut events),
-            (false, false) => {
-                let prog = cpu_program(&mut self.ebpf)?;
-                for link in events.links.drain(..) {
-                    prog.detach(link).map_err(|e| e.to_string())?;
-                }
-                Ok(())
-            }
+            // The events are kept (paused) even when a detach fails.
+            (false, false) => cpu_program(&mut self.ebpf).and_then(|prog| {
+                events
+                    .links
+                    .drain(..)
+                    .map(|link| prog.detach(link).map_err(|e| e.to_string()))
+                    .fold(Ok(()), Result::and)
+            }),
             _ => Ok(()),
         };
         self.cpu = Some(events);

@@ -95,13 +95,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
     if !(args.max_overhead > 0.0 && args.max_overhead <= 100.0) {
         return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
     }
-    if args.cpu_hz > tracer::probes::oncpu::MAX_CPU_HZ {
-        return Err(UserError::Usage(format!(
-            "--cpu-hz must be in 0..={}",
-            tracer::probes::oncpu::MAX_CPU_HZ
-        ))
-        .into());
-    }
+    tracer::probes::oncpu::check_cpu_hz(args.cpu_hz)?;
     if !args.slice.is_zero() && args.slice < Duration::from_secs(2) {
         return Err(UserError::Usage("--slice must be 0 or at least 2s".into()).into());
     }

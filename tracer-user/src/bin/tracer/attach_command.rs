@@ -97,13 +97,7 @@ pub fn run(args: &AttachArgs) -> anyhow::Result<()> {
     if !(config.max_overhead_pct > 0.0 && config.max_overhead_pct <= 100.0) {
         return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
     }
-    if args.cpu_hz > tracer::probes::oncpu::MAX_CPU_HZ {
-        return Err(UserError::Usage(format!(
-            "--cpu-hz must be in 0..={}",
-            tracer::probes::oncpu::MAX_CPU_HZ
-        ))
-        .into());
-    }
+    tracer::probes::oncpu::check_cpu_hz(args.cpu_hz)?;
     let format = format(args);
     if format == Format::Tui && !io::stdout().is_terminal() {
         return Err(UserError::Usage("--format tui needs a terminal on stdout".into()).into());
