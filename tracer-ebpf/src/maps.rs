@@ -21,8 +21,12 @@ pub static STACKS: HashMap<u64, Stack> = HashMap::with_max_entries(STACKS_CAPACI
 pub static ALLOC_COUNTS: HashMap<AllocKey, u64> =
     HashMap::with_max_entries(ALLOC_COUNTS_CAPACITY, 0);
 
+/// `BPF_F_MMAPABLE`: userspace maps the counters and reads them without
+/// a syscall (the governors check three every 10 ms in a window).
+const BPF_F_MMAPABLE: u32 = 1 << 10;
+
 #[map]
-pub static COUNTERS: Array<u64> = Array::with_max_entries(counter::COUNT, 0);
+pub static COUNTERS: Array<u64> = Array::with_max_entries(counter::COUNT, BPF_F_MMAPABLE);
 
 #[map]
 pub static EVENTS: RingBuf = RingBuf::with_byte_size(EVENTS_BYTES, 0);

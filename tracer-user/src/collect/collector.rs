@@ -2,14 +2,17 @@
 //! (stack, size), stacks, counters, and the ring buffer of overflow events.
 use std::collections::HashMap;
 
-use aya::maps::{Array, HashMap as BpfHashMap, MapData, RingBuf};
+use aya::maps::{Array, HashMap as BpfHashMap, IterableMap, MapData, RingBuf};
 use tracer_common::{
     counter, AllocKey, Stack, MADVISE_ADVICES, MAP_ALLOC_COUNTS, MAP_COUNTERS, MAP_EVENTS,
     MAP_MADVISE_BY_ADVICE, MAP_STACKS,
 };
 
 use crate::{
-    collect::aggregate::{events::Aggregator, maps::MemTypes},
+    collect::{
+        aggregate::{events::Aggregator, maps::MemTypes},
+        counter_page::CounterPage,
+    },
     error::UserError,
     probes::attach::Probes,
 };
@@ -61,6 +64,9 @@ pub struct Collector {
     counts: BpfHashMap<MapData, AllocKey, u64>,
     stacks: BpfHashMap<MapData, u64, Stack>,
     counters: Array<MapData, u64>,
+    /// `counters` mapped into memory; `None` (reads by syscall) when the
+    /// kernel refused the mapping.
+    counter_page: Option<CounterPage>,
     events: RingBuf<MapData>,
     /// What the ring buffer's events add up to.
     pub agg: Aggregator,
@@ -88,10 +94,16 @@ impl Collector {
         pid: u32,
         go_minor: u32,
     ) -> Result<Collector, UserError> {
+        let counters: Array<MapData, u64> = take(probes, MAP_COUNTERS)?;
+        let counter_page = {
+            use std::os::fd::AsFd;
+            CounterPage::map(counters.map().fd().as_fd(), counter::COUNT as usize).ok()
+        };
         Ok(Collector {
             counts: take(probes, MAP_ALLOC_COUNTS)?,
             stacks: take(probes, MAP_STACKS)?,
-            counters: take(probes, MAP_COUNTERS)?,
+            counters,
+            counter_page,
             events: take(probes, MAP_EVENTS)?,
             agg: Aggregator::new(timed_funcs, Box::new(MemTypes::new(pid, go_minor))),
             madvise_from_syscalls: false,
@@ -99,8 +111,16 @@ impl Collector {
         })
     }
 
+    /// Counter `i` now.
+    fn counter(&self, i: u32) -> u64 {
+        match &self.counter_page {
+            Some(page) => page.get(i),
+            None => self.counters.get(&i, 0).unwrap_or(0),
+        }
+    }
+
     pub fn counters(&self) -> Counters {
-        let get = |i: u32| -> u64 { self.counters.get(&i, 0).unwrap_or(0) };
+        let get = |i: u32| self.counter(i);
         Counters {
             probe_hits: get(counter::PROBE_HITS),
             allocs: get(counter::ALLOCS),
@@ -120,9 +140,9 @@ impl Collector {
     }
 
     /// The sampling groups' hits only (allocation samples, map
-    /// operations): two map reads, for the governors' frequent checks.
+    /// operations), for the governors' frequent checks.
     pub fn group_hits(&self) -> (u64, u64) {
-        let get = |i: u32| -> u64 { self.counters.get(&i, 0).unwrap_or(0) };
+        let get = |i: u32| self.counter(i);
         // Liveness samples ride in the allocation windows.
         (
             get(counter::SAMPLES) + get(counter::LIVE_SAMPLES),

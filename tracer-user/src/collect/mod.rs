@@ -3,6 +3,7 @@
 //! into per-site allocations, maps, goroutines and madvise calls; the map
 //! report and map sites are built from them.
 mod collector;
+mod counter_page;
 
 pub use collector::*;
 

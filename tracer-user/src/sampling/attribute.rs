@@ -120,7 +120,9 @@ impl WindowSamples {
 /// Cumulative estimates since attach.
 #[derive(Debug, Clone, Default)]
 pub struct Estimates {
-    pub by_key: HashMap<AllocKey, f64>,
+    /// Hashed fast (the keys are ours, not an attacker's): every poll adds
+    /// each pooled window's keys for each class it allocated.
+    pub by_key: HashMap<AllocKey, f64, foldhash::fast::RandomState>,
     /// Objects the runtime counted that no window could stand for.
     pub unattributed_objects: u64,
     pub unattributed_bytes: u64,

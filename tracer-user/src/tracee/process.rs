@@ -1,6 +1,14 @@
 //! The traced process: existence, identity (start time, against pid reuse),
 //! its executable and where that executable is mapped (PIE load bias).
-use std::{fs, os::unix::fs::MetadataExt, path::PathBuf};
+use std::{
+    fs,
+    os::{
+        fd::{AsRawFd, FromRawFd, OwnedFd},
+        unix::fs::MetadataExt,
+    },
+    path::PathBuf,
+    sync::Arc,
+};
 
 use crate::error::UserError;
 
@@ -16,6 +24,10 @@ pub struct Target {
     /// The process's CPU clock (all its threads, to the ns), if the kernel
     /// gives one: resolved once, read at every poll.
     cpu_clock: Option<libc::clockid_t>,
+    /// A pidfd of the process (opened after its start time was read and
+    /// checked against it): polled, it says without a `/proc` read whether
+    /// the process ended. `None` where the kernel has none.
+    pidfd: Option<Arc<OwnedFd>>,
 }
 
 impl Target {
@@ -38,6 +50,11 @@ impl Target {
                 })
             }
         };
+        // The pidfd names the process we read the start time of only if
+        // that start time is still the pid's once it is open.
+        let pidfd = pidfd_open(pid)
+            .filter(|_| self::start_time(pid) == Some(start_time))
+            .map(Arc::new);
         // /proc/PID/exe opens the very file the process runs, even when it
         // lives in another mount namespace or was replaced on disk.
         Ok(Target {
@@ -46,12 +63,16 @@ impl Target {
             exe_path: PathBuf::from(link),
             start_time,
             cpu_clock: cpu_clock(pid),
+            pidfd,
         })
     }
 
     /// True while the same process (not a reused pid) is alive.
     pub fn alive(&self) -> bool {
-        start_time(self.pid) == Some(self.start_time) && !is_zombie(self.pid)
+        match &self.pidfd {
+            Some(fd) => !pidfd_readable(fd),
+            None => start_time(self.pid) == Some(self.start_time) && !is_zombie(self.pid),
+        }
     }
 
     /// Runtime address minus link-time address of the executable's text.
@@ -130,6 +151,27 @@ pub fn start_env(pid: u32, key: &str) -> Option<String> {
 }
 
 /// `/proc/PID/stat` field 22: clock ticks since boot at process start.
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    let pid = libc::pid_t::try_from(pid).ok()?;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    // SAFETY: `fd` was just returned to us and is owned by no one else.
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A pidfd polls readable once its process has ended (a zombie too).
+fn pidfd_readable(fd: &OwnedFd) -> bool {
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no wait.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n > 0 && p.revents != 0
+}
+
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After ")": state is field 3, starttime field 22 → index 19.
