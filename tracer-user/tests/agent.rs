@@ -840,6 +840,145 @@ fn agent_profiles_reach_pyroscope_parca_and_a_directory() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// OTLP profiles (feature `otlp`): each request the agent posts to
+/// `/v1development/profiles` is read by OpenTelemetry's own generated
+/// classes (Python `opentelemetry-proto`, TRACER_OTLP_PY), which also check
+/// the dictionary's rules; the goroutine counts equal the programs' own,
+/// the heap's in-use bytes at `main.grow` their own heap profile's.
+#[cfg(feature = "otlp")]
+#[test]
+#[ignore]
+fn agent_profiles_reach_an_otlp_receiver() {
+    let gos = go_bins();
+    let go = gos.last().unwrap();
+    let with_profile = build_go(go, "fleet", &["-tags", "heapprof"]);
+    let plain = build_go(&gos[0], "fleet", &["-ldflags=-s -w"]);
+    let mut a = GoProgram::start_with(&with_profile, &["-keep=30000", "-goroutines=9"]);
+    let mut b = GoProgram::start_with(&plain, &["-goroutines=4"]);
+    let own_a = a.command("report");
+    let own_b = b.command("report");
+    let (port, got) = receiver();
+    let agent = Agent::start(&[
+        "--select",
+        "exe=fleet-*",
+        "--profile-period",
+        "1s",
+        "--otlp",
+        &format!("http://127.0.0.1:{port}/"),
+        "--slice",
+        "0",
+    ]);
+    // Two rounds: the goroutines of each, the heap of `a`.
+    let t = Instant::now();
+    while got.lock().unwrap().len() < 2 * 3 {
+        assert!(t.elapsed() < Duration::from_secs(30), "profiles not pushed");
+        thread::sleep(Duration::from_millis(200));
+    }
+    drop(agent);
+    let received = got.lock().unwrap().clone();
+    let dir = std::env::temp_dir().join(format!("tracer-agent-otlp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (i, (line, headers, body)) in received.iter().enumerate() {
+        assert!(line.starts_with("POST /v1development/profiles "), "{line}");
+        assert!(
+            headers
+                .to_ascii_lowercase()
+                .contains("content-type: application/x-protobuf"),
+            "{headers}"
+        );
+        let f = dir.join(format!("{i}.pb"));
+        std::fs::write(&f, body).unwrap();
+        files.push(f);
+    }
+    let py = std::env::var("TRACER_OTLP_PY").expect("TRACER_OTLP_PY (cargo xtask test sets it)");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/otlp/decode.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(&files)
+        .env("PYTHONPATH", &py)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "decode.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut checked = (0, 0);
+    for (file, profiles) in decoded.as_object().unwrap() {
+        let profiles = profiles.as_array().unwrap();
+        let first = &profiles[0];
+        let pid = first["resource"]["process.pid"].as_u64().unwrap() as u32;
+        let (own, is_a) = if pid == a.pid {
+            (&own_a, true)
+        } else {
+            assert_eq!(pid, b.pid, "{file}: {first}");
+            (&own_b, false)
+        };
+        assert!(
+            first["resource"]["service.name"]
+                .as_str()
+                .unwrap()
+                .starts_with("fleet-"),
+            "{first}"
+        );
+        assert_eq!(first["resource"]["process.runtime.name"], "go", "{first}");
+        let of_type = |ty: &str| {
+            profiles
+                .iter()
+                .find(|p| p["type"] == ty)
+                .unwrap_or_else(|| panic!("{file}: no {ty} profile in {profiles:?}"))
+        };
+        match first["attributes"]["tracer.profile.kind"].as_str().unwrap() {
+            "heap" => {
+                assert!(is_a, "a heap profile of a binary whose profile is off");
+                let types: Vec<&str> = profiles
+                    .iter()
+                    .map(|p| p["type"].as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    types,
+                    [
+                        "alloc_objects",
+                        "alloc_space",
+                        "inuse_objects",
+                        "inuse_space"
+                    ]
+                );
+                let inuse = of_type("inuse_space");
+                assert_eq!(inuse["unit"], "bytes");
+                within(
+                    "OTLP heap profile, in use at main.grow",
+                    inuse["flat"]["main.grow"].as_f64().unwrap_or(0.0),
+                    own["own_inuse"]["main.grow"].as_f64().unwrap(),
+                    0.03,
+                    0.0,
+                );
+                checked.0 += 1;
+            }
+            "goroutine" => {
+                let g = of_type("goroutine");
+                assert_eq!(g["total"], own["goroutines"], "{file}: {g}");
+                let functions = g["functions"].to_string();
+                assert!(functions.contains("main.spawn"), "{functions}");
+                checked.1 += 1;
+            }
+            other => panic!("{file}: profile kind {other}"),
+        }
+    }
+    eprintln!(
+        "agent: {} OTLP requests read by opentelemetry-proto (heap {}, goroutine {})",
+        decoded.as_object().unwrap().len(),
+        checked.0,
+        checked.1
+    );
+    assert!(checked.0 >= 2 && checked.1 >= 4, "{checked:?}");
+    a.finish();
+    b.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A fake API server: answers every GET with `body`, records the paths.
 fn fake_api(body: String) -> (u16, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -54,9 +54,17 @@ pub fn bpf() -> anyhow::Result<()> {
 }
 
 pub fn all() -> anyhow::Result<()> {
+    with_features(&[])
+}
+
+/// [`all`] with cargo features of `tracer-user` (`otlp`).
+pub fn with_features(features: &[String]) -> anyhow::Result<()> {
     bpf()?;
-    run(Command::new("cargo")
-        .current_dir(workspace())
-        .args(["build", "--release", "-p", "tracer-user"])
-        .env("TRACER_BPF_OBJ", bpf_object()))
+    let mut c = Command::new("cargo");
+    c.current_dir(workspace())
+        .args(["build", "--release", "-p", "tracer-user"]);
+    if !features.is_empty() {
+        c.args(["--features", &features.join(",")]);
+    }
+    run(c.env("TRACER_BPF_OBJ", bpf_object()))
 }

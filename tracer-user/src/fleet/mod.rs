@@ -17,7 +17,8 @@
 //! - [`exposition`]: the OpenMetrics page;
 //! - [`profiles`], [`push`]: pprof profiles every period (goroutines by
 //!   creation site; the heap when the runtime's profile is on) to a
-//!   directory, Pyroscope and Parca;
+//!   directory, Pyroscope and Parca; `otlp` (feature `otlp`): to an
+//!   OTLP/HTTP profiles endpoint;
 //! - [`agent`]: the scan loop, the read-only HTTP endpoints, signals.
 //!
 //! Every figure but the allocation rates by site is read from the
@@ -32,6 +33,8 @@ pub mod discover;
 pub mod exposition;
 pub mod findings;
 pub mod kube;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod profiles;
 pub mod push;
 pub mod select;

@@ -22,6 +22,9 @@ pub struct Outputs {
     pub pyroscope: Option<String>,
     /// Parca's base URL (`http://parca:7070`).
     pub parca: Option<String>,
+    /// An OTLP/HTTP receiver's base URL (`http://collector:4318`); used
+    /// only when built with the `otlp` feature.
+    pub otlp: Option<String>,
 }
 
 /// Sends profiles; counts what it did.
@@ -55,7 +58,7 @@ impl Pusher {
     /// Whether profiles are wanted at all.
     pub fn enabled(&self) -> bool {
         let o = &self.outputs;
-        o.dir.is_some() || o.pyroscope.is_some() || o.parca.is_some()
+        o.dir.is_some() || o.pyroscope.is_some() || o.parca.is_some() || o.otlp.is_some()
     }
 
     /// Writes and pushes one process's profiles; `labels` as on /metrics.
@@ -77,7 +80,24 @@ impl Pusher {
                 let r = self.parca(url, labels, p);
                 self.count(r, &self.pushed);
             }
+            #[cfg(feature = "otlp")]
+            if let Some(url) = &self.outputs.otlp {
+                let r = self.otlp(url, labels, p);
+                self.count(r, &self.pushed);
+            }
         }
+    }
+
+    /// `POST /v1development/profiles`, an `ExportProfilesServiceRequest`.
+    #[cfg(feature = "otlp")]
+    fn otlp(&self, base: &str, labels: &Labels, p: &Profile) -> Result<(), String> {
+        let body = super::otlp::request(labels, p)?;
+        self.http
+            .post(&super::otlp::url(base))
+            .header("Content-Type", "application/x-protobuf")
+            .send(&body[..])
+            .map(|_| ())
+            .map_err(|e| format!("otlp {base}: {e}"))
     }
 
     fn count(&self, r: Result<(), String>, ok: &AtomicU64) {

@@ -367,10 +367,19 @@ impl Builder {
     }
 }
 
+/// A gzipped pprof read back (the OTLP export translates the agent's).
+#[cfg_attr(not(any(feature = "otlp", test)), allow(dead_code))]
+pub(crate) fn decode_gz(gz: &[u8]) -> anyhow::Result<proto::Profile> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(gz).read_to_end(&mut raw)?;
+    Ok(proto::Profile::decode(raw.as_slice())?)
+}
+
 /// The messages of profile.proto that the export writes (field numbers as
 /// in github.com/google/pprof/proto/profile.proto). Written by hand so the
 /// build needs no protoc; repeated numeric fields are packed, as in proto3.
-mod proto {
+pub(crate) mod proto {
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct Profile {
         #[prost(message, repeated, tag = "1")]
@@ -499,7 +508,6 @@ mod proto {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::io::Read as _;
     use std::path::{Path, PathBuf};
     use std::process::Command;
 
@@ -507,11 +515,7 @@ mod tests {
     use crate::report::folded::fixture::report;
 
     fn decode(gz: &[u8]) -> proto::Profile {
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(gz)
-            .read_to_end(&mut raw)
-            .expect("gunzip");
-        proto::Profile::decode(raw.as_slice()).expect("decode")
+        decode_gz(gz).expect("gunzip and decode")
     }
 
     fn function_names(p: &proto::Profile, loc: &proto::Location) -> Vec<String> {

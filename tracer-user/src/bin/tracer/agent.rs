@@ -42,6 +42,11 @@ pub struct AgentArgs {
     /// Push profiles to Parca (base URL of its HTTP API, e.g. http://parca:7070).
     #[arg(long, value_name = "URL")]
     pub parca: Option<String>,
+    /// Push profiles to an OTLP/HTTP receiver as OTLP profiles
+    /// (`profiles/v1development`; base URL, e.g. http://collector:4318).
+    #[cfg(feature = "otlp")]
+    #[arg(long, value_name = "URL")]
+    pub otlp: Option<String>,
     /// The Kubernetes API server (default: in a pod, the in-cluster one);
     /// gives the pod and namespace labels and the namespace=/pod= selectors.
     #[arg(long, value_name = "URL")]
@@ -85,7 +90,11 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
     if args.profile_period < Duration::from_secs(1) {
         return Err(UserError::Usage("--profile-period must be at least 1s".into()).into());
     }
-    for url in [&args.pyroscope, &args.parca].into_iter().flatten() {
+    #[cfg(feature = "otlp")]
+    let otlp = args.otlp.clone();
+    #[cfg(not(feature = "otlp"))]
+    let otlp: Option<String> = None;
+    for url in [&args.pyroscope, &args.parca, &otlp].into_iter().flatten() {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(
                 UserError::Usage(format!("{url}: expected an http:// or https:// URL")).into(),
@@ -116,6 +125,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
             keep: args.profiles_keep,
             pyroscope: args.pyroscope.clone(),
             parca: args.parca.clone(),
+            otlp,
         },
         profile_period: args.profile_period,
         kube: KubeConfig::detect(args.kube_api.as_deref(), args.node.as_deref())
