@@ -45,7 +45,7 @@ use crate::{
         snapshot::{MARK_MAX_AGE, SAMPLE_MAX_AGE},
         SystemStarts,
     },
-    tracee::memory::{self, madv_free_finding, read_smaps_rollup},
+    tracee::memory::{self, madv_free_finding, SmapsRollup},
     tracee::procmem::ProcMem,
     tracee::symbolize::{self, Symbolized, Symbolizer},
     tracee::Target,
@@ -97,6 +97,8 @@ pub struct Session {
     release_advice: &'static str,
     /// When in-use sampling last looked for a GC marking.
     last_watch: Instant,
+    /// `smaps_rollup` for the RSS timeline, paced by its own cost.
+    rollup: memory::RollupPacer,
     /// (return address, suffix) → the call is inside an inlined function so named.
     call_cache: HashMap<(u64, &'static str), bool>,
     /// Probe points attached at the start.
@@ -475,6 +477,7 @@ impl Prepared {
             released: memory::ReleaseCounter::default(),
             release_advice,
             last_watch: Instant::now(),
+            rollup: memory::RollupPacer::default(),
             call_cache: HashMap::new(),
             sampling: sample_plan
                 .map(|plan| SampledState::new(plan, map_op_points, config.max_overhead_pct)),
@@ -984,7 +987,7 @@ impl Session {
             at: Instant::now(),
             live: self.collector.agg.goroutines.live_by_site(),
             map_live: self.busiest_maps_live(),
-            rss: read_smaps_rollup(self.target.pid).ok().map(|r| RssSample {
+            rss: self.rollup.read(self.target.pid).map(|r| RssSample {
                 unix_ns: unix_ns(),
                 rss_bytes: r.rss,
                 anon_bytes: r.anonymous,
@@ -1172,7 +1175,17 @@ impl Session {
             }
         }
         let mut out = Vec::new();
-        if let Ok(rollup) = read_smaps_rollup(self.target.pid) {
+        // Fresh when a walk of the page tables is cheap, else as of the
+        // timeline's last sample.
+        let rollup = self.rollup.read_if_cheap(self.target.pid).or_else(|| {
+            madvise.timeline.last().map(|s| SmapsRollup {
+                rss: s.rss_bytes,
+                anonymous: s.anon_bytes,
+                lazy_free: s.lazyfree_bytes,
+                ..SmapsRollup::default()
+            })
+        });
+        if let Some(rollup) = rollup {
             let bytes = |a: &str| madvise.by_advice.get(a).map_or(0, |c| c.bytes);
             if let Some(message) =
                 madv_free_finding(&rollup, bytes("MADV_FREE"), bytes("MADV_DONTNEED"))

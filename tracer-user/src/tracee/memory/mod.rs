@@ -19,4 +19,4 @@ pub use madvise::{
     LAZY_FREE_MIN_BYTES, LAZY_FREE_MIN_SHARE_PCT,
 };
 #[allow(unused_imports)]
-pub use smaps::{parse_smaps_rollup, read_smaps_rollup, SmapsRollup};
+pub use smaps::{parse_smaps_rollup, read_smaps_rollup, RollupPacer, SmapsRollup};
