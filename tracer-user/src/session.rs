@@ -609,9 +609,7 @@ impl Session {
         let (Some(probes), Some(_)) = (self.probes.as_mut(), self.cpu.as_ref()) else {
             return;
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
+        let now = unix_ns() / 1_000_000;
         let on = (now / CPU_TOGGLE_MS).is_multiple_of(2);
         if probes.cpu_sampling() != on {
             if let Err(e) = probes.set_cpu_sampling(on) {

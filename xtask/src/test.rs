@@ -85,7 +85,8 @@ pub fn run(go: &[String]) -> anyhow::Result<()> {
     cmd::run(
         Command::new("cargo")
             .current_dir(build::workspace())
-            .args(["test", "--release", "--features", "tracer-user/otlp"])
+            .args(["test", "--release", "--features"])
+            .arg(format!("tracer-user/{FEATURES}"))
             .envs(envs.iter().cloned()),
     )?;
     root_tests(&ROOT_TESTS, &envs)

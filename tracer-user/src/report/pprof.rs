@@ -412,6 +412,18 @@ pub(crate) mod proto {
         pub default_sample_type: i64,
     }
 
+    impl Profile {
+        /// `string_table[i]` ("" when out of range), for readers of a
+        /// decoded profile.
+        #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+        pub fn str_at(&self, i: i64) -> &str {
+            usize::try_from(i)
+                .ok()
+                .and_then(|i| self.string_table.get(i))
+                .map_or("", String::as_str)
+        }
+    }
+
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct ValueType {
         #[prost(int64, tag = "1")]

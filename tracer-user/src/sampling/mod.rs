@@ -408,13 +408,12 @@ impl SampledState {
     /// When the next step is due.
     pub fn due(&self) -> tokio::time::Instant {
         let now = Instant::now();
-        let check = now + OPEN_CHECK;
         let group = |g: &Group| match (&g.detaching, g.governor.open_since()) {
-            (Some(_), _) => check,
+            (Some(_), _) => now + OPEN_CHECK,
             (None, Some(since)) => {
                 let early = now.saturating_duration_since(since) < EARLY_SPAN;
-                let check = if early { now + EARLY_CHECK } else { check };
-                g.governor.next_at().min(check)
+                let every = if early { EARLY_CHECK } else { OPEN_CHECK };
+                g.governor.next_at().min(now + every)
             }
             (None, None) => g.governor.next_at(),
         };

@@ -150,7 +150,7 @@ pub fn start_env(pid: u32, key: &str) -> Option<String> {
     })
 }
 
-/// `/proc/PID/stat` field 22: clock ticks since boot at process start.
+/// A pidfd of `pid` (`None` where the kernel has no `pidfd_open`).
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     let pid = libc::pid_t::try_from(pid).ok()?;
     // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
@@ -172,6 +172,7 @@ fn pidfd_readable(fd: &OwnedFd) -> bool {
     n > 0 && p.revents != 0
 }
 
+/// `/proc/PID/stat` field 22: clock ticks since boot at process start.
 pub fn start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After ")": state is field 3, starttime field 22 → index 19.

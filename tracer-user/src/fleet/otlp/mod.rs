@@ -24,72 +24,12 @@ use proto::any_value::Value;
 pub fn request(labels: &Labels, p: &Profile) -> Result<Vec<u8>, String> {
     let mut src = decode_gz(&p.data).map_err(|e| format!("{} profile: {e:#}", p.kind))?;
     prune::prune(&mut src)?;
-    let src = src;
     let mut d = Dictionary::new();
-    let strs = |i: i64| -> &str {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| src.string_table.get(i))
-            .map_or("", String::as_str)
-    };
-    // Mappings, functions and locations by their pprof ids.
-    let mut mappings: HashMap<u64, i32> = HashMap::new();
-    for m in &src.mapping {
-        let filename_strindex = d.string(strs(m.filename));
-        d.t.mapping_table.push(proto::Mapping {
-            memory_start: m.memory_start,
-            memory_limit: m.memory_limit,
-            file_offset: m.file_offset,
-            filename_strindex,
-            attribute_indices: Vec::new(),
-        });
-        mappings.insert(m.id, index(d.t.mapping_table.len() - 1));
-    }
-    let mut functions: HashMap<u64, i32> = HashMap::new();
-    for f in &src.function {
-        let function = proto::Function {
-            name_strindex: d.string(strs(f.name)),
-            system_name_strindex: d.string(strs(f.system_name)),
-            filename_strindex: d.string(strs(f.filename)),
-            start_line: f.start_line,
-        };
-        d.t.function_table.push(function);
-        functions.insert(f.id, index(d.t.function_table.len() - 1));
-    }
-    let mut locations: HashMap<u64, i32> = HashMap::new();
-    for l in &src.location {
-        d.t.location_table.push(proto::Location {
-            mapping_index: mappings.get(&l.mapping_id).copied().unwrap_or(0),
-            address: l.address,
-            lines: l
-                .line
-                .iter()
-                .map(|line| proto::Line {
-                    function_index: functions.get(&line.function_id).copied().unwrap_or(0),
-                    line: line.line,
-                    column: line.column,
-                })
-                .collect(),
-            attribute_indices: Vec::new(),
-        });
-        locations.insert(l.id, index(d.t.location_table.len() - 1));
-    }
-    let stacks: Vec<i32> = src
-        .sample
-        .iter()
-        .map(|s| {
-            let frames: Vec<i32> = s
-                .location_id
-                .iter()
-                .map(|id| locations.get(id).copied().unwrap_or(0))
-                .collect();
-            d.stack(frames)
-        })
-        .collect();
+    let stacks = tables(&src, &mut d);
     let kind = d.attribute("tracer.profile.kind", Value::StringValue(p.kind.into()));
     let value_type = |d: &mut Dictionary, v: &pprof::ValueType| proto::ValueType {
-        type_strindex: d.string(strs(v.r#type)),
-        unit_strindex: d.string(strs(v.unit)),
+        type_strindex: d.string(src.str_at(v.r#type)),
+        unit_strindex: d.string(src.str_at(v.unit)),
     };
     let mut profiles = Vec::new();
     for (i, ty) in src.sample_type.iter().enumerate() {
@@ -136,13 +76,71 @@ pub fn request(labels: &Labels, p: &Profile) -> Result<Vec<u8>, String> {
     Ok(body.encode_to_vec())
 }
 
+/// The pprof's mappings, functions and locations into `d`'s tables;
+/// returns each sample's stack index.
+fn tables(src: &pprof::Profile, d: &mut Dictionary) -> Vec<i32> {
+    // pprof id → table index.
+    let mut mappings: HashMap<u64, i32> = HashMap::new();
+    for m in &src.mapping {
+        let mapping = proto::Mapping {
+            memory_start: m.memory_start,
+            memory_limit: m.memory_limit,
+            file_offset: m.file_offset,
+            filename_strindex: d.string(src.str_at(m.filename)),
+            attribute_indices: Vec::new(),
+        };
+        mappings.insert(m.id, push(&mut d.t.mapping_table, mapping));
+    }
+    let mut functions: HashMap<u64, i32> = HashMap::new();
+    for f in &src.function {
+        let function = proto::Function {
+            name_strindex: d.string(src.str_at(f.name)),
+            system_name_strindex: d.string(src.str_at(f.system_name)),
+            filename_strindex: d.string(src.str_at(f.filename)),
+            start_line: f.start_line,
+        };
+        functions.insert(f.id, push(&mut d.t.function_table, function));
+    }
+    let mut locations: HashMap<u64, i32> = HashMap::new();
+    for l in &src.location {
+        let location = proto::Location {
+            mapping_index: mappings.get(&l.mapping_id).copied().unwrap_or(0),
+            address: l.address,
+            lines: l
+                .line
+                .iter()
+                .map(|line| proto::Line {
+                    function_index: functions.get(&line.function_id).copied().unwrap_or(0),
+                    line: line.line,
+                    column: line.column,
+                })
+                .collect(),
+            attribute_indices: Vec::new(),
+        };
+        locations.insert(l.id, push(&mut d.t.location_table, location));
+    }
+    src.sample
+        .iter()
+        .map(|s| {
+            let frames = s
+                .location_id
+                .iter()
+                .map(|id| locations.get(id).copied().unwrap_or(0))
+                .collect();
+            d.stack(frames)
+        })
+        .collect()
+}
+
 /// `BASE/v1development/profiles`.
 pub fn url(base: &str) -> String {
     format!("{}/v1development/profiles", base.trim_end_matches('/'))
 }
 
-fn index(i: usize) -> i32 {
-    i32::try_from(i).unwrap_or(0)
+/// Appends `item` to a dictionary table; returns its index.
+fn push<T>(table: &mut Vec<T>, item: T) -> i32 {
+    table.push(item);
+    i32::try_from(table.len() - 1).unwrap_or(0)
 }
 
 /// The dictionary being built: every table starts with its zero value, as
@@ -174,8 +172,7 @@ impl Dictionary {
         if let Some(&i) = self.strings.get(s) {
             return i;
         }
-        self.t.string_table.push(s.to_string());
-        let i = index(self.t.string_table.len() - 1);
+        let i = push(&mut self.t.string_table, s.to_string());
         self.strings.insert(s.to_string(), i);
         i
     }
@@ -184,22 +181,22 @@ impl Dictionary {
         if let Some(&i) = self.stacks.get(&frames) {
             return i;
         }
-        self.t.stack_table.push(proto::Stack {
+        let stack = proto::Stack {
             location_indices: frames.clone(),
-        });
-        let i = index(self.t.stack_table.len() - 1);
+        };
+        let i = push(&mut self.t.stack_table, stack);
         self.stacks.insert(frames, i);
         i
     }
 
     fn attribute(&mut self, key: &str, value: Value) -> i32 {
         let key_strindex = self.string(key);
-        self.t.attribute_table.push(proto::KeyValueAndUnit {
+        let attribute = proto::KeyValueAndUnit {
             key_strindex,
             value: Some(proto::AnyValue { value: Some(value) }),
             unit_strindex: 0,
-        });
-        index(self.t.attribute_table.len() - 1)
+        };
+        push(&mut self.t.attribute_table, attribute)
     }
 }
 

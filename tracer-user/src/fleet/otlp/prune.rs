@@ -4,43 +4,38 @@
 //! (github.com/google/pprof/profile/prune.go): below the first frame from
 //! the root that matches `drop_frames` (and not `keep_frames`), the stack
 //! is cut, never above the first non-matching frame.
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use regex::Regex;
 
 use crate::report::pprof::proto as pprof;
 
 pub fn prune(p: &mut pprof::Profile) -> Result<(), String> {
-    let string = |i: i64| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| p.string_table.get(i))
-            .cloned()
-            .unwrap_or_default()
-    };
-    let (drop, keep) = (string(p.drop_frames), string(p.keep_frames));
+    let (drop, keep) = (p.str_at(p.drop_frames), p.str_at(p.keep_frames));
     if drop.is_empty() {
         return Ok(());
     }
     let anchored = |re: &str| Regex::new(&format!("^(?:{re})$")).map_err(|e| e.to_string());
-    let drop = anchored(&drop)?;
-    let keep = (!keep.is_empty()).then(|| anchored(&keep)).transpose()?;
-    let names: Vec<(u64, String)> = p.function.iter().map(|f| (f.id, string(f.name))).collect();
-    let name_of = |id: u64| {
-        names
-            .iter()
-            .find(|(i, _)| *i == id)
-            .map(|(_, n)| n.as_str())
-    };
+    let drop = anchored(drop)?;
+    let keep = (!keep.is_empty()).then(|| anchored(keep)).transpose()?;
+    // Whether a function (by id) is one to drop.
+    let dropped: HashMap<u64, bool> = p
+        .function
+        .iter()
+        .map(|f| {
+            let name = p.str_at(f.name);
+            let kept = keep.as_ref().is_some_and(|k| k.is_match(name));
+            (f.id, drop.is_match(name) && !kept)
+        })
+        .collect();
     let (mut prune, mut beneath) = (HashSet::new(), HashSet::new());
     for loc in &mut p.location {
         // The outermost matching line of the location (lines run from the
         // innermost inlined call out).
-        let matched = loc.line.iter().rposition(|l| {
-            name_of(l.function_id).is_some_and(|name| {
-                drop.is_match(name) && !keep.as_ref().is_some_and(|k| k.is_match(name))
-            })
-        });
+        let matched = loc
+            .line
+            .iter()
+            .rposition(|l| dropped.get(&l.function_id).copied().unwrap_or(false));
         if let Some(i) = matched {
             beneath.insert(loc.id);
             if i == loc.line.len() - 1 {

@@ -60,6 +60,7 @@ pub struct RollupPacer {
 impl RollupPacer {
     pub const MIN_GAP: Duration = Duration::from_millis(900);
     pub const DUTY: f64 = 0.005;
+    pub const CHEAP: Duration = Duration::from_millis(10);
 
     /// The rollup now, or `None` when it is not due yet (or unreadable).
     pub fn read(&mut self, pid: u32) -> Option<SmapsRollup> {
@@ -67,11 +68,27 @@ impl RollupPacer {
         if self.next.is_some_and(|n| start < n) {
             return None;
         }
+        let (r, took) = self.walk(pid);
+        self.next = Some(start + Self::gap(took));
+        r
+    }
+
+    /// The rollup now if a walk is cheap (under [`Self::CHEAP`] last time,
+    /// as for most processes), whether or not one is due; else `None`.
+    pub fn read_if_cheap(&mut self, pid: u32) -> Option<SmapsRollup> {
+        if self.took.is_some_and(|t| t >= Self::CHEAP) {
+            return None;
+        }
+        self.walk(pid).0
+    }
+
+    /// One walk, timed (the time kept for the next decision).
+    fn walk(&mut self, pid: u32) -> (Option<SmapsRollup>, Duration) {
+        let start = Instant::now();
         let r = read_smaps_rollup(pid).ok();
         let took = start.elapsed();
         self.took = Some(took);
-        self.next = Some(start + Self::gap(took));
-        r
+        (r, took)
     }
 
     /// Time from one walk's start to the next for a walk that took `took`:
@@ -84,20 +101,6 @@ impl RollupPacer {
             Self::MIN_GAP.max(took.div_f64(Self::DUTY))
         }
     }
-
-    /// The rollup now if a walk is cheap (under [`Self::CHEAP`] last time,
-    /// as for most processes), whether or not one is due; else `None`.
-    pub fn read_if_cheap(&mut self, pid: u32) -> Option<SmapsRollup> {
-        if self.took.is_some_and(|t| t >= Self::CHEAP) {
-            return None;
-        }
-        let start = Instant::now();
-        let r = read_smaps_rollup(pid).ok();
-        self.took = Some(start.elapsed());
-        r
-    }
-
-    pub const CHEAP: Duration = Duration::from_millis(10);
 }
 
 /// Parses the text of `smaps_rollup` (the first line is the `[rollup]`
