@@ -2,6 +2,10 @@
 
 /// Frames captured per stack (return address first, then the frame-pointer chain).
 pub const MAX_FRAMES: usize = 32;
+/// Bytes of target memory the probes read at once for fields that lie
+/// close together (`mspan.allocCount` … `limit`): each field within
+/// `NEAR_BYTES - 8` of the first (the layout tables are tested for it).
+pub const NEAR_BYTES: usize = 24;
 
 /// Distinct stacks kept in the kernel.
 pub const STACKS_CAPACITY: u32 = 32 * 1024;
@@ -94,8 +98,15 @@ pub mod config {
 /// prologue (BP already holds its own frame) rather than at its entry.
 pub const COOKIE_AFTER_PROLOGUE: u64 = 1 << 32;
 pub const COOKIE_MIN_SIZE_MASK: u64 = 0xffff_ffff;
-/// Cookie of `alloc_sample`: a large-object probe (else a span refill).
+/// Cookie of `alloc_sample` and `live_sample`: a large-object probe (else
+/// a span refill).
 pub const COOKIE_SAMPLE_LARGE: u64 = 1;
+/// Set in the cookie of every probe point whose instruction the kernel
+/// single-steps out of line (a second trap: ~9 µs a hit here) rather than
+/// emulates (a `PUSH reg`, jump or call: ~0.7 µs). Every program counts
+/// those hits apart (`counter::STEPPED_HITS`), so each kind is charged
+/// what it costs.
+pub const COOKIE_STEPPED: u64 = 1 << 62;
 
 /// Indexes into the per-CPU `COUNTERS` array.
 pub mod counter {
@@ -127,5 +138,11 @@ pub mod counter {
     pub const CPU_STACK_DROPS: u32 = 13;
     /// Objects sampled for liveness (`live_sample`).
     pub const LIVE_SAMPLES: u32 = 14;
-    pub const COUNT: u32 = 15;
+    /// Hits at single-stepped points (`COOKIE_STEPPED`), of all probes;
+    /// of those, the allocation group's (`SAMPLES` + `LIVE_SAMPLES`) and
+    /// the map group's (`MAP_OP_HITS`).
+    pub const STEPPED_HITS: u32 = 15;
+    pub const SAMPLES_STEPPED: u32 = 16;
+    pub const MAP_OP_STEPPED: u32 = 17;
+    pub const COUNT: u32 = 18;
 }

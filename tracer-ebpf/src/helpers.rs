@@ -1,7 +1,11 @@
 //! Counters, user-memory reads and the frame-pointer stack walk.
-use aya_ebpf::{helpers::bpf_probe_read_user, programs::ProbeContext};
+use aya_ebpf::{
+    helpers::{bpf_probe_read_user, generated::bpf_get_attach_cookie},
+    programs::ProbeContext,
+    EbpfContext,
+};
 use core::intrinsics::{atomic_xadd, AtomicOrdering};
-use tracer_common::{counter, Stack, EVENTS_BYTES, MAX_FRAMES};
+use tracer_common::{counter, Stack, COOKIE_STEPPED, EVENTS_BYTES, MAX_FRAMES, NEAR_BYTES as NEAR};
 
 use crate::maps::{CONFIG, COUNTERS, EVENTS, STACKS};
 
@@ -16,6 +20,22 @@ pub fn bump(index: u32) {
     if let Some(p) = COUNTERS.get_ptr_mut(index) {
         atomic_add(p, 1);
     }
+}
+
+/// Counts a probe hit (and, at a single-stepped point, a stepped hit of
+/// all probes and of `group`'s counter when there is one); returns the
+/// point's attach cookie.
+#[inline(always)]
+pub fn hit(ctx: &ProbeContext, group: Option<u32>) -> u64 {
+    bump(counter::PROBE_HITS);
+    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
+    if cookie & COOKIE_STEPPED != 0 {
+        bump(counter::STEPPED_HITS);
+        if let Some(g) = group {
+            bump(g);
+        }
+    }
+    cookie
 }
 
 /// A setting written by userspace (`tracer_common::config`); 0 when unset.
@@ -83,11 +103,8 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut bp = regs.rbp;
     let mut pc = if after_prologue {
-        let ret = read_u64(bp + 8).unwrap_or(0);
-        bp = match read_u64(bp) {
-            Some(next) if next > bp => next,
-            _ => 0,
-        };
+        let [next, ret] = unsafe { bpf_probe_read_user(bp as *const [u64; 2]) }.unwrap_or([0, 0]);
+        bp = if next > bp { next } else { 0 };
         ret
     } else {
         read_u64(regs.rsp).unwrap_or(0)
@@ -100,7 +117,9 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
             hash = (hash ^ pc).wrapping_mul(0x0100_0000_01b3);
             pc = 0;
             if bp != 0 {
-                if let (Some(ret), Some(next)) = (read_u64(bp + 8), read_u64(bp)) {
+                // One read for the frame's two words (saved BP, return
+                // address): half the helper calls of the walk.
+                if let Ok([next, ret]) = unsafe { bpf_probe_read_user(bp as *const [u64; 2]) } {
                     pc = ret;
                     bp = if next > bp { next } else { 0 };
                 }
@@ -116,5 +135,42 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
         (id, truncated)
     } else {
         (0, truncated)
+    }
+}
+
+/// Fields of a struct in target memory that lie within `NEAR_BYTES` of
+/// one another, read with one helper call (each read of target memory is
+/// a helper call; read one by one, a span's fields were a quarter of
+/// `live_sample`'s run time). The layout tables keep the fields read
+/// together within reach of the first (`golayout` tests it per Go
+/// version); a field out of reach reads 0.
+pub struct Near {
+    first: u64,
+    bytes: [u8; NEAR],
+}
+
+impl Near {
+    /// The bytes at `addr` + the offset in config entry `first`.
+    #[inline(always)]
+    pub fn read(addr: u64, first: u32) -> Option<Near> {
+        let first = config(first);
+        let bytes = unsafe { bpf_probe_read_user((addr + first) as *const [u8; NEAR]) }.ok()?;
+        Some(Near { first, bytes })
+    }
+
+    /// The u64 at the offset in config entry `index` (a narrower field is
+    /// in its low bytes). One load at a bounded offset: `black_box` keeps
+    /// it a load the verifier can bound.
+    #[inline(always)]
+    pub fn field(&self, index: u32) -> u64 {
+        let rel = config(index).wrapping_sub(self.first);
+        if rel > (NEAR - 8) as u64 {
+            return 0;
+        }
+        let rel = core::hint::black_box(rel) as usize & 0x1f;
+        if rel > NEAR - 8 {
+            return 0;
+        }
+        unsafe { core::ptr::read_unaligned(self.bytes.as_ptr().add(rel) as *const u64) }
     }
 }

@@ -26,7 +26,7 @@ use crate::{
     },
     error::UserError,
     probes::attach,
-    probes::calibrate::LatencyCalibration,
+    probes::calibrate::{LatencyCalibration, Traps},
     probes::environment::{self, TargetLock},
     probes::privileges,
     probes::{self, AllocPlan, TimedFunc},
@@ -58,7 +58,7 @@ pub struct Session {
     pub go_minor: u32,
     pub plan: AllocPlan,
     pub timed: Vec<TimedFunc>,
-    pub cost_per_hit_ns: f64,
+    pub traps: Traps,
     /// Load, calibration and attach time.
     pub attach_ns: u64,
     pub layout: &'static golayout::Layout,
@@ -143,7 +143,7 @@ pub struct Mark {
 /// [`Prepared::attach_calibrated`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Calibration {
-    pub cost_per_hit_ns: f64,
+    pub traps: Traps,
     pub latency: crate::probes::calibrate::LatencyCalibration,
 }
 
@@ -318,8 +318,8 @@ impl Prepared {
         let sampled = sample_plan.is_some();
         let attach_started = Instant::now();
         let mut probes = attach::load()?;
-        let (cost_per_hit_ns, latency) = match calibration {
-            Some(c) => (c.cost_per_hit_ns, c.latency),
+        let (traps, latency) = match calibration {
+            Some(c) => (c.traps, c.latency),
             None => probes.calibrate_all()?,
         };
         probes.enable_stats();
@@ -459,7 +459,7 @@ impl Prepared {
             go_minor,
             plan,
             timed,
-            cost_per_hit_ns,
+            traps,
             attach_ns: attach_started.elapsed().as_nanos() as u64,
             collector,
             layout,
@@ -496,7 +496,7 @@ impl Session {
     /// This session's calibration, for the next attach.
     pub fn calibration(&self) -> Calibration {
         Calibration {
-            cost_per_hit_ns: self.cost_per_hit_ns,
+            traps: self.traps,
             latency: self.latency,
         }
     }
@@ -575,7 +575,7 @@ impl Session {
                 self.released.observe(c.committed_bytes);
             }
             if let Some(s) = self.sampling.as_mut() {
-                s.poll(runtime, cpu_ns, self.cost_per_hit_ns);
+                s.poll(runtime, cpu_ns, self.traps);
             }
         }
         cpu_ns
@@ -637,7 +637,7 @@ impl Session {
             bin,
             target,
             collector,
-            cost_per_hit_ns,
+            traps,
             ..
         } = self;
         if let (Some(s), Some(probes)) = (sampling.as_mut(), probes.as_mut()) {
@@ -647,7 +647,7 @@ impl Session {
                 exe: &target.exe_path,
                 pid: target.pid,
                 collector,
-                trap_ns: *cost_per_hit_ns,
+                traps: *traps,
             });
         }
     }
@@ -683,12 +683,12 @@ impl Session {
             match (&self.sampling, &from.sampled, &to.sampled) {
                 (Some(s), Some(a), Some(b)) => {
                     let elapsed = to.at.duration_since(from.at);
-                    let w = s.window_counts((a, b), &counters, raw, elapsed, self.cost_per_hit_ns);
+                    let w = s.window_counts((a, b), &counters, raw, elapsed, self.traps);
                     (w.counts, Some(w.sampling), w.unattributed, w.probe_ns)
                 }
                 _ => {
-                    let per_hit = self.cost_per_hit_ns + bpf_ns_per_hit.unwrap_or(0.0);
-                    let probe_ns = counters.probe_hits as f64 * per_hit;
+                    let probe_ns = self.traps.cost(counters.probe_hits, counters.stepped_hits)
+                        + counters.probe_hits as f64 * bpf_ns_per_hit.unwrap_or(0.0);
                     (raw, None, Default::default(), probe_ns)
                 }
             };
@@ -797,7 +797,9 @@ impl Session {
                 lost_events: counters.lost,
                 stack_drops: counters.stack_drops,
                 stacks_truncated: counters.stack_truncated,
-                cost_per_hit_ns: self.cost_per_hit_ns,
+                cost_per_hit_ns: self.traps.emulated_ns,
+                stepped_hit_ns: self.traps.stepped_ns,
+                stepped_hits: counters.stepped_hits,
                 bpf_ns_per_hit,
                 est_target_slowdown_pct: slowdown_pct(probe_ns, cpu_ns as f64),
                 probe_ns: probe_ns as u64,

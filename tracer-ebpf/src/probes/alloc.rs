@@ -7,15 +7,13 @@
 //! matters: when the stack check fails (stack growth, or a preemption
 //! request) morestack re-runs the function from its entry, so an entry
 //! probe would count that call twice.
-use aya_ebpf::{
-    helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
-};
+use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use tracer_common::{
     counter, kind, AllocEvent, AllocKey, COOKIE_AFTER_PROLOGUE, COOKIE_MIN_SIZE_MASK,
 };
 
 use crate::{
-    helpers::{atomic_add, bump, capture_stack, emit, read_u64},
+    helpers::{atomic_add, bump, capture_stack, emit, hit, read_u64},
     maps::ALLOC_COUNTS,
 };
 
@@ -24,10 +22,9 @@ const TYPE_PTRBYTES: u64 = 8;
 
 #[uprobe(multi)]
 pub fn malloc_entry(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    let cookie = hit(&ctx, None);
     let regs = unsafe { &*ctx.regs };
     let size = regs.rax;
-    let cookie = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) };
     let floor = (cookie & COOKIE_MIN_SIZE_MASK).max(1);
     if size < floor {
         bump(counter::FILTERED);
@@ -87,7 +84,7 @@ pub fn count(key: &AllocKey, n: u64) {
 /// The benchmark's reference: a probe that only counts its hits, on the
 /// same points as `malloc_entry` (`tracer bare-probe`).
 #[uprobe(multi)]
-pub fn bare_count(_ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+pub fn bare_count(ctx: ProbeContext) -> u32 {
+    hit(&ctx, None);
     0
 }

@@ -4,11 +4,11 @@
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use tracer_common::{config, counter, kind, GoEvent};
 
-use crate::helpers::{bump, config, emit, read_u64};
+use crate::helpers::{bump, config, emit, hit, read_u64};
 
 #[uprobe(multi)]
 pub fn go_created(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    hit(&ctx, None);
     let g = unsafe { &*ctx.regs }.rax;
     let goid_off = config(config::G_GOID_OFFSET);
     if g == 0 || goid_off == 0 {
@@ -35,7 +35,7 @@ pub fn go_created(ctx: ProbeContext) -> u32 {
 
 #[uprobe(multi)]
 pub fn go_exited(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    hit(&ctx, None);
     let g = unsafe { &*ctx.regs }.r14;
     let goid_off = config(config::G_GOID_OFFSET);
     if g == 0 || goid_off == 0 {

@@ -15,48 +15,51 @@
 //! `nelems - allocCount`, are the allocations it will serve, filed under
 //! this stack and the class's slot size; a large object counts once, at
 //! its requested size (`limit - startAddr`, which `allocLarge` sets).
-use aya_ebpf::{
-    helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
+use aya_ebpf::{macros::uprobe, programs::ProbeContext};
+use tracer_common::{
+    config, counter, kind, AllocKey, LiveEvent, COOKIE_AFTER_PROLOGUE, COOKIE_SAMPLE_LARGE,
 };
-use tracer_common::{config, counter, kind, AllocKey, LiveEvent, COOKIE_SAMPLE_LARGE};
 
 use crate::{
-    helpers::{bump, capture_stack, config, emit, read_u64},
+    helpers::{bump, capture_stack, config, emit, hit, read_u64, Near},
     probes::alloc::count,
 };
 
 #[uprobe(multi)]
 pub fn live_sample(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    let cookie = hit(&ctx, Some(counter::SAMPLES_STEPPED));
     bump(counter::LIVE_SAMPLES);
     let span = unsafe { &*ctx.regs }.rax;
     if span == 0 {
         return 0;
     }
-    let large = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } & COOKIE_SAMPLE_LARGE != 0;
+    let large = cookie & COOKIE_SAMPLE_LARGE != 0;
+    // allocCount…limit in one read (the BPF stack has no room for a
+    // second such buffer beside the stack walk's and the record).
     let field = |off: u32| read_u64(span + config(off));
-    let (Some(start), Some(freeindex), Some(alloc_cache), Some(elemsize), Some(spanclass)) = (
+    let (Some(start), Some(freeindex), Some(alloc_cache), Some(counts)) = (
         field(config::MSPAN_START_OFFSET),
         field(config::MSPAN_FREEINDEX_OFFSET),
         field(config::MSPAN_ALLOC_CACHE_OFFSET),
-        field(config::MSPAN_ELEMSIZE_OFFSET),
-        field(config::MSPAN_SPANCLASS_OFFSET),
+        Near::read(span, config::MSPAN_ALLOC_COUNT_OFFSET),
     ) else {
         return 0;
     };
+    let elemsize = counts.field(config::MSPAN_ELEMSIZE_OFFSET);
+    let spanclass = counts.field(config::MSPAN_SPANCLASS_OFFSET);
     let freeindex = if config(config::MSPAN_FREEINDEX_SIZE) == 8 {
         freeindex
     } else {
         freeindex & 0xffff
     };
     let sweepgen = read_u64(config(config::MHEAP_SWEEPGEN_ADDR)).unwrap_or(0) & 0xffff_ffff;
-    let (stack_id, truncated) = capture_stack(&ctx, false);
+    let (stack_id, truncated) = capture_stack(&ctx, cookie & COOKIE_AFTER_PROLOGUE != 0);
     if truncated {
         bump(counter::STACK_TRUNCATED);
     }
     let scan = (spanclass & 1 == 0) as u32;
     if large {
-        let limit = field(config::MSPAN_LIMIT_OFFSET).unwrap_or(0);
+        let limit = counts.field(config::MSPAN_LIMIT_OFFSET);
         let size = if limit > start {
             limit - start
         } else {
@@ -71,18 +74,17 @@ pub fn live_sample(ctx: ProbeContext) -> u32 {
         count(&key, 1);
     } else {
         let wide = config(config::MSPAN_FREEINDEX_SIZE) == 8;
-        let nelems = field(config::MSPAN_NELEMS_OFFSET).map(|v| if wide { v } else { v & 0xffff });
-        let used = field(config::MSPAN_ALLOC_COUNT_OFFSET).map(|v| v & 0xffff);
-        if let (Some(nelems), Some(used)) = (nelems, used) {
-            let key = AllocKey {
-                stack_id,
-                size: elemsize,
-                scan,
-                _pad: 0,
-            };
-            if nelems > used && elemsize > 0 {
-                count(&key, nelems - used);
-            }
+        let nelems = field(config::MSPAN_NELEMS_OFFSET).unwrap_or(0);
+        let nelems = if wide { nelems } else { nelems & 0xffff };
+        let used = counts.field(config::MSPAN_ALLOC_COUNT_OFFSET) & 0xffff;
+        let key = AllocKey {
+            stack_id,
+            size: elemsize,
+            scan,
+            _pad: 0,
+        };
+        if nelems > used && elemsize > 0 {
+            count(&key, nelems - used);
         }
     }
     emit(LiveEvent {

@@ -8,13 +8,13 @@ use aya_ebpf::{
 use tracer_common::{config, counter, kind, MadviseEvent, MADVISE_ADVICES};
 
 use crate::{
-    helpers::{atomic_add, bump, capture_stack, config, emit, read_u64},
+    helpers::{atomic_add, bump, capture_stack, config, emit, hit, read_u64},
     maps::{COUNTERS, MADVISE_BY_ADVICE},
 };
 
 #[uprobe(multi)]
 pub fn madvise_entry(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    hit(&ctx, None);
     let sp = unsafe { &*ctx.regs }.rsp;
     let (Some(addr), Some(len), Some(flags)) =
         (read_u64(sp + 8), read_u64(sp + 16), read_u64(sp + 24))

@@ -6,15 +6,14 @@
 //! matched per goroutine; sync.Map methods and map functions have separate
 //! slots because the former call the latter.
 use aya_ebpf::{
-    helpers::{bpf_ktime_get_ns, bpf_probe_read_user, generated::bpf_get_attach_cookie},
+    helpers::{bpf_ktime_get_ns, bpf_probe_read_user},
     macros::uprobe,
     programs::ProbeContext,
-    EbpfContext,
 };
 use tracer_common::{config, counter, kind, map_cookie as mc, map_op, FuncStartKey, MapEvent};
 
 use crate::{
-    helpers::{bump, capture_stack, config, emit, read_u64},
+    helpers::{bump, capture_stack, config, emit, hit, read_u64},
     maps::{MapInflight, MAP_INFLIGHT, MAP_SEEN},
 };
 
@@ -55,11 +54,6 @@ impl Args {
 }
 
 #[inline(always)]
-fn cookie(ctx: &ProbeContext) -> u64 {
-    unsafe { bpf_get_attach_cookie(ctx.as_ptr()) }
-}
-
-#[inline(always)]
 fn slot(ctx: &ProbeContext, op: u32) -> Option<FuncStartKey> {
     let goid_off = config(config::G_GOID_OFFSET);
     let g = unsafe { &*ctx.regs }.r14;
@@ -75,9 +69,8 @@ fn slot(ctx: &ProbeContext, op: u32) -> Option<FuncStartKey> {
 
 #[uprobe(multi)]
 pub fn map_op_entry(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    let c = hit(&ctx, Some(counter::MAP_OP_STEPPED));
     bump(counter::MAP_OP_HITS);
-    let c = cookie(&ctx);
     let op = (c & mc::OP_MASK) as u32;
     let after_prologue = c & mc::AFTER_PROLOGUE != 0;
     let args = Args::of(&ctx);
@@ -163,9 +156,8 @@ fn nested(key: &FuncStartKey, map: u64, op: u32, now: u64) -> bool {
 
 #[uprobe(multi)]
 pub fn map_op_exit(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    let c = hit(&ctx, Some(counter::MAP_OP_STEPPED));
     bump(counter::MAP_OP_HITS);
-    let c = cookie(&ctx);
     let op = (c & mc::OP_MASK) as u32;
     let Some(key) = slot(&ctx, op) else { return 0 };
     let Some(inflight) = (unsafe { MAP_INFLIGHT.get(&key) }).copied() else {

@@ -8,23 +8,21 @@
 //! refill and the class's slot size. Large objects
 //! (`runtime.(*mcache).allocLarge(c, size, noscan)`) are each one sample of
 //! weight 1.
-use aya_ebpf::{
-    helpers::generated::bpf_get_attach_cookie, macros::uprobe, programs::ProbeContext, EbpfContext,
-};
-use tracer_common::{config, counter, COOKIE_SAMPLE_LARGE};
+use aya_ebpf::{macros::uprobe, programs::ProbeContext};
+use tracer_common::{config, counter, COOKIE_AFTER_PROLOGUE, COOKIE_SAMPLE_LARGE};
 
 use crate::{
-    helpers::{bump, config, read_u64},
+    helpers::{bump, config, hit, read_u64, Near},
     probes::alloc::count_here,
 };
 
 #[uprobe(multi)]
 pub fn alloc_sample(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    let cookie = hit(&ctx, Some(counter::SAMPLES_STEPPED));
     bump(counter::SAMPLES);
     let regs = unsafe { &*ctx.regs };
     let (c, arg) = (regs.rax, regs.rbx);
-    let large = unsafe { bpf_get_attach_cookie(ctx.as_ptr()) } & COOKIE_SAMPLE_LARGE != 0;
+    let large = cookie & COOKIE_SAMPLE_LARGE != 0;
     let (weight, size, scan) = if large {
         let noscan = regs.rcx & 0xff != 0;
         (1, arg, !noscan)
@@ -33,13 +31,14 @@ pub fn alloc_sample(ctx: ProbeContext) -> u32 {
         let Some(span) = read_u64(c + config(config::MCACHE_ALLOC_OFFSET) + spc * 8) else {
             return 0;
         };
-        let u16_at = |off: u32| read_u64(span + config(off)).map(|v| v & 0xffff);
-        let (Some(used), Some(before)) = (
-            u16_at(config::MSPAN_ALLOC_COUNT_OFFSET),
-            u16_at(config::MSPAN_BEFORE_CACHE_OFFSET),
-        ) else {
+        // allocCount, allocCountBeforeCache and elemsize: one read.
+        let Some(f) = Near::read(span, config::MSPAN_ALLOC_COUNT_OFFSET) else {
             return 0;
         };
+        let (used, before) = (
+            f.field(config::MSPAN_ALLOC_COUNT_OFFSET) & 0xffff,
+            f.field(config::MSPAN_BEFORE_CACHE_OFFSET) & 0xffff,
+        );
         let mut weight = used.saturating_sub(before);
         // A retired span is full (allocCount == nelems > 0); allocCount 0
         // is `emptymspan` (no span of this class yet), for which the
@@ -47,13 +46,19 @@ pub fn alloc_sample(ctx: ProbeContext) -> u32 {
         if used > 0 && spc == config(config::TINY_SPAN_CLASS) {
             weight += read_u64(c + config(config::MCACHE_TINY_ALLOCS_OFFSET)).unwrap_or(0);
         }
-        let elemsize = read_u64(span + config(config::MSPAN_ELEMSIZE_OFFSET)).unwrap_or(0);
+        let elemsize = f.field(config::MSPAN_ELEMSIZE_OFFSET);
         (weight, elemsize, spc & 1 == 0)
     };
     if weight == 0 || size == 0 {
         bump(counter::FILTERED);
         return 0;
     }
-    count_here(&ctx, true, size, scan, weight);
+    count_here(
+        &ctx,
+        cookie & COOKIE_AFTER_PROLOGUE != 0,
+        size,
+        scan,
+        weight,
+    );
     0
 }

@@ -11,7 +11,7 @@ use aya_ebpf::{
 use tracer_common::{config, counter, kind, FuncEvent, FuncStartKey, CALIBRATION_SLOTS};
 
 use crate::{
-    helpers::{bump, config, emit, read_u64},
+    helpers::{bump, config, emit, hit, read_u64},
     maps::{CALIBRATION, CALIBRATION_STARTS, FUNC_DEPTHS, FUNC_STARTS},
 };
 
@@ -33,7 +33,7 @@ fn key(ctx: &ProbeContext) -> Option<FuncStartKey> {
 
 #[uprobe(multi)]
 pub fn func_entry(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    hit(&ctx, None);
     if let Some(k) = key(&ctx) {
         let depth = unsafe { FUNC_DEPTHS.get(&k) }.copied().unwrap_or(0);
         let now = unsafe { bpf_ktime_get_ns() };
@@ -49,7 +49,7 @@ pub fn func_entry(ctx: ProbeContext) -> u32 {
 
 #[uprobe(multi)]
 pub fn func_exit(ctx: ProbeContext) -> u32 {
-    bump(counter::PROBE_HITS);
+    hit(&ctx, None);
     let Some(k) = key(&ctx) else { return 0 };
     let depth = match unsafe { FUNC_DEPTHS.get(&k) }.copied() {
         Some(d) if d > 0 => d - 1,

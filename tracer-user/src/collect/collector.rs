@@ -35,6 +35,11 @@ pub struct Counters {
     pub map_op_hits: u64,
     pub cpu_samples: u64,
     pub cpu_stack_drops: u64,
+    /// Hits at single-stepped points (see `tracer_common::COOKIE_STEPPED`);
+    /// of them, the allocation group's and the map group's.
+    pub stepped_hits: u64,
+    pub samples_stepped: u64,
+    pub map_op_stepped: u64,
 }
 
 impl Counters {
@@ -56,6 +61,9 @@ impl Counters {
             map_op_hits: self.map_op_hits.saturating_sub(base.map_op_hits),
             cpu_samples: self.cpu_samples.saturating_sub(base.cpu_samples),
             cpu_stack_drops: self.cpu_stack_drops.saturating_sub(base.cpu_stack_drops),
+            stepped_hits: self.stepped_hits.saturating_sub(base.stepped_hits),
+            samples_stepped: self.samples_stepped.saturating_sub(base.samples_stepped),
+            map_op_stepped: self.map_op_stepped.saturating_sub(base.map_op_stepped),
         }
     }
 }
@@ -136,17 +144,24 @@ impl Collector {
             map_op_hits: get(counter::MAP_OP_HITS),
             cpu_samples: get(counter::CPU_SAMPLES),
             cpu_stack_drops: get(counter::CPU_STACK_DROPS),
+            stepped_hits: get(counter::STEPPED_HITS),
+            samples_stepped: get(counter::SAMPLES_STEPPED),
+            map_op_stepped: get(counter::MAP_OP_STEPPED),
         }
     }
 
     /// The sampling groups' hits only (allocation samples, map
-    /// operations), for the governors' frequent checks.
-    pub fn group_hits(&self) -> (u64, u64) {
+    /// operations), each as (hits, of them single-stepped), for the
+    /// governors' frequent checks.
+    pub fn group_hits(&self) -> ((u64, u64), (u64, u64)) {
         let get = |i: u32| self.counter(i);
         // Liveness samples ride in the allocation windows.
         (
-            get(counter::SAMPLES) + get(counter::LIVE_SAMPLES),
-            get(counter::MAP_OP_HITS),
+            (
+                get(counter::SAMPLES) + get(counter::LIVE_SAMPLES),
+                get(counter::SAMPLES_STEPPED),
+            ),
+            (get(counter::MAP_OP_HITS), get(counter::MAP_OP_STEPPED)),
         )
     }
 

@@ -459,6 +459,7 @@ fn sampled(
                     allocated: n.saturating_sub(b),
                     live: live_of(now, i),
                     live_at_start: live_of(base, i),
+                    bytes: None,
                 },
             );
         }
@@ -468,6 +469,11 @@ fn sampled(
                 allocated: now.large_objects.saturating_sub(base.large_objects),
                 live: now.large_objects.saturating_sub(now.large_free_objects),
                 live_at_start: base.large_objects.saturating_sub(base.large_free_objects),
+                bytes: Some((
+                    now.large_bytes.saturating_sub(base.large_bytes),
+                    now.large_bytes.saturating_sub(now.large_free_bytes),
+                    base.large_bytes.saturating_sub(base.large_free_bytes),
+                )),
             },
         );
         live = Some((

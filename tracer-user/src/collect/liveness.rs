@@ -346,6 +346,11 @@ pub struct ClassCounts {
     /// Live now, and live when liveness started (allocated − freed).
     pub live: u64,
     pub live_at_start: u64,
+    /// The same in bytes (allocated, live, live at start), where the
+    /// runtime counts them per object: large objects, whose sizes differ
+    /// by orders of magnitude (a slice's backing array beside a 32 KiB
+    /// buffer).
+    pub bytes: Option<(u64, u64, u64)>,
 }
 
 /// Per key, scaled by class. A class's objects allocated since the start
@@ -358,26 +363,40 @@ pub fn estimate(
     fates: &HashMap<SampleKey, Fates>,
     counts: &HashMap<u8, ClassCounts>,
 ) -> Vec<Estimate> {
-    // (decided, alive) per class.
-    let mut class: HashMap<u8, (u64, u64)> = HashMap::new();
+    // (decided, alive, alive bytes) per class.
+    let mut class: HashMap<u8, (u64, u64, u64)> = HashMap::new();
     for (k, f) in fates {
         let c = class.entry(k.class).or_default();
         c.0 += f.alive + f.dead;
         c.1 += f.alive;
+        c.2 += f.alive_bytes;
     }
     let binomial = |p: f64, n: f64| 1.96 * ((1.0 - p).max(0.0) / (n * p)).sqrt();
     let mut out: Vec<Estimate> = fates
         .iter()
         .filter(|(_, f)| f.alive > 0)
         .filter_map(|(k, f)| {
-            let &(decided, alive) = class.get(&k.class)?;
+            let &(decided, alive, alive_bytes) = class.get(&k.class)?;
             let cc = counts.get(&k.class)?;
             let survival = alive as f64 / decided as f64;
-            let lo = cc.live.saturating_sub(cc.live_at_start) as f64;
-            let hi = cc.live.min(cc.allocated) as f64;
-            let young = (cc.allocated as f64 * survival).clamp(lo, hi.max(lo));
+            let young_of = |allocated: u64, live: u64, live_at_start: u64| {
+                let lo = live.saturating_sub(live_at_start) as f64;
+                let hi = live.min(allocated) as f64;
+                ((allocated as f64 * survival).clamp(lo, hi.max(lo)), lo, hi)
+            };
+            let (young, lo, hi) = young_of(cc.allocated, cc.live, cc.live_at_start);
             let share = f.alive as f64 / alive as f64;
             let objects = young * share;
+            // Objects of one size class weigh alike; where the runtime
+            // counts bytes (large objects), the key's share of the alive
+            // samples' bytes splits the young bytes instead.
+            let bytes = match cc.bytes {
+                Some((allocated, live, at_start)) if alive_bytes > 0 => {
+                    young_of(allocated, live, at_start).0 * f.alive_bytes as f64
+                        / alive_bytes as f64
+                }
+                _ => objects * f.alive_bytes as f64 / f.alive as f64,
+            };
             // The bounds' width, or the survival's own error if smaller.
             let young_err = if young > 0.0 {
                 ((hi - lo) / 2.0 / young).min(binomial(survival, decided as f64))
@@ -387,7 +406,7 @@ pub fn estimate(
             Some(Estimate {
                 key: *k,
                 objects,
-                bytes: objects * f.alive_bytes as f64 / f.alive as f64,
+                bytes,
                 alive_samples: f.alive,
                 rel_error_95: (binomial(share, alive as f64).powi(2) + young_err.powi(2)).sqrt(),
             })
@@ -410,6 +429,7 @@ mod tests {
             allocated,
             live,
             live_at_start,
+            bytes: None,
         }
     }
 
@@ -514,6 +534,57 @@ mod tests {
         s[m.sweepgen as usize..][..4].copy_from_slice(&sweepgen.to_le_bytes());
         s[m.alloc_bits as usize..][..8].copy_from_slice(&bits.to_le_bytes());
         s
+    }
+
+    #[test]
+    fn large_objects_split_by_bytes() {
+        // Three large objects alive, 20 MiB in all, since the start; one
+        // alive sample: a 2 MiB slice's backing array. By count and its
+        // own size it would stand for 3 × 2 MiB, whatever the other two
+        // weigh; by bytes its site gets the runtime's live large bytes
+        // (it is the only site seen holding any).
+        let fates: HashMap<SampleKey, Fates> = [(
+            key(9, 0),
+            Fates {
+                alive: 1,
+                alive_bytes: 2 << 20,
+                dead: 0,
+                pending: 0,
+            },
+        )]
+        .into_iter()
+        .collect();
+        let mut large = counts(3, 3, 0);
+        large.bytes = Some((20 << 20, 20 << 20, 0));
+        let est = estimate(&fates, &[(0, large)].into_iter().collect());
+        assert_eq!(est[0].objects, 3.0);
+        assert_eq!(est[0].bytes, (20 << 20) as f64);
+        // Two sites alive: 1:3 by their samples' bytes.
+        let two: HashMap<SampleKey, Fates> = [
+            (
+                key(9, 0),
+                Fates {
+                    alive: 1,
+                    alive_bytes: 1 << 20,
+                    dead: 0,
+                    pending: 0,
+                },
+            ),
+            (
+                key(10, 0),
+                Fates {
+                    alive: 1,
+                    alive_bytes: 3 << 20,
+                    dead: 0,
+                    pending: 0,
+                },
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let est = estimate(&two, &[(0, large)].into_iter().collect());
+        assert_eq!(est[0].bytes, (5 << 20) as f64);
+        assert_eq!(est[1].bytes, (15 << 20) as f64);
     }
 
     #[test]

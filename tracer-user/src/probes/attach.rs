@@ -18,6 +18,8 @@ use crate::{
     tracee::gobin::GoBinary,
 };
 
+/// A probe point of the target at link-time address `addr`; its cookie
+/// gains `COOKIE_STEPPED` unless the kernel emulates the instruction there.
 fn point<'a>(
     bin: &GoBinary,
     program: &'static str,
@@ -25,10 +27,18 @@ fn point<'a>(
     cookie: u64,
     what: &'a str,
 ) -> Result<Point<'a>, UserError> {
+    let emulated = bin
+        .text_bytes(addr, 15)
+        .or_else(|| bin.text_bytes(addr, 1))
+        .is_some_and(crate::tracee::disasm::emulated);
     Ok(Point {
         program,
         offset: file_offset(bin, addr, what)?,
-        cookie,
+        cookie: if emulated {
+            cookie
+        } else {
+            cookie | tracer_common::COOKIE_STEPPED
+        },
         what,
     })
 }
@@ -223,7 +233,8 @@ impl Probes {
         self.attach(exe, pid, &points).map(drop)
     }
 
-    /// Attaches `func_entry` after each function's prologue and `func_exit`
+    /// Attaches `func_entry` at each function's entry point (see
+    /// `plan::entry_at`) and `func_exit`
     /// on each of its RET instructions; the cookie is the function's index.
     pub fn attach_timed(
         &mut self,
@@ -287,26 +298,27 @@ impl Probes {
         plan: &SamplePlan,
         live: bool,
     ) -> Result<Vec<LinkHandle>, UserError> {
+        use tracer_common::{COOKIE_AFTER_PROLOGUE, COOKIE_SAMPLE_LARGE};
         let what = "runtime.(*mcache)";
         let live = live && !plan.live.is_empty();
-        // A liveness window samples refills at the RETs of cacheSpan and
+        let flag = |on: bool, bit: u64| if on { bit } else { 0 };
+        // A liveness window samples refills where the span is taken and
         // large objects at the RETs of allocLarge (which also count the
         // allocation sample) instead of at their entries.
         let mut points = Vec::new();
         if !live {
-            points.push(point(bin, SAMPLE_PROGRAM, plan.refill, 0, what)?);
-        }
-        if let (Some(large), false) = (plan.large, live) {
-            let cookie = tracer_common::COOKIE_SAMPLE_LARGE;
-            points.push(point(bin, SAMPLE_PROGRAM, large, cookie, what)?);
-        }
-        for &(ret, large) in plan.live.iter().filter(|_| live) {
-            let cookie = if large {
-                tracer_common::COOKIE_SAMPLE_LARGE
-            } else {
-                0
-            };
-            points.push(point(bin, LIVE_PROGRAM, ret, cookie, what)?);
+            let r = &plan.refill;
+            points.push(point(bin, SAMPLE_PROGRAM, r.addr, r.cookie(), what)?);
+            if let Some(l) = &plan.large {
+                let cookie = l.cookie() | COOKIE_SAMPLE_LARGE;
+                points.push(point(bin, SAMPLE_PROGRAM, l.addr, cookie, what)?);
+            }
+        } else {
+            for p in &plan.live {
+                let cookie =
+                    flag(p.large, COOKIE_SAMPLE_LARGE) | flag(p.frame, COOKIE_AFTER_PROLOGUE);
+                points.push(point(bin, LIVE_PROGRAM, p.addr, cookie, what)?);
+            }
         }
         self.attach(exe, pid, &points)
     }
@@ -365,7 +377,7 @@ impl Probes {
         Some((info.run_time().as_nanos() as u64, info.run_count()))
     }
 
-    /// Map functions and sync.Map methods: entry (after the prologue) and
+    /// Map functions and sync.Map methods: entry (see `plan::entry_at`) and
     /// each RET, the cookie saying which operation and registers.
     pub fn attach_maps(
         &mut self,

@@ -13,6 +13,32 @@ const CALIB_ENTRY_PROGRAM: &str = "calib_entry";
 const CALIB_EXIT_PROGRAM: &str = "calib_exit";
 pub(super) const CALIBRATION_PROGRAMS: [&str; 2] = [CALIB_ENTRY_PROGRAM, CALIB_EXIT_PROGRAM];
 
+/// What one uprobe hit costs on this machine, the trap alone (ns): at an
+/// instruction the kernel emulates (a `PUSH reg`, jump or call: every
+/// entry probe sits on the prologue's `PUSHQ BP`) and at one it
+/// single-steps out of line (a RET, most others). Hits are counted apart
+/// by kind (`counter::STEPPED_HITS`) and each is charged its own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Traps {
+    pub emulated_ns: f64,
+    pub stepped_ns: f64,
+}
+
+impl Traps {
+    /// The traps of `hits` probe hits of which `stepped` were
+    /// single-stepped, ns.
+    pub fn cost(&self, hits: u64, stepped: u64) -> f64 {
+        let stepped = stepped.min(hits);
+        (hits - stepped) as f64 * self.emulated_ns + stepped as f64 * self.stepped_ns
+    }
+
+    /// The mean trap of hits of which this share is single-stepped.
+    pub fn mean(&self, stepped_share: f64) -> f64 {
+        let s = stepped_share.clamp(0.0, 1.0);
+        (1.0 - s) * self.emulated_ns + s * self.stepped_ns
+    }
+}
+
 /// What the latency calibration measured (ns).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LatencyCalibration {
@@ -29,33 +55,42 @@ pub struct LatencyCalibration {
 }
 
 impl Probes {
-    /// Measures the cost of one uprobe hit: time calls of a probed function
-    /// in this process against the same calls unprobed. The probe filters
-    /// everything out (largest size floor), as the real probe does for
-    /// filtered sizes, so it only adds its hits to PROBE_HITS/FILTERED.
-    pub fn calibrate(&mut self) -> Result<f64, UserError> {
+    /// Measures the cost of one uprobe hit of each kind: time calls of a
+    /// probed function in this process against the same calls unprobed,
+    /// probed on its `PUSHQ BP` (emulated) and on the `MOVQ SP, BP` after
+    /// it (single-stepped). The probe filters everything out (largest size
+    /// floor), as the real probe does for filtered sizes, so it only adds
+    /// its hits to PROBE_HITS/FILTERED.
+    pub fn calibrate(&mut self) -> Result<Traps, UserError> {
         let exe = own_exe()?;
         let [(me, _)] = own_symbols(&exe, [HIT_POINT])?;
-        self.calibrate_hit(&exe, me)
+        self.calibrate_traps(&exe, me)
     }
 
     /// Both calibrations (the executable is read once): a hit's cost, and
     /// the probe pair's latency resolution.
-    pub fn calibrate_all(&mut self) -> Result<(f64, LatencyCalibration), UserError> {
+    pub fn calibrate_all(&mut self) -> Result<(Traps, LatencyCalibration), UserError> {
         let exe = own_exe()?;
         let [(hit, _), (latency, code)] = own_symbols(&exe, [HIT_POINT, LATENCY_POINT])?;
-        let cost = self.calibrate_hit(&exe, hit)?;
-        Ok((cost, self.calibrate_latency(&exe, latency, &code)?))
+        let traps = self.calibrate_traps(&exe, hit)?;
+        Ok((traps, self.calibrate_latency(&exe, latency, &code)?))
     }
 
-    fn calibrate_hit(&mut self, exe: &Path, me: u64) -> Result<f64, UserError> {
+    fn calibrate_traps(&mut self, exe: &Path, me: u64) -> Result<Traps, UserError> {
+        Ok(Traps {
+            emulated_ns: self.calibrate_hit(exe, me + HIT_PUSH)?,
+            stepped_ns: self.calibrate_hit(exe, me + HIT_STEPPED)?,
+        })
+    }
+
+    fn calibrate_hit(&mut self, exe: &Path, offset: u64) -> Result<f64, UserError> {
         const CALLS: u32 = 600;
         // Medians of three batches: a stolen time slice (a busy host) in
         // one batch does not make every later budget wrong.
         let base = median3(|| time_calls(CALLS));
         let point = Point {
             program: ALLOC_PROGRAM,
-            offset: me,
+            offset,
             cookie: tracer_common::COOKIE_MIN_SIZE_MASK,
             what: "the calibration probe",
         };
@@ -239,21 +274,77 @@ fn spins_for(ns: u64) -> u64 {
     spins
 }
 
-/// A function of our own to probe during calibration. Exported so it keeps
-/// its symbol and is never inlined.
+/// Offsets in `tracer_calibration_point` of its `PUSHQ BP` (emulated) and
+/// of the `MOVQ SP, BP` after it (single-stepped).
+const HIT_PUSH: u64 = 0;
+const HIT_STEPPED: u64 = 1;
+
+/// A function of our own to probe during calibration, shaped like a Go
+/// function's frame set-up (so the probes sit on the same instructions as
+/// in the target). Exported so it keeps its symbol.
+#[unsafe(naked)]
 #[unsafe(no_mangle)]
-#[inline(never)]
 pub extern "C" fn tracer_calibration_point(x: u64) -> u64 {
-    x.wrapping_mul(31)
+    core::arch::naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "imul rax, rdi, 31",
+        "pop rbp",
+        "ret",
+    )
 }
 
-/// The latency calibration's function: `spins` rounds of arithmetic.
+/// The latency calibration's function: a Go-shaped frame (`PUSHQ BP`
+/// first, where entry probes sit, and a RET) around `spins` rounds of
+/// arithmetic.
+#[unsafe(naked)]
 #[unsafe(no_mangle)]
-#[inline(never)]
 pub extern "C" fn tracer_latency_point(spins: u64) -> u64 {
+    core::arch::naked_asm!(
+        "push rbp",
+        "mov rbp, rsp",
+        "call {spin}",
+        "pop rbp",
+        "ret",
+        spin = sym latency_spin,
+    )
+}
+
+extern "C" fn latency_spin(spins: u64) -> u64 {
     let mut x = spins;
     for i in 0..spins {
         x = std::hint::black_box(x.wrapping_mul(31) ^ i);
     }
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_hit_is_charged_its_own_trap() {
+        let t = Traps {
+            emulated_ns: 700.0,
+            stepped_ns: 9_000.0,
+        };
+        assert_eq!(t.cost(10, 0), 7_000.0);
+        assert_eq!(t.cost(10, 2), 8.0 * 700.0 + 2.0 * 9_000.0);
+        // More stepped than hits (counters read a moment apart): all stepped.
+        assert_eq!(t.cost(3, 5), 27_000.0);
+        assert_eq!(t.mean(0.0), 700.0);
+        assert_eq!(t.mean(0.25), 0.75 * 700.0 + 0.25 * 9_000.0);
+        assert_eq!(t.mean(2.0), 9_000.0);
+    }
+
+    #[test]
+    fn calibration_points_sit_where_target_probes_do() {
+        // The hit calibration's function starts like a Go frame: PUSHQ BP
+        // (emulated), then MOVQ SP, BP (single-stepped).
+        let code = unsafe { std::slice::from_raw_parts(tracer_calibration_point as *const u8, 4) };
+        assert!(disasm::emulated(&code[HIT_PUSH as usize..]));
+        assert!(!disasm::emulated(&code[HIT_STEPPED as usize..]));
+        assert_eq!(tracer_calibration_point(3), 93);
+        assert_eq!(tracer_latency_point(0), 0);
+    }
 }

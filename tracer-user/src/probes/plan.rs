@@ -28,18 +28,59 @@ pub struct ProbePoint {
     pub addr: u64,
     /// Smallest requested size counted at this point.
     pub min_size: u64,
-    /// The probe sits after the prologue (see `disasm::after_prologue`).
+    /// BP holds the probed function's own frame there (see
+    /// [`EntryAt::frame`]).
     pub after_prologue: bool,
+    /// The point runs once per call (see [`EntryAt::once`]).
+    pub once: bool,
+}
+
+/// Where a function's entry probe goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryAt {
+    /// From the function's entry.
+    pub offset: u64,
+    /// BP already holds the function's own frame (past `MOVQ SP, BP`);
+    /// else the caller's, with the return address at `*SP`.
+    pub frame: bool,
+    /// Past the prologue's stack check: the point runs once per call (an
+    /// entry probe fires again each time morestack restarts the function).
+    pub once: bool,
+}
+
+/// The prologue's `PUSHQ BP` when the function has a Go prologue: past the
+/// stack check, and an instruction the kernel emulates (a hit costs a
+/// tenth of one on the next instruction, see `disasm::emulated`). Else
+/// past the prologue, else the entry.
+pub fn entry_at(code: Option<&[u8]>, entry: u64) -> EntryAt {
+    if let Some(offset) = code.and_then(|c| disasm::frame_push(c, entry)) {
+        return EntryAt {
+            offset,
+            frame: false,
+            once: true,
+        };
+    }
+    match code.and_then(|c| disasm::after_prologue(c, entry)) {
+        Some(offset) => EntryAt {
+            offset,
+            frame: true,
+            once: true,
+        },
+        None => EntryAt {
+            offset: 0,
+            frame: false,
+            once: false,
+        },
+    }
 }
 
 impl ProbePoint {
-    /// Prefers the first instruction after the prologue: an entry probe
-    /// fires again each time morestack restarts the function.
     fn new(bin: &GoBinary, func: FuncInfo, min_size: u64) -> ProbePoint {
-        let skip = code_of(bin, &func).and_then(|code| disasm::after_prologue(code, func.entry));
+        let at = entry_at(code_of(bin, &func), func.entry);
         ProbePoint {
-            addr: func.entry + skip.unwrap_or(0),
-            after_prologue: skip.is_some(),
+            addr: func.entry + at.offset,
+            after_prologue: at.frame,
+            once: at.once,
             func,
             min_size,
         }
@@ -108,6 +149,7 @@ pub fn alloc_plan(bin: &GoBinary) -> Result<AllocPlan, UserError> {
             addr: mallocgc.entry + off,
             min_size: 1,
             after_prologue: true,
+            once: true,
             func: mallocgc,
         }];
         points.extend(
@@ -145,7 +187,8 @@ fn ret_addrs(code: &[u8], entry: u64) -> Vec<u64> {
         .collect()
 }
 
-/// A function timed from after its prologue to each of its RETs.
+/// A function timed from its prologue's push (see [`entry_at`]) to each
+/// of its RETs.
 #[derive(Debug, Clone)]
 pub struct TimedFunc {
     pub name: String,
@@ -167,10 +210,9 @@ pub fn timed_func(bin: &GoBinary, name: &str) -> Result<TimedFunc, UserError> {
             "--time {name}: the function never returns (no RET instruction)"
         )));
     }
-    let skip = disasm::after_prologue(code, func.entry).unwrap_or(0);
     Ok(TimedFunc {
         name: func.name.clone(),
-        entry: func.entry + skip,
+        entry: func.entry + entry_at(Some(code), func.entry).offset,
         rets,
     })
 }
@@ -180,7 +222,7 @@ pub fn timed_func(bin: &GoBinary, name: &str) -> Result<TimedFunc, UserError> {
 pub struct GoroutinePlan {
     /// Each RET of runtime.newproc1 (RAX holds the new g there).
     pub created: Vec<u64>,
-    /// runtime.goexit1 after its prologue (R14 holds the exiting g).
+    /// runtime.goexit1 at its prologue's push (R14 holds the exiting g).
     pub exited: u64,
 }
 
@@ -214,7 +256,7 @@ pub fn madvise_point(bin: &GoBinary) -> Option<u64> {
 #[derive(Debug, Clone)]
 pub struct MapPoint {
     pub name: String,
-    /// Entry probe (after the prologue when there is one).
+    /// Entry probe (see [`entry_at`]).
     pub entry: u64,
     /// RET probes (none for growth points, which are counted at entry).
     pub rets: Vec<u64>,
@@ -360,7 +402,7 @@ pub fn map_plan(bin: &GoBinary, sync_impl: crate::tracee::golayout::SyncMapImpl)
         .filter_map(|(name, cookie)| {
             let func = bin.function(&name)?;
             let code = code_of(bin, &func)?;
-            let skip = disasm::after_prologue(code, func.entry);
+            let at = entry_at(Some(code), func.entry);
             let rets = if cookie & mc::INSTANT != 0 {
                 Vec::new()
             } else {
@@ -371,33 +413,42 @@ pub fn map_plan(bin: &GoBinary, sync_impl: crate::tracee::golayout::SyncMapImpl)
             }
             Some(MapPoint {
                 name,
-                entry: func.entry + skip.unwrap_or(0),
+                entry: func.entry + at.offset,
                 rets,
-                cookie: cookie
-                    | if skip.is_some() {
-                        mc::AFTER_PROLOGUE
-                    } else {
-                        0
-                    },
+                cookie: cookie | if at.frame { mc::AFTER_PROLOGUE } else { 0 },
             })
         })
         .collect()
 }
 
-/// Sampled mode: span refills and large allocations (after their prologues).
+/// Sampled mode: span refills and large allocations (at their prologues'
+/// pushes, see [`entry_at`]).
 #[derive(Debug, Clone)]
 pub struct SamplePlan {
-    pub refill: u64,
-    pub large: Option<u64>,
-    /// Object liveness samples (when the runtime's heap profile is off):
-    /// the RETs of `(*mcentral).cacheSpan` and of `(*mcache).allocLarge`
-    /// (true), each with the span in RAX. Empty: not sampled.
-    pub live: Vec<(u64, bool)>,
+    pub refill: ProbePoint,
+    pub large: Option<ProbePoint>,
+    /// Object liveness samples (when the runtime's heap profile is off),
+    /// each with the span in RAX. Empty: not sampled.
+    pub live: Vec<LivePoint>,
+}
+
+/// Where a liveness sample is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivePoint {
+    pub addr: u64,
+    /// A large object's span (`(*mcache).allocLarge`'s RETs), else a span
+    /// just taken by `(*mcache).refill`.
+    pub large: bool,
+    /// BP holds the probed function's own frame (see [`EntryAt::frame`]).
+    pub frame: bool,
 }
 
 impl SamplePlan {
     /// Adds the liveness points (see [`SamplePlan::live`]); false if the
-    /// functions or their RETs are not found.
+    /// functions or their RETs are not found. A refill's span is taken
+    /// where `refill` checks `cacheSpan`'s result (a jump: the kernel
+    /// emulates it, see `disasm::result_check_after_call`), else at each
+    /// RET of `cacheSpan`; a large object's at each RET of `allocLarge`.
     pub fn add_liveness(
         &mut self,
         bin: &GoBinary,
@@ -408,14 +459,35 @@ impl SamplePlan {
                 .and_then(|f| Some(ret_addrs(code_of(bin, &f)?, f.entry)))
                 .unwrap_or_default()
         };
-        let (small, large) = (rets(symbols.cache_span), rets(symbols.alloc_large));
+        let at_ret = |addr, large| LivePoint {
+            addr,
+            large,
+            frame: false,
+        };
+        let checked = bin.function(symbols.cache_span).and_then(|span| {
+            let refill = &self.refill.func;
+            let code = code_of(bin, refill)?;
+            disasm::result_check_after_call(code, refill.entry, span.entry)
+                .map(|off| refill.entry + off)
+        });
+        let small: Vec<LivePoint> = match checked {
+            Some(addr) => vec![LivePoint {
+                addr,
+                large: false,
+                frame: true,
+            }],
+            None => rets(symbols.cache_span)
+                .into_iter()
+                .map(|a| at_ret(a, false))
+                .collect(),
+        };
+        let large = rets(symbols.alloc_large);
         if small.is_empty() || large.is_empty() {
             return false;
         }
         self.live = small
             .into_iter()
-            .map(|a| (a, false))
-            .chain(large.into_iter().map(|a| (a, true)))
+            .chain(large.into_iter().map(|a| at_ret(a, true)))
             .collect();
         true
     }
@@ -428,8 +500,7 @@ pub fn sample_plan(
     let point = |name: &str| {
         bin.function(name)
             .map(|f| ProbePoint::new(bin, f, 0))
-            .filter(|p| p.after_prologue)
-            .map(|p| p.addr)
+            .filter(|p| p.once)
     };
     let refill = point(symbols.refill).ok_or_else(|| {
         UserError::Unsupported(format!(
@@ -442,4 +513,36 @@ pub fn sample_plan(
         large: point(symbols.alloc_large),
         live: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entry_probes_sit_on_the_frame_push() {
+        let go = disasm::MALLOCGC_PROLOGUE;
+        let at = entry_at(Some(&go), 0x1000);
+        assert_eq!(
+            at,
+            EntryAt {
+                offset: 10,
+                frame: false,
+                once: true
+            }
+        );
+        assert!(disasm::emulated(&go[at.offset as usize..]));
+        // No Go prologue (assembly): the entry itself, which morestack
+        // cannot re-run.
+        let asm = [0x48, 0x8b, 0x7c, 0x24, 0x08, 0xc3];
+        assert_eq!(
+            entry_at(Some(&asm), 0x1000),
+            EntryAt {
+                offset: 0,
+                frame: false,
+                once: false
+            }
+        );
+        assert_eq!(entry_at(None, 0x1000).offset, 0);
+    }
 }

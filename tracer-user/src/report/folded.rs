@@ -245,6 +245,8 @@ pub mod fixture {
                 stack_drops: 1,
                 stacks_truncated: 0,
                 cost_per_hit_ns: 12_000.0,
+                stepped_hit_ns: 9_000.0,
+                stepped_hits: 0,
                 bpf_ns_per_hit: None,
                 est_target_slowdown_pct: 0.1,
                 probe_ns: 0,

@@ -645,15 +645,20 @@ pub struct Overhead {
     /// Stacks the kernel could not store (their allocations are counted under "[unknown]").
     pub stack_drops: u64,
     pub stacks_truncated: u64,
-    /// Measured at start on this machine: the trap alone.
+    /// Measured at start on this machine: the trap alone, at an
+    /// instruction the kernel emulates (where every entry probe sits).
     pub cost_per_hit_ns: f64,
+    /// The same at an instruction the kernel single-steps (RET probes).
+    pub stepped_hit_ns: f64,
+    /// Hits at single-stepped points, of `probe_hits`.
+    pub stepped_hits: u64,
     /// BPF programs' own run time per run over the window (kernel BPF
     /// statistics), on top of the trap; null where not measured.
     pub bpf_ns_per_hit: Option<f64>,
     /// Probe time charged to the target, over the target's CPU time without it.
     pub est_target_slowdown_pct: f64,
-    /// That probe time, ns (hits × (trap + BPF), and in sampled mode the
-    /// windows' switches).
+    /// That probe time, ns (hits × (their trap + BPF), and in sampled mode
+    /// the windows' switches).
     pub probe_ns: u64,
     pub target_cpu_ns: u64,
     /// Peak resident memory of the tracer itself.

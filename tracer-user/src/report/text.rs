@@ -16,14 +16,20 @@ impl<W: Write> TextSink<W> {
 
 /// What a hit cost: the probe time charged per hit (trap, BPF run time
 /// and, sampled, the windows' switches and what they measured on the
-/// target), beside the trap alone as calibrated at attach.
+/// target), beside the traps alone as calibrated at attach (where the
+/// kernel emulates the probed instruction, and where it single-steps it).
 fn per_hit(o: &crate::report::Overhead) -> String {
-    let trap = o.cost_per_hit_ns / 1000.0;
+    let traps = format!(
+        "{:.1} µs emulated / {:.1} µs single-stepped",
+        o.cost_per_hit_ns / 1000.0,
+        o.stepped_hit_ns / 1000.0
+    );
     if o.probe_hits == 0 {
-        return format!("trap {trap:.1} µs calibrated");
+        return format!("traps {traps} calibrated");
     }
     let charged = o.probe_ns as f64 / o.probe_hits as f64 / 1000.0;
-    format!("{charged:.1} µs a hit charged, the trap alone {trap:.1} µs")
+    let stepped = 100.0 * o.stepped_hits as f64 / o.probe_hits as f64;
+    format!("{charged:.1} µs a hit charged ({stepped:.0}% single-stepped), the traps alone {traps}")
 }
 
 /// The default mode budgets a nearly idle target as if it kept
@@ -597,16 +603,25 @@ mod tests {
             stack_drops: 0,
             stacks_truncated: 0,
             cost_per_hit_ns: 8_700.0,
+            stepped_hit_ns: 9_000.0,
+            stepped_hits: 0,
             bpf_ns_per_hit: Some(3_000.0),
             est_target_slowdown_pct: 0.0,
             probe_ns: 0,
             target_cpu_ns: 20_000_000_000,
             tracer_max_rss_bytes: 0,
         };
-        assert_eq!(per_hit(&o), "trap 8.7 µs calibrated");
+        assert_eq!(
+            per_hit(&o),
+            "traps 8.7 µs emulated / 9.0 µs single-stepped calibrated"
+        );
         // 16,218 hits charged 420 ms: 25.9 µs each, not the trap's 8.7.
         o.probe_hits = 16_218;
+        o.stepped_hits = 4_055;
         o.probe_ns = 420_000_000;
-        assert_eq!(per_hit(&o), "25.9 µs a hit charged, the trap alone 8.7 µs");
+        assert_eq!(
+            per_hit(&o),
+            "25.9 µs a hit charged (25% single-stepped), the traps alone 8.7 µs emulated / 9.0 µs single-stepped"
+        );
     }
 }

@@ -297,9 +297,17 @@ impl Attributor {
 }
 
 /// Objects a second per bucket over the slots that overlap `[from, to]`.
+/// The slots are in time order: walked from the newest back to the first
+/// that ended by `from` (the burst check asks for the last moments at
+/// every step, and 3.5 s of slots are kept).
 fn bucket_rates(slots: &VecDeque<Slot>, from: Instant, to: Instant) -> [f64; BUCKETS] {
     let (mut n, mut secs) = ([0u64; BUCKETS], 0.0);
-    for s in slots.iter().filter(|s| s.end > from && s.start < to) {
+    let overlapping = slots
+        .iter()
+        .rev()
+        .take_while(|s| s.end > from)
+        .filter(|s| s.start < to);
+    for s in overlapping {
         for (b, o) in s.objects.iter().enumerate() {
             n[b] += o;
         }

@@ -30,6 +30,7 @@ use crate::{
     collect::Counters,
     error::UserError,
     probes::attach::{LinkHandle, Probes, MAP_PROGRAMS, SAMPLE_PROGRAMS},
+    probes::calibrate::Traps,
     probes::{MapPoint, SamplePlan},
     report::{Sampling, Unattributed},
     tracee::allocstats::AllocCounters,
@@ -92,14 +93,19 @@ const RATE_SPAN: Duration = Duration::from_millis(500);
 
 /// Allocation samples first: most of the windows' budget, a window about
 /// every second.
-/// The shares add up to 0.5: the rest is headroom for what no window
+/// The shares add up to 0.4: the rest is headroom for what no window
 /// pays for and for what the governor measures only after the fact (a hit
 /// is charged at its cost measured on the target, [`insitu`], once a
 /// window was measurable). Measured on the net/http bench service: the
-/// on-CPU sampling at 99 Hz costs it 0.4-0.5 % (toggled), the tracer's own
-/// work 0.5-0.8 % of a CPU; at the default 3 % budget that is a third of it.
+/// on-CPU sampling at 99 Hz costs it 0-0.6 % (toggled), the tracer's own
+/// work ~0.5 % of a CPU, which beside the load generator costs the
+/// service's req/s about three times that. Entry probes on emulated
+/// instructions made a hit about a third as dear, so these shares see more
+/// samples than 0.35 and 0.15 did before; the allocation share stays the
+/// larger (a slow target's in-use sites need its liveness samples: at 0.2
+/// a site's only class went unsampled in 1 of ~20 runs of tests/inuse.rs).
 pub const ALLOCS: GroupParams = GroupParams {
-    share: 0.35,
+    share: 0.3,
     period: Duration::from_secs(1),
     first_window: Duration::from_millis(5),
     assumed_rate: 5_000.0,
@@ -118,7 +124,7 @@ pub const ALLOCS: GroupParams = GroupParams {
 /// and their ~30 points take ~0.1–0.3 s to detach, firing meanwhile: a
 /// window every few seconds at most, out of a bucket that saves up for it.
 pub const MAPS: GroupParams = GroupParams {
-    share: 0.15,
+    share: 0.1,
     period: Duration::from_secs(5),
     first_window: Duration::from_millis(2),
     assumed_rate: 10_000.0,
@@ -135,7 +141,7 @@ const METHOD: &str =
      + large objects (runtime.(*mcache).allocLarge) in governed windows; the runtime's own \
      per-size-class counts, read every 25 ms, split by the nearest window's samples";
 const METHOD_WITH_LIVENESS: &str = "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served; \
-     in regular windows the RETs of runtime.(*mcentral).cacheSpan instead, weighted by the new span's \
+     in regular windows the span runtime.(*mcentral).cacheSpan hands refill instead, weighted by the new span's \
      free slots, which also sample objects for liveness) + large objects (runtime.(*mcache).allocLarge) in \
      governed windows; the runtime's own per-size-class counts, read every 25 ms, split by the nearest window's samples";
 
@@ -157,6 +163,10 @@ const MIN_RATIO_HITS: u64 = 10;
 /// Hits a second from which a window's hits time its close (a ms of
 /// closing is a few hits).
 const TAIL_TIMING_RATE: f64 = 3_000.0;
+/// Share of a group's hits taken to be single-stepped (see `Traps`)
+/// before a window measured it: entry probes are emulated, RETs (large
+/// objects' spans, new maps) single-stepped.
+const STEPPED_PRIOR: f64 = 0.5;
 /// The in-situ cost is the median of this many last windows' measures,
 /// each weighted by its precision.
 const IN_SITU_WINDOWS: usize = 7;
@@ -188,6 +198,11 @@ pub struct Group {
     hpo_recent: VecDeque<f64>,
     /// The group's hits when the open window opened.
     opened_hits: u64,
+    /// Of the group's hits, the share at single-stepped points (see
+    /// `Traps`), as the last windows saw it (smoothed), and the group's
+    /// (hits, stepped) counters when it was last measured.
+    stepped_share: f64,
+    stepped_at: (u64, u64),
     /// A closed window not yet measured on the target: (opened, detached,
     /// its hits, the switch charged for it in ns).
     unmeasured: Option<(Instant, Instant, u64, f64)>,
@@ -213,6 +228,8 @@ impl Group {
             hits_per_object: None,
             hpo_recent: VecDeque::new(),
             opened_hits: 0,
+            stepped_share: STEPPED_PRIOR,
+            stepped_at: (0, 0),
             unmeasured: None,
             in_situ_ns_per_hit: None,
             in_situ_recent: VecDeque::new(),
@@ -222,20 +239,44 @@ impl Group {
     /// The cost of one hit: the trap plus the BPF program's run time
     /// (before any was measured, a quarter of the trap), or what hits
     /// were measured to cost the target, if more.
-    pub fn cost_ns(&self, trap_ns: f64) -> f64 {
-        self.estimate_ns(trap_ns)
+    pub fn cost_ns(&self, traps: Traps) -> f64 {
+        self.estimate_ns(traps)
             .max(self.in_situ_ns_per_hit.unwrap_or(0.0))
     }
 
-    /// A hit's cost as estimated from the calibrated trap and the BPF run
-    /// time (before any was measured, a quarter of the trap).
-    fn estimate_ns(&self, trap_ns: f64) -> f64 {
-        trap_ns + self.bpf_ns_per_hit.unwrap_or(trap_ns / 4.0)
+    /// What `hits` of the group's hits, `stepped` of them single-stepped,
+    /// cost: each its trap plus the BPF run time, or what hits were
+    /// measured to cost the target, if more.
+    pub fn charge_ns(&self, traps: Traps, hits: u64, stepped: u64) -> f64 {
+        let mean_trap = traps.mean(self.stepped_share);
+        let bpf = self.bpf_ns_per_hit.unwrap_or(mean_trap / 4.0);
+        let estimate = traps.cost(hits, stepped) + hits as f64 * bpf;
+        estimate.max(hits as f64 * self.in_situ_ns_per_hit.unwrap_or(0.0))
+    }
+
+    /// A hit's cost as estimated from the calibrated traps (at the share
+    /// of single-stepped hits the group has lately) and the BPF run time
+    /// (before any was measured, a quarter of the trap).
+    fn estimate_ns(&self, traps: Traps) -> f64 {
+        let trap = traps.mean(self.stepped_share);
+        trap + self.bpf_ns_per_hit.unwrap_or(trap / 4.0)
+    }
+
+    /// Updates the share of single-stepped hits from the group's counters
+    /// now (cumulative hits, stepped).
+    fn measure_stepped(&mut self, (hits, stepped): (u64, u64)) {
+        let (h0, s0) = self.stepped_at;
+        let dh = hits.saturating_sub(h0);
+        if dh > 0 {
+            let now = stepped.saturating_sub(s0).min(dh) as f64 / dh as f64;
+            self.stepped_share = 0.5 * self.stepped_share + 0.5 * now;
+        }
+        self.stepped_at = (hits, stepped);
     }
 
     /// Measures the last closed window on the target once a poll after
     /// its close has come.
-    fn measure_in_situ(&mut self, insitu: &InSitu, trap_ns: f64) {
+    fn measure_in_situ(&mut self, insitu: &InSitu, traps: Traps) {
         let Some((from, to, hits, switch_ns)) = self.unmeasured else {
             return;
         };
@@ -254,7 +295,7 @@ impl Group {
         let Some((extra, noise)) = insitu.extra_ns(from, to) else {
             return;
         };
-        let estimate = self.estimate_ns(trap_ns);
+        let estimate = self.estimate_ns(traps);
         let noise_per_hit = noise / hits.max(1) as f64;
         if noise_per_hit > MAX_IN_SITU_NOISE * estimate {
             return;
@@ -287,8 +328,8 @@ impl Group {
     /// and returns when it opened.
     fn detached(
         &mut self,
-        hits: u64,
-        trap_ns: f64,
+        (hits, stepped): (u64, u64),
+        traps: Traps,
         cores: f64,
         probes: &Probes,
     ) -> Option<Instant> {
@@ -313,7 +354,8 @@ impl Group {
             keep_last(&mut self.tails, fired);
         }
         self.measure_bpf(probes);
-        let cost = self.cost_ns(trap_ns);
+        self.measure_stepped((hits, stepped));
+        let cost = self.cost_ns(traps);
         let switch_ns = self.governor.closed(now, hits, cost, cores);
         self.unmeasured = Some((
             opened,
@@ -379,7 +421,7 @@ pub struct Ctx<'a> {
     pub exe: &'a Path,
     pub pid: u32,
     pub collector: &'a mut Collector,
-    pub trap_ns: f64,
+    pub traps: Traps,
 }
 
 impl SampledState {
@@ -426,7 +468,7 @@ impl SampledState {
 
     /// Reads the runtime's counters and the target's CPU time now (`None`
     /// when they cannot be read).
-    pub fn poll(&mut self, runtime: Option<AllocCounters>, cpu_ns: Option<u64>, trap_ns: f64) {
+    pub fn poll(&mut self, runtime: Option<AllocCounters>, cpu_ns: Option<u64>, traps: Traps) {
         let now = Instant::now();
         self.next_poll = now + POLL;
         if let Some(cpu) = cpu_ns {
@@ -448,8 +490,8 @@ impl SampledState {
         self.busy_since_poll = false;
         if let (Some(c), Some(cpu)) = (&runtime, cpu_ns) {
             self.insitu.poll(now, cpu, c.objects(), busy);
-            self.allocs.measure_in_situ(&self.insitu, trap_ns);
-            self.maps.measure_in_situ(&self.insitu, trap_ns);
+            self.allocs.measure_in_situ(&self.insitu, traps);
+            self.maps.measure_in_situ(&self.insitu, traps);
         }
         if let Some(c) = runtime {
             self.attributor.poll(now, c);
@@ -474,10 +516,11 @@ impl SampledState {
     /// Opens or closes what is due; finishes detaches that completed.
     pub fn step(&mut self, cx: &mut Ctx<'_>) {
         let now = Instant::now();
-        let (alloc_hits, map_hits) = cx.collector.group_hits();
+        let (alloc_group, map_group) = cx.collector.group_hits();
+        let (alloc_hits, map_hits) = (alloc_group.0, map_group.0);
         // Detaches that completed close their windows.
-        let (trap, cores, peak) = (cx.trap_ns, self.cores, self.peak_cores);
-        if let Some(opened) = self.allocs.detached(alloc_hits, trap, cores, cx.probes) {
+        let (traps, cores, peak) = (cx.traps, self.cores, self.peak_cores);
+        if let Some(opened) = self.allocs.detached(alloc_group, traps, cores, cx.probes) {
             let all = cx.collector.alloc_counts();
             let window = crate::collect::aggregate::allocs::delta(&all, &self.counts_at_close);
             self.sampled_objects += window.values().sum::<u64>();
@@ -495,7 +538,7 @@ impl SampledState {
             let watched = self.attributor.window(opened, now, window);
             self.watched.closed(watched, seen_anything);
         }
-        if let Some(opened) = self.maps.detached(map_hits, trap, cores, cx.probes) {
+        if let Some(opened) = self.maps.detached(map_group, traps, cores, cx.probes) {
             self.map_watch += now - opened;
         }
         if self.allocs.detaching.is_none() {
@@ -584,7 +627,7 @@ impl SampledState {
         counters: &Counters,
         mut raw: HashMap<AllocKey, u64>,
         elapsed: Duration,
-        trap_ns: f64,
+        traps: Traps,
     ) -> WindowCounts {
         let (a, b) = (&from.estimates, &to.estimates);
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -619,9 +662,13 @@ impl SampledState {
         }
         let top_share = per_stack.values().copied().max().unwrap_or(0) as f64 / total.max(1) as f64;
         let map_hits = counters.map_op_hits;
-        let probe_ns = (counters.samples + counters.live_samples) as f64
-            * self.allocs.cost_ns(trap_ns)
-            + map_hits as f64 * self.maps.cost_ns(trap_ns)
+        let sample_hits = counters.samples + counters.live_samples;
+        let probe_ns = self
+            .allocs
+            .charge_ns(traps, sample_hits, counters.samples_stepped)
+            + self
+                .maps
+                .charge_ns(traps, map_hits, counters.map_op_stepped)
             + (to.switch_ns - from.switch_ns).max(0.0);
         let (ag, mg) = (&self.allocs.governor, &self.maps.governor);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -681,7 +728,7 @@ fn step_group(
     (burst, rate): (bool, Option<f64>),
     open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
 ) {
-    let cost = g.cost_ns(cx.trap_ns);
+    let cost = g.cost_ns(cx.traps);
     let tail = match (g.tail(), g.governor.params.first_tail) {
         (Some(d), _) | (None, Some(d)) => Tail::Fires(d),
         (None, None) => Tail::Lasts(g.detach, peak),

@@ -2,8 +2,8 @@
 //! events a second the aggregator handles on one core (synthetic records),
 //! and whether the live path — BPF ring buffer, drained at the run loop's
 //! pace — loses any at a given rate. A tracepoint on this process's own
-//! getppid() syscalls produces the records: a uprobe hit (~20 µs here) is
-//! far too slow to reach 200 k/s.
+//! getppid() syscalls produces the records: a uprobe hit (~1–10 µs here)
+//! is too slow to reach 200 k/s on one thread.
 use std::time::{Duration, Instant};
 
 use tracer_common::{config, kind, map_op, FuncEvent, GoEvent, MadviseEvent, MapEvent};

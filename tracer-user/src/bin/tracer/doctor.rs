@@ -63,12 +63,13 @@ pub fn run() -> anyhow::Result<()> {
         }
     } else {
         match attach::load().and_then(|mut p| p.calibrate()) {
-            Ok(cost) => Check {
+            Ok(traps) => Check {
                 name: "BPF programs",
                 ok: true,
                 detail: format!(
-                    "loaded and attached a test uprobe: {:.1} µs per probe hit on this machine",
-                    cost / 1000.0
+                    "loaded and attached a test uprobe: a probe hit costs {:.1} µs on this machine where the kernel emulates the instruction (entry probes), {:.1} µs where it single-steps it (RET probes)",
+                    traps.emulated_ns / 1000.0,
+                    traps.stepped_ns / 1000.0
                 ),
             },
             Err(e) => Check {

@@ -127,12 +127,20 @@ pub fn inspect(path: &str, bin: &GoBinary) -> Inspection {
                     address: format!("{:#x}", p.addr),
                     found: true,
                     note: format!(
-                        "sizes >= {}{}",
+                        "sizes >= {}, {} ({})",
                         p.min_size,
-                        if p.after_prologue {
-                            ", after the prologue"
+                        match (p.once, p.after_prologue) {
+                            (true, false) => "at the prologue's PUSHQ BP",
+                            (true, true) => "after the prologue",
+                            (false, _) => "at entry (prologue not recognised)",
+                        },
+                        if bin
+                            .text_bytes(p.addr, 15)
+                            .is_some_and(tracer::tracee::disasm::emulated)
+                        {
+                            "emulated by the kernel"
                         } else {
-                            ", at entry (prologue not recognised)"
+                            "single-stepped by the kernel"
                         }
                     ),
                 });

@@ -223,3 +223,30 @@ impl AllocStatsSymbols {
         ],
     };
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tracee::golayout::{layout_for, SUPPORTED_MINORS};
+
+    /// The allocation probes read `allocCount` … `limit` of a span with
+    /// one read of `NEAR_BYTES` (`tracer-ebpf` helpers `Near`).
+    #[test]
+    fn span_fields_read_together_are_near() {
+        let reach = (tracer_common::NEAR_BYTES - 8) as u64;
+        for minor in SUPPORTED_MINORS {
+            let s = &layout_for(1, minor).unwrap().alloc_stats.mspan;
+            for (name, off) in [
+                ("allocCountBeforeCache", s.alloc_count_before_cache),
+                ("elemsize", s.elemsize),
+                ("spanclass", s.spanclass),
+                ("limit", s.limit),
+            ] {
+                assert!(
+                    off >= s.alloc_count && off - s.alloc_count <= reach,
+                    "go1.{minor}: mspan.{name} at {off}, allocCount at {}",
+                    s.alloc_count
+                );
+            }
+        }
+    }
+}

@@ -108,6 +108,8 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             stack_drops: 0,
             stacks_truncated: 0,
             cost_per_hit_ns: 300.0,
+            stepped_hit_ns: 9_000.0,
+            stepped_hits: 0,
             bpf_ns_per_hit: None,
             est_target_slowdown_pct: 1.5,
             probe_ns: 0,
