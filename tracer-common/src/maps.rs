@@ -94,8 +94,9 @@ pub mod config {
 }
 
 /// Attach cookies of the allocation probe: the low 32 bits are the smallest
-/// size counted; this bit says the probe sits after the function's
-/// prologue (BP already holds its own frame) rather than at its entry.
+/// size counted; this bit says BP already holds the probed function's own
+/// frame there (past its prologue, or inside refill for `live_sample`)
+/// rather than the caller's (at the entry or the prologue's push).
 pub const COOKIE_AFTER_PROLOGUE: u64 = 1 << 32;
 pub const COOKIE_MIN_SIZE_MASK: u64 = 0xffff_ffff;
 /// Cookie of `alloc_sample` and `live_sample`: a large-object probe (else

@@ -86,6 +86,13 @@ pub fn read_u64(addr: u64) -> Option<u64> {
     unsafe { bpf_probe_read_user(addr as *const u64) }.ok()
 }
 
+/// A frame's two words at `bp`, the saved BP and the return address, in
+/// one read: half the helper calls of a walk that reads them one by one.
+#[inline(always)]
+fn read_frame(bp: u64) -> Option<[u64; 2]> {
+    unsafe { bpf_probe_read_user(bp as *const [u64; 2]) }.ok()
+}
+
 /// Walks the Go frame-pointer chain of the probed goroutine and stores the
 /// stack in `STACKS`. Returns the stack id (0 when it could not be stored) and
 /// whether it was truncated. The stack is built on the BPF stack (256 bytes):
@@ -103,7 +110,7 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     let mut bp = regs.rbp;
     let mut pc = if after_prologue {
-        let [next, ret] = unsafe { bpf_probe_read_user(bp as *const [u64; 2]) }.unwrap_or([0, 0]);
+        let [next, ret] = read_frame(bp).unwrap_or([0, 0]);
         bp = if next > bp { next } else { 0 };
         ret
     } else {
@@ -117,9 +124,7 @@ pub fn capture_stack(ctx: &ProbeContext, after_prologue: bool) -> (u64, bool) {
             hash = (hash ^ pc).wrapping_mul(0x0100_0000_01b3);
             pc = 0;
             if bp != 0 {
-                // One read for the frame's two words (saved BP, return
-                // address): half the helper calls of the walk.
-                if let Ok([next, ret]) = unsafe { bpf_probe_read_user(bp as *const [u64; 2]) } {
+                if let Some([next, ret]) = read_frame(bp) {
                     pc = ret;
                     bp = if next > bp { next } else { 0 };
                 }
@@ -163,6 +168,10 @@ impl Near {
     /// it a load the verifier can bound.
     #[inline(always)]
     pub fn field(&self, index: u32) -> u64 {
+        // The first test is the one that matters (a field before the
+        // first wraps to a large offset); the verifier does not see it
+        // through `black_box`, so the mask and the second test bound the
+        // load for it.
         let rel = config(index).wrapping_sub(self.first);
         if rel > (NEAR - 8) as u64 {
             return 0;

@@ -3,8 +3,9 @@
 //! RAX = size, RBX = *_type. The attach cookie holds the smallest size this
 //! probe point counts (on Go 1.27 mallocgc forwards sizes < 81 to an SC
 //! function that has its own probe, so mallocgc's floor is 81 there) and
-//! whether the probe sits after the prologue. Probing after the prologue
-//! matters: when the stack check fails (stack growth, or a preemption
+//! whether BP already holds the function's own frame there. The probe sits
+//! on the prologue's `PUSHQ BP` (or past the prologue): past the stack
+//! check, which matters: when it fails (stack growth, or a preemption
 //! request) morestack re-runs the function from its entry, so an entry
 //! probe would count that call twice.
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};

@@ -1,5 +1,5 @@
 //! Goroutine lifetimes: `go_created` on each RET of runtime.newproc1 (RAX =
-//! the new g), `go_exited` after the prologue of runtime.goexit1 (R14 = the
+//! the new g), `go_exited` on the prologue's push of runtime.goexit1 (R14 = the
 //! exiting g). Both stream an event; userspace keeps the per-site counts.
 use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use tracer_common::{config, counter, kind, GoEvent};

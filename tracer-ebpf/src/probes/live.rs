@@ -1,13 +1,16 @@
 //! Object liveness samples (in-use heap when the runtime's own heap profile
-//! is off). At each RET of `runtime.(*mcentral).cacheSpan` (called only by
-//! `(*mcache).refill`) RAX is the span just taken, ready to allocate from:
+//! is off). Where `(*mcache).refill` tests the span
+//! `runtime.(*mcentral).cacheSpan` returned (`TESTQ AX, AX; JE` after the
+//! call; else at each RET of `cacheSpan`) RAX is the span just taken,
+//! ready to allocate from:
 //! the object the refill's allocation gets is slot `freeindex +
 //! trailing_zeros(allocCache)` — computed in userspace from the fields sent
 //! here. At each RET of `(*mcache).allocLarge` RAX is the large object's
 //! span (cookie `COOKIE_SAMPLE_LARGE`): the object is slot 0. The record
-//! carries `mheap_.sweepgen` of the moment, the allocating stack (the RET's
-//! `[SP]` is the return into the caller, BP the caller's frame), and the
-//! span as read, which userspace checks again after each GC.
+//! carries `mheap_.sweepgen` of the moment, the allocating stack (in
+//! refill BP is refill's own frame, cookie `COOKIE_AFTER_PROLOGUE`; at a
+//! RET `[SP]` is the return into the caller, BP the caller's frame), and
+//! the span as read, which userspace checks again after each GC.
 //!
 //! In the windows that sample liveness this probe also stands for the
 //! allocation sample (`alloc_sample` is not attached then, so a refill or a

@@ -1,4 +1,4 @@
-//! Map and sync.Map operations: `map_op_entry` after the prologue of each
+//! Map and sync.Map operations: `map_op_entry` on the prologue's push of each
 //! runtime.map* function / sync.Map method, `map_op_exit` on each of its
 //! RETs (no uretprobes: Go moves stacks). The attach cookie says which
 //! operation it is and in which registers the map, its type, a stored value

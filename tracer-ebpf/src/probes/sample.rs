@@ -1,6 +1,6 @@
 //! Sampled allocations (`--mode sampled`): one hit per span refill instead
-//! of one per allocation. At `runtime.(*mcache).refill(c, spc)` (after the
-//! prologue; RAX = c, BL = spc) the span being retired, `c.alloc[spc]`, is
+//! of one per allocation. At `runtime.(*mcache).refill(c, spc)` (its
+//! prologue's push; RAX = c, BL = spc) the span being retired, `c.alloc[spc]`, is
 //! full, and the allocations it served are exactly what the runtime itself
 //! credits to its counters there: `s.allocCount - s.allocCountBeforeCache`,
 //! plus `c.tinyAllocs` for the tiny span class. That count is the weight of

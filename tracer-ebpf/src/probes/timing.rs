@@ -1,4 +1,4 @@
-//! Function timing without uretprobes: `func_entry` after the prologue,
+//! Function timing without uretprobes: `func_entry` on the prologue's push,
 //! `func_exit` on each RET instruction. Calls are matched per goroutine
 //! (goid read through R14, the g register), not per thread: goroutines
 //! migrate between threads. The attach cookie is the function's id.

@@ -262,18 +262,21 @@ impl Group {
     /// cost: each its trap plus the BPF run time, or what hits were
     /// measured to cost the target, if more.
     pub fn charge_ns(&self, traps: Traps, hits: u64, stepped: u64) -> f64 {
-        let mean_trap = traps.mean(self.stepped_share);
-        let bpf = self.bpf_ns_per_hit.unwrap_or(mean_trap / 4.0);
-        let estimate = traps.cost(hits, stepped) + hits as f64 * bpf;
+        let estimate = traps.cost(hits, stepped) + hits as f64 * self.bpf_ns(traps);
         estimate.max(hits as f64 * self.in_situ_per_hit(self.estimate_ns(traps)))
     }
 
     /// A hit's cost as estimated from the calibrated traps (at the share
-    /// of single-stepped hits the group has lately) and the BPF run time
-    /// (before any was measured, a quarter of the trap).
+    /// of single-stepped hits the group has lately) and the BPF run time.
     fn estimate_ns(&self, traps: Traps) -> f64 {
-        let trap = traps.mean(self.stepped_share);
-        trap + self.bpf_ns_per_hit.unwrap_or(trap / 4.0)
+        traps.mean(self.stepped_share) + self.bpf_ns(traps)
+    }
+
+    /// The BPF programs' run time per hit (before any was measured, a
+    /// quarter of the group's mean trap).
+    fn bpf_ns(&self, traps: Traps) -> f64 {
+        self.bpf_ns_per_hit
+            .unwrap_or(traps.mean(self.stepped_share) / 4.0)
     }
 
     /// Updates the share of single-stepped hits from the group's counters
