@@ -75,6 +75,18 @@ pub mod kind {
     pub const MAP_OP: u32 = 6;
     /// An object sampled for liveness (`LiveEvent`).
     pub const LIVE_SAMPLE: u32 = 7;
+    /// An allocation window's hits reached its allowance
+    /// (`config::SAMPLES_WAKE_AT`; a `WindowSpent`).
+    pub const WINDOW_SPENT: u32 = 8;
+}
+
+/// Ring-buffer record: an allocation window has spent its allowance (sent
+/// with a forced wakeup, so that the reader closes the window at once).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct WindowSpent {
+    pub kind: u32,
+    pub counter: u32,
 }
 
 /// Ring-buffer record: one map or sync.Map operation, entry to RET.

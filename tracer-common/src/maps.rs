@@ -90,6 +90,12 @@ pub mod config {
     pub const MSPAN_NELEMS_OFFSET: u32 = 20;
     /// Offset of `mspan.limit` (a large object: `startAddr + size`).
     pub const MSPAN_LIMIT_OFFSET: u32 = 21;
+    /// While an allocation window is open: the `counter::SAMPLES` and
+    /// `counter::LIVE_SAMPLES` counts at which it has spent its allowance.
+    /// The program whose hit reaches one clears it and wakes the reader
+    /// (`kind::WINDOW_SPENT`), which closes the window; 0: none.
+    pub const SAMPLES_WAKE_AT: u32 = 22;
+    pub const LIVE_SAMPLES_WAKE_AT: u32 = 23;
     pub const COUNT: u32 = 24;
 }
 

@@ -52,6 +52,10 @@ pub async fn drive<T>(
                 if let Some(mut guard) = ready {
                     guard.clear_ready();
                 }
+                // A window's probes woke us: it has spent its allowance.
+                if std::mem::take(&mut session.collector.agg.window_spent) {
+                    session.sampler_step();
+                }
             }
             v = &mut stop => return Some(v),
             _ = live.tick() => {

@@ -24,14 +24,14 @@ use tracer_common::{
 };
 
 use crate::{
-    helpers::{bump, capture_stack, config, emit, hit, read_u64, Near},
+    helpers::{bump, capture_stack, config, emit, hit, read_u64, window_hit, Near},
     probes::alloc::count,
 };
 
 #[uprobe(multi)]
 pub fn live_sample(ctx: ProbeContext) -> u32 {
     let cookie = hit(&ctx, Some(counter::SAMPLES_STEPPED));
-    bump(counter::LIVE_SAMPLES);
+    window_hit(counter::LIVE_SAMPLES, config::LIVE_SAMPLES_WAKE_AT);
     let span = unsafe { &*ctx.regs }.rax;
     if span == 0 {
         return 0;

@@ -12,14 +12,14 @@ use aya_ebpf::{macros::uprobe, programs::ProbeContext};
 use tracer_common::{config, counter, COOKIE_AFTER_PROLOGUE, COOKIE_SAMPLE_LARGE};
 
 use crate::{
-    helpers::{bump, config, hit, read_u64, Near},
+    helpers::{bump, config, hit, read_u64, window_hit, Near},
     probes::alloc::count_here,
 };
 
 #[uprobe(multi)]
 pub fn alloc_sample(ctx: ProbeContext) -> u32 {
     let cookie = hit(&ctx, Some(counter::SAMPLES_STEPPED));
-    bump(counter::SAMPLES);
+    window_hit(counter::SAMPLES, config::SAMPLES_WAKE_AT);
     let regs = unsafe { &*ctx.regs };
     let (c, arg) = (regs.rax, regs.rbx);
     let large = cookie & COOKIE_SAMPLE_LARGE != 0;

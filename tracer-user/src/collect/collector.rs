@@ -120,7 +120,8 @@ impl Collector {
     }
 
     /// Counter `i` now.
-    fn counter(&self, i: u32) -> u64 {
+    /// A kernel counter (`tracer_common::counter`) now.
+    pub fn counter(&self, i: u32) -> u64 {
         match &self.counter_page {
             Some(page) => page.get(i),
             None => self.counters.get(&i, 0).unwrap_or(0),

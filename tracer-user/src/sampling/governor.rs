@@ -65,8 +65,10 @@ struct Open {
     since: Instant,
     /// Group hits when it opened.
     hits: u64,
-    /// Probe time it may spend, ns.
+    /// Probe time it may spend, ns, and of that what its switch and
+    /// closing were expected to take.
     allowance: f64,
+    reserve: f64,
     until: Instant,
 }
 
@@ -279,9 +281,24 @@ impl Governor {
             since: now,
             hits,
             allowance: spend,
+            reserve: switch,
             until: now + length,
         });
         Step::Open
+    }
+
+    /// The hits the open window may see at `cost_ns` a hit before it has
+    /// spent its allowance (at least one); `None` when none is open.
+    pub fn allowed_hits(&self, cost_ns: f64) -> Option<u64> {
+        self.open.as_ref().map(|o| {
+            let n = (o.allowance - o.reserve) / cost_ns.max(1.0);
+            n.ceil().max(1.0) as u64
+        })
+    }
+
+    /// Hits a second the last windows saw (smoothed), if any had.
+    pub fn hit_rate(&self) -> Option<f64> {
+        self.hit_rate
     }
 
     /// The window's probes are live from `now` (attaching took a while,
@@ -427,6 +444,32 @@ mod tests {
         // Early windows (bursts every tick) cannot spend more either.
         let (pct, _) = simulate(40_000.0, 25_000.0, 60, true);
         assert!(pct <= 3.0 * 0.65 + 0.1, "bursts: {pct} %");
+    }
+
+    #[test]
+    fn an_open_window_allows_the_hits_its_allowance_pays_for() {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        assert_eq!(g.allowed_hits(25_000.0), None);
+        g.accrue(1_000_000_000);
+        // 1 s of one CPU: 19.5 ms in the bucket, 60 % of it for a regular
+        // window, 2 ms of it for the switch (one CPU busy).
+        let step = g.step(
+            t0,
+            0,
+            25_000.0,
+            1.0,
+            false,
+            Some(100.0),
+            Tail::Fires(Duration::ZERO),
+        );
+        assert_eq!(step, Step::Open);
+        let want = (0.6 * 19_500_000.0 - SWITCH_NS) / 25_000.0;
+        let got = g.allowed_hits(25_000.0).unwrap() as f64;
+        assert!((got - want).abs() <= 1.0, "{got} hits, want {want}");
+        g.closed(t0 + Duration::from_millis(5), 10, 25_000.0, 1.0);
+        assert_eq!(g.allowed_hits(25_000.0), None);
     }
 
     #[test]

@@ -187,6 +187,10 @@ pub struct Group {
     detaching: Option<(JoinHandle<()>, Instant, Instant, u64)>,
     /// BPF programs of this group, for their run-time statistics.
     programs: &'static [&'static str],
+    /// Its links are closed at once (see `Probes::close_samples`): the
+    /// allocation samples' points, whose hits need no other point's; a
+    /// map operation's entry needs its RETs' (closed after it).
+    close_together: bool,
     /// (run time ns, runs) of the programs at the last close.
     bpf: (u64, u64),
     /// Measured BPF run time per hit, ns (None until a window had hits).
@@ -203,8 +207,10 @@ pub struct Group {
     pub hits_per_object: Option<f64>,
     /// The last windows' hits per object, each.
     hpo_recent: VecDeque<f64>,
-    /// The group's hits when the open window opened.
+    /// The group's hits when the open window opened, and when its probes
+    /// were all attached (those between fired while it attached).
     opened_hits: u64,
+    attached_hits: u64,
     /// Of the group's hits, the share at single-stepped points (see
     /// `Traps`), as the last windows saw it (smoothed), and the group's
     /// (hits, stepped) counters when it was last measured.
@@ -221,13 +227,19 @@ pub struct Group {
 }
 
 impl Group {
-    fn new(params: GroupParams, budget_pct: f64, programs: &'static [&'static str]) -> Group {
+    fn new(
+        params: GroupParams,
+        budget_pct: f64,
+        programs: &'static [&'static str],
+        close_together: bool,
+    ) -> Group {
         let seed = unix_nanos() ^ (params.period.as_millis() as u64).rotate_left(32);
         Group {
             governor: Governor::new(params, budget_pct, seed),
             links: Vec::new(),
             detaching: None,
             programs,
+            close_together,
             bpf: (0, 0),
             bpf_ns_per_hit: None,
             detach: params.first_detach,
@@ -235,6 +247,7 @@ impl Group {
             hits_per_object: None,
             hpo_recent: VecDeque::new(),
             opened_hits: 0,
+            attached_hits: 0,
             stepped_share: STEPPED_PRIOR,
             stepped_at: (0, 0),
             unmeasured: None,
@@ -357,8 +370,11 @@ impl Group {
         let now = Instant::now();
         let closing_took = now.saturating_duration_since(closing);
         self.detach = (self.detach + closing_took) / 2;
-        // The closing's hits as time at the window's own hit rate.
-        let open_rate = at_close.saturating_sub(self.opened_hits) as f64
+        // The closing's hits as time at the window's own hit rate (from
+        // its probes' attach to its close; the few hits while it attached,
+        // at the points attached before the busy one, are charged with the
+        // window's).
+        let open_rate = at_close.saturating_sub(self.attached_hits) as f64
             / closing
                 .saturating_duration_since(opened)
                 .as_secs_f64()
@@ -428,6 +444,9 @@ pub struct SampledState {
     maps_watched: bool,
     /// The regimes the last allocation window watched.
     watched: Watched,
+    /// The open allocation window's allowance is set in the programs'
+    /// config (see [`SampledState::arm_wake`]).
+    wake_armed: bool,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -446,8 +465,8 @@ impl SampledState {
     pub fn new(plan: SamplePlan, map_points: Vec<MapPoint>, budget_pct: f64) -> SampledState {
         SampledState {
             plan,
-            allocs: Group::new(ALLOCS, budget_pct, SAMPLE_PROGRAMS),
-            maps: Group::new(MAPS, budget_pct, MAP_PROGRAMS),
+            allocs: Group::new(ALLOCS, budget_pct, SAMPLE_PROGRAMS, true),
+            maps: Group::new(MAPS, budget_pct, MAP_PROGRAMS, false),
             map_points,
             map_watch: Duration::ZERO,
             attributor: Attributor::new(),
@@ -461,6 +480,7 @@ impl SampledState {
             busy_since_poll: false,
             maps_watched: false,
             watched: Watched::default(),
+            wake_armed: false,
         }
     }
 
@@ -530,6 +550,69 @@ impl SampledState {
             .changed(&self.attributor.recent_rates(BURST_SPAN))
     }
 
+    /// The hits a second an allocation window opened now would see:
+    /// the objects the runtime counted lately (the more of the last
+    /// moments and the last half second) at the hits per object windows
+    /// saw, never fewer than a hit per span's worth of objects, less what
+    /// the hits themselves slow the target (a burst of 512-byte objects,
+    /// 16 a span, at 8 M a second on 1.5 CPUs: 500,000 hits a second
+    /// untraced, ~170,000 measured while a window watched it).
+    fn predicted_hits(&self, burst: bool, traps: Traps) -> Option<f64> {
+        let a = &self.attributor;
+        let objects_per_sec = a.recent_rate(BURST_SPAN).max(a.recent_rate(RATE_SPAN));
+        // A burst is a new mix of classes, whose objects per hit no
+        // window measured (a class whose spans the GC retires, not
+        // refills, has thousands): its window is sized with the fewest
+        // hits per object seen lately, and charged for the hits it
+        // really gets.
+        let hpo = if burst {
+            self.allocs.hpo_recent.iter().copied().reduce(f64::min)
+        } else {
+            self.allocs.hits_per_object
+        };
+        let fewest = a
+            .fewest_hits_rate(BURST_SPAN)
+            .max(a.fewest_hits_rate(RATE_SPAN));
+        let untraced = match hpo.map(|h| h * objects_per_sec) {
+            Some(r) => r.max(fewest),
+            None if fewest > 0.0 => fewest,
+            None => return self.allocs.governor.hit_rate(),
+        };
+        // Each object then takes its own CPU time plus its share of a hit:
+        // the rate falls by 1 + (hits' time a second) / (CPU time a second).
+        let busy = self.cores.max(self.peak_cores).max(IDLE_FLOOR) * 1e9;
+        Some(untraced / (1.0 + untraced * self.allocs.estimate_ns(traps) / busy))
+    }
+
+    /// Tells the allocation programs at which of their counts the window
+    /// just opened has spent its allowance (they then wake the run loop,
+    /// which closes it: `config::SAMPLES_WAKE_AT`); disarms once it closes.
+    fn arm_wake(&mut self, cx: &mut Ctx<'_>) {
+        use tracer_common::{config, counter};
+        let open = !self.allocs.links.is_empty();
+        if open == self.wake_armed {
+            return;
+        }
+        // Less what it saw while it attached.
+        let seen = (cx.collector.group_hits().0 .0).saturating_sub(self.allocs.opened_hits);
+        let allowed = self
+            .allocs
+            .governor
+            .allowed_hits(self.allocs.cost_ns(cx.traps))
+            .filter(|_| open)
+            .map(|n| n.saturating_sub(seen).max(1));
+        let at = |c: u32| allowed.map_or(0, |n| cx.collector.counter(c) + n);
+        let (samples, live) = (at(counter::SAMPLES), at(counter::LIVE_SAMPLES));
+        let armed = cx
+            .probes
+            .set_config(config::SAMPLES_WAKE_AT, samples)
+            .is_ok()
+            & cx.probes
+                .set_config(config::LIVE_SAMPLES_WAKE_AT, live)
+                .is_ok();
+        self.wake_armed = open && armed;
+    }
+
     /// Opens or closes what is due; finishes detaches that completed.
     pub fn step(&mut self, cx: &mut Ctx<'_>) {
         let now = Instant::now();
@@ -562,24 +645,7 @@ impl SampledState {
             let burst = self.burst();
             let plan = &self.plan;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
-            // The hits a window would see now: the objects the runtime
-            // counted lately (the more of the last moments and the last
-            // half second), at the hits per object windows saw.
-            let objects_per_sec = self
-                .attributor
-                .recent_rate(BURST_SPAN)
-                .max(self.attributor.recent_rate(RATE_SPAN));
-            // A burst is a new mix of classes, whose objects per hit no
-            // window measured (a class whose spans the GC retires, not
-            // refills, has thousands): its window is sized with the fewest
-            // hits per object seen lately, and charged for the hits it
-            // really gets.
-            let hpo = if burst {
-                self.allocs.hpo_recent.iter().copied().reduce(f64::min)
-            } else {
-                self.allocs.hits_per_object
-            };
-            let rate = hpo.map(|h| h * objects_per_sec);
+            let rate = self.predicted_hits(burst, cx.traps);
             // Regular windows sample objects for liveness (when the plan has
             // liveness points): their refills are counted at the RETs of
             // `cacheSpan`, weighted by the new span's free slots, so a refill
@@ -594,8 +660,10 @@ impl SampledState {
                 (cores, peak),
                 (burst, rate),
                 |p| p.open_samples(bin, exe, pid, plan, live),
+                |c| c.group_hits().0 .0,
             );
         }
+        self.arm_wake(cx);
         if !self.map_points.is_empty() && self.maps.detaching.is_none() {
             let points = &self.map_points;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
@@ -606,6 +674,7 @@ impl SampledState {
                 (cores, peak),
                 (false, None),
                 |p| p.attach_maps(bin, exe, pid, points),
+                |c| c.group_hits().1 .0,
             );
         }
         // On-CPU samples count toward `cost_ns` only while operations are
@@ -744,6 +813,7 @@ fn step_group(
     (cores, peak): (f64, f64),
     (burst, rate): (bool, Option<f64>),
     open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
+    hits_now: fn(&Collector) -> u64,
 ) {
     let cost = g.cost_ns(cx.traps);
     let tail = match (g.tail(), g.governor.params.first_tail) {
@@ -767,6 +837,7 @@ fn step_group(
                 g.governor.attached(Instant::now());
                 g.links = links;
                 g.opened_hits = hits;
+                g.attached_hits = hits_now(cx.collector);
             }
             Err(e) => {
                 eprintln!("tracer: sampling window not opened: {e}");
@@ -775,7 +846,9 @@ fn step_group(
         },
         Step::Close => {
             let opened = g.governor.open_since().unwrap_or_else(Instant::now);
-            let handle = cx.probes.close_samples(std::mem::take(&mut g.links));
+            let handle = cx
+                .probes
+                .close_samples(std::mem::take(&mut g.links), g.close_together);
             g.detaching = Some((handle, opened, Instant::now(), hits));
         }
         Step::Nothing => {}

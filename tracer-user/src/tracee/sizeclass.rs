@@ -8,6 +8,12 @@ const CLASS_TO_SIZE: [u32; 68] = [
     10240, 10880, 12288, 13568, 14336, 16384, 18432, 19072, 20480, 21760, 24576, 27264, 28672,
     32768,
 ];
+/// Pages of a span of each class (`class_to_allocnpages`).
+const CLASS_TO_NPAGES: [u8; 68] = [
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 2, 1, 2, 1, 2, 1, 3, 2, 3, 1, 3, 2, 3, 4, 5, 6, 1, 7, 6, 5, 4, 3, 5, 7, 2, 9, 7, 5, 8,
+    3, 10, 7, 4,
+];
 const MAX_SMALL_SIZE: u64 = 32768;
 const PAGE_SIZE: u64 = 8192;
 /// Go >= 1.22: objects with pointers larger than this carry an 8-byte header.
@@ -48,6 +54,20 @@ pub fn class_size(class: usize) -> Option<u64> {
     CLASS_TO_SIZE.get(class).map(|&c| u64::from(c))
 }
 
+/// Pages of a span of size class `class` (`class_to_allocnpages[class]`),
+/// `None` past the last class; checked by the golayout tests like
+/// [`class_size`].
+pub fn class_npages(class: usize) -> Option<u64> {
+    CLASS_TO_NPAGES.get(class).map(|&n| u64::from(n))
+}
+
+/// Objects one span of small size class `class` holds (`nelems`); `None`
+/// for class 0 (large objects) and past the last class.
+pub fn objects_per_span(class: usize) -> Option<u64> {
+    let size = class_size(class).filter(|&s| s > 0)?;
+    Some(class_npages(class)? * PAGE_SIZE / size)
+}
+
 /// The small size class whose slots are `slot` bytes (a span's
 /// `elemsize`); `None` for large objects and sizes that are no class.
 pub fn class_of_slot(slot: u64) -> Option<usize> {
@@ -67,6 +87,16 @@ pub fn histogram_edges() -> impl Iterator<Item = u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_hold_whole_pages_of_objects() {
+        assert_eq!(objects_per_span(0), None);
+        assert_eq!(objects_per_span(1), Some(1024));
+        assert_eq!(objects_per_span(5), Some(170));
+        assert_eq!(objects_per_span(26), Some(16));
+        assert_eq!(objects_per_span(67), Some(1));
+        assert_eq!(objects_per_span(68), None);
+    }
 
     #[test]
     fn classes() {

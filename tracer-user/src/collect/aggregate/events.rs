@@ -49,6 +49,9 @@ pub struct Aggregator {
     pub live: Vec<LiveEvent>,
     /// Records handled.
     pub events: u64,
+    /// An allocation window spent its allowance (`kind::WINDOW_SPENT`)
+    /// since the run loop last looked.
+    pub window_spent: bool,
     /// Reads the types of values stored in sync.Maps (zero-value stores).
     types: Box<dyn TypeReader>,
 }
@@ -65,6 +68,7 @@ impl Aggregator {
             maps: MapTable::default(),
             live: Vec::new(),
             events: 0,
+            window_spent: false,
             types,
         }
     }
@@ -121,6 +125,7 @@ impl Aggregator {
                     self.maps.record(&ev, self.types.as_mut());
                 }
             }
+            Some(kind::WINDOW_SPENT) => self.window_spent = true,
             Some(kind::FUNC_TIME) => {
                 if let Some(ev) = read::<FuncEvent>(item) {
                     if let Some(h) = self.latencies.get_mut(ev.func_id as usize) {

@@ -143,19 +143,30 @@ pub fn g_register(src: &Path) -> Result<String, String> {
 /// 1.24, `SizeClassToSize` in `internal/runtime/gc/sizeclasses.go` from
 /// 1.25), indexed by size class.
 pub fn class_to_size(src: &Path) -> Result<Vec<u64>, String> {
+    class_table(src, ("class_to_size", "SizeClassToSize"), "uint16")
+}
+
+/// Pages per span of each size class (`class_to_allocnpages` up to 1.24,
+/// `SizeClassToNPages` from 1.25).
+pub fn class_to_npages(src: &Path) -> Result<Vec<u64>, String> {
+    class_table(src, ("class_to_allocnpages", "SizeClassToNPages"), "uint8")
+}
+
+/// One of sizeclasses.go's per-class tables, by its (old, new) names.
+fn class_table(src: &Path, (old, new): (&str, &str), ty: &str) -> Result<Vec<u64>, String> {
     let candidates = [
         (
             "internal/runtime/gc/sizeclasses.go",
-            "var SizeClassToSize = [NumSizeClasses]uint16{",
+            format!("var {new} = [NumSizeClasses]{ty}{{"),
         ),
         (
             "runtime/sizeclasses.go",
-            "var class_to_size = [_NumSizeClasses]uint16{",
+            format!("var {old} = [_NumSizeClasses]{ty}{{"),
         ),
     ];
     for (rel, head) in candidates {
         let Ok(text) = read(src, rel) else { continue };
-        let Some(rest) = text.lines().find_map(|l| l.strip_prefix(head)) else {
+        let Some(rest) = text.lines().find_map(|l| l.strip_prefix(head.as_str())) else {
             continue;
         };
         let body = rest
@@ -166,9 +177,9 @@ pub fn class_to_size(src: &Path) -> Result<Vec<u64>, String> {
             .map(|n| {
                 n.trim()
                     .parse()
-                    .map_err(|e| format!("{rel}: bad size {n:?}: {e}"))
+                    .map_err(|e| format!("{rel}: bad entry {n:?}: {e}"))
             })
             .collect();
     }
-    Err("no size class table (class_to_size / SizeClassToSize)".into())
+    Err(format!("no size class table ({old} / {new})"))
 }

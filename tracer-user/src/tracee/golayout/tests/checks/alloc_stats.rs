@@ -211,6 +211,17 @@ pub fn check(c: &mut Checker<'_>, l: &Layout, src: &Path) {
         }
         Err(e) => c.fail("sizeclass::class_size", e),
     }
+    // What the governor divides a class's object rate by (a span's
+    // objects: the fewest refills that rate takes).
+    match source::class_to_npages(src) {
+        Ok(truth) => {
+            let ours: Vec<u64> = (0..)
+                .map_while(crate::tracee::sizeclass::class_npages)
+                .collect();
+            c.eq("sizeclass::class_npages", ours, truth, "sizeclasses.go");
+        }
+        Err(e) => c.fail("sizeclass::class_npages", e),
+    }
 
     let y = &a.symbols;
     c.var("alloc_stats.symbols.memstats", y.memstats, "runtime.mstats");
