@@ -75,12 +75,12 @@ pub mod kind {
     pub const MAP_OP: u32 = 6;
     /// An object sampled for liveness (`LiveEvent`).
     pub const LIVE_SAMPLE: u32 = 7;
-    /// An allocation window's hits reached its allowance
-    /// (`config::SAMPLES_WAKE_AT`; a `WindowSpent`).
+    /// A window's hits reached its allowance (`config::SAMPLES_WAKE_AT`,
+    /// `config::MAP_OP_WAKE_AT`; a `WindowSpent`).
     pub const WINDOW_SPENT: u32 = 8;
 }
 
-/// Ring-buffer record: an allocation window has spent its allowance (sent
+/// Ring-buffer record: a sampling window has spent its allowance (sent
 /// with a forced wakeup, so that the reader closes the window at once).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]

@@ -96,7 +96,9 @@ pub mod config {
     /// (`kind::WINDOW_SPENT`), which closes the window; 0: none.
     pub const SAMPLES_WAKE_AT: u32 = 22;
     pub const LIVE_SAMPLES_WAKE_AT: u32 = 23;
-    pub const COUNT: u32 = 24;
+    /// The same for a map-operation window (`counter::MAP_OP_HITS`).
+    pub const MAP_OP_WAKE_AT: u32 = 24;
+    pub const COUNT: u32 = 25;
 }
 
 /// Attach cookies of the allocation probe: the low 32 bits are the smallest

@@ -24,8 +24,8 @@ pub fn bump(index: u32) {
     }
 }
 
-/// Counts a hit of an allocation window's program at `index`; the hit that
-/// reaches the count in `CONFIG[wake_at]` (set when the window opened)
+/// Counts a hit of a windowed program at counter `index`; the hit that
+/// reaches the count in `CONFIG[wake_at]` (set when its window opened)
 /// clears it and wakes the reader at once, which closes the window: a
 /// window opened in a quiet moment that a burst overtakes is closed within
 /// a wakeup, not at the reader's next check (~1,000 hits later at 170,000 a

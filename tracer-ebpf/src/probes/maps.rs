@@ -13,7 +13,7 @@ use aya_ebpf::{
 use tracer_common::{config, counter, kind, map_cookie as mc, map_op, FuncStartKey, MapEvent};
 
 use crate::{
-    helpers::{bump, capture_stack, config, emit, hit, read_u64},
+    helpers::{bump, capture_stack, config, emit, hit, read_u64, window_hit},
     maps::{MapInflight, MAP_INFLIGHT, MAP_SEEN},
 };
 
@@ -70,7 +70,7 @@ fn slot(ctx: &ProbeContext, op: u32) -> Option<FuncStartKey> {
 #[uprobe(multi)]
 pub fn map_op_entry(ctx: ProbeContext) -> u32 {
     let c = hit(&ctx, Some(counter::MAP_OP_STEPPED));
-    bump(counter::MAP_OP_HITS);
+    window_hit(counter::MAP_OP_HITS, config::MAP_OP_WAKE_AT);
     let op = (c & mc::OP_MASK) as u32;
     let after_prologue = c & mc::AFTER_PROLOGUE != 0;
     let args = Args::of(&ctx);
@@ -157,7 +157,7 @@ fn nested(key: &FuncStartKey, map: u64, op: u32, now: u64) -> bool {
 #[uprobe(multi)]
 pub fn map_op_exit(ctx: ProbeContext) -> u32 {
     let c = hit(&ctx, Some(counter::MAP_OP_STEPPED));
-    bump(counter::MAP_OP_HITS);
+    window_hit(counter::MAP_OP_HITS, config::MAP_OP_WAKE_AT);
     let op = (c & mc::OP_MASK) as u32;
     let Some(key) = slot(&ctx, op) else { return 0 };
     let Some(inflight) = (unsafe { MAP_INFLIGHT.get(&key) }).copied() else {

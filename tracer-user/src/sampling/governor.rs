@@ -58,6 +58,10 @@ pub struct GroupParams {
     pub bucket: Duration,
     pub min_window: Duration,
     pub max_window: Duration,
+    /// What a hit is taken to cost the target, as a multiple of the trap +
+    /// BPF estimate, until a window was measured on it (not the
+    /// governor's: the caller's cost per hit).
+    pub unmeasured: f64,
 }
 
 #[derive(Debug)]
@@ -381,6 +385,7 @@ mod tests {
         bucket: Duration::from_secs(2),
         min_window: Duration::from_millis(1),
         max_window: Duration::from_millis(750),
+        unmeasured: 1.0,
     };
 
     /// Simulates a target on one CPU whose probe group would hit `rate`

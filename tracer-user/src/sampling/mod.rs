@@ -22,7 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tracer_common::AllocKey;
+use tracer_common::{config, counter, AllocKey};
 
 use crate::{
     collect::aggregate::allocs,
@@ -119,6 +119,13 @@ pub const ALLOCS: GroupParams = GroupParams {
     bucket: Duration::from_secs(4),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(750),
+    // Until a window was measured on the target ([`insitu`]; a target whose
+    // windows cannot be measured stays at this), a hit is taken to cost 3×
+    // the trap + BPF estimate: with entry probes emulated the estimate is
+    // ~3 µs, and the target pays more: 7–12 µs measured in situ on the
+    // net/http bench, and a tight allocation loop lost 3.5 % where 0.84 %
+    // was charged.
+    unmeasured: 3.0,
 };
 /// Map operations hit far more often (a net/http service: ~8 a request)
 /// and their ~30 points take ~0.1–0.3 s to detach, firing meanwhile: a
@@ -135,6 +142,12 @@ pub const MAPS: GroupParams = GroupParams {
     bucket: Duration::from_secs(20),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
+    // The first close is already assumed costly (a CPU firing throughout
+    // `first_detach`): 3× the estimate on top never let a map window open
+    // on the net/http bench service (~46 M ns needed, 36 M the most a window
+    // may spend); at 1× the first opened ~9 s in and measured 16.8 µs a
+    // hit in situ (3.1× the estimate), which then stands.
+    unmeasured: 1.0,
 };
 const METHOD: &str =
     "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
@@ -163,13 +176,6 @@ const MIN_RATIO_HITS: u64 = 10;
 /// Hits a second from which a window's hits time its close (a ms of
 /// closing is a few hits).
 const TAIL_TIMING_RATE: f64 = 3_000.0;
-/// What a hit is taken to cost the target, as a multiple of the trap +
-/// BPF estimate, until a window was measured on it ([`insitu`]; a target
-/// whose windows cannot be measured stays at this). With entry probes
-/// emulated the estimate is ~3 µs, and the target pays more than that:
-/// 7–12 µs measured in situ on the net/http bench, and a tight allocation
-/// loop lost 3.5 % where 0.84 % was charged.
-const UNMEASURED: f64 = 3.0;
 /// Share of a group's hits taken to be single-stepped (see `Traps`)
 /// before a window measured it: entry probes are emulated, RETs (large
 /// objects' spans, new maps) single-stepped.
@@ -177,6 +183,13 @@ const STEPPED_PRIOR: f64 = 0.5;
 /// The in-situ cost is the median of this many last windows' measures,
 /// each weighted by its precision.
 const IN_SITU_WINDOWS: usize = 7;
+/// Each group's programs' hit counters and the config entries where their
+/// window's allowance goes (see `Group::arm_wake`).
+const ALLOC_WAKE: &[(u32, u32)] = &[
+    (counter::SAMPLES, config::SAMPLES_WAKE_AT),
+    (counter::LIVE_SAMPLES, config::LIVE_SAMPLES_WAKE_AT),
+];
+const MAP_WAKE: &[(u32, u32)] = &[(counter::MAP_OP_HITS, config::MAP_OP_WAKE_AT)];
 
 /// One windowed group: its governor, links while open, a detach in flight.
 pub struct Group {
@@ -191,6 +204,11 @@ pub struct Group {
     /// allocation samples' points, whose hits need no other point's; a
     /// map operation's entry needs its RETs' (closed after it).
     close_together: bool,
+    /// (counter, config index) of each of its programs: the counts at
+    /// which the open window has spent its allowance go in the config
+    /// (see [`Group::arm_wake`]); whether they are set.
+    wake: &'static [(u32, u32)],
+    wake_armed: bool,
     /// (run time ns, runs) of the programs at the last close.
     bpf: (u64, u64),
     /// Measured BPF run time per hit, ns (None until a window had hits).
@@ -231,7 +249,7 @@ impl Group {
         params: GroupParams,
         budget_pct: f64,
         programs: &'static [&'static str],
-        close_together: bool,
+        (close_together, wake): (bool, &'static [(u32, u32)]),
     ) -> Group {
         let seed = unix_nanos() ^ (params.period.as_millis() as u64).rotate_left(32);
         Group {
@@ -240,6 +258,8 @@ impl Group {
             detaching: None,
             programs,
             close_together,
+            wake,
+            wake_armed: false,
             bpf: (0, 0),
             bpf_ns_per_hit: None,
             detach: params.first_detach,
@@ -259,16 +279,16 @@ impl Group {
     /// The cost of one hit: the trap plus the BPF program's run time
     /// (before any was measured, a quarter of the trap), or what hits
     /// were measured to cost the target, if more; until a window was
-    /// measured on the target, [`UNMEASURED`] times the estimate.
+    /// measured on the target, the group's `unmeasured` times the estimate.
     pub fn cost_ns(&self, traps: Traps) -> f64 {
         let estimate = self.estimate_ns(traps);
         estimate.max(self.in_situ_per_hit(estimate))
     }
 
     /// What a hit was measured to cost the target, or before any window
-    /// was, [`UNMEASURED`] times `estimate`.
+    /// was, the group's `unmeasured` times `estimate`.
     fn in_situ_per_hit(&self, estimate: f64) -> f64 {
-        self.in_situ_ns_per_hit.unwrap_or(UNMEASURED * estimate)
+        (self.in_situ_ns_per_hit).unwrap_or(self.governor.params.unmeasured * estimate)
     }
 
     /// What `hits` of the group's hits, `stepped` of them single-stepped,
@@ -399,6 +419,28 @@ impl Group {
         Some(opened)
     }
 
+    /// Tells the group's programs at which of their counts the window just
+    /// opened has spent its allowance, less the `hits_now` it saw while it
+    /// attached (the program whose hit reaches one wakes the run loop,
+    /// which closes the window: `config::SAMPLES_WAKE_AT`); clears them
+    /// once it closes.
+    fn arm_wake(&mut self, probes: &mut Probes, collector: &Collector, hits_now: u64, cost: f64) {
+        let open = !self.links.is_empty();
+        if open == self.wake_armed {
+            return;
+        }
+        let seen = hits_now.saturating_sub(self.opened_hits);
+        let allowed = (self.governor.allowed_hits(cost))
+            .filter(|_| open)
+            .map(|n| n.saturating_sub(seen).max(1));
+        let mut armed = true;
+        for &(counter, at) in self.wake {
+            let value = allowed.map_or(0, |n| collector.counter(counter) + n);
+            armed &= probes.set_config(at, value).is_ok();
+        }
+        self.wake_armed = open && armed;
+    }
+
     /// Reads the programs' run-time statistics (kernel BPF stats).
     fn measure_bpf(&mut self, probes: &Probes) {
         let (ns, runs) = probes.programs_stats(self.programs);
@@ -444,9 +486,6 @@ pub struct SampledState {
     maps_watched: bool,
     /// The regimes the last allocation window watched.
     watched: Watched,
-    /// The open allocation window's allowance is set in the programs'
-    /// config (see [`SampledState::arm_wake`]).
-    wake_armed: bool,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -465,8 +504,8 @@ impl SampledState {
     pub fn new(plan: SamplePlan, map_points: Vec<MapPoint>, budget_pct: f64) -> SampledState {
         SampledState {
             plan,
-            allocs: Group::new(ALLOCS, budget_pct, SAMPLE_PROGRAMS, true),
-            maps: Group::new(MAPS, budget_pct, MAP_PROGRAMS, false),
+            allocs: Group::new(ALLOCS, budget_pct, SAMPLE_PROGRAMS, (true, ALLOC_WAKE)),
+            maps: Group::new(MAPS, budget_pct, MAP_PROGRAMS, (false, MAP_WAKE)),
             map_points,
             map_watch: Duration::ZERO,
             attributor: Attributor::new(),
@@ -480,7 +519,6 @@ impl SampledState {
             busy_since_poll: false,
             maps_watched: false,
             watched: Watched::default(),
-            wake_armed: false,
         }
     }
 
@@ -584,35 +622,6 @@ impl SampledState {
         Some(untraced / (1.0 + untraced * self.allocs.estimate_ns(traps) / busy))
     }
 
-    /// Tells the allocation programs at which of their counts the window
-    /// just opened has spent its allowance (they then wake the run loop,
-    /// which closes it: `config::SAMPLES_WAKE_AT`); disarms once it closes.
-    fn arm_wake(&mut self, cx: &mut Ctx<'_>) {
-        use tracer_common::{config, counter};
-        let open = !self.allocs.links.is_empty();
-        if open == self.wake_armed {
-            return;
-        }
-        // Less what it saw while it attached.
-        let seen = (cx.collector.group_hits().0 .0).saturating_sub(self.allocs.opened_hits);
-        let allowed = self
-            .allocs
-            .governor
-            .allowed_hits(self.allocs.cost_ns(cx.traps))
-            .filter(|_| open)
-            .map(|n| n.saturating_sub(seen).max(1));
-        let at = |c: u32| allowed.map_or(0, |n| cx.collector.counter(c) + n);
-        let (samples, live) = (at(counter::SAMPLES), at(counter::LIVE_SAMPLES));
-        let armed = cx
-            .probes
-            .set_config(config::SAMPLES_WAKE_AT, samples)
-            .is_ok()
-            & cx.probes
-                .set_config(config::LIVE_SAMPLES_WAKE_AT, live)
-                .is_ok();
-        self.wake_armed = open && armed;
-    }
-
     /// Opens or closes what is due; finishes detaches that completed.
     pub fn step(&mut self, cx: &mut Ctx<'_>) {
         let now = Instant::now();
@@ -663,7 +672,6 @@ impl SampledState {
                 |c| c.group_hits().0 .0,
             );
         }
-        self.arm_wake(cx);
         if !self.map_points.is_empty() && self.maps.detaching.is_none() {
             let points = &self.map_points;
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
@@ -853,6 +861,7 @@ fn step_group(
         }
         Step::Nothing => {}
     }
+    g.arm_wake(cx.probes, cx.collector, hits_now(cx.collector), cost);
 }
 
 /// `TRACER_DEBUG_WINDOWS` is set (read once).
