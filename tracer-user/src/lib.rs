@@ -11,7 +11,8 @@
 //! let mut session = Session::prepare(&config)?.attach()?; // checks, then probes
 //! let start = session.mark();
 //! // … drive it: `sample()` once a second, `sampler_step()` when
-//! // `sampler_due()` says so (see the binary's run loop) …
+//! // `sampler_due()` says so or a window's probes woke the ring buffer
+//! // (`collector.agg.window_spent`), or simply `drive::drive` …
 //! let now = session.mark();
 //! let report = session.report("final", &start, &now, false);
 //! session.detach();

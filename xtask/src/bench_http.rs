@@ -20,7 +20,9 @@ use serde_json::Value;
 
 use crate::{bench_timelocked, bench_toggled, build, cmd, demo, prereqs, tracer_run};
 
-const ROUNDS: usize = 3;
+/// Rounds of (untraced, default, exact, hog): five, so that one
+/// drifting run (this host: ±5–10 % over seconds) moves no median.
+const ROUNDS: usize = 5;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
 /// The tracer's BPF programs; the kernel keeps 15 characters of a name.
 const TRACER_PROGS: [&str; 13] = [
