@@ -42,13 +42,11 @@ pub fn window_hit(index: u32, wake_at: u32) {
     let limit = unsafe { core::ptr::read_volatile(at) };
     if limit != 0 && unsafe { core::ptr::read_volatile(n) } >= limit {
         unsafe { core::ptr::write_volatile(at, 0) };
-        if let Some(mut e) = EVENTS.reserve::<WindowSpent>(0) {
-            e.write(WindowSpent {
-                kind: kind::WINDOW_SPENT,
-                counter: index,
-            });
-            e.submit(BPF_RB_FORCE_WAKEUP);
-        }
+        let spent = WindowSpent {
+            kind: kind::WINDOW_SPENT,
+            counter: index,
+        };
+        send(spent, true);
     }
 }
 
@@ -93,22 +91,28 @@ const WAKE_AT: u64 = EVENTS_BYTES as u64 / 4;
 /// own work. The reader is woken only when the buffer fills up.
 #[inline(always)]
 pub fn emit<T: 'static>(record: T) -> bool {
-    match EVENTS.reserve::<T>(0) {
-        Some(mut e) => {
-            e.write(record);
-            let flags = if EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_AT {
-                BPF_RB_FORCE_WAKEUP
-            } else {
-                BPF_RB_NO_WAKEUP
-            };
-            e.submit(flags);
-            true
-        }
-        None => {
-            bump(counter::LOST);
-            false
-        }
+    let sent = send(record, false);
+    if !sent {
+        bump(counter::LOST);
     }
+    sent
+}
+
+/// Puts one record on the ring buffer, waking the reader if `now` or if
+/// the buffer is filling up (see [`emit`]); whether there was room.
+#[inline(always)]
+fn send<T: 'static>(record: T, now: bool) -> bool {
+    let Some(mut e) = EVENTS.reserve::<T>(0) else {
+        return false;
+    };
+    e.write(record);
+    let flags = if now || EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_AT {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    e.submit(flags);
+    true
 }
 
 #[inline(always)]

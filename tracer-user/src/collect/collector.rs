@@ -119,8 +119,7 @@ impl Collector {
         })
     }
 
-    /// Counter `i` now.
-    /// A kernel counter (`tracer_common::counter`) now.
+    /// Kernel counter `i` (`tracer_common::counter`) now.
     pub fn counter(&self, i: u32) -> u64 {
         match &self.counter_page {
             Some(page) => page.get(i),

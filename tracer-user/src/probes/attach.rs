@@ -305,6 +305,7 @@ impl Probes {
         // A liveness window samples refills where the span is taken and
         // large objects at the RETs of allocLarge (which also count the
         // allocation sample) instead of at their entries.
+        //
         // The busy refill point has a link of its own, attached last (the
         // window closes both at once): a link's points go live one after the
         // other as the kernel registers them (an attach takes 4-15 ms on a

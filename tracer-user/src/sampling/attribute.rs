@@ -195,11 +195,6 @@ impl Attributor {
         self.settle(at);
     }
 
-    /// Objects a second over the last `span` of slots (0 if none).
-    pub fn recent_rate(&self, span: Duration) -> f64 {
-        self.recent_rates(span).iter().sum()
-    }
-
     /// Objects a second per bucket over the slots that ended in the last
     /// `span` before the last one's end (0 if none).
     pub fn recent_rates(&self, span: Duration) -> [f64; BUCKETS] {
@@ -210,29 +205,6 @@ impl Attributor {
             }
             _ => [0.0; BUCKETS],
         }
-    }
-
-    /// The fewest hits a second a window would see at the object rates of
-    /// the last `span` (see [`recent_rates`](Self::recent_rates)): a
-    /// refill hands out at most one span's objects, a large object is a
-    /// hit of its own. What the hits per object of past windows predict
-    /// can be far fewer when the mix moved to a class of few objects a
-    /// span (a burst of 512-byte objects: 16 a span, ~170,000 hits a
-    /// second against 18,000 predicted from the 48-byte class before).
-    pub fn fewest_hits_rate(&self, span: Duration) -> f64 {
-        self.recent_rates(span)
-            .iter()
-            .enumerate()
-            .map(|(b, &rate)| {
-                let per_span = sizeclass::objects_per_span(b).map_or(f64::INFINITY, |n| n as f64);
-                match b {
-                    LARGE => rate,
-                    // Tiny allocations share 16-byte blocks, up to 16 a block.
-                    TINY_CLASS => rate / (per_span * TINY_PER_BLOCK),
-                    _ => rate / per_span,
-                }
-            })
-            .sum()
     }
 
     /// A window's samples (counts per key, summed over its time open);
@@ -319,6 +291,29 @@ impl Attributor {
         }
         e
     }
+}
+
+/// The fewest hits a second a window would see at these object rates
+/// per bucket (see [`Attributor::recent_rates`]): a refill hands out at
+/// most one span's objects, a large object is a hit of its own. What the
+/// hits per object of past windows predict can be far fewer when the mix
+/// moved to a class of few objects a span (a burst of 512-byte objects:
+/// 16 a span, ~170,000 hits a second against 18,000 predicted from the
+/// 48-byte class before).
+pub fn fewest_hits(rates: &[f64]) -> f64 {
+    rates
+        .iter()
+        .enumerate()
+        .map(|(b, &rate)| {
+            let per_span = sizeclass::objects_per_span(b).map_or(f64::INFINITY, |n| n as f64);
+            match b {
+                LARGE => rate,
+                // Tiny allocations share 16-byte blocks, up to 16 a block.
+                TINY_CLASS => rate / (per_span * TINY_PER_BLOCK),
+                _ => rate / per_span,
+            }
+        })
+        .sum()
 }
 
 /// Objects a second per bucket over the slots that overlap `[from, to]`.
@@ -520,7 +515,7 @@ mod tests {
         // 100 ms: 17,000 class-48 objects (170 a span), 1,600 of 512 bytes
         // (16 a span), 10 large objects.
         a.poll(ms(100), counters(17_000, 1_600, 10));
-        let per_sec = a.fewest_hits_rate(Duration::from_millis(100));
+        let per_sec = fewest_hits(&a.recent_rates(Duration::from_millis(100)));
         assert!(
             (per_sec - 10.0 * (100.0 + 100.0 + 10.0)).abs() < 1e-6,
             "{per_sec}"
@@ -700,6 +695,7 @@ mod tests {
         assert_eq!(a.slots.len(), 1);
         let e = a.snapshot();
         assert!((e.by_key[&key(1, 48)] - 100.0).abs() < 1e-6);
-        assert!(a.recent_rate(Duration::from_secs(1)) < 1e-9);
+        let rates = a.recent_rates(Duration::from_secs(1));
+        assert!(rates.iter().sum::<f64>() < 1e-9);
     }
 }

@@ -288,7 +288,8 @@ impl Group {
     /// What a hit was measured to cost the target, or before any window
     /// was, the group's `unmeasured` times `estimate`.
     fn in_situ_per_hit(&self, estimate: f64) -> f64 {
-        (self.in_situ_ns_per_hit).unwrap_or(self.governor.params.unmeasured * estimate)
+        let unmeasured = self.governor.params.unmeasured;
+        self.in_situ_ns_per_hit.unwrap_or(unmeasured * estimate)
     }
 
     /// What `hits` of the group's hits, `stepped` of them single-stepped,
@@ -420,17 +421,19 @@ impl Group {
     }
 
     /// Tells the group's programs at which of their counts the window just
-    /// opened has spent its allowance, less the `hits_now` it saw while it
+    /// opened has spent its allowance, less the hits it saw while it
     /// attached (the program whose hit reaches one wakes the run loop,
     /// which closes the window: `config::SAMPLES_WAKE_AT`); clears them
     /// once it closes.
-    fn arm_wake(&mut self, probes: &mut Probes, collector: &Collector, hits_now: u64, cost: f64) {
+    fn arm_wake(&mut self, probes: &mut Probes, collector: &Collector, cost: f64) {
         let open = !self.links.is_empty();
         if open == self.wake_armed {
             return;
         }
-        let seen = hits_now.saturating_sub(self.opened_hits);
-        let allowed = (self.governor.allowed_hits(cost))
+        let seen = self.attached_hits.saturating_sub(self.opened_hits);
+        let allowed = self
+            .governor
+            .allowed_hits(cost)
             .filter(|_| open)
             .map(|n| n.saturating_sub(seen).max(1));
         let mut armed = true;
@@ -597,7 +600,9 @@ impl SampledState {
     /// untraced, ~170,000 measured while a window watched it).
     fn predicted_hits(&self, burst: bool, traps: Traps) -> Option<f64> {
         let a = &self.attributor;
-        let objects_per_sec = a.recent_rate(BURST_SPAN).max(a.recent_rate(RATE_SPAN));
+        let (moment, half_second) = (a.recent_rates(BURST_SPAN), a.recent_rates(RATE_SPAN));
+        let sum = |rates: &[f64]| rates.iter().sum::<f64>();
+        let objects_per_sec = sum(&moment).max(sum(&half_second));
         // A burst is a new mix of classes, whose objects per hit no
         // window measured (a class whose spans the GC retires, not
         // refills, has thousands): its window is sized with the fewest
@@ -608,9 +613,7 @@ impl SampledState {
         } else {
             self.allocs.hits_per_object
         };
-        let fewest = a
-            .fewest_hits_rate(BURST_SPAN)
-            .max(a.fewest_hits_rate(RATE_SPAN));
+        let fewest = attribute::fewest_hits(&moment).max(attribute::fewest_hits(&half_second));
         let untraced = match hpo.map(|h| h * objects_per_sec) {
             Some(r) => r.max(fewest),
             None if fewest > 0.0 => fewest,
@@ -656,9 +659,9 @@ impl SampledState {
             let (bin, exe, pid) = (cx.bin, cx.exe, cx.pid);
             let rate = self.predicted_hits(burst, cx.traps);
             // Regular windows sample objects for liveness (when the plan has
-            // liveness points): their refills are counted at the RETs of
-            // `cacheSpan`, weighted by the new span's free slots, so a refill
-            // costs one hit either way (measured: the default mode's
+            // liveness points): their refills are counted where `refill`
+            // tests the span `cacheSpan` handed it, weighted by the new
+            // span's free slots, so a refill costs one hit either way (measured: the default mode's
             // steady-mix and burst suites pass as before). A burst's window
             // weighs by the retired span, at `refill`'s entry.
             let live = !burst;
@@ -861,7 +864,7 @@ fn step_group(
         }
         Step::Nothing => {}
     }
-    g.arm_wake(cx.probes, cx.collector, hits_now(cx.collector), cost);
+    g.arm_wake(cx.probes, cx.collector, cost);
 }
 
 /// `TRACER_DEBUG_WINDOWS` is set (read once).

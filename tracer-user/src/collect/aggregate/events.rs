@@ -49,8 +49,8 @@ pub struct Aggregator {
     pub live: Vec<LiveEvent>,
     /// Records handled.
     pub events: u64,
-    /// An allocation window spent its allowance (`kind::WINDOW_SPENT`)
-    /// since the run loop last looked.
+    /// A sampling window (allocations or map operations) spent its
+    /// allowance (`kind::WINDOW_SPENT`) since the run loop last looked.
     pub window_spent: bool,
     /// Reads the types of values stored in sync.Maps (zero-value stores).
     types: Box<dyn TypeReader>,
