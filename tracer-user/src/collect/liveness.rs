@@ -116,7 +116,7 @@ impl Liveness {
         }
     }
 
-    /// Called every few ms. Checks at once when a GC cycle ended since the
+    /// Called every few ms (by [`super::gc_watch`]). Checks at once when a GC cycle ended since the
     /// last look (spans not swept again yet still show that cycle's bits),
     /// and once per cycle while the GC marks: sweep termination has just
     /// swept every span for the cycle that is ending, and none for the next

@@ -9,6 +9,7 @@ pub use collector::*;
 
 pub mod aggregate;
 pub mod cpu;
+pub mod gc_watch;
 pub mod inuse;
 pub mod liveness;
 pub mod map_cost;
