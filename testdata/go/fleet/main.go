@@ -17,7 +17,8 @@
 // (at main.leakOne) and keeps 1 MiB more (at main.leakHeap), then runs a
 // GC: a leak the agent's findings must name. With -churn N it allocates
 // N objects a millisecond at main.churnSmall (48 B) and main.churnBig
-// (512 B), 3:1, counting them.
+// (512 B), 3:1, counting them. With -hold N it keeps N objects of 1 KiB a
+// millisecond at main.holdOne, counting them: memory a site holds.
 package main
 
 import (
@@ -64,6 +65,9 @@ var (
 	sink   any
 	// Objects allocated by churnSmall / churnBig, and since when.
 	churned [2]atomic.Int64
+	// Objects kept by holdOne (only the hold goroutine touches held).
+	held    [][]byte
+	holds   atomic.Int64
 	started = time.Now()
 )
 
@@ -85,6 +89,21 @@ func churn(per int) {
 		}
 		churned[0].Add(int64(per * 3 / 4))
 		churned[1].Add(int64(per / 4))
+		time.Sleep(time.Millisecond)
+	}
+}
+
+//go:noinline
+func holdOne() { held = append(held, make([]byte, 1024)) }
+
+// hold keeps about `per` objects of 1 KiB a millisecond until the program
+// ends.
+func hold(per int) {
+	for {
+		for i := 0; i < per; i++ {
+			holdOne()
+		}
+		holds.Add(int64(per))
 		time.Sleep(time.Millisecond)
 	}
 }
@@ -145,6 +164,7 @@ func report() {
 		"pid":           os.Getpid(),
 		"churn_small":   churned[0].Load(),
 		"churn_big":     churned[1].Load(),
+		"held":          holds.Load(),
 		"uptime_ns":     time.Since(started).Nanoseconds(),
 	}
 	if ownInuse != nil {
@@ -161,6 +181,7 @@ func main() {
 	limit := flag.Int64("limit", -1, "GOMEMLIMIT in bytes (-1: none)")
 	leakEvery := flag.Duration("leak-every", 0, "leak a goroutine and 1 MiB this often")
 	churnPer := flag.Int("churn", 0, "allocate this many objects a millisecond at two sites (3:1)")
+	holdPer := flag.Int("hold", 0, "keep this many 1 KiB objects a millisecond at main.holdOne")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
 	if *limit >= 0 {
@@ -174,6 +195,9 @@ func main() {
 	}
 	if *churnPer > 0 {
 		go churn(*churnPer)
+	}
+	if *holdPer > 0 {
+		go hold(*holdPer)
 	}
 	fmt.Printf("READY %d\n", os.Getpid())
 	in := bufio.NewScanner(os.Stdin)

@@ -308,6 +308,31 @@ impl Page {
                 }
             }
         }
+        type Held = fn(&SiteRow) -> u64;
+        let held: [(&str, &str, Held); 2] = [
+            ("tracer_go_site_slice_inuse_bytes", "For a process whose heap profile is off: heap bytes in use at the end of the last allocation slice by allocation site, of the objects allocated during the slice (sampled object liveness, scaled per size class to the runtime's counts); top sites, then site=\"other\" and site=\"unattributed\" (the live heap no sample places, mostly objects from before the slice)", |r| r.bytes),
+            ("tracer_go_site_slice_inuse_objects", "Heap objects in use at the end of the last allocation slice by site (as tracer_go_site_slice_inuse_bytes)", |r| r.objects),
+        ];
+        for (name, help, value) in held {
+            let rows: Vec<(Labels, u64)> = with
+                .iter()
+                .flat_map(|(labels, s)| {
+                    s.inuse.iter().map(|r| {
+                        let mut l = (*labels).clone();
+                        l.push(("site".into(), r.site.clone()));
+                        (l, value(r))
+                    })
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let mut family =
+                enc.encode_descriptor(name, help, None, ConstGauge::new(0i64).metric_type())?;
+            for (labels, v) in &rows {
+                ConstGauge::new(sat(*v)).encode(family.encode_family(labels)?)?;
+            }
+        }
         Ok(())
     }
 
@@ -488,5 +513,45 @@ mod tests {
         }
         // Nothing known: no series at all for that figure.
         assert!(!page.contains("tracer_process_lazyfree_bytes{"), "{page}");
+        assert!(!page.contains("tracer_go_site_slice_inuse_bytes"), "{page}");
+    }
+
+    #[test]
+    fn a_slice_with_sampled_liveness_gives_inuse_by_site() {
+        let row = |site: &str, objects, bytes| SiteRow {
+            site: site.into(),
+            objects,
+            bytes,
+        };
+        let slice = SliceResult {
+            ended_ns: crate::session::unix_ns(),
+            seconds: 8.0,
+            sites: Vec::new(),
+            est_slowdown_pct: 1.0,
+            pprof: None,
+            cpu_pprof: None,
+            cpu_error: None,
+            inuse: vec![
+                row("main.leakHeap main.go:90", 30, 30 << 20),
+                row("unattributed", 1000, 1 << 20),
+            ],
+        };
+        let page = render(
+            vec![ProcessSeries {
+                labels: vec![("pid".into(), "7".into())],
+                vitals: Vitals::default(),
+                sites: Sites::default(),
+                slice: Some(slice),
+                findings: Vec::new(),
+            }],
+            AgentSeries::default(),
+        );
+        for want in [
+            "# TYPE tracer_go_site_slice_inuse_bytes gauge",
+            "tracer_go_site_slice_inuse_bytes{pid=\"7\",site=\"main.leakHeap main.go:90\"} 31457280",
+            "tracer_go_site_slice_inuse_objects{pid=\"7\",site=\"unattributed\"} 1000",
+        ] {
+            assert!(page.contains(want), "missing {want:?} in\n{page}");
+        }
     }
 }

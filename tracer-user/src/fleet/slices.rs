@@ -12,6 +12,12 @@
 //! of the slowdown it caused; an allocation profile (pprof) of it, and a
 //! CPU profile of the process over the slice from on-CPU sampling (a timer
 //! interrupt per sample on the process's CPUs, no probe; `--cpu-hz`).
+//!
+//! When the process's heap profile is off, the slice also says who holds
+//! memory: its windows sample object liveness as `tracer attach` does, and
+//! the slice ends with the in-use bytes by site of the objects allocated
+//! during it (scaled per size class to the runtime's counts); the live heap
+//! from before the slice is one `unattributed` row.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -21,7 +27,8 @@ use crate::error::UserError;
 use crate::report::Report;
 use crate::session::{Calibration, Config, Mode, Session};
 
-use super::sites::label;
+use super::sites::{label, SiteRow};
+use crate::report::InuseReport;
 
 /// How slices run.
 #[derive(Debug, Clone)]
@@ -64,6 +71,12 @@ pub struct SliceResult {
     pub cpu_pprof: Option<Vec<u8>>,
     /// Why on-CPU sampling could not start, when it was asked for.
     pub cpu_error: Option<String>,
+    /// Sampled liveness (the heap profile off): in-use heap at the end by
+    /// site, of the objects allocated during the slice; top sites, then
+    /// `other`, then `unattributed` (the live heap no sample places:
+    /// objects from before the slice, classes no window sampled). Empty
+    /// otherwise, or when no GC decided a sample during the slice.
+    pub inuse: Vec<SiteRow>,
 }
 
 /// Why a slice could not run: `fatal` ones (no privileges, a kernel
@@ -180,5 +193,93 @@ pub fn result(report: &Report) -> SliceResult {
         pprof: crate::report::pprof::alloc_pprof_gz(report).ok(),
         cpu_pprof: crate::report::pprof::cpu_pprof_gz(report).and_then(Result::ok),
         cpu_error: None,
+        inuse: sampled_inuse(&report.inuse),
+    }
+}
+
+/// The rows of a slice's sampled in-use figures (none from another
+/// source: the agent reads the runtime's profile itself).
+fn sampled_inuse(r: &InuseReport) -> Vec<SiteRow> {
+    if r.source != Some("sampled") || r.samples == 0 {
+        return Vec::new();
+    }
+    let row = |site: String, objects: u64, bytes: u64| SiteRow {
+        site,
+        objects,
+        bytes,
+    };
+    let mut rows: Vec<SiteRow> = r
+        .sites
+        .iter()
+        .map(|s| row(label(&s.site), s.inuse_objects, s.inuse_bytes))
+        .collect();
+    if r.other_bytes > 0 {
+        rows.push(row("other".into(), r.other_objects, r.other_bytes));
+    }
+    if let (Some(o), Some(b @ 1..)) = (r.unattributed_objects, r.unattributed_bytes) {
+        rows.push(row("unattributed".into(), o, b));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::InuseSite;
+    use crate::tracee::gobin::Frame;
+
+    fn site(function: &str, objects: u64, bytes: u64) -> InuseSite {
+        let f = Frame {
+            function: function.into(),
+            file: "/src/main.go".into(),
+            line: 7,
+            inlined: false,
+        };
+        InuseSite {
+            site: f.clone(),
+            stack: vec![f],
+            inuse_objects: objects,
+            inuse_bytes: bytes,
+            samples: 3,
+            est_error_pct: None,
+            alloc_objects: None,
+            alloc_bytes: None,
+            growth_bytes: None,
+            growth_cycles: None,
+        }
+    }
+
+    #[test]
+    fn sampled_inuse_rows_end_with_other_and_unattributed() {
+        let mut r = InuseReport {
+            source: Some("sampled"),
+            samples: 9,
+            sites: vec![site("main.keep", 40, 40_960), site("main.leak", 2, 2 << 20)],
+            other_objects: 1,
+            other_bytes: 48,
+            unattributed_objects: Some(500),
+            unattributed_bytes: Some(1 << 20),
+            ..Default::default()
+        };
+        let rows = sampled_inuse(&r);
+        let names: Vec<&str> = rows.iter().map(|r| r.site.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "main.keep main.go:7",
+                "main.leak main.go:7",
+                "other",
+                "unattributed"
+            ]
+        );
+        assert_eq!((rows[1].objects, rows[1].bytes), (2, 2 << 20));
+        assert_eq!((rows[3].objects, rows[3].bytes), (500, 1 << 20));
+        // The runtime's own profile: the agent reads it itself.
+        r.source = Some("runtime_profile");
+        assert!(sampled_inuse(&r).is_empty());
+        // No sample decided yet (no GC during the slice): no rows.
+        r.source = Some("sampled");
+        r.samples = 0;
+        assert!(sampled_inuse(&r).is_empty());
     }
 }
