@@ -21,7 +21,7 @@ use std::time::Instant;
 use tracer_common::LiveEvent;
 
 use super::gc_watch::GcWatch;
-use super::liveness::{self, ClassCounts, Liveness};
+use super::liveness::{self, ClassCounts, Liveness, Snapshot};
 use super::Collector;
 use crate::report::{Finding, InuseReport, InuseSite, StackCount};
 use crate::tracee::allocstats::AllocCounters;
@@ -229,7 +229,10 @@ impl InuseTracker {
                 })
             }
             (Err(_), Some((w, base))) => {
-                let (sites, stacks, header) = sampled(&w.lock(), base, inputs);
+                // The symbolizing below may take a while: the GC watch
+                // must not wait for it.
+                let snapshot = w.lock().snapshot();
+                let (sites, stacks, header) = sampled(&snapshot, base, inputs);
                 Some(Measured {
                     cycle: header.gc_cycle.unwrap_or(0),
                     sites,
@@ -424,11 +427,11 @@ impl Growth {
 
 /// Sites, stacks and the report header from the liveness samples.
 fn sampled(
-    l: &Liveness,
+    l: &Snapshot,
     base: &AllocCounters,
     inputs: Inputs<'_>,
 ) -> (HashMap<Frame, SiteAcc>, Vec<StackCount>, InuseReport) {
-    let fates = l.fates();
+    let fates = &l.fates;
     // Each class's counts since liveness started (class 0: large).
     let mut by_class: HashMap<u8, ClassCounts> = HashMap::new();
     let mut live = None;
@@ -479,7 +482,7 @@ fn sampled(
     let mut stacks: Vec<StackCount> = Vec::new();
     let mut symbolized: HashMap<u64, crate::tracee::symbolize::Symbolized> = HashMap::new();
     let (mut objects, mut bytes) = (0u64, 0u64);
-    for e in liveness::estimate(&fates, &by_class) {
+    for e in liveness::estimate(fates, &by_class) {
         let sym = symbolized
             .entry(e.key.stack_id)
             .or_insert_with(|| {
@@ -516,7 +519,7 @@ fn sampled(
         source: Some("sampled"),
         gc_cycle: Some(l.sweepgen / 2),
         sampled_objects: Some(l.sampled),
-        pending_samples: Some(l.pending()),
+        pending_samples: Some(l.pending),
         dropped_samples: Some(l.dropped),
         untracked_samples: Some(l.untracked),
         unattributed_objects: live.map(|(o, _)| o.saturating_sub(objects)),

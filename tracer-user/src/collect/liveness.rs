@@ -80,6 +80,18 @@ pub struct Estimate {
     pub rel_error_95: f64,
 }
 
+/// The samples' fates and counts at one moment ([`Liveness::snapshot`]).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub fates: HashMap<SampleKey, Fates>,
+    /// `mheap_.sweepgen` at the last check.
+    pub sweepgen: u32,
+    pub sampled: u64,
+    pub pending: u64,
+    pub dropped: u64,
+    pub untracked: u64,
+}
+
 pub struct Liveness {
     mspan: MspanLayout,
     sweepgen_addr: u64,
@@ -288,6 +300,18 @@ impl Liveness {
             out.entry(*k).or_default().dead += n;
         }
         out
+    }
+
+    /// What a report needs, taken at once (the GC watch waits meanwhile).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            fates: self.fates(),
+            sweepgen: self.sweepgen,
+            sampled: self.sampled,
+            pending: self.pending(),
+            dropped: self.dropped,
+            untracked: self.untracked,
+        }
     }
 
     /// Objects are followed (alive, or waiting for their first GC).
