@@ -5,13 +5,14 @@
 //! ±10–20 % over seconds, more than the 3 % budget. Here `loadgen`
 //! (testdata/go/loadgen: closed loop, 8 connections) counts completed
 //! requests per 10 ms while the tracer runs with `TRACER_DEBUG_WINDOWS=1`,
-//! which prints each window's open and close decision (unix ms, hits, cost
-//! per hit, target CPUs) and when its detach finished. The requests lost
+//! which prints, once each window's detach finished, its group (allocation
+//! samples or map operations), when it opened, its hits and what the
+//! governor charged it (hits × cost + the switch). The requests lost
 //! around a window (from 10 ms before it opened to 250 ms after its detach
 //! finished) against the pace of the bins away from every window are what
-//! the window cost; the governor charged hits × cost + the switch. What is
-//! constant (on-CPU sampling, the tracer's polls) is in the pace itself and
-//! not in this figure.
+//! the window cost, per group. What is constant (on-CPU sampling, the
+//! tracer's polls) is in the pace itself and not in this figure. The run
+//! is 30 s: map windows start ~9 s after attach, one every ~5 s.
 use std::{
     fs::File,
     path::Path,
@@ -32,11 +33,15 @@ const BEFORE_MS: i64 = 10;
 const AFTER_MS: i64 = 250;
 /// Bins at least this far from every window make the pace.
 const AWAY_MS: i64 = 300;
-/// The governor's switch charge per window at one CPU
-/// (`sampling::governor::SWITCH_NS`).
-const SWITCH_MS: f64 = 2.0;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Group {
+    Allocs,
+    Maps,
+}
 
 struct Window {
+    group: Group,
     open: i64,
     done: i64,
     hits: u64,
@@ -118,48 +123,30 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
-/// The allocation windows in the tracer's debug lines: "<ms> Open hits=…",
-/// "<ms> Close hits=… cost=… cores=…", then "<ms> window <d>..now samples".
-/// Map windows (no "window" line of their own) are not counted.
+/// The windows in the tracer's debug lines: "<unix ms> window group=G
+/// opened=<unix ms> hits=N charged_ns=C", printed once a window's detach
+/// finished, with what the governor charged it.
 fn parse_windows(log: &str) -> Vec<Window> {
-    let mut out = Vec::new();
-    let mut open: Option<(i64, u64)> = None;
-    let mut closed: Option<(i64, u64, f64, f64)> = None;
-    for line in log.lines() {
-        let mut words = line.split_whitespace();
-        let (Some(ms), Some(what)) = (words.next(), words.next()) else {
-            continue;
-        };
-        let Ok(ms) = ms.parse::<i64>() else {
-            continue;
-        };
-        let num = |k: &str| field(line, k).and_then(|v| v.parse::<f64>().ok());
-        match what {
-            "Open" => {
-                open = num("hits").map(|h| (ms, h as u64));
-                closed = None;
+    log.lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let done: i64 = words.next()?.parse().ok()?;
+            if words.next()? != "window" {
+                return None;
             }
-            "Close" => {
-                if let (Some(h), Some(cost), Some(cores)) = (num("hits"), num("cost"), num("cores"))
-                {
-                    closed = Some((ms, h as u64, cost, cores));
-                }
-            }
-            "window" => {
-                if let (Some((o, h0)), Some((_, h1, cost, cores))) = (open.take(), closed.take()) {
-                    let hits = h1.saturating_sub(h0);
-                    out.push(Window {
-                        open: o,
-                        done: ms,
-                        hits,
-                        charged_ms: hits as f64 * cost / 1e6 + SWITCH_MS * cores.max(0.0),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+            Some(Window {
+                group: if field(line, "group")? == "maps" {
+                    Group::Maps
+                } else {
+                    Group::Allocs
+                },
+                open: field(line, "opened")?.parse().ok()?,
+                done,
+                hits: field(line, "hits")?.parse().ok()?,
+                charged_ms: field(line, "charged_ns")?.parse::<f64>().ok()? / 1e6,
+            })
+        })
+        .collect()
 }
 
 fn summary(bins: &[(i64, f64)], windows: &[Window]) -> anyhow::Result<String> {
@@ -192,23 +179,29 @@ fn summary(bins: &[(i64, f64)], windows: &[Window]) -> anyhow::Result<String> {
             / pace
             * BIN_MS as f64
     };
-    let in_run: Vec<&Window> = windows
-        .iter()
-        .filter(|w| w.open - BEFORE_MS >= first.0 && w.done + AFTER_MS <= last.0)
-        .collect();
-    let lost: f64 = in_run.iter().map(|w| inside(w)).sum();
-    let charged: f64 = in_run.iter().map(|w| w.charged_ms).sum();
-    let hits: u64 = in_run.iter().map(|w| w.hits).sum();
     let mut s = format!(
         "  time-locked (loadgen, {BIN_MS} ms bins, {RUN}, default mode; pace {:.0} req/s away from windows):\n",
         pace * 1000.0 / BIN_MS as f64
     );
-    s += &format!(
-        "    {} allocation windows, {hits} hits: service time lost around them {lost:.0} ms ({:.2} % of the run), charged by the governor {charged:.0} ms ({:.2} %)\n",
-        in_run.len(),
-        100.0 * lost / span_ms,
-        100.0 * charged / span_ms
-    );
+    for (group, what) in [
+        (Group::Allocs, "allocation windows"),
+        (Group::Maps, "map windows"),
+    ] {
+        let in_run: Vec<&Window> = windows
+            .iter()
+            .filter(|w| w.group == group)
+            .filter(|w| w.open - BEFORE_MS >= first.0 && w.done + AFTER_MS <= last.0)
+            .collect();
+        let lost: f64 = in_run.iter().map(|w| inside(w)).sum();
+        let charged: f64 = in_run.iter().map(|w| w.charged_ms).sum();
+        let hits: u64 = in_run.iter().map(|w| w.hits).sum();
+        s += &format!(
+            "    {} {what}, {hits} hits: service time lost around them {lost:.0} ms ({:.2} % of the run), charged by the governor {charged:.0} ms ({:.2} %)\n",
+            in_run.len(),
+            100.0 * lost / span_ms,
+            100.0 * charged / span_ms
+        );
+    }
     Ok(s)
 }
 
@@ -224,14 +217,19 @@ mod tests {
     #[test]
     fn windows_and_their_cost_from_the_debug_lines() {
         let log = "tracer: attached …\n\
-            1000 Open hits=10 cost=20000 cores=1.00 burst=false\n\
-            1030 Close hits=110 cost=20000 cores=1.00 burst=false\n\
-            1060 window 30ms..now samples []\n\
-            2000 Open hits=110 cost=20000 cores=0.50 burst=false\n";
+            1000 Open group=allocs hits=10 cost=20000 cores=1.00 burst=false\n\
+            1030 Close group=allocs hits=110 cost=20000 cores=1.00 burst=false\n\
+            1060 window group=allocs opened=1000 hits=104 charged_ns=4080000\n\
+            1060 samples group=allocs 60ms..now [(48, 3)]\n\
+            1500 window group=maps opened=1400 hits=7 charged_ns=1500000\n\
+            2000 Open group=allocs hits=110 cost=20000 cores=0.50 burst=false\n";
         let w = parse_windows(log);
-        assert_eq!(w.len(), 1, "an unfinished window is left out");
-        assert_eq!((w[0].open, w[0].done, w[0].hits), (1000, 1060, 100));
-        assert!((w[0].charged_ms - (100.0 * 0.02 + 2.0)).abs() < 1e-9);
+        assert_eq!(w.len(), 2, "an unfinished window is left out");
+        assert_eq!(w[0].group, Group::Allocs);
+        assert_eq!((w[0].open, w[0].done, w[0].hits), (1000, 1060, 104));
+        assert!((w[0].charged_ms - 4.08).abs() < 1e-9);
+        assert_eq!(w[1].group, Group::Maps);
+        assert_eq!((w[1].open, w[1].done, w[1].hits), (1400, 1500, 7));
     }
 
     #[test]
@@ -251,12 +249,17 @@ mod tests {
             })
             .collect();
         let w = [Window {
+            group: Group::Allocs,
             open: 2000,
             done: 2040,
             hits: 10,
             charged_ms: 15.0,
         }];
         let s = summary(&bins, &w).unwrap();
-        assert!(s.contains("lost around them 15 ms"), "{s}");
+        assert!(
+            s.contains("1 allocation windows, 10 hits: service time lost around them 15 ms"),
+            "{s}"
+        );
+        assert!(s.contains("0 map windows"), "{s}");
     }
 }

@@ -36,6 +36,8 @@ const BURST_SPEND: f64 = 0.9;
 
 #[derive(Debug, Clone, Copy)]
 pub struct GroupParams {
+    /// The group's name in debug lines (`TRACER_DEBUG_WINDOWS`).
+    pub name: &'static str,
     /// Share of `--max-overhead` this group may spend.
     pub share: f64,
     /// Mean time between window starts (jittered ±50 %).
@@ -375,6 +377,7 @@ mod tests {
     use super::*;
 
     const PARAMS: GroupParams = GroupParams {
+        name: "test",
         share: 0.65,
         period: Duration::from_secs(1),
         first_window: Duration::from_millis(5),

@@ -7,9 +7,12 @@
 //! (`attribute.rs`), and a change in their rate opens an allocation window
 //! early (a burst).
 //!
-//! `TRACER_DEBUG_WINDOWS=1` in the environment prints each governor
-//! decision (and every step while a burst waits) and each window's samples
-//! on stderr: what to look at when a regime went unwatched.
+//! `TRACER_DEBUG_WINDOWS=1` in the environment prints on stderr each
+//! governor decision (`group=allocs|maps`; every step while a burst
+//! waits), each window's charge once its detach finished (`window
+//! group=… opened=<unix ms> hits=… charged_ns=…`: what the bench's
+//! time-locked measure reads) and each allocation window's samples: what
+//! to look at when a regime went unwatched.
 pub mod attribute;
 pub mod governor;
 pub mod insitu;
@@ -105,6 +108,7 @@ const RATE_SPAN: Duration = Duration::from_millis(500);
 /// larger (a slow target's in-use sites need its liveness samples: at 0.2
 /// a site's only class went unsampled in 1 of ~20 runs of tests/inuse.rs).
 pub const ALLOCS: GroupParams = GroupParams {
+    name: "allocs",
     share: 0.3,
     period: Duration::from_secs(1),
     first_window: Duration::from_millis(5),
@@ -131,6 +135,7 @@ pub const ALLOCS: GroupParams = GroupParams {
 /// and their ~30 points take ~0.1–0.3 s to detach, firing meanwhile: a
 /// window every few seconds at most, out of a bucket that saves up for it.
 pub const MAPS: GroupParams = GroupParams {
+    name: "maps",
     share: 0.1,
     period: Duration::from_secs(5),
     first_window: Duration::from_millis(2),
@@ -410,7 +415,20 @@ impl Group {
         self.measure_bpf(probes);
         self.measure_stepped((hits, stepped));
         let cost = self.cost_ns(traps);
+        let charged_before = self.governor.charged_ns;
         let switch_ns = self.governor.closed(now, hits, cost, cores);
+        if debug_windows() {
+            // What the window was charged, its hits counted to the end of
+            // the detach (the bench's time-locked measure reads this).
+            let now_ms = unix_nanos() / 1_000_000;
+            eprintln!(
+                "{now_ms:?} window group={} opened={} hits={} charged_ns={:.0}",
+                self.governor.params.name,
+                now_ms.saturating_sub(now.saturating_duration_since(opened).as_millis() as u64),
+                hits.saturating_sub(self.opened_hits),
+                self.governor.charged_ns - charged_before
+            );
+        }
         self.unmeasured = Some((
             opened,
             now,
@@ -642,7 +660,7 @@ impl SampledState {
                 let mut seen: Vec<(u64, u64)> = window.iter().map(|(k, n)| (k.size, *n)).collect();
                 seen.sort_unstable();
                 eprintln!(
-                    "{:?} window {:?}..now samples {seen:?}",
+                    "{:?} samples group=allocs {:?}..now {seen:?}",
                     unix_nanos() / 1_000_000,
                     now - opened
                 );
@@ -836,8 +854,9 @@ fn step_group(
         .step(Instant::now(), hits, cost, cores, burst, rate, tail);
     if debug_windows() && (burst || step != Step::Nothing) {
         eprintln!(
-            "{:?} {step:?} hits={hits} cost={cost:.0} cores={cores:.2} burst={burst} rate={rate:?} tail={tail:?} tokens={:.0} hpo={:?}",
+            "{:?} {step:?} group={} hits={hits} cost={cost:.0} cores={cores:.2} burst={burst} rate={rate:?} tail={tail:?} tokens={:.0} hpo={:?}",
             unix_nanos() / 1_000_000,
+            g.governor.params.name,
             g.governor.tokens(),
             g.hits_per_object
         );
