@@ -128,23 +128,31 @@ impl Liveness {
         }
     }
 
-    /// Called every few ms (by [`super::gc_watch`]). Checks at once when a GC cycle ended since the
-    /// last look (spans not swept again yet still show that cycle's bits),
-    /// and once per cycle while the GC marks: sweep termination has just
-    /// swept every span for the cycle that is ending, and none for the next
-    /// one yet, so each object's bits of that cycle are there even where
-    /// the program sweeps its spans again right after the GC. Returns
-    /// whether it checked.
+    /// Called every few ms (by [`super::gc_watch`]). Checks at once when a
+    /// GC cycle ended since the last look (spans not swept again yet still
+    /// show that cycle's bits), and once per cycle while the GC marks:
+    /// sweep termination has just swept every span for the cycle that is
+    /// ending, and none for the next one yet, so each object's bits of that
+    /// cycle are there even where the program sweeps its spans again right
+    /// after the GC. Returns whether it checked. Both words are read in one
+    /// system call.
     pub fn watch(&mut self, mem: &ProcMem) -> bool {
         if self.objs.is_empty() {
             return false;
         }
-        let Ok(sg) = mem.read_u32(self.sweepgen_addr) else {
-            return false;
+        let mut words = [0u8; 8];
+        let read = match self.gcphase_addr {
+            Some(a) => mem.read_ranges(&[(self.sweepgen_addr, 4), (a, 4)], &mut words),
+            None => mem.read(self.sweepgen_addr, &mut words[..4]),
         };
-        let marking = self
-            .gcphase_addr
-            .is_some_and(|a| mem.read_u32(a).ok() == Some(1));
+        if read.is_err() {
+            return false;
+        }
+        let word = |at: usize| {
+            u32::from_le_bytes([words[at], words[at + 1], words[at + 2], words[at + 3]])
+        };
+        let sg = word(0);
+        let marking = self.gcphase_addr.is_some() && word(4) == 1;
         if sg != self.sweepgen || (marking && sg != self.marked_at) {
             if marking {
                 self.marked_at = sg;
