@@ -1,7 +1,7 @@
 //! The GC watch of sampled liveness on its own thread: every
 //! [`WATCH_EVERY`] while objects are followed (every 10 ms once no cycle
 //! came for a second) it looks for a GC cycle that
-//! ended or started marking ([`Liveness::watch`]: two 4-byte reads) and
+//! ended or started marking ([`Liveness::watch`]: two words, one read) and
 //! reads the spans then. A cycle that passes unobserved makes the fate of
 //! every object it could have freed unknown (dropped samples), and the
 //! session's loop blocks for 5–15 ms at a time while it attaches or
@@ -22,9 +22,8 @@ use crate::tracee::procmem::ProcMem;
 /// `runtime.GC()` calls)…
 pub const WATCH_EVERY: Duration = Duration::from_millis(2);
 /// …and once no cycle came for [`QUIET_AFTER`]: a look costs the tracer
-/// ~15 µs of CPU (a wakeup, two reads), 7–10 ms a second at 2 ms.
-const WATCH_QUIET: Duration = Duration::from_millis(QUIET_MS);
-const QUIET_MS: u64 = 10;
+/// ~15 µs of CPU (a wakeup, a read), 7–10 ms a second at 2 ms.
+const WATCH_QUIET: Duration = Duration::from_millis(10);
 const QUIET_AFTER: Duration = Duration::from_secs(1);
 /// How long it sleeps with nothing to follow, unless woken by new samples.
 const IDLE: Duration = Duration::from_millis(200);
@@ -53,14 +52,16 @@ impl GcWatch {
         lock(&self.liveness)
     }
 
-    /// Takes new samples and checks now; wakes the thread to follow them.
+    /// Takes new samples and checks now; wakes the thread when they are
+    /// the first it has to follow (it sleeps [`IDLE`] meanwhile).
     pub fn check(&self, add: impl FnOnce(&mut Liveness), mem: &ProcMem) {
         let mut l = self.lock();
+        let was_following = l.following();
         add(&mut l);
         l.check(mem);
         let following = l.following();
         drop(l);
-        if following {
+        if following && !was_following {
             if let Some(t) = &self.thread {
                 t.unpark();
             }
