@@ -1242,11 +1242,17 @@ fn agent_findings_name_the_leaks() {
 
 /// The value of `metric{pid, site=~"^function .*"}` on an agent page.
 fn site_value(page: &str, metric: &str, pid: u32, function: &str) -> Option<f64> {
+    series_value(page, metric, pid, &format!("site=\"{function} "))
+}
+
+/// The value of the first series of `metric` with `pid` whose labels
+/// contain `also` on an agent page.
+fn series_value(page: &str, metric: &str, pid: u32, also: &str) -> Option<f64> {
     page.lines()
         .find(|l| {
             l.starts_with(&format!("{metric}{{"))
                 && l.contains(&format!("pid=\"{pid}\""))
-                && l.contains(&format!("site=\"{function} "))
+                && l.contains(also)
         })
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
@@ -1351,11 +1357,7 @@ fn agent_slices_measure_allocation_rates_by_site() {
             0.0,
         );
         let of_process = |name: &str| {
-            page.lines()
-                .find(|l| {
-                    l.starts_with(&format!("{name}{{")) && l.contains(&format!("pid=\"{}\"", p.pid))
-                })
-                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            series_value(&page, name, p.pid, "")
                 .unwrap_or_else(|| panic!("{who}: no {name} in\n{page}"))
         };
         // The heap profile is off: who holds memory comes from the slice's
@@ -1377,15 +1379,13 @@ fn agent_slices_measure_allocation_rates_by_site() {
             "main.churnBig",
         )
         .unwrap_or(0.0);
-        let before_slice = page
-            .lines()
-            .find(|l| {
-                l.starts_with("tracer_go_site_slice_inuse_bytes{")
-                    && l.contains(&format!("pid=\"{}\"", p.pid))
-                    && l.contains("site=\"unattributed\"")
-            })
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        let before_slice = series_value(
+            &page,
+            "tracer_go_site_slice_inuse_bytes",
+            p.pid,
+            "site=\"unattributed\"",
+        )
+        .unwrap_or(0.0);
         eprintln!(
             "agent: {who}: slice in use at holdOne {held:.0} B (kept over the slice {kept:.0} B), \
              churnBig {churned:.0} B, unattributed {before_slice:.0} B"

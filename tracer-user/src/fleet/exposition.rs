@@ -239,32 +239,11 @@ impl Page {
             ("tracer_go_site_goroutines", "Goroutines of the program by creation site (the go statement); top sites, then site=\"other\"", Kind::Gauge, |s| &s.goroutines, |r| r.objects),
         ];
         for (name, help, kind, pick, value) in families {
-            let rows: Vec<(Labels, u64)> = self
+            let of = self
                 .processes
                 .iter()
-                .flat_map(|p| {
-                    pick(&p.sites).iter().map(|r| {
-                        let mut l = p.labels.clone();
-                        l.push(("site".into(), r.site.clone()));
-                        (l, value(r))
-                    })
-                })
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let ty = match kind {
-                Kind::Gauge => ConstGauge::new(0i64).metric_type(),
-                Kind::Counter => ConstCounter::new(0u64).metric_type(),
-            };
-            let mut family = enc.encode_descriptor(name, help, None, ty)?;
-            for (labels, v) in &rows {
-                let m = family.encode_family(labels)?;
-                match kind {
-                    Kind::Gauge => ConstGauge::new(sat(*v)).encode(m)?,
-                    Kind::Counter => ConstCounter::new(*v).encode(m)?,
-                }
-            }
+                .map(|p| (&p.labels, &pick(&p.sites)[..]));
+            encode_site_rows(enc, (name, help, kind), site_rows(of, value))?;
         }
         Ok(())
     }
@@ -314,24 +293,8 @@ impl Page {
             ("tracer_go_site_slice_inuse_objects", "Heap objects in use at the end of the last allocation slice by site (as tracer_go_site_slice_inuse_bytes)", |r| r.objects),
         ];
         for (name, help, value) in held {
-            let rows: Vec<(Labels, u64)> = with
-                .iter()
-                .flat_map(|(labels, s)| {
-                    s.inuse.iter().map(|r| {
-                        let mut l = (*labels).clone();
-                        l.push(("site".into(), r.site.clone()));
-                        (l, value(r))
-                    })
-                })
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let mut family =
-                enc.encode_descriptor(name, help, None, ConstGauge::new(0i64).metric_type())?;
-            for (labels, v) in &rows {
-                ConstGauge::new(sat(*v)).encode(family.encode_family(labels)?)?;
-            }
+            let of = with.iter().map(|(labels, s)| (*labels, &s.inuse[..]));
+            encode_site_rows(enc, (name, help, Kind::Gauge), site_rows(of, value))?;
         }
         Ok(())
     }
@@ -417,6 +380,45 @@ impl Page {
         }
         Ok(())
     }
+}
+
+/// Each process's rows as series: its labels and `site`, and `value`.
+fn site_rows<'a>(
+    of: impl Iterator<Item = (&'a Labels, &'a [SiteRow])>,
+    value: fn(&SiteRow) -> u64,
+) -> Vec<(Labels, u64)> {
+    of.flat_map(|(labels, rows)| {
+        rows.iter().map(move |r| {
+            let mut l = labels.clone();
+            l.push(("site".into(), r.site.clone()));
+            (l, value(r))
+        })
+    })
+    .collect()
+}
+
+/// One family of per-site series (none at all without rows).
+fn encode_site_rows(
+    enc: &mut DescriptorEncoder,
+    (name, help, kind): (&str, &str, Kind),
+    rows: Vec<(Labels, u64)>,
+) -> Result<(), std::fmt::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ty = match kind {
+        Kind::Gauge => ConstGauge::new(0i64).metric_type(),
+        Kind::Counter => ConstCounter::new(0u64).metric_type(),
+    };
+    let mut family = enc.encode_descriptor(name, help, None, ty)?;
+    for (labels, v) in &rows {
+        let m = family.encode_family(labels)?;
+        match kind {
+            Kind::Gauge => ConstGauge::new(sat(*v)).encode(m)?,
+            Kind::Counter => ConstCounter::new(*v).encode(m)?,
+        }
+    }
+    Ok(())
 }
 
 /// The page for these processes and the agent's own figures.

@@ -24,11 +24,10 @@ use std::time::Duration;
 
 use crate::drive::{drive, liveness_ticker};
 use crate::error::UserError;
-use crate::report::Report;
+use crate::report::{InuseReport, Report};
 use crate::session::{Calibration, Config, Mode, Session};
 
 use super::sites::{label, SiteRow};
-use crate::report::InuseReport;
 
 /// How slices run.
 #[derive(Debug, Clone)]

@@ -679,8 +679,9 @@ impl SampledState {
             // Regular windows sample objects for liveness (when the plan has
             // liveness points): their refills are counted where `refill`
             // tests the span `cacheSpan` handed it, weighted by the new
-            // span's free slots, so a refill costs one hit either way (measured: the default mode's
-            // steady-mix and burst suites pass as before). A burst's window
+            // span's free slots, so a refill costs one hit either way
+            // (measured: the default mode's steady-mix and burst suites
+            // pass as before). A burst's window
             // weighs by the retired span, at `refill`'s entry.
             let live = !burst;
             step_group(
