@@ -129,16 +129,12 @@ impl Snapshots {
         let list = read_list(&mem, layout, loc.addr, MAX_READ_GS)?;
         let last = Reading::of(&list, at);
         // Stripped binaries have no data symbols: no counter (reported null).
-        let (sched, gomaxprocs) = if bin.is_stripped() {
-            (None, None)
-        } else {
-            match std::fs::read(format!("/proc/{}/exe", mem.pid)) {
-                Ok(exe) => (
-                    symtab_address(&exe, SCHED_SYMBOL),
-                    symtab_address(&exe, GOMAXPROCS_SYMBOL),
-                ),
-                Err(_) => (None, None),
-            }
+        let (sched, gomaxprocs) = match bin.symtab_file() {
+            Some(exe) => (
+                symtab_address(exe, SCHED_SYMBOL),
+                symtab_address(exe, GOMAXPROCS_SYMBOL),
+            ),
+            None => (None, None),
         };
         let mut s = Snapshots {
             mem,
