@@ -424,6 +424,11 @@ impl Prepared {
                     }
                     let l = Liveness::new(stats.mspan, sweepgen, gcphase.ok());
                     inuse.start_liveness(l, base);
+                    // Without it, sampled growth is not checked against the
+                    // heap's (see `collect::inuse`).
+                    if let Ok(c) = crate::tracee::vitals::locate_gc_controller(&mem, &bin, layout, exe, bias) {
+                        inuse.heap_marked_at(c + layout.pacer.heap_marked);
+                    }
                 }
                 (_, Err(e)) => {
                     eprintln!("tracer: in-use sampling unavailable: {e:#}");

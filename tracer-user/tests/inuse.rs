@@ -319,3 +319,81 @@ fn inuse_says_why_when_there_is_no_source() {
     assert_one_line_error(&out, 2, "no in-use figures");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Sampled growth: a site whose long-lived objects turn over (a bounded
+/// cache replacing its entries) rises from zero in the samples, as a leak
+/// does, since only objects allocated after attach are followed; only the
+/// leak also grows the live heap the GC marks. Two sessions on one
+/// program: the turnover must give no `heap_growth`, the leak one for its
+/// site.
+fn sampled_growth(go: &Path, flags: &[&str]) {
+    let bin = build_go(go, "inuse", flags);
+    let mut prog = GoProgram::start(&bin);
+    prog.command("fill 20000");
+    prog.command("gc");
+    let pid = prog.pid;
+    let attach = || Tracer::attach(pid, &["--mode", "sampled", "--format", "json"]);
+    let growth = |r: &Value| -> Vec<String> {
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "heap_growth")
+            .map(|f| f["site"]["function"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let tracer = attach();
+    prog.command("turn 7");
+    let turnover = tracer.stop();
+    let r = turnover.last().unwrap();
+    let what = format!("{} {flags:?}", r["target"]["go_version"]);
+    assert_eq!(r["window"]["inuse_source"], "sampled", "{what}");
+    // The turnover looks like growth in the samples: what the test
+    // guards against is there to be found.
+    let cache = inuse_site(r, "main.keepCache").map_or(0, |s| s["inuse_bytes"].as_u64().unwrap());
+    let cycles =
+        inuse_site(r, "main.keepCache").map_or(0, |s| s["growth_cycles"].as_u64().unwrap_or(0));
+    eprintln!("{what}: turnover: main.keepCache {cache} B sampled in use over {cycles} GC cycles; findings {:?}", r["findings"]);
+    assert!(
+        cache >= 4 << 20 && cycles >= 3,
+        "{what}: the cache's new objects {cache} B over {cycles} cycles"
+    );
+    assert!(
+        growth(r).is_empty(),
+        "{what}: turnover is not growth: {:?}",
+        r["findings"]
+    );
+
+    let tracer = attach();
+    prog.command("leak 7");
+    let leak = tracer.stop();
+    prog.finish();
+    let r = leak.last().unwrap();
+    eprintln!(
+        "{what}: leak: inuse {} {} {} {} {}; main.keepBig {}; findings {:?}",
+        r["window"]["inuse_source"],
+        r["inuse"]["samples"],
+        r["inuse"]["sampled_objects"],
+        r["inuse"]["unavailable"],
+        r["window"]["sampling"]["windows"],
+        inuse_site(r, "main.keepBig").map_or(Value::Null, |s| {
+            let mut s = s.clone();
+            s["stack"] = Value::Null;
+            s
+        }),
+        r["findings"]
+    );
+    assert_eq!(growth(r), ["main.keepBig"], "{what}: {:?}", r["findings"]);
+}
+
+#[test]
+#[ignore = "needs root (uprobes, perf events) and Go toolchains"]
+fn sampled_growth_is_a_leak_not_a_turnover() {
+    let bins = go_bins();
+    for go in &bins {
+        sampled_growth(go, &["-tags", "noprofile"]);
+    }
+    if let Some(go) = bins.last() {
+        sampled_growth(go, &["-tags", "noprofile", "-ldflags=-s -w"]);
+    }
+}

@@ -13,6 +13,12 @@
 //	                 (the runtime GCs on its own)
 //	share SECS       every 10 ms: big keeps 28 and pair 12 (both 1 KiB: one
 //	                 size class, 70:30), and 40 × 1 KiB are churned
+//	fill N           cache keeps N × 1 KiB (a bounded set of long-lived
+//	                 objects)
+//	turn SECS        every 10 ms cache replaces 20 of its objects, round
+//	                 robin (it turns over, it does not grow), with a GC
+//	                 every 500 ms
+//	leak SECS        every 10 ms big keeps 40 more, with a GC every 500 ms
 //	release SITE     drops everything SITE keeps
 //	gc               runtime.GC() twice (the profile publishes a cycle late)
 //	report           the objects each site keeps, and the process's own heap
@@ -37,6 +43,7 @@ var (
 	smalls []*[48]byte
 	temps  [][]byte
 	pairs  [][]byte
+	cache  [][]byte
 	sink   []byte
 )
 
@@ -51,6 +58,9 @@ func keepTemp() { temps = append(temps, make([]byte, 4096)) }
 
 //go:noinline
 func keepPair() { pairs = append(pairs, make([]byte, 1024)) }
+
+//go:noinline
+func keepCache(i int) { cache[i] = make([]byte, 1024) }
 
 //go:noinline
 func churn() { sink = make([]byte, 64) }
@@ -69,6 +79,7 @@ func kept() map[string]siteCount {
 		"main.keepSmall": {int64(len(smalls)), int64(len(smalls)) * 48},
 		"main.keepTemp":  {int64(len(temps)), int64(len(temps)) * 4096},
 		"main.keepPair":  {int64(len(pairs)), int64(len(pairs)) * 1024},
+		"main.keepCache": {int64(len(cache)), int64(len(cache)) * 1024},
 	}
 }
 
@@ -158,6 +169,28 @@ func main() {
 				}
 				for i := 0; i < 40; i++ {
 					churnBig()
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		case "fill":
+			cache = make([][]byte, arg(1))
+			for i := range cache {
+				keepCache(i)
+			}
+		case "turn", "leak":
+			end := time.Now().Add(time.Duration(arg(1)) * time.Second)
+			next, lastGC := 0, time.Now()
+			for time.Now().Before(end) && (f[0] == "leak" || len(cache) > 0) {
+				for i := 0; i < 20 && f[0] == "turn"; i++ {
+					keepCache(next)
+					next = (next + 1) % len(cache)
+				}
+				for i := 0; i < 40 && f[0] == "leak"; i++ {
+					keepBig()
+				}
+				if time.Since(lastGC) >= 500*time.Millisecond {
+					runtime.GC()
+					lastGC = time.Now()
 				}
 				time.Sleep(10 * time.Millisecond)
 			}

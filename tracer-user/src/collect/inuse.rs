@@ -59,6 +59,9 @@ struct Point {
     cycle: u32,
     secs: f64,
     by_site: HashMap<Frame, u64>,
+    /// Sampled source: the live heap the last GC cycle marked
+    /// (`gcController.heapMarked`), when it could be read.
+    heap_marked: Option<u64>,
 }
 
 /// In-use figures of one report.
@@ -80,6 +83,8 @@ pub struct InuseTracker {
     liveness: Option<(GcWatch, AllocCounters)>,
     /// Why sampled liveness did not start, when it could not.
     no_liveness: Option<String>,
+    /// Address of `gcController.heapMarked`, for sampled growth.
+    heap_marked: Option<u64>,
 }
 
 /// One reading of the best source: its GC cycle, sites, stacks and the
@@ -132,7 +137,14 @@ impl InuseTracker {
             points: Vec::new(),
             liveness: None,
             no_liveness: None,
+            heap_marked: None,
         }
+    }
+
+    /// Where the runtime keeps the live heap its last GC cycle marked:
+    /// sampled growth is checked against it (see [`Growth::finding`]).
+    pub fn heap_marked_at(&mut self, addr: u64) {
+        self.heap_marked = Some(addr);
     }
 
     /// Sampled liveness cannot run: `why` goes into the report.
@@ -188,7 +200,13 @@ impl InuseTracker {
     /// Once a second: remembers each site's in-use bytes when a GC cycle
     /// completed since the last poll.
     pub fn poll(&mut self, inputs: Inputs<'_>) {
-        let Some(Measured { cycle, sites, .. }) = self.measure(inputs) else {
+        let Some(Measured {
+            cycle,
+            sites,
+            header,
+            ..
+        }) = self.measure(inputs)
+        else {
             return;
         };
         if self.points.last().is_some_and(|p| p.cycle == cycle) {
@@ -201,10 +219,15 @@ impl InuseTracker {
             // Keep the first point: growth is over the whole run.
             self.points.remove(1);
         }
+        let heap_marked = match (header.source, self.heap_marked) {
+            (Some("sampled"), Some(addr)) => self.mem.read_u64(addr).ok(),
+            _ => None,
+        };
         self.points.push(Point {
             cycle,
             secs: self.started.elapsed().as_secs_f64(),
             by_site: by_site.into_iter().collect(),
+            heap_marked,
         });
     }
 
@@ -344,7 +367,14 @@ impl InuseTracker {
             .iter()
             .map(|p| (p.cycle, p.secs, p.by_site.get(site).copied().unwrap_or(0)))
             .collect();
-        Growth::of(&series)
+        let mut growth = Growth::of(&series)?;
+        // Sampled, the site's points are those since its first sample.
+        let marked: Option<Vec<u64>> = self.points[self.points.len() - growth.points..]
+            .iter()
+            .map(|p| p.heap_marked)
+            .collect();
+        growth.heap_marked = marked.and_then(|m| Some((*m.first()?, *m.last()?)));
+        Some(growth)
     }
 }
 
@@ -363,6 +393,10 @@ struct Growth {
     points: usize,
     ups: usize,
     downs: usize,
+    /// Sampled: the live heap the GC marked at the series' first and last
+    /// points (exact per cycle: the marked bytes, not the heap between
+    /// cycles with its garbage).
+    heap_marked: Option<(u64, u64)>,
 }
 
 impl Growth {
@@ -383,24 +417,42 @@ impl Growth {
             points: series.len(),
             ups,
             downs,
+            heap_marked: None,
         })
     }
 
     /// `heap_growth`: the site's in-use bytes grew across the GC cycles of
     /// the run (most steps up, few down, at least a MiB and a fifth more).
+    ///
+    /// Sampled liveness sees only objects allocated since it started, so a
+    /// site whose long-lived objects turn over (a bounded cache replacing
+    /// its entries) also looks like growth until it has turned over once.
+    /// So, sampled, the live heap the GC marked must have grown by at least
+    /// half the site's growth over the same cycles: a leak grows the heap,
+    /// a turnover does not.
     fn finding(&self, site: &Frame) -> Option<Finding> {
         let grew = self.last.saturating_sub(self.first);
         let steps = self.points.saturating_sub(1);
         let steady = self.ups * 3 >= steps * 2 && self.downs * 4 <= steps;
+        let heap_grew = self.heap_marked.map(|(a, b)| b as i64 - a as i64);
         if self.points < GROWTH_POINTS
             || self.cycles < GROWTH_CYCLES
             || grew < GROWTH_MIN_BYTES
             || self.last * 5 < self.first * 6
             || !steady
+            || heap_grew.is_some_and(|h| h.saturating_mul(2) < grew as i64)
         {
             return None;
         }
         let mib = |b: u64| b as f64 / (1 << 20) as f64;
+        let heap = match (heap_grew, self.heap_marked) {
+            (Some(h), Some((_, now))) => format!(
+                "; the live heap the GC marked grew {:+.1} MiB meanwhile, to {:.1} MiB",
+                h as f64 / (1 << 20) as f64,
+                mib(now)
+            ),
+            _ => String::new(),
+        };
         Some(Finding {
             kind: "heap_growth",
             severity: "warn",
@@ -408,7 +460,7 @@ impl Growth {
             message: format!(
                 "{} holds {:.1} MiB after GC {}, up from {:.1} MiB at GC {} \
                  (+{:.1} MiB over {} GC cycles, {:.0} s); it grew at {} of the {} \
-                 cycles observed and fell at {}",
+                 cycles observed and fell at {}{heap}",
                 site.function,
                 mib(self.last),
                 self.first_cycle + self.cycles,
@@ -587,6 +639,7 @@ mod tests {
             points: series.len(),
             ups,
             downs,
+            heap_marked: None,
         }
     }
 
@@ -611,5 +664,36 @@ mod tests {
         );
         // Too few cycles seen.
         assert!(growth(&[mib, 4 * mib]).finding(&site).is_none());
+    }
+
+    /// Sampled: a site whose long-lived objects turn over rises from zero
+    /// like a leak; only a leak also grows the heap the GC marks.
+    #[test]
+    fn sampled_growth_must_grow_the_marked_heap() {
+        let site = unknown_frame();
+        let mib = 1 << 20;
+        let rising = || growth(&[mib, 2 * mib, 3 * mib, 4 * mib, 5 * mib]);
+        let turnover = Growth {
+            heap_marked: Some((50 * mib, 50 * mib + mib / 2)),
+            ..rising()
+        };
+        assert!(turnover.finding(&site).is_none());
+        let leak = Growth {
+            heap_marked: Some((50 * mib, 54 * mib)),
+            ..rising()
+        };
+        let f = leak.finding(&site).expect("a leak grows the heap");
+        assert!(
+            f.message.contains("+4.0 MiB meanwhile, to 54.0 MiB"),
+            "{}",
+            f.message
+        );
+        // Half the site's growth is enough (scaling error, other sites
+        // freeing meanwhile).
+        let half = Growth {
+            heap_marked: Some((50 * mib, 52 * mib)),
+            ..rising()
+        };
+        assert!(half.finding(&site).is_some());
     }
 }

@@ -236,7 +236,7 @@ impl VitalsReader {
 /// Runtime address of `runtime.gcController`: the `.symtab` symbol, or
 /// the receiver its callers pass to `(*gcControllerState).commit`. It must
 /// hold a `gcPercent` ≥ -1 and a `memoryLimit` ≥ 0.
-fn locate_gc_controller(
+pub(crate) fn locate_gc_controller(
     mem: &ProcMem,
     bin: &GoBinary,
     layout: &Layout,

@@ -1,6 +1,7 @@
 //! What the runtime's GC pacer and statistics say about a process, read
 //! without a probe: the GC cycle count (`memstats.numgc`), `GOGC`
-//! (`gcController.gcPercent`) and `GOMEMLIMIT` (`gcController.memoryLimit`).
+//! (`gcController.gcPercent`), `GOMEMLIMIT` (`gcController.memoryLimit`)
+//! and the live heap the last cycle marked (`gcController.heapMarked`).
 //!
 //! `runtime/mgcpacer.go`: `gcControllerState` starts with
 //! `gcPercent atomic.Int32` then `memoryLimit atomic.Int64` in Go 1.21–1.27
@@ -18,6 +19,9 @@ pub struct PacerLayout {
     pub gc_percent: u64,
     /// Offset of `memoryLimit atomic.Int64` in `runtime.gcControllerState`.
     pub memory_limit: u64,
+    /// Offset of `heapMarked uint64` in `runtime.gcControllerState`: the
+    /// bytes the last GC cycle marked (the live heap after it).
+    pub heap_marked: u64,
     pub symbols: PacerSymbols,
 }
 
@@ -48,6 +52,7 @@ pub const PACER_121: PacerLayout = PacerLayout {
     memstats_numgc: 7704,
     gc_percent: 0,
     memory_limit: 8,
+    heap_marked: 152,
     symbols: PACER_SYMBOLS,
 };
 

@@ -13,6 +13,8 @@ pub fn check(c: &mut Checker<'_>, l: &Layout) {
     c.member_size("pacer.gc_percent", PACER, "gcPercent", 4);
     c.member("pacer.memory_limit", PACER, "memoryLimit", p.memory_limit);
     c.member_size("pacer.memory_limit", PACER, "memoryLimit", 8);
+    c.member("pacer.heap_marked", PACER, "heapMarked", p.heap_marked);
+    c.member_size("pacer.heap_marked", PACER, "heapMarked", 8);
     c.var(
         "pacer.symbols.gc_controller",
         p.symbols.gc_controller,
