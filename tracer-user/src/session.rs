@@ -48,6 +48,7 @@ use crate::{
     tracee::memory::{self, madv_free_finding, SmapsRollup},
     tracee::procmem::ProcMem,
     tracee::symbolize::{self, Symbolized, Symbolizer},
+    tracee::vitals::locate_gc_controller,
     tracee::Target,
 };
 
@@ -426,7 +427,7 @@ impl Prepared {
                     inuse.start_liveness(l, base);
                     // Without it, sampled growth is not checked against the
                     // heap's (see `collect::inuse`).
-                    if let Ok(c) = crate::tracee::vitals::locate_gc_controller(&mem, &bin, layout, exe, bias) {
+                    if let Ok(c) = locate_gc_controller(&mem, &bin, layout, exe, bias) {
                         inuse.heap_marked_at(c + layout.pacer.heap_marked);
                     }
                 }

@@ -350,10 +350,14 @@ fn sampled_growth(go: &Path, flags: &[&str]) {
     assert_eq!(r["window"]["inuse_source"], "sampled", "{what}");
     // The turnover looks like growth in the samples: what the test
     // guards against is there to be found.
-    let cache = inuse_site(r, "main.keepCache").map_or(0, |s| s["inuse_bytes"].as_u64().unwrap());
-    let cycles =
-        inuse_site(r, "main.keepCache").map_or(0, |s| s["growth_cycles"].as_u64().unwrap_or(0));
-    eprintln!("{what}: turnover: main.keepCache {cache} B sampled in use over {cycles} GC cycles; findings {:?}", r["findings"]);
+    let field = |s: &Value, f: &str| s[f].as_u64().unwrap_or(0);
+    let (cache, cycles) = inuse_site(r, "main.keepCache").map_or((0, 0), |s| {
+        (field(s, "inuse_bytes"), field(s, "growth_cycles"))
+    });
+    eprintln!(
+        "{what}: turnover: main.keepCache {cache} B sampled in use over {cycles} GC cycles; findings {:?}",
+        r["findings"]
+    );
     assert!(
         cache >= 4 << 20 && cycles >= 3,
         "{what}: the cache's new objects {cache} B over {cycles} cycles"
@@ -369,18 +373,14 @@ fn sampled_growth(go: &Path, flags: &[&str]) {
     let leak = tracer.stop();
     prog.finish();
     let r = leak.last().unwrap();
+    let (big, big_growth) = inuse_site(r, "main.keepBig").map_or((0, 0), |s| {
+        (
+            field(s, "inuse_bytes"),
+            s["growth_bytes"].as_i64().unwrap_or(0),
+        )
+    });
     eprintln!(
-        "{what}: leak: inuse {} {} {} {} {}; main.keepBig {}; findings {:?}",
-        r["window"]["inuse_source"],
-        r["inuse"]["samples"],
-        r["inuse"]["sampled_objects"],
-        r["inuse"]["unavailable"],
-        r["window"]["sampling"]["windows"],
-        inuse_site(r, "main.keepBig").map_or(Value::Null, |s| {
-            let mut s = s.clone();
-            s["stack"] = Value::Null;
-            s
-        }),
+        "{what}: leak: main.keepBig {big} B sampled in use, growth {big_growth} B; findings {:?}",
         r["findings"]
     );
     assert_eq!(growth(r), ["main.keepBig"], "{what}: {:?}", r["findings"]);
