@@ -649,6 +649,18 @@ fn pprof_top_in(go: &std::path::Path, data: &[u8], index: &str, unit: &str) -> (
 }
 
 /// The profile's own `Duration: 8.01s` of `pprof -top`, in seconds.
+/// The flat value of `function`'s line in `go tool pprof -top -unit=B`.
+fn flat_of(top: &str, function: &str) -> Option<f64> {
+    let line = top
+        .lines()
+        .find(|l| l.split_whitespace().last() == Some(function))?;
+    line.split_whitespace()
+        .next()?
+        .trim_end_matches('B')
+        .parse()
+        .ok()
+}
+
 fn pprof_duration(top: &str) -> f64 {
     top.lines()
         .find_map(|l| l.strip_prefix("Duration: "))
@@ -1289,6 +1301,8 @@ fn agent_slices_measure_allocation_rates_by_site() {
     let t = Instant::now();
     let page = loop {
         let (_, page) = http(agent.port, "GET", "/metrics");
+        // holdOne keeps what it allocates: a leak, which the slices'
+        // sampled liveness names (the heap profile is off).
         let done = progs.iter().all(|p| {
             site_value(
                 &page,
@@ -1297,13 +1311,16 @@ fn agent_slices_measure_allocation_rates_by_site() {
                 "main.churnSmall",
             )
             .is_some()
+                && findings(&page, p.pid)
+                    .iter()
+                    .any(|(k, s)| k == "heap_growth" && s.starts_with("main.holdOne "))
         });
         if done {
             break page;
         }
         assert!(
             t.elapsed() < Duration::from_secs(40),
-            "no slices after 40 s:\n{page}"
+            "no slices (or no heap_growth at holdOne) after 40 s:\n{page}"
         );
         thread::sleep(Duration::from_millis(500));
     };
@@ -1391,6 +1408,13 @@ fn agent_slices_measure_allocation_rates_by_site() {
              churnBig {churned:.0} B, unattributed {before_slice:.0} B"
         );
         within(&format!("{who} holdOne in use"), held, kept, 0.15, 0.0);
+        let f = findings(&page, p.pid);
+        eprintln!("agent: {who}: findings {f:?}");
+        assert!(
+            f.iter()
+                .all(|(k, s)| k == "heap_growth" && s.starts_with("main.holdOne ")),
+            "{who}: only holdOne's growth: {f:?}"
+        );
         // The churn keeps nothing but its last object; the 20,000 KiB kept
         // before the slice are no site's.
         assert!(churned <= 0.02 * held, "{who}: churnBig holds {churned} B");
@@ -1408,9 +1432,9 @@ fn agent_slices_measure_allocation_rates_by_site() {
         );
     }
     drop(agent);
-    // Each slice wrote an allocation profile and a CPU profile.
+    // Each slice wrote an allocation profile, a CPU profile and an in-use one.
     let go = gos.last().unwrap();
-    for p in &progs {
+    for ((p, b), a) in progs.iter().zip(&before).zip(&after) {
         let sub = std::fs::read_dir(&dir)
             .unwrap()
             .map(|d| d.unwrap().path())
@@ -1462,6 +1486,30 @@ fn agent_slices_measure_allocation_rates_by_site() {
             p.pid
         );
         assert!(top.contains("main.churn"), "{top}");
+        // The heap profile is off: the slice's sampled in-use figures
+        // come as an in-use profile too; holdOne holds what it kept over
+        // that slice (it keeps 1 KiB a millisecond, counted).
+        let (_, inuse) = newest("inuse");
+        let (_, top) = pprof_top(go, &inuse, "inuse_space");
+        let secs = pprof_duration(&top);
+        let held = flat_of(&top, "main.holdOne")
+            .unwrap_or_else(|| panic!("pid {}: no main.holdOne in\n{top}", p.pid));
+        let rate = {
+            let secs = (a["uptime_ns"].as_f64().unwrap() - b["uptime_ns"].as_f64().unwrap()) / 1e9;
+            (a["held"].as_f64().unwrap() - b["held"].as_f64().unwrap()) / secs
+        };
+        eprintln!(
+            "agent: pid {} slice in-use profile: holdOne {held:.0} B over {secs:.1} s (kept {:.0} B)",
+            p.pid,
+            rate * secs * 1024.0
+        );
+        within(
+            &format!("pid {} in-use profile holdOne", p.pid),
+            held,
+            rate * secs * 1024.0,
+            0.15,
+            0.0,
+        );
     }
     for p in progs {
         p.finish();

@@ -187,12 +187,16 @@ fn page(state: &State) -> String {
         .filter_map(|(w, pod)| {
             let (vitals, goroutines) = w.reader.read_with_list();
             let sites = w.sites.sites(&state.binaries, &goroutines, state.top);
+            let slice = lock(&w.alloc_slice).clone();
             let findings = {
                 let mut h = lock(&w.history);
                 h.record(&vitals, &sites);
-                h.findings(&vitals, w.madv_free)
+                let mut f = h.findings(&vitals, w.madv_free);
+                // A profile-off process's growth, from its last slice.
+                f.extend(slice.iter().flat_map(|s| s.findings.iter().cloned()));
+                f.sort_by(|a, b| (a.kind, &a.site).cmp(&(b.kind, &b.site)));
+                f
             };
-            let slice = lock(&w.alloc_slice).clone();
             w.target.alive().then(|| ProcessSeries {
                 labels: labels(w, pod.as_ref()),
                 vitals,
@@ -274,6 +278,9 @@ fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
                     r.cpu_pprof
                         .take()
                         .map(|d| slice_profile("cpu", d, profiles::CPU_TYPES)),
+                    r.inuse_pprof
+                        .take()
+                        .map(|d| slice_profile("inuse", d, profiles::INUSE_TYPES)),
                 ]
                 .into_iter()
                 .flatten()

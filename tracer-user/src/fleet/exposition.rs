@@ -537,6 +537,8 @@ mod tests {
                 row("main.leakHeap main.go:90", 30, 30 << 20),
                 row("unattributed", 1000, 1 << 20),
             ],
+            inuse_pprof: None,
+            findings: Vec::new(),
         };
         let page = render(
             vec![ProcessSeries {

@@ -1,7 +1,9 @@
 //! Findings the agent can make without a probe, from what successive
 //! scrapes read (`tracer_finding{kind,site,severity}`):
 //! - `heap_growth`: a site's in-use bytes (the runtime's heap profile)
-//!   rising steadily over GC cycles, by the rule the report uses;
+//!   rising steadily over GC cycles, by the rule the report uses (where
+//!   the profile is off, an allocation slice's sampled liveness makes the
+//!   finding instead: [`super::slices`]);
 //! - `goroutine_leak`: goroutines of one creation site that only grow;
 //! - `madv_free_rss`: RSS held by LazyFree pages of a runtime that
 //!   releases memory with MADV_FREE (`GODEBUG=madvdontneed=0` in its

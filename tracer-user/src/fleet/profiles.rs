@@ -20,7 +20,8 @@ use crate::tracee::goroutines::GInfo;
 /// One profile of one process.
 #[derive(Debug, Clone)]
 pub struct Profile {
-    /// `heap`, `goroutine`, or from an allocation slice `alloc` and `cpu`.
+    /// `heap`, `goroutine`, or from an allocation slice `alloc`, `cpu` and
+    /// (the heap profile off) `inuse`.
     pub kind: &'static str,
     /// What it covers (ns since the epoch).
     pub from_ns: u64,
@@ -37,9 +38,9 @@ pub const HEAP_TYPES: &[(&str, &str)] = &[
     ("inuse_objects", "count"),
     ("inuse_space", "bytes"),
 ];
-/// A slice's allocation profile and CPU profile: `tracer attach
-/// --pprof`'s columns of each, alone.
-pub use crate::report::pprof::{ALLOC_TYPES, CPU_TYPES};
+/// A slice's allocation, CPU and (sampled) in-use profiles: `tracer
+/// attach --pprof`'s columns of each, alone.
+pub use crate::report::pprof::{ALLOC_TYPES, CPU_TYPES, INUSE_TYPES};
 pub const GOROUTINE_TYPES: &[(&str, &str)] = &[("goroutine", "count")];
 
 /// Allocation counts at the previous heap profile, per (stack, size).

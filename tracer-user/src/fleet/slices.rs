@@ -27,6 +27,7 @@ use crate::error::UserError;
 use crate::report::{InuseReport, Report};
 use crate::session::{Calibration, Config, Mode, Session};
 
+use super::findings::AgentFinding;
 use super::sites::{label, SiteRow};
 
 /// How slices run.
@@ -76,6 +77,14 @@ pub struct SliceResult {
     /// objects from before the slice, classes no window sampled). Empty
     /// otherwise, or when no GC decided a sample during the slice.
     pub inuse: Vec<SiteRow>,
+    /// `heap_growth` findings of the slice's sampled in-use figures: a
+    /// site whose objects from the slice grew steadily across its GC
+    /// cycles, with the heap the GC marked (the rule `tracer attach`
+    /// applies); shown until the process's next slice.
+    pub findings: Vec<AgentFinding>,
+    /// The same in-use figures by stack (gzipped pprof: `inuse_objects`,
+    /// `inuse_space`), when there are rows.
+    pub inuse_pprof: Option<Vec<u8>>,
 }
 
 /// Why a slice could not run: `fatal` ones (no privileges, a kernel
@@ -184,6 +193,7 @@ pub fn result(report: &Report) -> SliceResult {
             bytes_per_sec: un.bytes as f64 / secs,
         });
     }
+    let inuse = sampled_inuse(&report.inuse);
     SliceResult {
         ended_ns: report.window.start_unix_ns + report.window.duration_ns,
         seconds: secs,
@@ -192,8 +202,37 @@ pub fn result(report: &Report) -> SliceResult {
         pprof: crate::report::pprof::alloc_pprof_gz(report).ok(),
         cpu_pprof: crate::report::pprof::cpu_pprof_gz(report).and_then(Result::ok),
         cpu_error: None,
-        inuse: sampled_inuse(&report.inuse),
+        inuse_pprof: (!inuse.is_empty())
+            .then(|| crate::report::pprof::inuse_pprof_gz(report)?.ok())
+            .flatten(),
+        findings: sampled_growth(report),
+        inuse,
     }
+}
+
+/// The report's `heap_growth` findings from sampled liveness (the
+/// runtime's profile, when on, is the agent's own to follow).
+fn sampled_growth(report: &Report) -> Vec<AgentFinding> {
+    if report.inuse.source != Some("sampled") {
+        return Vec::new();
+    }
+    report
+        .findings
+        .iter()
+        .filter(|f| f.kind == "heap_growth")
+        .filter_map(|f| {
+            Some(AgentFinding {
+                kind: f.kind,
+                severity: f.severity,
+                site: label(f.site.as_ref()?),
+                message: format!(
+                    "{} (sampled object liveness, during an allocation slice of {:.0} s)",
+                    f.message,
+                    report.window.duration_ns as f64 / 1e9
+                ),
+            })
+        })
+        .collect()
 }
 
 /// The rows of a slice's sampled in-use figures (none from another
@@ -280,5 +319,57 @@ mod tests {
         r.source = Some("sampled");
         r.samples = 0;
         assert!(sampled_inuse(&r).is_empty());
+    }
+
+    #[test]
+    fn a_slice_with_sampled_inuse_has_an_inuse_profile() {
+        let mut r = crate::report::folded::fixture::report();
+        assert!(result(&r).inuse_pprof.is_none(), "no in-use figures");
+        r.inuse = InuseReport {
+            source: Some("sampled"),
+            samples: 9,
+            sites: vec![site("main.keep", 40, 40_960)],
+            ..Default::default()
+        };
+        r.inuse_stacks = vec![crate::report::StackCount {
+            frames: r.inuse.sites[0].stack.clone(),
+            objects: 40,
+            bytes: 40_960,
+        }];
+        let gz = result(&r).inuse_pprof.expect("an in-use profile");
+        let p = crate::report::pprof::decode_gz(&gz).unwrap();
+        let types: Vec<&str> = p
+            .sample_type
+            .iter()
+            .map(|t| p.string_table[t.r#type as usize].as_str())
+            .collect();
+        assert_eq!(types, ["inuse_objects", "inuse_space"]);
+        assert_eq!(p.sample.len(), 1);
+        assert_eq!(p.sample[0].value, [40, 40_960]);
+        // A sampled heap_growth finding is the slice's; other kinds are not.
+        let finding = |kind| crate::report::Finding {
+            kind,
+            severity: "warn",
+            site: Some(r.inuse.sites[0].site.clone()),
+            message: "grew".into(),
+        };
+        r.findings = vec![finding("heap_growth"), finding("map_never_shrinks")];
+        let f = result(&r).findings;
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].kind, f[0].site.as_str()),
+            ("heap_growth", "main.keep main.go:7")
+        );
+        assert!(
+            f[0].message.starts_with("grew (sampled"),
+            "{}",
+            f[0].message
+        );
+        // The runtime's own profile: the agent's heap profile has it, and
+        // the agent follows its growth itself.
+        r.inuse.source = Some("runtime_profile");
+        let again = result(&r);
+        assert!(again.inuse_pprof.is_none());
+        assert!(again.findings.is_empty());
     }
 }

@@ -29,6 +29,13 @@ pub fn cpu_pprof_gz(report: &Report) -> Option<anyhow::Result<Vec<u8>>> {
     Some(build(report, Parts::CPU).gz())
 }
 
+/// The in-use figures alone (`inuse_objects`, `inuse_space`, Go's heap
+/// profile's in-use columns); `None` when the report has none.
+pub fn inuse_pprof_gz(report: &Report) -> Option<anyhow::Result<Vec<u8>>> {
+    report.inuse.source?;
+    Some(build(report, Parts::INUSE).gz())
+}
+
 /// Sample types (type, unit) of each kind of figure, as Go's own
 /// profiles name them.
 pub const ALLOC_TYPES: &[(&str, &str)] = &[("alloc_objects", "count"), ("alloc_space", "bytes")];
@@ -52,6 +59,11 @@ impl Parts {
     const ALLOC: Parts = Parts {
         alloc: true,
         inuse: false,
+        cpu: false,
+    };
+    const INUSE: Parts = Parts {
+        alloc: false,
+        inuse: true,
         cpu: false,
     };
     const CPU: Parts = Parts {
@@ -206,9 +218,16 @@ impl Built<'_> {
             default_sample_type: "alloc_space",
             drop_runtime: true,
         };
-        match (self.parts.alloc, &report.cpu) {
+        match (self.parts, &report.cpu) {
+            // In-use figures alone, as the in-use half of Go's heap profile.
+            (Parts::INUSE, _) => self.pprof.finish(PprofMeta {
+                period_type: ("space", "bytes"),
+                period: 0,
+                default_sample_type: "inuse_space",
+                ..meta
+            }),
             // A CPU profile as Go writes one: one sample per period.
-            (false, Some(cpu)) => self.pprof.finish(PprofMeta {
+            (Parts::CPU, Some(cpu)) => self.pprof.finish(PprofMeta {
                 period_type: ("cpu", "nanoseconds"),
                 period: cpu.period_ns,
                 default_sample_type: "cpu",
@@ -644,6 +663,34 @@ mod tests {
         let all = decode(&pprof_gz(&r).expect("encode"));
         assert_eq!(all.sample_type.len(), 4);
         assert_eq!(all.sample.len(), 6);
+    }
+
+    #[test]
+    fn inuse_profile_alone() {
+        let mut r = report();
+        assert!(
+            inuse_pprof_gz(&r).is_none(),
+            "no in-use figures, no profile"
+        );
+        r.inuse.source = Some("sampled");
+        r.inuse_stacks = vec![crate::report::StackCount {
+            frames: r.alloc_stacks[1].frames.clone(),
+            objects: 40,
+            bytes: 40_960,
+        }];
+        let p = decode(&inuse_pprof_gz(&r).unwrap().expect("encode"));
+        let s = |i: i64| p.string_table[i as usize].clone();
+        assert_eq!(types(&p), ["inuse_objects/count", "inuse_space/bytes"]);
+        assert_eq!(s(p.default_sample_type), "inuse_space");
+        let period = p.period_type.as_ref().unwrap();
+        assert_eq!(
+            (s(period.r#type), s(period.unit)),
+            ("space".into(), "bytes".into())
+        );
+        // The allocator's frames go, as in Go's heap profile.
+        assert_eq!(s(p.drop_frames), r"runtime\..*");
+        let values: Vec<Vec<i64>> = p.sample.iter().map(|x| x.value.clone()).collect();
+        assert_eq!(values, [vec![40, 40_960]]);
     }
 
     #[test]
