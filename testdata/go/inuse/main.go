@@ -19,6 +19,7 @@
 //	                 robin (it turns over, it does not grow), with a GC
 //	                 every 500 ms
 //	leak SECS        every 10 ms big keeps 40 more, with a GC every 500 ms
+//	turnleak SECS    turn, while every 10 ms temp keeps 10 × 4 KiB more
 //	release SITE     drops everything SITE keeps
 //	gc               runtime.GC() twice (the profile publishes a cycle late)
 //	report           the objects each site keeps, and the process's own heap
@@ -177,16 +178,23 @@ func main() {
 			for i := range cache {
 				keepCache(i)
 			}
-		case "turn", "leak":
+		case "turn", "leak", "turnleak":
+			// turn: the cache replaces 2,000 entries a second; leak:
+			// keepBig keeps 4 MB/s; turnleak: the cache turns over while
+			// keepTemp keeps 4 MB/s (another size class).
+			turn := f[0] != "leak"
 			end := time.Now().Add(time.Duration(arg(1)) * time.Second)
 			next, lastGC := 0, time.Now()
-			for time.Now().Before(end) && (f[0] == "leak" || len(cache) > 0) {
-				for i := 0; i < 20 && f[0] == "turn"; i++ {
+			for time.Now().Before(end) && (!turn || len(cache) > 0) {
+				for i := 0; i < 20 && turn; i++ {
 					keepCache(next)
 					next = (next + 1) % len(cache)
 				}
 				for i := 0; i < 40 && f[0] == "leak"; i++ {
 					keepBig()
+				}
+				for i := 0; i < 10 && f[0] == "turnleak"; i++ {
+					keepTemp()
 				}
 				if time.Since(lastGC) >= 500*time.Millisecond {
 					runtime.GC()

@@ -58,10 +58,50 @@ pub fn scale(count: u64, size: u64, rate: u64) -> (u64, u64) {
 struct Point {
     cycle: u32,
     secs: f64,
-    by_site: HashMap<Frame, u64>,
+    /// Bytes, and (sampled) the size classes its samples are in.
+    by_site: HashMap<Frame, (u64, ClassSet)>,
     /// Sampled source: the live heap the last GC cycle marked
     /// (`gcController.heapMarked`), when it could be read.
     heap_marked: Option<u64>,
+    /// Sampled source: the runtime's bytes per size class, when read.
+    classes: Option<ClassBytes>,
+}
+
+/// Size classes as a bit set (bit 0: large objects; Go has 68 classes).
+type ClassSet = u128;
+
+/// The runtime's own figures per size class at one point (index = class,
+/// 0 = large objects): bytes allocated so far, and allocated less freed
+/// (live, plus garbage its sweep has not yet freed).
+#[derive(Debug, Clone, PartialEq)]
+struct ClassBytes {
+    allocated: Vec<u64>,
+    live: Vec<u64>,
+}
+
+impl ClassBytes {
+    fn of(c: &AllocCounters) -> ClassBytes {
+        let mut allocated = vec![c.large_bytes];
+        let mut live = vec![c.large_bytes.saturating_sub(c.large_free_bytes)];
+        for (class, &n) in c.small_by_class.iter().enumerate().skip(1) {
+            let size = crate::tracee::sizeclass::class_size(class).unwrap_or(0);
+            let freed = c.small_frees_by_class.get(class).copied().unwrap_or(0);
+            allocated.push(n.saturating_mul(size));
+            live.push(n.saturating_sub(freed).saturating_mul(size));
+        }
+        ClassBytes { allocated, live }
+    }
+
+    /// Over `set`'s classes from `self` to `to`: how much their live bytes
+    /// grew, and how much they allocated.
+    fn change(&self, to: &ClassBytes, set: ClassSet) -> (i64, u64) {
+        let (mut grew, mut allocated) = (0i64, 0u64);
+        for c in (0..to.live.len().min(self.live.len()).min(128)).filter(|c| set >> c & 1 == 1) {
+            grew += to.live[c] as i64 - self.live[c] as i64;
+            allocated += to.allocated[c].saturating_sub(self.allocated[c]);
+        }
+        (grew, allocated)
+    }
 }
 
 /// In-use figures of one report.
@@ -116,6 +156,18 @@ struct SiteAcc {
     alloc_bytes: Option<u64>,
     /// In-use bytes per stack (index into the symbolized stacks).
     stacks: HashMap<usize, u64>,
+    /// Sampled: in-use bytes per size class (0: large objects).
+    classes: HashMap<u8, u64>,
+}
+
+impl SiteAcc {
+    /// The size classes that hold at least a tenth of its bytes.
+    fn class_set(&self) -> ClassSet {
+        self.classes
+            .iter()
+            .filter(|(&c, &b)| c < 128 && b * 10 >= self.bytes)
+            .fold(0, |set, (&c, _)| set | 1 << c)
+    }
 }
 
 impl InuseTracker {
@@ -200,6 +252,7 @@ impl InuseTracker {
     /// Once a second: remembers each site's in-use bytes when a GC cycle
     /// completed since the last poll.
     pub fn poll(&mut self, inputs: Inputs<'_>) {
+        let counters = inputs.counters.clone();
         let Some(Measured {
             cycle,
             sites,
@@ -212,15 +265,22 @@ impl InuseTracker {
         if self.points.last().is_some_and(|p| p.cycle == cycle) {
             return;
         }
-        let mut by_site: Vec<(Frame, u64)> = sites.into_iter().map(|(f, a)| (f, a.bytes)).collect();
-        by_site.sort_by_key(|s| std::cmp::Reverse(s.1));
+        let mut by_site: Vec<(Frame, (u64, ClassSet))> = sites
+            .into_iter()
+            .map(|(f, a)| {
+                let set = a.class_set();
+                (f, (a.bytes, set))
+            })
+            .collect();
+        by_site.sort_by_key(|s| std::cmp::Reverse(s.1 .0));
         by_site.truncate(SITES_PER_POINT);
         if self.points.len() >= MAX_POINTS {
             // Keep the first point: growth is over the whole run.
             self.points.remove(1);
         }
-        let heap_marked = match (header.source, self.heap_marked) {
-            (Some("sampled"), Some(addr)) => self.mem.read_u64(addr).ok(),
+        let sampled = header.source == Some("sampled");
+        let heap_marked = match (sampled, self.heap_marked) {
+            (true, Some(addr)) => self.mem.read_u64(addr).ok(),
             _ => None,
         };
         self.points.push(Point {
@@ -228,6 +288,7 @@ impl InuseTracker {
             secs: self.started.elapsed().as_secs_f64(),
             by_site: by_site.into_iter().collect(),
             heap_marked,
+            classes: counters.filter(|_| sampled).map(|c| ClassBytes::of(&c)),
         });
     }
 
@@ -365,15 +426,19 @@ impl InuseTracker {
         let series: Vec<(u32, f64, u64)> = self
             .points
             .iter()
-            .map(|p| (p.cycle, p.secs, p.by_site.get(site).copied().unwrap_or(0)))
+            .map(|p| (p.cycle, p.secs, p.by_site.get(site).map_or(0, |s| s.0)))
             .collect();
         let mut growth = Growth::of(&series)?;
         // Sampled, the site's points are those since its first sample.
-        let marked: Option<Vec<u64>> = self.points[self.points.len() - growth.points..]
-            .iter()
-            .map(|p| p.heap_marked)
-            .collect();
+        let points = &self.points[self.points.len() - growth.points..];
+        let marked: Option<Vec<u64>> = points.iter().map(|p| p.heap_marked).collect();
         growth.heap_marked = marked.and_then(|m| Some((*m.first()?, *m.last()?)));
+        if let (Some(first), Some(last)) = (points.first(), points.last()) {
+            let set = last.by_site.get(site).map_or(0, |s| s.1);
+            if let (Some(a), Some(b), true) = (&first.classes, &last.classes, set != 0) {
+                growth.classes = Some(a.change(b, set));
+            }
+        }
         Some(growth)
     }
 }
@@ -397,6 +462,9 @@ struct Growth {
     /// points (exact per cycle: the marked bytes, not the heap between
     /// cycles with its garbage).
     heap_marked: Option<(u64, u64)>,
+    /// Sampled: over the same points, how much the live bytes of the
+    /// site's size classes grew, and what those classes allocated.
+    classes: Option<(i64, u64)>,
 }
 
 impl Growth {
@@ -418,6 +486,7 @@ impl Growth {
             ups,
             downs,
             heap_marked: None,
+            classes: None,
         })
     }
 
@@ -429,7 +498,10 @@ impl Growth {
     /// its entries) also looks like growth until it has turned over once.
     /// So, sampled, the live heap the GC marked must have grown by at least
     /// half the site's growth over the same cycles: a leak grows the heap,
-    /// a turnover does not.
+    /// a turnover does not. And so must the live bytes of the site's own
+    /// size classes (the runtime's allocated less freed), give or take a
+    /// cycle's allocations of them (garbage not yet swept): a cache that
+    /// turns over while another site leaks grows the heap, not its class.
     fn finding(&self, site: &Frame) -> Option<Finding> {
         let grew = self.last.saturating_sub(self.first);
         let steps = self.points.saturating_sub(1);
@@ -441,6 +513,10 @@ impl Growth {
             || self.last * 5 < self.first * 6
             || !steady
             || heap_grew.is_some_and(|h| h.saturating_mul(2) < grew as i64)
+            || self.classes.is_some_and(|(g, allocated)| {
+                let per_cycle = allocated / u64::from(self.cycles.max(1));
+                g.saturating_add(per_cycle as i64).saturating_mul(2) < grew as i64
+            })
         {
             return None;
         }
@@ -453,6 +529,12 @@ impl Growth {
             ),
             _ => String::new(),
         };
+        let classes = self.classes.map_or(String::new(), |(g, _)| {
+            format!(
+                ", its size classes' live bytes {:+.1} MiB",
+                g as f64 / (1 << 20) as f64
+            )
+        });
         Some(Finding {
             kind: "heap_growth",
             severity: "warn",
@@ -472,7 +554,7 @@ impl Growth {
                 self.ups,
                 steps,
                 self.downs
-            ),
+            ) + &classes,
         })
     }
 }
@@ -561,6 +643,7 @@ fn sampled(
         // Absolute variance of the bytes, summed over the site's keys.
         acc.variance += (e.bytes * e.rel_error_95 / 1.96).powi(2);
         *acc.stacks.entry(stacks.len()).or_default() += b;
+        *acc.classes.entry(e.key.class).or_default() += b;
         stacks.push(StackCount {
             frames: sym.frames,
             objects: o,
@@ -640,6 +723,7 @@ mod tests {
             ups,
             downs,
             heap_marked: None,
+            classes: None,
         }
     }
 
@@ -695,5 +779,57 @@ mod tests {
             ..rising()
         };
         assert!(half.finding(&site).is_some());
+    }
+
+    /// Sampled: a cache turning over while another site leaks grows the
+    /// marked heap, but not its own size class.
+    #[test]
+    fn sampled_growth_must_grow_the_sites_classes() {
+        let site = unknown_frame();
+        let mib: u64 = 1 << 20;
+        let grown = |classes| Growth {
+            heap_marked: Some((50 * mib, 60 * mib)),
+            classes,
+            ..growth(&[mib, 2 * mib, 3 * mib, 4 * mib, 5 * mib])
+        };
+        // Its class flat, 1.5 MiB allocated a cycle (15 cycles): turnover.
+        assert!(grown(Some((0, 15 * 3 * mib / 2))).finding(&site).is_none());
+        // Its class grew as it did: a leak.
+        let f = grown(Some((4 * mib as i64, 15 * mib)))
+            .finding(&site)
+            .expect("a leak grows its classes");
+        assert!(
+            f.message.ends_with("its size classes' live bytes +4.0 MiB"),
+            "{}",
+            f.message
+        );
+        // A swing of garbage not yet swept (up to a cycle's allocations)
+        // is not held against it.
+        assert!(grown(Some((mib as i64, 15 * mib))).finding(&site).is_some());
+        // Not read: the marked heap decides alone.
+        assert!(grown(None).finding(&site).is_some());
+    }
+
+    #[test]
+    fn class_bytes_per_class_and_large() {
+        let c = AllocCounters {
+            small_by_class: vec![0, 10, 4],
+            small_frees_by_class: vec![0, 3, 4],
+            large_objects: 2,
+            large_bytes: 65_536,
+            large_free_objects: 1,
+            large_free_bytes: 32_768,
+            ..Default::default()
+        };
+        let b = ClassBytes::of(&c);
+        // Class 1 holds 8-byte objects, class 2 16-byte ones.
+        assert_eq!(b.allocated, [65_536, 80, 64]);
+        assert_eq!(b.live, [32_768, 56, 0]);
+        let later = ClassBytes {
+            allocated: vec![65_536, 160, 64],
+            live: vec![32_768, 136, 0],
+        };
+        assert_eq!(b.change(&later, 0b010), (80, 80));
+        assert_eq!(b.change(&later, 0b101), (0, 0));
     }
 }
