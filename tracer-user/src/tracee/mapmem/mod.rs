@@ -55,7 +55,9 @@ pub struct ScanBudget {
     /// consecutive buckets, or evenly spaced directory entries.
     pub max_buckets: u64,
     /// Hash-trie `sync.Map`: indirect nodes expanded; a trie level with more
-    /// nodes than are left is sampled evenly and its subtree counts scaled.
+    /// nodes than are left is sampled evenly and its subtree counts scaled
+    /// (each level below a spent budget still gets a quarter of it: a
+    /// deep trie may read up to ~4× this).
     pub max_nodes: u64,
 }
 

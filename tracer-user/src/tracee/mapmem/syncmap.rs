@@ -271,8 +271,16 @@ pub(super) fn hash_trie(
                 limit: max_depth,
             });
         }
-        // Over budget: expand an even sample of this level.
-        let left = budget.max_nodes.saturating_sub(expanded).max(1);
+        // Over budget: expand an even sample of this level. A level below
+        // a spent budget still gets a quarter of it: a sample of one or
+        // two nodes there, scaled up by the whole level, made the count
+        // swing by half or more (a few entries sit one level deeper
+        // where hashes collide).
+        let left = budget
+            .max_nodes
+            .saturating_sub(expanded)
+            .max(budget.max_nodes / 4)
+            .max(1);
         if frontier.len() as u64 > left {
             let n = frontier.len() as u64;
             weight *= n as f64 / left as f64;

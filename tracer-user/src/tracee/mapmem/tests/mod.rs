@@ -600,8 +600,9 @@ fn summary(
     }
     for y in syncs {
         let Ok(r) = &y.with_var else { continue };
+        let small = y.sampled.as_ref().map_or(0, |s| s.live);
         s += &format!(
-            "  sync {:<9} live {:>5} held {:>6} bytes {:>8} freed {:>8}  {:?}\n",
+            "  sync {:<9} live {:>5} (small budget {small:>5}) held {:>6} bytes {:>8} freed {:>8}  {:?}\n",
             y.name, r.live, r.held, r.bytes, truth[y.name], r.detail
         );
     }
