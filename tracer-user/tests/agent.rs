@@ -1516,3 +1516,69 @@ fn agent_slices_measure_allocation_rates_by_site() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Slices open map windows too: a map emptied by deletes (incident I2),
+/// which only a probe on its operations can find, is named on /metrics.
+#[test]
+#[ignore]
+fn agent_slices_name_a_map_that_never_shrinks() {
+    let gos = go_bins();
+    let mut progs: Vec<GoProgram> = [gos.first().unwrap(), gos.last().unwrap()]
+        .iter()
+        .map(|go| {
+            GoProgram::start_with(
+                &build_go(go, "fleet", &[]),
+                &["-bigmap=200000", "-churn=20"],
+            )
+        })
+        .collect();
+    for p in &mut progs {
+        let own = p.command("report");
+        assert_eq!(own["big_map_len"], 100, "{own}");
+    }
+    let agent = Agent::start(&[
+        "--select",
+        "exe=fleet-*",
+        "--slice",
+        "20s",
+        "--slice-every",
+        "20s",
+    ]);
+    let named = |page: &str, pid| {
+        findings(page, pid)
+            .iter()
+            .any(|(k, s)| k == "map_never_shrinks" && s.starts_with("main.lookBigMap "))
+    };
+    let t = Instant::now();
+    let page = loop {
+        let (_, page) = http(agent.port, "GET", "/metrics");
+        if progs.iter().all(|p| named(&page, p.pid)) {
+            break page;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(100),
+            "no map_never_shrinks after 100 s: {:?}",
+            progs
+                .iter()
+                .map(|p| findings(&page, p.pid))
+                .collect::<Vec<_>>()
+        );
+        thread::sleep(Duration::from_secs(1));
+    };
+    eprintln!(
+        "agent: map_never_shrinks for both programs after {:.0} s",
+        t.elapsed().as_secs_f64()
+    );
+    for p in &progs {
+        let f = findings(&page, p.pid);
+        assert!(
+            f.iter().all(|(k, _)| k == "map_never_shrinks"),
+            "pid {}: {f:?}",
+            p.pid
+        );
+    }
+    drop(agent);
+    for p in progs {
+        p.finish();
+    }
+}

@@ -18,7 +18,10 @@
 // GC: a leak the agent's findings must name. With -churn N it allocates
 // N objects a millisecond at main.churnSmall (48 B) and main.churnBig
 // (512 B), 3:1, counting them. With -hold N it keeps N objects of 1 KiB a
-// millisecond at main.holdOne, counting them: memory a site holds.
+// millisecond at main.holdOne, counting them: memory a site holds. With
+// -bigmap N it fills a map with N entries at main.makeBigMap, deletes all
+// but 100 (a Go map keeps its memory: incident I2) and looks keys up in it
+// every millisecond at main.lookBigMap (its length is "big_map_len").
 package main
 
 import (
@@ -127,6 +130,35 @@ func leak(every time.Duration) {
 	}
 }
 
+var bigMap map[int64][56]byte
+
+//go:noinline
+func makeBigMap(n int) {
+	bigMap = make(map[int64][56]byte)
+	for i := 0; i < n; i++ {
+		bigMap[int64(i)] = [56]byte{1}
+	}
+	for i := 100; i < n; i++ {
+		delete(bigMap, int64(i))
+	}
+}
+
+var bigMapHits atomic.Int64
+
+//go:noinline
+func lookBigMap(k int64) {
+	if _, ok := bigMap[k]; ok {
+		bigMapHits.Add(1)
+	}
+}
+
+func touchBigMap() {
+	for k := int64(0); ; k = (k + 1) % 200 {
+		lookBigMap(k)
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func rssBytes() uint64 {
 	b, err := os.ReadFile("/proc/self/smaps_rollup")
 	if err != nil {
@@ -166,6 +198,7 @@ func report() {
 		"churn_big":     churned[1].Load(),
 		"held":          holds.Load(),
 		"uptime_ns":     time.Since(started).Nanoseconds(),
+		"big_map_len":   len(bigMap),
 	}
 	if ownInuse != nil {
 		out["own_inuse"] = ownInuse()
@@ -182,6 +215,7 @@ func main() {
 	leakEvery := flag.Duration("leak-every", 0, "leak a goroutine and 1 MiB this often")
 	churnPer := flag.Int("churn", 0, "allocate this many objects a millisecond at two sites (3:1)")
 	holdPer := flag.Int("hold", 0, "keep this many 1 KiB objects a millisecond at main.holdOne")
+	bigMapN := flag.Int("bigmap", 0, "fill a map with this many entries, delete all but 100, look it up every ms")
 	flag.Parse()
 	debug.SetGCPercent(*gogc)
 	if *limit >= 0 {
@@ -189,6 +223,10 @@ func main() {
 	}
 	grow(*keep)
 	spawn(*gs)
+	if *bigMapN > 0 {
+		makeBigMap(*bigMapN)
+		go touchBigMap()
+	}
 	runtime.GC()
 	if *leakEvery > 0 {
 		go leak(*leakEvery)

@@ -45,6 +45,8 @@ pub struct SliceConfig {
     pub top: usize,
     /// On-CPU samples a second per CPU during a slice (0: none).
     pub cpu_hz: u64,
+    /// Map windows during a slice (map findings).
+    pub maps: bool,
 }
 
 /// One site's allocation rate over a slice.
@@ -77,10 +79,12 @@ pub struct SliceResult {
     /// objects from before the slice, classes no window sampled). Empty
     /// otherwise, or when no GC decided a sample during the slice.
     pub inuse: Vec<SiteRow>,
-    /// `heap_growth` findings of the slice's sampled in-use figures: a
-    /// site whose objects from the slice grew steadily across its GC
-    /// cycles, with the heap the GC marked (the rule `tracer attach`
-    /// applies); shown until the process's next slice.
+    /// The slice's findings that only its probes can make, shown until
+    /// the process's next slice: the maps' (`map_never_shrinks`,
+    /// `syncmap_residue`, `map_growth`, from its map windows), and
+    /// `heap_growth` from sampled in-use figures (a site whose objects from
+    /// the slice grew steadily across its GC cycles, with the heap the GC
+    /// marked, by the rule `tracer attach` applies).
     pub findings: Vec<AgentFinding>,
     /// The same in-use figures by stack (gzipped pprof: `inuse_objects`,
     /// `inuse_space`), when there are rows.
@@ -107,7 +111,7 @@ pub fn slice_one(
         pid,
         mode: Mode::Sampled,
         max_overhead_pct: cfg.max_overhead_pct,
-        maps: false,
+        maps: cfg.maps,
         time: Vec::new(),
         top: cfg.top,
         cpu_hz: cfg.cpu_hz,
@@ -205,30 +209,33 @@ pub fn result(report: &Report) -> SliceResult {
         inuse_pprof: (!inuse.is_empty())
             .then(|| crate::report::pprof::inuse_pprof_gz(report)?.ok())
             .flatten(),
-        findings: sampled_growth(report),
+        findings: probe_findings(report),
         inuse,
     }
 }
 
-/// The report's `heap_growth` findings from sampled liveness (the
-/// runtime's profile, when on, is the agent's own to follow).
-fn sampled_growth(report: &Report) -> Vec<AgentFinding> {
-    if report.inuse.source != Some("sampled") {
-        return Vec::new();
-    }
+/// The report's findings that need the slice's probes: the maps', and
+/// `heap_growth` from sampled liveness (the runtime's profile, when on,
+/// is the agent's own to follow, as are goroutines and LazyFree).
+fn probe_findings(report: &Report) -> Vec<AgentFinding> {
+    let sampled = report.inuse.source == Some("sampled");
+    let secs = report.window.duration_ns as f64 / 1e9;
     report
         .findings
         .iter()
-        .filter(|f| f.kind == "heap_growth")
         .filter_map(|f| {
+            let how = match f.kind {
+                "map_never_shrinks" | "syncmap_residue" | "map_growth" => "map windows",
+                "heap_growth" if sampled => "sampled object liveness",
+                _ => return None,
+            };
             Some(AgentFinding {
                 kind: f.kind,
                 severity: f.severity,
                 site: label(f.site.as_ref()?),
                 message: format!(
-                    "{} (sampled object liveness, during an allocation slice of {:.0} s)",
-                    f.message,
-                    report.window.duration_ns as f64 / 1e9
+                    "{} ({how}, during an allocation slice of {secs:.0} s)",
+                    f.message
                 ),
             })
         })
@@ -346,30 +353,39 @@ mod tests {
         assert_eq!(types, ["inuse_objects", "inuse_space"]);
         assert_eq!(p.sample.len(), 1);
         assert_eq!(p.sample[0].value, [40, 40_960]);
-        // A sampled heap_growth finding is the slice's; other kinds are not.
+        // Sampled heap_growth and the maps' findings are the slice's; what
+        // the agent finds without probes (goroutines) is not.
         let finding = |kind| crate::report::Finding {
             kind,
             severity: "warn",
             site: Some(r.inuse.sites[0].site.clone()),
             message: "grew".into(),
         };
-        r.findings = vec![finding("heap_growth"), finding("map_never_shrinks")];
+        r.findings = vec![
+            finding("goroutine_leak"),
+            finding("heap_growth"),
+            finding("map_never_shrinks"),
+        ];
         let f = result(&r).findings;
-        assert_eq!(f.len(), 1, "{f:?}");
-        assert_eq!(
-            (f[0].kind, f[0].site.as_str()),
-            ("heap_growth", "main.keep main.go:7")
-        );
+        let kinds: Vec<&str> = f.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, ["heap_growth", "map_never_shrinks"]);
+        assert_eq!(f[0].site, "main.keep main.go:7");
         assert!(
             f[0].message.starts_with("grew (sampled"),
             "{}",
             f[0].message
+        );
+        assert!(
+            f[1].message.starts_with("grew (map windows"),
+            "{}",
+            f[1].message
         );
         // The runtime's own profile: the agent's heap profile has it, and
         // the agent follows its growth itself.
         r.inuse.source = Some("runtime_profile");
         let again = result(&r);
         assert!(again.inuse_pprof.is_none());
-        assert!(again.findings.is_empty());
+        let kinds: Vec<&str> = again.findings.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, ["map_never_shrinks"]);
     }
 }

@@ -73,6 +73,9 @@ pub struct AgentArgs {
     /// How often profiles are taken.
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     pub profile_period: Duration,
+    /// Slices leave maps alone (no map windows, so no map findings).
+    #[arg(long)]
+    pub no_maps: bool,
 }
 
 pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
@@ -118,6 +121,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<()> {
             max_overhead_pct: args.max_overhead,
             top: args.top,
             cpu_hz: args.cpu_hz,
+            maps: !args.no_maps,
         },
         top: args.top,
         outputs: Outputs {
