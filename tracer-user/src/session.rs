@@ -729,6 +729,7 @@ impl Session {
                 &collector.agg.maps,
                 &map_op_cpu,
                 c.period_ns,
+                built.totals.latency_resolution_ns,
             );
         }
         let counters_now = self.runtime_counters();

@@ -12,6 +12,12 @@ use crate::report::MapReport;
 
 /// Fewer samples than this behind an operation's cost: not measurable.
 pub const MIN_COST_SAMPLES: f64 = 10.0;
+/// A cost under this many times the probe pair's own resolution is not
+/// measurable either: the samples are taken while the probes count the
+/// operations, and what they add to each one (two traps' cache and TLB
+/// misses) is then more than the operation (a load from a 1M-entry map:
+/// ~70 ns on its own, 2,055 ns measured on Go 1.27.3).
+pub const MIN_COST_RESOLUTIONS: f64 = 2.0;
 
 /// One map's CPU per operation, by operation name (null below
 /// [`MIN_COST_SAMPLES`]), and its CPU in operations.
@@ -33,11 +39,13 @@ pub fn site_totals(table: &MapTable) -> HashMap<(u32, u64), u64> {
     totals
 }
 
+/// `resolution_ns`: the probe pair's own jitter (`latency_resolution_ns`).
 pub fn cost(
     m: &MapStats,
     totals: &HashMap<(u32, u64), u64>,
     cpu: &HashMap<(u32, u64), OpCpu>,
     period_ns: u64,
+    resolution_ns: u64,
 ) -> Cost {
     // Per operation name: (ns, samples, operations).
     let mut acc: BTreeMap<&'static str, (f64, f64, u64)> = BTreeMap::new();
@@ -65,8 +73,9 @@ pub fn cost(
         } else {
             (0.0, 3.0 * unit)
         };
-        out.ns
-            .insert(name, (samples >= MIN_COST_SAMPLES).then_some(per_op));
+        let measurable =
+            samples >= MIN_COST_SAMPLES && per_op >= MIN_COST_RESOLUTIONS * resolution_ns as f64;
+        out.ns.insert(name, measurable.then_some(per_op));
         out.ci95.insert(name, [lo, hi]);
         out.samples.insert(name, samples);
     }
@@ -91,12 +100,18 @@ pub fn cpu_ns(
 }
 
 /// Fills `cost_ns` and `cpu_ns` of the listed maps.
-pub fn fill(maps: &mut [MapReport], table: &MapTable, cpu: &MapOpsCpu, period_ns: u64) {
+pub fn fill(
+    maps: &mut [MapReport],
+    table: &MapTable,
+    cpu: &MapOpsCpu,
+    period_ns: u64,
+    resolution_ns: u64,
+) {
     let totals = site_totals(table);
     for r in maps {
         let id = u64::from_str_radix(r.id.trim_start_matches("0x"), 16).unwrap_or(0);
         if let Some(m) = table.maps.get(&id) {
-            let c = cost(m, &totals, &cpu.watched, period_ns);
+            let c = cost(m, &totals, &cpu.watched, period_ns, resolution_ns);
             r.cost_ns = c.ns;
             r.cost_ns_ci95 = c.ci95;
             r.cost_samples = c.samples;
@@ -133,8 +148,8 @@ mod tests {
                 ns: 400_000,
             },
         );
-        let ca = cost(&a, &totals, &cpu, 10_000);
-        let cb = cost(&b, &totals, &cpu, 10_000);
+        let ca = cost(&a, &totals, &cpu, 10_000, 400);
+        let cb = cost(&b, &totals, &cpu, 10_000, 400);
         assert!((ca.ns["load"].unwrap() - 1000.0).abs() < 1e-6);
         assert!((cb.ns["load"].unwrap() - 1000.0).abs() < 1e-6);
         assert!((ca.samples["load"] - 30.0).abs() < 1e-6);
@@ -147,5 +162,10 @@ mod tests {
             lo < 1000.0 && hi > 1000.0 && lo > 500.0 && hi < 1500.0,
             "{lo} {hi}"
         );
+        // Under twice the probes' resolution: not a number, the interval
+        // stays.
+        let c = cost(&a, &totals, &cpu, 10_000, 501);
+        assert_eq!(c.ns["load"], None);
+        assert_eq!(c.ci95["load"], ca.ci95["load"]);
     }
 }

@@ -225,9 +225,9 @@ pub struct MapReport {
     /// Mean CPU time per operation since attach: on-CPU samples in the
     /// operation's code (user mode, while operations were counted) over the
     /// operations counted; with its 95 % interval and the samples behind
-    /// it. Null (not measurable) with fewer than 10 samples: an operation
-    /// much cheaper than a probe hit leaves few, because the probes slow
-    /// the target while they count.
+    /// it. Null (not measurable) with fewer than 10 samples, or under
+    /// twice `map_totals.latency_resolution_ns`: the probes that count the
+    /// operations add more than that to each (`collect::map_cost`).
     pub cost_ns: std::collections::BTreeMap<&'static str, Option<f64>>,
     pub cost_ns_ci95: std::collections::BTreeMap<&'static str, [f64; 2]>,
     pub cost_samples: std::collections::BTreeMap<&'static str, f64>,
