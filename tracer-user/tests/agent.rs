@@ -1304,8 +1304,6 @@ fn agent_slices_measure_allocation_rates_by_site() {
     let t = Instant::now();
     let page = loop {
         let (_, page) = http(agent.port, "GET", "/metrics");
-        // holdOne keeps what it allocates: a leak, which the slices'
-        // sampled liveness names (the heap profile is off).
         let done = progs.iter().all(|p| {
             site_value(
                 &page,
@@ -1314,16 +1312,13 @@ fn agent_slices_measure_allocation_rates_by_site() {
                 "main.churnSmall",
             )
             .is_some()
-                && findings(&page, p.pid)
-                    .iter()
-                    .any(|(k, s)| k == "heap_growth" && s.starts_with("main.holdOne "))
         });
         if done {
             break page;
         }
         assert!(
-            t.elapsed() < Duration::from_secs(90),
-            "no slices (or no heap_growth at holdOne) after 90 s:\n{page}"
+            t.elapsed() < Duration::from_secs(40),
+            "no slices after 40 s:\n{page}"
         );
         thread::sleep(Duration::from_millis(500));
     };
@@ -1411,6 +1406,10 @@ fn agent_slices_measure_allocation_rates_by_site() {
              churnBig {churned:.0} B, unattributed {before_slice:.0} B"
         );
         within(&format!("{who} holdOne in use"), held, kept, 0.15, 0.0);
+        // holdOne keeps what it allocates: a leak, which a slice's sampled
+        // liveness names when it saw ≥ 4 of the program's GC cycles (as the
+        // heap grows its cycles come slower, so not every slice does);
+        // nothing else may be named.
         let f = findings(&page, p.pid);
         eprintln!("agent: {who}: findings {f:?}");
         assert!(
