@@ -85,9 +85,8 @@ impl ClassBytes {
         let mut live = vec![c.large_bytes.saturating_sub(c.large_free_bytes)];
         for (class, &n) in c.small_by_class.iter().enumerate().skip(1) {
             let size = crate::tracee::sizeclass::class_size(class).unwrap_or(0);
-            let freed = c.small_frees_by_class.get(class).copied().unwrap_or(0);
             allocated.push(n.saturating_mul(size));
-            live.push(n.saturating_sub(freed).saturating_mul(size));
+            live.push(c.small_live(class).saturating_mul(size));
         }
         ClassBytes { allocated, live }
     }
@@ -252,7 +251,7 @@ impl InuseTracker {
     /// Once a second: remembers each site's in-use bytes when a GC cycle
     /// completed since the last poll.
     pub fn poll(&mut self, inputs: Inputs<'_>) {
-        let counters = inputs.counters.clone();
+        let classes = inputs.counters.as_ref().map(ClassBytes::of);
         let Some(Measured {
             cycle,
             sites,
@@ -288,7 +287,7 @@ impl InuseTracker {
             secs: self.started.elapsed().as_secs_f64(),
             by_site: by_site.into_iter().collect(),
             heap_marked,
-            classes: counters.filter(|_| sampled).map(|c| ClassBytes::of(&c)),
+            classes: classes.filter(|_| sampled),
         });
     }
 
@@ -570,13 +569,6 @@ fn sampled(
     let mut by_class: HashMap<u8, ClassCounts> = HashMap::new();
     let mut live = None;
     if let Some(now) = &inputs.counters {
-        let live_of = |c: &AllocCounters, i: usize| {
-            c.small_by_class
-                .get(i)
-                .copied()
-                .unwrap_or(0)
-                .saturating_sub(c.small_frees_by_class.get(i).copied().unwrap_or(0))
-        };
         for (i, (&n, &b)) in now
             .small_by_class
             .iter()
@@ -588,8 +580,8 @@ fn sampled(
                 i as u8,
                 ClassCounts {
                     allocated: n.saturating_sub(b),
-                    live: live_of(now, i),
-                    live_at_start: live_of(base, i),
+                    live: now.small_live(i),
+                    live_at_start: base.small_live(i),
                     bytes: None,
                 },
             );

@@ -385,14 +385,6 @@ pub struct ClassCounts {
     pub bytes: Option<(u64, u64, u64)>,
 }
 
-/// Per key, scaled by class. A class's objects allocated since the start
-/// that are live now lie between `live − live_at_start` (every older one
-/// still alive) and `min(live, allocated)`; within that the decided
-/// samples' survival places them. The key gets its share of the class's
-/// alive samples. Where older objects are few the bounds pin the figure
-/// to the runtime's live count, whatever the sampling noise; but a rise
-/// of the live count that the samples cannot have survived is garbage not
-/// yet swept, no floor.
 /// A small-object class with fewer alive samples than this places none
 /// (its young objects stay unattributed): one sample alive among a
 /// churning class's many dead ones (the object a global still points at)
@@ -401,6 +393,14 @@ pub struct ClassCounts {
 /// suffices.
 pub const MIN_ALIVE: u64 = 2;
 
+/// Per key, scaled by class. A class's objects allocated since the start
+/// that are live now lie between `live − live_at_start` (every older one
+/// still alive) and `min(live, allocated)`; within that the decided
+/// samples' survival places them. The key gets its share of the class's
+/// alive samples. Where older objects are few the bounds pin the figure
+/// to the runtime's live count, whatever the sampling noise; but a rise
+/// of the live count that the samples cannot have survived is garbage not
+/// yet swept, no floor.
 pub fn estimate(
     fates: &HashMap<SampleKey, Fates>,
     counts: &HashMap<u8, ClassCounts>,

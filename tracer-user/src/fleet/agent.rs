@@ -191,11 +191,8 @@ fn page(state: &State) -> String {
             let findings = {
                 let mut h = lock(&w.history);
                 h.record(&vitals, &sites);
-                let mut f = h.findings(&vitals, w.madv_free);
-                // A profile-off process's growth, from its last slice.
-                f.extend(slice.iter().flat_map(|s| s.findings.iter().cloned()));
-                f.sort_by(|a, b| (a.kind, &a.site).cmp(&(b.kind, &b.site)));
-                f
+                let from_slice = slice.as_ref().map_or(&[][..], |s| &s.findings[..]);
+                h.findings(&vitals, w.madv_free, from_slice)
             };
             w.target.alive().then(|| ProcessSeries {
                 labels: labels(w, pod.as_ref()),

@@ -86,9 +86,16 @@ impl History {
         }
     }
 
-    /// The findings now; `madv_free`: the runtime releases with MADV_FREE.
-    pub fn findings(&self, vitals: &Vitals, madv_free: bool) -> Vec<AgentFinding> {
-        let mut out = Vec::new();
+    /// The findings now, with `from_slice` (what the process's last
+    /// allocation slice found with its probes); `madv_free`: the runtime
+    /// releases with MADV_FREE.
+    pub fn findings(
+        &self,
+        vitals: &Vitals,
+        madv_free: bool,
+        from_slice: &[AgentFinding],
+    ) -> Vec<AgentFinding> {
+        let mut out = from_slice.to_vec();
         let last_heap = self.heap.back().map(|p| &p.2);
         for site in last_heap.into_iter().flat_map(|m| m.keys()) {
             let series: Vec<(u32, f64, u64)> = self
@@ -186,7 +193,7 @@ mod tests {
             h.record(&v, &sites);
         }
         assert_eq!(h.heap.len(), 6);
-        let f = h.findings(&Vitals::default(), false);
+        let f = h.findings(&Vitals::default(), false, &[]);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(
             (f[0].kind, f[0].site.as_str()),
@@ -211,7 +218,7 @@ mod tests {
             ..Vitals::default()
         };
         let h = History::default();
-        assert_eq!(h.findings(&v, true)[0].kind, "madv_free_rss");
-        assert!(h.findings(&v, false).is_empty());
+        assert_eq!(h.findings(&v, true, &[])[0].kind, "madv_free_rss");
+        assert!(h.findings(&v, false, &[]).is_empty());
     }
 }

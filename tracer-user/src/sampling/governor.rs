@@ -46,10 +46,6 @@ pub struct GroupParams {
     /// Hits a second per busy CPU assumed before any window measured the
     /// rate (sizes the first window's closing tail, pessimistically).
     pub assumed_rate: f64,
-    /// Before a close was measured, its hits are assumed to come as from
-    /// at least this many busy CPUs (a bursty target's average says
-    /// nothing of its busy moments).
-    pub tail_cpus: f64,
     /// How long closing a window is expected to take, until measured.
     pub first_detach: Duration,
     /// How long a close is expected to keep the probes firing, until
@@ -233,9 +229,7 @@ impl Governor {
         let switch = SWITCH_NS * cores
             + match tail {
                 Tail::Fires(d) => tail_rate(cores) * d.as_secs_f64(),
-                Tail::Lasts(d, peak) => {
-                    tail_rate(peak.max(cores).max(self.params.tail_cpus)) * d.as_secs_f64()
-                }
+                Tail::Lasts(d, peak) => tail_rate(peak.max(cores)) * d.as_secs_f64(),
             };
         if let Some(o) = &self.open {
             let seen = hits.saturating_sub(o.hits);
@@ -382,7 +376,6 @@ mod tests {
         period: Duration::from_secs(1),
         first_window: Duration::from_millis(5),
         assumed_rate: 20_000.0,
-        tail_cpus: 0.0,
         first_detach: Duration::from_millis(50),
         first_tail: None,
         bucket: Duration::from_secs(2),

@@ -113,8 +113,6 @@ pub const ALLOCS: GroupParams = GroupParams {
     period: Duration::from_secs(1),
     first_window: Duration::from_millis(5),
     assumed_rate: 5_000.0,
-    // Two probe points: removed at once, a close's hits are few.
-    tail_cpus: 0.0,
     first_detach: Duration::from_millis(50),
     // Both points go at once, early in the detach (the breakpoints are
     // removed before the kernel waits for its grace periods): measured
@@ -141,21 +139,22 @@ pub const MAPS: GroupParams = GroupParams {
     first_window: Duration::from_millis(2),
     assumed_rate: 10_000.0,
     // ~30 points removed one by one under the target's mmap lock: until a
-    // close is measured, its hits come from as many CPUs as the target
-    // kept busy at its peak lately (at least a whole CPU was assumed
-    // before; a target using under ~0.3 CPU could then never save enough
-    // for a first map window, and its maps went unseen).
-    tail_cpus: 0.0,
+    // close is measured, its hits are taken to come from as many CPUs as
+    // the target kept busy at its peak lately, throughout `first_detach`
+    // (at least a whole CPU was assumed before: a target using under ~0.3
+    // CPU could then never save enough for a first map window, and its
+    // maps went unseen).
     first_detach: Duration::from_millis(250),
     first_tail: None,
     bucket: Duration::from_secs(20),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(500),
     // The first close is already assumed costly (the busiest CPUs firing
-    // throughout `first_detach`): 3× the estimate on top never let a map window open
-    // on the net/http bench service (~46 M ns needed, 36 M the most a window
-    // may spend); at 1× the first opened ~9 s in and measured 16.8 µs a
-    // hit in situ (3.1× the estimate), which then stands.
+    // throughout `first_detach`): 3× the estimate on top never let a map
+    // window open on the net/http bench service (~46 M ns needed, 36 M the
+    // most a window may spend); at 1× the first opened ~9 s in and
+    // measured 16.8 µs a hit in situ (3.1× the estimate), which then
+    // stands.
     unmeasured: 1.0,
 };
 const METHOD: &str =

@@ -99,6 +99,17 @@ impl AllocCounters {
         Self::class_bytes(&self.small_frees_by_class).wrapping_add(self.large_free_bytes)
     }
 
+    /// Small objects of size class `class` allocated and not yet freed
+    /// (live, plus garbage the sweep has not freed yet).
+    pub fn small_live(&self, class: usize) -> u64 {
+        let freed = self.small_frees_by_class.get(class).copied().unwrap_or(0);
+        self.small_by_class
+            .get(class)
+            .copied()
+            .unwrap_or(0)
+            .saturating_sub(freed)
+    }
+
     fn class_bytes(by_class: &[u64]) -> u64 {
         by_class.iter().enumerate().fold(0u64, |sum, (class, &n)| {
             let size = crate::tracee::sizeclass::class_size(class).unwrap_or(0);
