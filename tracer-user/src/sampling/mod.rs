@@ -175,8 +175,8 @@ const SHED_AFTER: u32 = 3;
 /// divided by few hits would be the measure.
 const MAX_IN_SITU_NOISE: f64 = 1.0;
 /// A hit measured on the target is taken to cost at most this many times
-/// the trap + BPF estimate (~4× was measured on a net/http service).
-const MAX_IN_SITU: f64 = 4.0;
+/// the trap + BPF estimate (~4–5× was measured on a net/http service).
+const MAX_IN_SITU: f64 = 6.0;
 /// A window with fewer objects or hits than these measures neither the
 /// hits per object nor how long a close fires.
 const MIN_RATIO_OBJECTS: u64 = 2_000;
@@ -248,8 +248,10 @@ pub struct Group {
     /// What a hit cost the target, measured on it: the median of the last
     /// windows' measures (see [`insitu`]).
     pub in_situ_ns_per_hit: Option<f64>,
-    /// (measure, weight) of the last windows.
+    /// (measure, weight) of the last windows measurable alone.
     in_situ_recent: VecDeque<(f64, f64)>,
+    /// Every measured window, for when none is measurable alone.
+    in_situ_pool: insitu::Pool,
 }
 
 impl Group {
@@ -281,6 +283,7 @@ impl Group {
             unmeasured: None,
             in_situ_ns_per_hit: None,
             in_situ_recent: VecDeque::new(),
+            in_situ_pool: insitu::Pool::default(),
         }
     }
 
@@ -356,16 +359,37 @@ impl Group {
         };
         let estimate = self.estimate_ns(traps);
         let noise_per_hit = noise / hits.max(1) as f64;
-        if noise_per_hit > MAX_IN_SITU_NOISE * estimate {
-            return;
+        if debug_windows() {
+            eprintln!(
+                "{} insitu group={} hits={hits} extra_ns={extra:.0} noise_ns={noise:.0} switch_ns={switch_ns:.0} estimate_ns={estimate:.0}",
+                unix_nanos() / 1_000_000,
+                self.governor.params.name
+            );
         }
         // The switch is charged on its own ([`governor::SWITCH_NS`]); the
         // measure starts once the probes were attached, so of the switch
         // only the detach (about half) is in it: what is left over is the
-        // hits'. One window's measure is noisy (a
-        // program that changes what it does mid-window changes its CPU per
-        // object too): bounded, and the median of the last few stands.
-        let per_hit = ((extra - switch_ns / 2.0) / hits as f64).clamp(0.0, MAX_IN_SITU * estimate);
+        // hits'.
+        let net = extra - switch_ns / 2.0;
+        self.in_situ_pool.add(net, hits, noise);
+        if noise_per_hit > MAX_IN_SITU_NOISE * estimate {
+            // Too noisy alone. Until a window measures alone, the pooled
+            // windows stand, once their sum says enough.
+            if self.in_situ_recent.is_empty() {
+                if let Some((per_hit, _)) = self
+                    .in_situ_pool
+                    .per_hit()
+                    .filter(|(_, noise)| *noise <= MAX_IN_SITU_NOISE * estimate)
+                {
+                    self.in_situ_ns_per_hit = Some(per_hit.clamp(0.0, MAX_IN_SITU * estimate));
+                }
+            }
+            return;
+        }
+        // One window's measure is noisy (a program that changes what it
+        // does mid-window changes its CPU per object too): bounded, and
+        // the median of the last few stands.
+        let per_hit = (net / hits as f64).clamp(0.0, MAX_IN_SITU * estimate);
         let weight = 1.0 / noise_per_hit.powi(2).max(1.0);
         keep_last(&mut self.in_situ_recent, (per_hit, weight));
         self.in_situ_ns_per_hit = weighted_median(self.in_situ_recent.iter().copied());
