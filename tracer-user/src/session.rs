@@ -423,16 +423,8 @@ impl Prepared {
                     if let Err(e) = &gcphase {
                         eprintln!("tracer: in-use sampling: {e:#}; objects whose span is swept twice between polls are dropped");
                     }
-                    // Woken when a cycle starts marking; failing that (no
-                    // hardware watchpoint), polling alone.
-                    let wake = gcphase.as_ref().ok().and_then(|&a| {
-                        probes
-                            .watch_gc_phase(a, target.pid)
-                            .map_err(|e| eprintln!("tracer: in-use sampling: no GC watchpoint ({e}); the GC watch polls"))
-                            .ok()
-                    });
                     let l = Liveness::new(stats.mspan, sweepgen, gcphase.ok());
-                    inuse.start_liveness(l, base, wake);
+                    inuse.start_liveness(l, base);
                     // Without it, sampled growth is not checked against the
                     // heap's (see `collect::inuse`).
                     if let Ok(c) = locate_gc_controller(&mem, &bin, layout, exe, bias) {

@@ -1,6 +1,5 @@
 pub mod alloc;
 pub mod cpu;
-pub mod gcphase;
 pub mod goroutine;
 pub mod live;
 pub mod madvise;

@@ -8,19 +8,11 @@
 //! detaches probes (up to ~300 ms for the map group): watched from that
 //! loop, a target that collects every few ms (a small heap, a burst, two
 //! `runtime.GC()` calls in a row) lost a cycle in about 1 run in 10 of the
-//! in-use test. Where a hardware watchpoint on the target's
-//! `runtime.gcphase` can be set (`Probes::watch_gc_phase`), the thread
-//! also wakes when a cycle starts marking and looks then, so no cycle
-//! passes unseen between looks (a quiet program's `runtime.GC()` twice in
-//! a row did, between two looks 10 ms apart: 1 run in 6), and it looks
-//! every 10 ms besides, never every 2. The thread ends with the session
-//! (when the last [`GcWatch`] is dropped).
-use std::os::fd::{AsFd, AsRawFd};
+//! in-use test. The thread ends with the session (when the last
+//! [`GcWatch`] is dropped).
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
-
-use aya::maps::{MapData, RingBuf};
 
 use super::liveness::Liveness;
 use crate::tracee::procmem::ProcMem;
@@ -42,16 +34,15 @@ pub struct GcWatch {
 }
 
 impl GcWatch {
-    /// Starts watching for `liveness`'s objects in `mem`; `wake`: the
-    /// ring buffer whose records say a GC cycle started marking, if its
-    /// watchpoint could be set. Without a thread (the system refused one)
-    /// the owner's [`GcWatch::check`] calls are the only looks.
-    pub fn start(liveness: Liveness, mem: ProcMem, wake: Option<RingBuf<MapData>>) -> GcWatch {
+    /// Starts watching for `liveness`'s objects in `mem`. Without a thread
+    /// (the system refused one) the owner's [`GcWatch::check`] calls are the
+    /// only looks.
+    pub fn start(liveness: Liveness, mem: ProcMem) -> GcWatch {
         let liveness = Arc::new(Mutex::new(liveness));
         let weak = Arc::downgrade(&liveness);
         let thread = thread::Builder::new()
             .name("tracer-gc-watch".into())
-            .spawn(move || run(&weak, mem, wake))
+            .spawn(move || run(&weak, mem))
             .ok()
             .map(|h| h.thread().clone());
         GcWatch { liveness, thread }
@@ -87,41 +78,22 @@ impl Drop for GcWatch {
     }
 }
 
-/// Waits until `ring` has a record or `timeout` passed.
-fn wait_readable(ring: &RingBuf<MapData>, timeout: Duration) {
-    let mut fd = libc::pollfd {
-        fd: ring.as_fd().as_raw_fd(),
-        events: libc::POLLIN,
-        revents: 0,
-    };
-    let ms = timeout.as_millis().clamp(1, 1_000) as libc::c_int;
-    // SAFETY: one valid pollfd, for the call's duration.
-    unsafe { libc::poll(&mut fd, 1, ms) };
-}
-
 fn lock(l: &Mutex<Liveness>) -> MutexGuard<'_, Liveness> {
     l.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<MapData>>) {
+fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem) {
     let mut following = false;
     let mut last_gc = Instant::now();
     loop {
         let every = if !following {
             IDLE
-        } else if wake.is_none() && last_gc.elapsed() < QUIET_AFTER {
+        } else if last_gc.elapsed() < QUIET_AFTER {
             WATCH_EVERY
         } else {
             WATCH_QUIET
         };
-        match wake.as_mut().filter(|_| following) {
-            Some(ring) => {
-                wait_readable(ring, every);
-                while ring.next().is_some() {}
-            }
-            // New samples unpark it.
-            None => thread::park_timeout(every),
-        }
+        thread::park_timeout(every);
         let Some(l) = liveness.upgrade() else { return };
         let mut l = lock(&l);
         if l.watch(&mem) {
@@ -173,7 +145,6 @@ mod tests {
         let w = GcWatch::start(
             Liveness::new(m, &*sweepgen as *const AtomicU32 as u64, None),
             mem,
-            None,
         );
         w.check(|l| l.add(&ev), &mem);
         let alive = || w.lock().fates().values().map(|f| f.alive).sum::<u64>();

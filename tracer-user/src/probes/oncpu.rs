@@ -47,7 +47,13 @@ impl Probes {
             ));
         }
         let period_ns = 1_000_000_000 / hz;
-        let cpus = target_cpus(pid)?;
+        let mut cpus = online_cpus()?;
+        if let Some(allowed) = allowed_cpus(pid) {
+            cpus.retain(|c| allowed.contains(c));
+        }
+        if cpus.is_empty() {
+            return Err(format!("process {pid} may run on no online CPU"));
+        }
         let mut events = CpuEvents {
             period_ns,
             cpus,
@@ -121,18 +127,6 @@ fn cpu_program(ebpf: &mut aya::Ebpf) -> Result<&mut PerfEvent, String> {
 }
 
 /// `/sys/devices/system/cpu/online` ("0-3,5").
-/// The online CPUs one of `pid`'s threads may run on.
-pub(super) fn target_cpus(pid: u32) -> Result<Vec<u32>, String> {
-    let mut cpus = online_cpus()?;
-    if let Some(allowed) = allowed_cpus(pid) {
-        cpus.retain(|c| allowed.contains(c));
-    }
-    if cpus.is_empty() {
-        return Err(format!("process {pid} may run on no online CPU"));
-    }
-    Ok(cpus)
-}
-
 fn online_cpus() -> Result<Vec<u32>, String> {
     let path = "/sys/devices/system/cpu/online";
     let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
