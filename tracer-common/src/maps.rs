@@ -153,5 +153,7 @@ pub mod counter {
     pub const STEPPED_HITS: u32 = 15;
     pub const SAMPLES_STEPPED: u32 = 16;
     pub const MAP_OP_STEPPED: u32 = 17;
-    pub const COUNT: u32 = 18;
+    /// GC cycles seen starting (`gc_wake`, sampled liveness only).
+    pub const GC_WAKES: u32 = 18;
+    pub const COUNT: u32 = 19;
 }

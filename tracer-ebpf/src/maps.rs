@@ -82,3 +82,8 @@ pub static CALIBRATION: Array<u64> = Array::with_max_entries(CALIBRATION_SLOTS +
 
 #[map]
 pub static CALIBRATION_STARTS: HashMap<u64, u64> = HashMap::with_max_entries(64, 0);
+
+/// One empty record per GC cycle the target starts (`gc_wake`): it wakes
+/// the GC watch of sampled liveness, which reads it apart from `EVENTS`.
+#[map]
+pub static GC_WAKE: RingBuf = RingBuf::with_byte_size(4096, 0);

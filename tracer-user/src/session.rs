@@ -423,8 +423,13 @@ impl Prepared {
                     if let Err(e) = &gcphase {
                         eprintln!("tracer: in-use sampling: {e:#}; objects whose span is swept twice between polls are dropped");
                     }
+                    // Woken as each GC cycle starts; failing that, polling alone.
+                    let wake = probes
+                        .attach_gc_wake(&bin, &target.exe_path, target.pid)
+                        .map_err(|e| eprintln!("tracer: in-use sampling: GC cycles not probed ({e}); the GC watch polls"))
+                        .ok();
                     let l = Liveness::new(stats.mspan, sweepgen, gcphase.ok());
-                    inuse.start_liveness(l, base);
+                    inuse.start_liveness(l, base, wake);
                     // Without it, sampled growth is not checked against the
                     // heap's (see `collect::inuse`).
                     if let Ok(c) = locate_gc_controller(&mem, &bin, layout, exe, bias) {

@@ -220,7 +220,14 @@ fn sampled(go: &Path, flags: &[&str]) {
     );
     prog.command("mix 8");
     prog.command("release temp");
-    prog.command("gc");
+    // A quiet second, then GC cycles back to back (four `runtime.GC()`
+    // pairs): looks 10 ms apart let a cycle pass unseen in about half the
+    // runs, and every followed sample was dropped; the probe on
+    // runtime.gcResetMarkState wakes the tracer as each cycle starts.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    for _ in 0..4 {
+        prog.command("gc");
+    }
     let truth = prog.command("report");
     let reports = tracer.stop();
     prog.finish();

@@ -25,10 +25,11 @@ use crate::{bench_timelocked, bench_toggled, build, cmd, demo, prereqs, tracer_r
 const ROUNDS: usize = 5;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
 /// The tracer's BPF programs; the kernel keeps 15 characters of a name.
-const TRACER_PROGS: [&str; 13] = [
+const TRACER_PROGS: [&str; 14] = [
     "alloc_sample",
     "live_sample",
     "cpu_sample",
+    "gc_wake",
     "malloc_entry",
     "map_op_entry",
     "map_op_exit",

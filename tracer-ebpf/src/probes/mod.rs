@@ -1,5 +1,6 @@
 pub mod alloc;
 pub mod cpu;
+pub mod gcwake;
 pub mod goroutine;
 pub mod live;
 pub mod madvise;

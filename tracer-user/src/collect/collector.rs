@@ -40,6 +40,8 @@ pub struct Counters {
     pub stepped_hits: u64,
     pub samples_stepped: u64,
     pub map_op_stepped: u64,
+    /// GC cycles the GC watch was woken for (`gc_wake` hits).
+    pub gc_wakes: u64,
 }
 
 impl Counters {
@@ -64,6 +66,7 @@ impl Counters {
             stepped_hits: self.stepped_hits.saturating_sub(base.stepped_hits),
             samples_stepped: self.samples_stepped.saturating_sub(base.samples_stepped),
             map_op_stepped: self.map_op_stepped.saturating_sub(base.map_op_stepped),
+            gc_wakes: self.gc_wakes.saturating_sub(base.gc_wakes),
         }
     }
 }
@@ -147,6 +150,7 @@ impl Collector {
             stepped_hits: get(counter::STEPPED_HITS),
             samples_stepped: get(counter::SAMPLES_STEPPED),
             map_op_stepped: get(counter::MAP_OP_STEPPED),
+            gc_wakes: get(counter::GC_WAKES),
         }
     }
 

@@ -8,11 +8,19 @@
 //! detaches probes (up to ~300 ms for the map group): watched from that
 //! loop, a target that collects every few ms (a small heap, a burst, two
 //! `runtime.GC()` calls in a row) lost a cycle in about 1 run in 10 of the
-//! in-use test. The thread ends with the session (when the last
-//! [`GcWatch`] is dropped).
+//! in-use test. Where `runtime.gcResetMarkState` could be probed
+//! (`Probes::attach_gc_wake`: one hit a GC cycle, as it starts), the thread
+//! also wakes as each cycle starts and looks every 100 µs until it marks,
+//! so no cycle passes unseen between looks (a quiet program's
+//! `runtime.GC()` twice in a row did, between two looks 10 ms apart: 1 run
+//! in 6), and it looks every 10 ms besides, never every 2. The thread ends
+//! with the session (when the last [`GcWatch`] is dropped).
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
+
+use aya::maps::{MapData, RingBuf};
 
 use super::liveness::Liveness;
 use crate::tracee::procmem::ProcMem;
@@ -25,6 +33,10 @@ pub const WATCH_EVERY: Duration = Duration::from_millis(2);
 /// ~15 µs of CPU (a wakeup, a read), 7–10 ms a second at 2 ms.
 const WATCH_QUIET: Duration = Duration::from_millis(10);
 const QUIET_AFTER: Duration = Duration::from_secs(1);
+/// Woken as a GC cycle starts (before it stops the world), it looks this
+/// often until the cycle marks, for at most [`SETTLE_MAX`].
+const SETTLE_EVERY: Duration = Duration::from_micros(100);
+const SETTLE_MAX: Duration = Duration::from_millis(20);
 /// How long it sleeps with nothing to follow, unless woken by new samples.
 const IDLE: Duration = Duration::from_millis(200);
 
@@ -34,15 +46,16 @@ pub struct GcWatch {
 }
 
 impl GcWatch {
-    /// Starts watching for `liveness`'s objects in `mem`. Without a thread
-    /// (the system refused one) the owner's [`GcWatch::check`] calls are the
-    /// only looks.
-    pub fn start(liveness: Liveness, mem: ProcMem) -> GcWatch {
+    /// Starts watching for `liveness`'s objects in `mem`; `wake`: the
+    /// ring buffer whose records say a GC cycle is starting, if its probe
+    /// could be attached. Without a thread (the system refused one)
+    /// the owner's [`GcWatch::check`] calls are the only looks.
+    pub fn start(liveness: Liveness, mem: ProcMem, wake: Option<RingBuf<MapData>>) -> GcWatch {
         let liveness = Arc::new(Mutex::new(liveness));
         let weak = Arc::downgrade(&liveness);
         let thread = thread::Builder::new()
             .name("tracer-gc-watch".into())
-            .spawn(move || run(&weak, mem))
+            .spawn(move || run(&weak, mem, wake))
             .ok()
             .map(|h| h.thread().clone());
         GcWatch { liveness, thread }
@@ -78,28 +91,60 @@ impl Drop for GcWatch {
     }
 }
 
+/// Waits until `ring` has a record or `timeout` passed.
+fn wait_readable(ring: &RingBuf<MapData>, timeout: Duration) {
+    let mut fd = libc::pollfd {
+        fd: ring.as_fd().as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().clamp(1, 1_000) as libc::c_int;
+    // SAFETY: one valid pollfd, for the call's duration.
+    unsafe { libc::poll(&mut fd, 1, ms) };
+}
+
 fn lock(l: &Mutex<Liveness>) -> MutexGuard<'_, Liveness> {
     l.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem) {
+fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<MapData>>) {
     let mut following = false;
     let mut last_gc = Instant::now();
     loop {
         let every = if !following {
             IDLE
-        } else if last_gc.elapsed() < QUIET_AFTER {
+        } else if wake.is_none() && last_gc.elapsed() < QUIET_AFTER {
             WATCH_EVERY
         } else {
             WATCH_QUIET
         };
-        thread::park_timeout(every);
-        let Some(l) = liveness.upgrade() else { return };
-        let mut l = lock(&l);
-        if l.watch(&mem) {
-            last_gc = Instant::now();
+        let mut started = false;
+        match wake.as_mut().filter(|_| following) {
+            Some(ring) => {
+                wait_readable(ring, every);
+                while ring.next().is_some() {
+                    started = true;
+                }
+            }
+            // New samples unpark it.
+            None => thread::park_timeout(every),
         }
-        following = l.following();
+        // A cycle is starting: it marks within a few hundred µs, once
+        // the world is stopped and started again.
+        let until = Instant::now() + SETTLE_MAX;
+        loop {
+            let Some(l) = liveness.upgrade() else { return };
+            let mut l = lock(&l);
+            if l.watch(&mem) {
+                last_gc = Instant::now();
+            }
+            following = l.following();
+            if !started || !following || l.saw_marking() || Instant::now() >= until {
+                break;
+            }
+            drop(l);
+            thread::sleep(SETTLE_EVERY);
+        }
     }
 }
 
@@ -145,6 +190,7 @@ mod tests {
         let w = GcWatch::start(
             Liveness::new(m, &*sweepgen as *const AtomicU32 as u64, None),
             mem,
+            None,
         );
         w.check(|l| l.add(&ev), &mem);
         let alive = || w.lock().fates().values().map(|f| f.alive).sum::<u64>();

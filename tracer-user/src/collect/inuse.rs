@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use aya::maps::{MapData, RingBuf};
 use tracer_common::LiveEvent;
 
 use super::gc_watch::GcWatch;
@@ -210,9 +211,15 @@ impl InuseTracker {
     }
 
     /// Starts sampled liveness; `base`: the runtime's counters now.
-    /// Its GC watch runs on a thread of its own ([`GcWatch`]).
-    pub fn start_liveness(&mut self, liveness: Liveness, base: AllocCounters) {
-        self.liveness = Some((GcWatch::start(liveness, self.mem), base));
+    /// Its GC watch runs on a thread of its own ([`GcWatch`]), woken by
+    /// `wake`'s records as each GC cycle starts, if given.
+    pub fn start_liveness(
+        &mut self,
+        liveness: Liveness,
+        base: AllocCounters,
+        wake: Option<RingBuf<MapData>>,
+    ) {
+        self.liveness = Some((GcWatch::start(liveness, self.mem, wake), base));
     }
 
     /// Takes the samples the windows sent, then reads again the spans a GC

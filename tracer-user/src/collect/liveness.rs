@@ -163,6 +163,11 @@ impl Liveness {
         false
     }
 
+    /// The last look saw the current cycle marking (and checked then).
+    pub fn saw_marking(&self) -> bool {
+        self.gcphase_addr.is_none() || self.marked_at == self.sweepgen
+    }
+
     pub fn add(&mut self, ev: &LiveEvent) {
         let large = ev.large != 0;
         let slot = if large {

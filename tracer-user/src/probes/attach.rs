@@ -20,7 +20,7 @@ use crate::{
 
 /// A probe point of the target at link-time address `addr`; its cookie
 /// gains `COOKIE_STEPPED` unless the kernel emulates the instruction there.
-fn point<'a>(
+pub(super) fn point<'a>(
     bin: &GoBinary,
     program: &'static str,
     addr: u64,
@@ -95,7 +95,7 @@ impl Probes {
     }
 }
 
-const UPROBE_PROGRAMS: [&str; 13] = [
+const UPROBE_PROGRAMS: [&str; 14] = [
     super::calibrate::CALIBRATION_PROGRAMS[0],
     super::calibrate::CALIBRATION_PROGRAMS[1],
     ALLOC_PROGRAM,
@@ -109,6 +109,7 @@ const UPROBE_PROGRAMS: [&str; 13] = [
     MAP_EXIT_PROGRAM,
     SAMPLE_PROGRAM,
     LIVE_PROGRAM,
+    super::gcwake::PROGRAM,
 ];
 
 pub fn load() -> Result<Probes, UserError> {

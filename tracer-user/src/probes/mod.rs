@@ -7,5 +7,6 @@ pub use plan::*;
 pub mod attach;
 pub mod calibrate;
 pub mod environment;
+mod gcwake;
 pub mod oncpu;
 pub mod privileges;

@@ -247,6 +247,13 @@ pub fn goroutine_plan(bin: &GoBinary) -> Result<GoroutinePlan, UserError> {
     })
 }
 
+/// runtime.gcResetMarkState, after its prologue: `gcStart` calls it once a
+/// GC cycle, once the cycle before is swept and before marking.
+pub fn gc_start_point(bin: &GoBinary) -> Option<u64> {
+    bin.function("runtime.gcResetMarkState")
+        .map(|f| ProbePoint::new(bin, f, 0).addr)
+}
+
 /// runtime.madvise (assembly, ABI0, no prologue): probed at its entry.
 pub fn madvise_point(bin: &GoBinary) -> Option<u64> {
     bin.function("runtime.madvise").map(|f| f.entry)

@@ -196,6 +196,11 @@ impl Governor {
         self.tokens = (self.tokens + rate * cpu_ns as f64).min(cap);
     }
 
+    /// Probe time the group pays for outside its windows, ns.
+    pub fn charge(&mut self, ns: f64) {
+        self.tokens -= ns;
+    }
+
     /// When the next regular open is due, or the open window's end (past
     /// it, in its grace, soon).
     pub fn next_at(&self) -> Instant {

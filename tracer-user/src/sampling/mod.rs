@@ -1,4 +1,6 @@
-//! The default mode: no probe stays attached. Two windowed probe groups,
+//! The default mode: no probe that fires per operation stays attached (the
+//! GC watch's one hit a GC cycle, `probes/gcwake.rs`, is charged to the
+//! allocation group). Two windowed probe groups,
 //! each under its own governor (`governor.rs`), in priority order:
 //! allocation samples (span refills and large objects), then map
 //! operations (with map creation and growth). The runtime's own allocation
@@ -534,6 +536,9 @@ pub struct SampledState {
     maps_watched: bool,
     /// The regimes the last allocation window watched.
     watched: Watched,
+    /// `gc_wake` hits (one a GC cycle, sampled liveness) already charged
+    /// to the allocation group.
+    gc_wakes_charged: u64,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -567,6 +572,7 @@ impl SampledState {
             busy_since_poll: false,
             maps_watched: false,
             watched: Watched::default(),
+            gc_wakes_charged: 0,
         }
     }
 
@@ -677,6 +683,16 @@ impl SampledState {
         let (alloc_hits, map_hits) = (alloc_group.0, map_group.0);
         // Detaches that completed close their windows.
         let (traps, cores, peak) = (cx.traps, self.cores, self.peak_cores);
+        // The GC watch's wakeups (sampled liveness's one probe outside the
+        // windows) come out of the allocation group's budget.
+        let wakes = cx.collector.counter(counter::GC_WAKES);
+        if wakes > self.gc_wakes_charged {
+            let n = wakes - self.gc_wakes_charged;
+            self.gc_wakes_charged = wakes;
+            self.allocs
+                .governor
+                .charge(self.allocs.charge_ns(traps, n, 0));
+        }
         if let Some(opened) = self.allocs.detached(alloc_group, traps, cores, cx.probes) {
             let all = cx.collector.alloc_counts();
             let window = crate::collect::aggregate::allocs::delta(&all, &self.counts_at_close);
@@ -812,6 +828,7 @@ impl SampledState {
             + self
                 .maps
                 .charge_ns(traps, map_hits, counters.map_op_stepped)
+            + self.allocs.charge_ns(traps, counters.gc_wakes, 0)
             + (to.switch_ns - from.switch_ns).max(0.0);
         let (ag, mg) = (&self.allocs.governor, &self.maps.governor);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
