@@ -409,6 +409,9 @@ impl Prepared {
         // Default mode without the runtime's heap profile: sample objects'
         // liveness in the allocation windows.
         let frees = golayout::frees_outside_sweeper(&bin);
+        // The sweepgen whose moves gate the GC watch's wakeup probe.
+        let mut gc_wake = None;
+        let pid = target.pid;
         if let (Some(plan), true, None) = (sample_plan.as_mut(), inuse.profile_off(), frees) {
             let mem = ProcMem::new(target.pid);
             let stats = &layout.alloc_stats;
@@ -423,11 +426,19 @@ impl Prepared {
                     if let Err(e) = &gcphase {
                         eprintln!("tracer: in-use sampling: {e:#}; objects whose span is swept twice between polls are dropped");
                     }
-                    // Woken as each GC cycle starts; failing that, polling alone.
-                    let wake = probes
-                        .attach_gc_wake(&bin, &target.exe_path, target.pid)
-                        .map_err(|e| eprintln!("tracer: in-use sampling: GC cycles not probed ({e}); the GC watch polls"))
-                        .ok();
+                    // Woken as each GC cycle starts while GC cycles are
+                    // rare enough (the sampler attaches that probe);
+                    // failing that, polling alone.
+                    let wake = match probes::gc_start_point(&bin).ok_or("runtime.gcResetMarkState not found".to_string()).and_then(|_| probes.gc_wake_ring()) {
+                        Ok(ring) => {
+                            gc_wake = Some(sweepgen);
+                            Some(ring)
+                        }
+                        Err(e) => {
+                            eprintln!("tracer: in-use sampling: GC cycles not probed ({e}); the GC watch polls");
+                            None
+                        }
+                    };
                     let l = Liveness::new(stats.mspan, sweepgen, gcphase.ok());
                     inuse.start_liveness(l, base, wake);
                     // Without it, sampled growth is not checked against the
@@ -484,8 +495,13 @@ impl Prepared {
             release_advice,
             rollup: memory::RollupPacer::default(),
             call_cache: HashMap::new(),
-            sampling: sample_plan
-                .map(|plan| SampledState::new(plan, map_op_points, config.max_overhead_pct)),
+            sampling: sample_plan.map(|plan| {
+                let mut s = SampledState::new(plan, map_op_points, config.max_overhead_pct);
+                if let Some(sweepgen) = gc_wake {
+                    s.gate_gc_wake(ProcMem::new(pid), sweepgen);
+                }
+                s
+            }),
             memstats,
             probes: Some(probes),
             attached,

@@ -8,13 +8,15 @@
 //! detaches probes (up to ~300 ms for the map group): watched from that
 //! loop, a target that collects every few ms (a small heap, a burst, two
 //! `runtime.GC()` calls in a row) lost a cycle in about 1 run in 10 of the
-//! in-use test. Where `runtime.gcResetMarkState` could be probed
-//! (`Probes::attach_gc_wake`: one hit a GC cycle, as it starts), the thread
-//! also wakes as each cycle starts and looks every 100 µs until it marks,
-//! so no cycle passes unseen between looks (a quiet program's
-//! `runtime.GC()` twice in a row did, between two looks 10 ms apart: 1 run
-//! in 6), and it looks every 10 ms besides, never every 2. The thread ends
-//! with the session (when the last [`GcWatch`] is dropped).
+//! in-use test. While `runtime.gcResetMarkState` is probed
+//! (`Probes::attach_gc_wake`: one hit a GC cycle, as it starts; the
+//! sampler detaches it when cycles are too frequent), the thread also wakes
+//! as each cycle starts and looks every 100 µs until it marks, so no cycle
+//! passes unseen between looks (a quiet program's `runtime.GC()` twice in a
+//! row did, between two looks 10 ms apart: 1 run in 6), and it looks every
+//! 10 ms besides; cycles seen with no wakeup for a second mean the probe
+//! is off, and it looks every 2 ms again. The thread ends with the session
+//! (when the last [`GcWatch`] is dropped).
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread::{self, Thread};
@@ -110,10 +112,14 @@ fn lock(l: &Mutex<Liveness>) -> MutexGuard<'_, Liveness> {
 fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<MapData>>) {
     let mut following = false;
     let mut last_gc = Instant::now();
+    // The last record of the wakeup probe: cycles seen without records
+    // lately mean it is detached (GC cycles too frequent for it).
+    let mut last_wake: Option<Instant> = None;
     loop {
+        let probed = last_wake.is_some_and(|t| t.elapsed() < QUIET_AFTER);
         let every = if !following {
             IDLE
-        } else if wake.is_none() && last_gc.elapsed() < QUIET_AFTER {
+        } else if !probed && last_gc.elapsed() < QUIET_AFTER {
             WATCH_EVERY
         } else {
             WATCH_QUIET
@@ -124,6 +130,9 @@ fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<
                 wait_readable(ring, every);
                 while ring.next().is_some() {
                     started = true;
+                }
+                if started {
+                    last_wake = Some(Instant::now());
                 }
             }
             // New samples unpark it.

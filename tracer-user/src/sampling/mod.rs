@@ -16,6 +16,7 @@
 //! time-locked measure reads) and each allocation window's samples: what
 //! to look at when a regime went unwatched.
 pub mod attribute;
+pub mod gcwake;
 pub mod governor;
 pub mod insitu;
 pub mod regime;
@@ -40,8 +41,10 @@ use crate::{
     report::{Sampling, Unattributed},
     tracee::allocstats::AllocCounters,
     tracee::gobin::GoBinary,
+    tracee::procmem::ProcMem,
 };
 use attribute::{Attributor, Estimates};
+use gcwake::GcWakeGate;
 use governor::{relative_error_pct, Governor, GroupParams, Step, Tail};
 use insitu::InSitu;
 use regime::Watched;
@@ -537,8 +540,11 @@ pub struct SampledState {
     /// The regimes the last allocation window watched.
     watched: Watched,
     /// `gc_wake` hits (one a GC cycle, sampled liveness) already charged
-    /// to the allocation group.
+    /// to the allocation group; when that probe may be attached, and its
+    /// link while it is.
     gc_wakes_charged: u64,
+    gc_wake: Option<GcWakeGate>,
+    gc_wake_link: Option<LinkHandle>,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -573,7 +579,15 @@ impl SampledState {
             maps_watched: false,
             watched: Watched::default(),
             gc_wakes_charged: 0,
+            gc_wake: None,
+            gc_wake_link: None,
         }
+    }
+
+    /// Sampled liveness wants the GC watch's wakeup probe: attached while
+    /// the GC cycles `sweepgen_addr` counts are rare enough ([`gcwake`]).
+    pub fn gate_gc_wake(&mut self, mem: ProcMem, sweepgen_addr: u64) {
+        self.gc_wake = Some(GcWakeGate::new(mem, sweepgen_addr));
     }
 
     /// When the next step is due.
@@ -600,6 +614,9 @@ impl SampledState {
     pub fn poll(&mut self, runtime: Option<AllocCounters>, cpu_ns: Option<u64>, traps: Traps) {
         let now = Instant::now();
         self.next_poll = now + POLL;
+        if let Some(g) = &mut self.gc_wake {
+            g.poll(now);
+        }
         if let Some(cpu) = cpu_ns {
             if let Some((at, before)) = self.last_cpu {
                 let d = cpu.saturating_sub(before);
@@ -624,6 +641,33 @@ impl SampledState {
         }
         if let Some(c) = runtime {
             self.attributor.poll(now, c);
+        }
+    }
+
+    /// Attaches or detaches the GC watch's wakeup probe as its gate says.
+    fn gate_gc_wake_probe(&mut self, cx: &mut Ctx<'_>, now: Instant) {
+        let Some(g) = &mut self.gc_wake else { return };
+        let cores = self.cores.max(IDLE_FLOOR);
+        let budget = self.allocs.governor.budget_pct / 100.0 * cores * 1e9;
+        match g.decide(now, self.allocs.cost_ns(cx.traps), budget) {
+            Some(gcwake::Switch::Attach) => {
+                let r = cx.probes.attach_gc_wake(cx.bin, cx.exe, cx.pid);
+                if debug_windows() {
+                    eprintln!("gc_wake attach rate={:?}: {:?}", g.rate, r.as_ref().err());
+                }
+                g.switched(now, gcwake::Switch::Attach, r.is_ok());
+                self.gc_wake_link = r.ok();
+            }
+            Some(gcwake::Switch::Detach) => {
+                if debug_windows() {
+                    eprintln!("gc_wake detach rate={:?}", g.rate);
+                }
+                if let Some(h) = self.gc_wake_link.take() {
+                    drop(cx.probes.close_samples(vec![h], false));
+                }
+                g.switched(now, gcwake::Switch::Detach, true);
+            }
+            None => {}
         }
     }
 
@@ -693,6 +737,7 @@ impl SampledState {
                 .governor
                 .charge(self.allocs.charge_ns(traps, n, 0));
         }
+        self.gate_gc_wake_probe(cx, now);
         if let Some(opened) = self.allocs.detached(alloc_group, traps, cores, cx.probes) {
             let all = cx.collector.alloc_counts();
             let window = crate::collect::aggregate::allocs::delta(&all, &self.counts_at_close);

@@ -1,0 +1,240 @@
+//! When the GC watch's wakeup probe (`gc_wake`, one hit a GC cycle, see
+//! `probes/gcwake.rs`) may stay attached. A program with a small live heap
+//! that allocates fast runs GC cycles back to back all the time (the
+//! steady mix of `testdata/go/mix`: ~1,500 a second), and a hit a cycle
+//! would then cost it more than the whole budget. The GC rate is read
+//! without any probe, from `mheap_.sweepgen` (2 a cycle) at each poll; the
+//! probe is attached while its cycles cost at most [`SHARE`] of the budget
+//! (or [`FLOOR_RATE`] cycles a second, ~50 µs: a nearly idle target's
+//! budget is tiny), detached above that, and attached again only after
+//! [`CALM`] under [`ATTACH_AT`] of it and [`MIN_BETWEEN`] after the last
+//! switch (each switch stalls an allocating target a few ms). Its hits are
+//! charged to the allocation group.
+use std::time::{Duration, Instant};
+
+use crate::tracee::procmem::ProcMem;
+
+/// The most of the budget the wakeups may take…
+pub const SHARE: f64 = 0.1;
+/// …or this many GC cycles a second, whichever is more.
+const FLOOR_RATE: f64 = 3.0;
+/// Attached again only at this much of what is allowed.
+const ATTACH_AT: f64 = 0.6;
+/// GC rates are measured over this long…
+const SPAN: Duration = Duration::from_secs(1);
+/// …and over this long, to detach the probe early in a burst (a 2 s burst
+/// of 512-byte objects ran ~1,500 cycles a second: a whole second of hits
+/// emptied the allocation group's bucket, and no window saw the burst).
+const SHORT_SPAN: Duration = Duration::from_millis(200);
+/// A short span detaches the probe only with at least this many cycles.
+const SHORT_MIN_CYCLES: u32 = 4;
+/// Cheap for this long before the probe is attached again…
+const CALM: Duration = Duration::from_secs(3);
+/// …and never sooner than this after the last switch.
+const MIN_BETWEEN: Duration = Duration::from_secs(10);
+
+/// What the gate says to do with the probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Attach,
+    Detach,
+}
+
+pub struct GcWakeGate {
+    mem: ProcMem,
+    sweepgen_addr: u64,
+    /// Where the current measure started: when, and the sweepgen then.
+    from: Option<(Instant, u32)>,
+    /// GC cycles a second over the last whole [`SPAN`].
+    pub rate: Option<f64>,
+    /// The same over [`SHORT_SPAN`]: where it started, and the last one's
+    /// cycles and rate.
+    short_from: Option<(Instant, u32)>,
+    short: Option<(u32, f64)>,
+    pub attached: bool,
+    /// Since when the measured rate has been cheap (under [`ATTACH_AT`]).
+    cheap_since: Option<Instant>,
+    last_switch: Option<Instant>,
+}
+
+impl GcWakeGate {
+    pub fn new(mem: ProcMem, sweepgen_addr: u64) -> GcWakeGate {
+        GcWakeGate {
+            mem,
+            sweepgen_addr,
+            from: None,
+            rate: None,
+            short_from: None,
+            short: None,
+            attached: false,
+            cheap_since: None,
+            last_switch: None,
+        }
+    }
+
+    /// Reads the sweepgen (each poll); a whole [`SPAN`] gives a rate.
+    pub fn poll(&mut self, now: Instant) {
+        let Ok(sg) = self.mem.read_u32(self.sweepgen_addr) else {
+            return;
+        };
+        if let Some((_, rate)) = measure(&mut self.from, now, sg, SPAN) {
+            self.rate = Some(rate);
+        }
+        if let Some(m) = measure(&mut self.short_from, now, sg, SHORT_SPAN) {
+            self.short = Some(m);
+        }
+    }
+
+    /// `cost_ns`: what a hit costs the target; `budget_ns_per_sec`: the
+    /// budget a second (every group's). Returns a switch to make, if any
+    /// (the caller reports back with [`GcWakeGate::switched`]).
+    pub fn decide(&mut self, now: Instant, cost_ns: f64, budget_ns_per_sec: f64) -> Option<Switch> {
+        let allowed = (SHARE * budget_ns_per_sec).max(FLOOR_RATE * cost_ns);
+        if self.attached {
+            let dear = |rate: f64| rate * cost_ns > allowed;
+            let short = self
+                .short
+                .is_some_and(|(cycles, rate)| cycles >= SHORT_MIN_CYCLES && dear(rate));
+            return (short || self.rate.is_some_and(dear)).then_some(Switch::Detach);
+        }
+        let spend = self.rate? * cost_ns;
+        if spend > ATTACH_AT * allowed {
+            self.cheap_since = None;
+            return None;
+        }
+        let since = *self.cheap_since.get_or_insert(now);
+        let calm = now.duration_since(since) >= CALM || self.last_switch.is_none();
+        let rested = self
+            .last_switch
+            .is_none_or(|t| now.duration_since(t) >= MIN_BETWEEN);
+        (calm && rested).then_some(Switch::Attach)
+    }
+
+    /// The switch was made (or failed: `ok` false keeps the state).
+    pub fn switched(&mut self, now: Instant, to: Switch, ok: bool) {
+        if ok {
+            self.attached = to == Switch::Attach;
+        }
+        self.last_switch = Some(now);
+        self.cheap_since = None;
+    }
+}
+
+/// Once `span` passed since `from`, the cycles (2 sweepgens each) since
+/// then and their rate a second; the next span starts.
+fn measure(
+    from: &mut Option<(Instant, u32)>,
+    now: Instant,
+    sg: u32,
+    span: Duration,
+) -> Option<(u32, f64)> {
+    match *from {
+        Some((at, before)) if now.duration_since(at) >= span => {
+            let cycles = sg.wrapping_sub(before) / 2;
+            *from = Some((now, sg));
+            Some((
+                cycles,
+                f64::from(cycles) / now.duration_since(at).as_secs_f64(),
+            ))
+        }
+        Some(_) => None,
+        None => {
+            *from = Some((now, sg));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn gate(sg: &AtomicU32) -> GcWakeGate {
+        GcWakeGate::new(
+            ProcMem::new(std::process::id()),
+            sg as *const AtomicU32 as u64,
+        )
+    }
+
+    /// Two polls a second apart with `cycles` between them.
+    fn measure(g: &mut GcWakeGate, sg: &AtomicU32, at: Instant, cycles: u32) -> Instant {
+        g.poll(at);
+        sg.fetch_add(2 * cycles, Ordering::SeqCst);
+        let end = at + SPAN;
+        g.poll(end);
+        end
+    }
+
+    /// 1 CPU: the budget is 30 ms a second; a hit 18 µs.
+    const BUDGET: f64 = 0.03 * 1e9;
+    const COST: f64 = 18_000.0;
+
+    /// What a new gate decides after a second of `cycles`.
+    fn first_decision(cycles: u32, budget: f64) -> Option<Switch> {
+        let sg = AtomicU32::new(10);
+        let mut g = gate(&sg);
+        let t = measure(&mut g, &sg, Instant::now(), cycles);
+        g.decide(t, COST, budget)
+    }
+
+    /// A gate whose probe was attached after a quiet second, and when.
+    fn attached(sg: &AtomicU32) -> (GcWakeGate, Instant) {
+        let mut g = gate(sg);
+        let t = measure(&mut g, sg, Instant::now(), 1);
+        assert_eq!(g.decide(t, COST, BUDGET), Some(Switch::Attach));
+        g.switched(t, Switch::Attach, true);
+        (g, t)
+    }
+
+    #[test]
+    fn a_fast_collecting_program_gets_no_probe_a_slow_one_does() {
+        // A nearly idle target is budgeted as 1 % of a CPU: a cycle a
+        // second is allowed, five are not.
+        let idle = BUDGET * 0.01;
+        for (cycles, budget, want) in [
+            (1_500, BUDGET, None),
+            (50, BUDGET, Some(Switch::Attach)),
+            (1, idle, Some(Switch::Attach)),
+            (5, idle, None),
+        ] {
+            assert_eq!(first_decision(cycles, budget), want, "{cycles} a second");
+        }
+    }
+
+    #[test]
+    fn a_burst_takes_the_probe_off_within_a_short_span() {
+        // 1,500 cycles a second: 300 in a short span; three are no reason.
+        for (cycles, want) in [(300, Some(Switch::Detach)), (3, None)] {
+            let sg = AtomicU32::new(0);
+            let (mut g, t) = attached(&sg);
+            sg.fetch_add(2 * cycles, Ordering::SeqCst);
+            let t = t + SHORT_SPAN;
+            g.poll(t);
+            assert_eq!(g.decide(t, COST, BUDGET), want, "{cycles} cycles");
+        }
+    }
+
+    #[test]
+    fn a_probe_that_became_dear_comes_off_and_waits_to_come_back() {
+        let (budget, cost) = (BUDGET, COST);
+        let sg = AtomicU32::new(0);
+        let (mut g, t) = attached(&sg);
+        sg.fetch_add(2 * 800, Ordering::SeqCst);
+        let t = t + SPAN;
+        g.poll(t);
+        assert_eq!(g.decide(t, cost, budget), Some(Switch::Detach));
+        g.switched(t, Switch::Detach, true);
+        // Quiet again at once: not before MIN_BETWEEN.
+        let mut at = t;
+        for _ in 0..5 {
+            at += SPAN;
+            g.poll(at);
+            assert_eq!(g.decide(at, cost, budget), None);
+        }
+        at += MIN_BETWEEN;
+        g.poll(at);
+        assert_eq!(g.decide(at, cost, budget), Some(Switch::Attach));
+    }
+}
