@@ -14,7 +14,9 @@
 //! waits), each window's charge once its detach finished (`window
 //! group=… opened=<unix ms> hits=… charged_ns=…`: what the bench's
 //! time-locked measure reads) and each allocation window's samples: what
-//! to look at when a regime went unwatched.
+//! to look at when a regime went unwatched. It also prints each switch of
+//! the GC watch's wakeup probe (`gc_wake attach|detach rate=…`, GC cycles
+//! a second; see [`gcwake`]).
 pub mod attribute;
 pub mod gcwake;
 pub mod governor;
