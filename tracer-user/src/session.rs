@@ -429,7 +429,11 @@ impl Prepared {
                     // Woken as each GC cycle starts while GC cycles are
                     // rare enough (the sampler attaches that probe);
                     // failing that, polling alone.
-                    let wake = match probes::gc_start_point(&bin).ok_or("runtime.gcResetMarkState not found".to_string()).and_then(|_| probes.gc_wake_ring()) {
+                    let ring = match probes::gc_start_point(&bin) {
+                        Some(_) => probes.gc_wake_ring(),
+                        None => Err("runtime.gcResetMarkState not found".into()),
+                    };
+                    let wake = match ring {
                         Ok(ring) => {
                             gc_wake = Some(sweepgen);
                             Some(ring)

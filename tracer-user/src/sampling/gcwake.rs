@@ -12,7 +12,7 @@
 //! charged to the allocation group.
 use std::time::{Duration, Instant};
 
-use crate::tracee::procmem::ProcMem;
+use crate::{probes::attach::LinkHandle, tracee::procmem::ProcMem};
 
 /// The most of the budget the wakeups may take…
 pub const SHARE: f64 = 0.1;
@@ -51,7 +51,8 @@ pub struct GcWakeGate {
     /// cycles and rate.
     short_from: Option<(Instant, u32)>,
     short: Option<(u32, f64)>,
-    pub attached: bool,
+    /// The probe's link while it is attached.
+    link: Option<LinkHandle>,
     /// Since when the measured rate has been cheap (under [`ATTACH_AT`]).
     cheap_since: Option<Instant>,
     last_switch: Option<Instant>,
@@ -66,7 +67,7 @@ impl GcWakeGate {
             rate: None,
             short_from: None,
             short: None,
-            attached: false,
+            link: None,
             cheap_since: None,
             last_switch: None,
         }
@@ -87,10 +88,11 @@ impl GcWakeGate {
 
     /// `cost_ns`: what a hit costs the target; `budget_ns_per_sec`: the
     /// budget a second (every group's). Returns a switch to make, if any
-    /// (the caller reports back with [`GcWakeGate::switched`]).
+    /// (the caller reports back with [`GcWakeGate::attached`] or takes the
+    /// link with [`GcWakeGate::detach`]).
     pub fn decide(&mut self, now: Instant, cost_ns: f64, budget_ns_per_sec: f64) -> Option<Switch> {
         let allowed = (SHARE * budget_ns_per_sec).max(FLOOR_RATE * cost_ns);
-        if self.attached {
+        if self.link.is_some() {
             let dear = |rate: f64| rate * cost_ns > allowed;
             let short = self
                 .short
@@ -110,11 +112,19 @@ impl GcWakeGate {
         (calm && rested).then_some(Switch::Attach)
     }
 
-    /// The switch was made (or failed: `ok` false keeps the state).
-    pub fn switched(&mut self, now: Instant, to: Switch, ok: bool) {
-        if ok {
-            self.attached = to == Switch::Attach;
-        }
+    /// The probe was attached, as `link` (`None`: attaching failed).
+    pub fn attached(&mut self, now: Instant, link: Option<LinkHandle>) {
+        self.link = link;
+        self.switched(now);
+    }
+
+    /// The probe comes off: its link, to close.
+    pub fn detach(&mut self, now: Instant) -> Option<LinkHandle> {
+        self.switched(now);
+        self.link.take()
+    }
+
+    fn switched(&mut self, now: Instant) {
         self.last_switch = Some(now);
         self.cheap_since = None;
     }
@@ -184,7 +194,7 @@ mod tests {
         let mut g = gate(sg);
         let t = measure(&mut g, sg, Instant::now(), 1);
         assert_eq!(g.decide(t, COST, BUDGET), Some(Switch::Attach));
-        g.switched(t, Switch::Attach, true);
+        g.attached(t, Some(0));
         (g, t)
     }
 
@@ -225,7 +235,7 @@ mod tests {
         let t = t + SPAN;
         g.poll(t);
         assert_eq!(g.decide(t, cost, budget), Some(Switch::Detach));
-        g.switched(t, Switch::Detach, true);
+        assert_eq!(g.detach(t), Some(0));
         // Quiet again at once: not before MIN_BETWEEN.
         let mut at = t;
         for _ in 0..5 {

@@ -542,11 +542,9 @@ pub struct SampledState {
     /// The regimes the last allocation window watched.
     watched: Watched,
     /// `gc_wake` hits (one a GC cycle, sampled liveness) already charged
-    /// to the allocation group; when that probe may be attached, and its
-    /// link while it is.
+    /// to the allocation group, and when that probe may be attached.
     gc_wakes_charged: u64,
     gc_wake: Option<GcWakeGate>,
-    gc_wake_link: Option<LinkHandle>,
 }
 
 /// What the session lends a step: the probes, the binary and pid, the
@@ -582,7 +580,6 @@ impl SampledState {
             watched: Watched::default(),
             gc_wakes_charged: 0,
             gc_wake: None,
-            gc_wake_link: None,
         }
     }
 
@@ -657,17 +654,15 @@ impl SampledState {
                 if debug_windows() {
                     eprintln!("gc_wake attach rate={:?}: {:?}", g.rate, r.as_ref().err());
                 }
-                g.switched(now, gcwake::Switch::Attach, r.is_ok());
-                self.gc_wake_link = r.ok();
+                g.attached(now, r.ok());
             }
             Some(gcwake::Switch::Detach) => {
                 if debug_windows() {
                     eprintln!("gc_wake detach rate={:?}", g.rate);
                 }
-                if let Some(h) = self.gc_wake_link.take() {
+                if let Some(h) = g.detach(now) {
                     drop(cx.probes.close_samples(vec![h], false));
                 }
-                g.switched(now, gcwake::Switch::Detach, true);
             }
             None => {}
         }
