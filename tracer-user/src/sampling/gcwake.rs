@@ -26,8 +26,11 @@ const SPAN: Duration = Duration::from_secs(1);
 /// of 512-byte objects ran ~1,500 cycles a second: a whole second of hits
 /// emptied the allocation group's bucket, and no window saw the burst).
 const SHORT_SPAN: Duration = Duration::from_millis(200);
-/// A short span detaches the probe only with at least this many cycles.
-const SHORT_MIN_CYCLES: u32 = 4;
+/// A short span detaches the probe only with at least this many cycles
+/// (250 a second): a run of `runtime.GC()` calls by hand (eight pairs, 16
+/// cycles in ~0.1 s) is what the probe is for, and at 4 it came off in the
+/// middle of them on a nearly idle target (1 sample of 28 dropped).
+const SHORT_MIN_CYCLES: u32 = 50;
 /// Cheap for this long before the probe is attached again…
 const CALM: Duration = Duration::from_secs(3);
 /// …and never sooner than this after the last switch.
