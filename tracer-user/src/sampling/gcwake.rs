@@ -31,6 +31,12 @@ const SHORT_SPAN: Duration = Duration::from_millis(200);
 /// cycles in ~0.1 s) is what the probe is for, and at 4 it came off in the
 /// middle of them on a nearly idle target (1 sample of 28 dropped).
 const SHORT_MIN_CYCLES: u32 = 50;
+/// Two short spans in a row detach it with this many cycles each: a burst
+/// of ~100 cycles a second (20 a span) kept it on for a whole second at
+/// the 50-cycle rule, and its hits, charged at a nearly idle target's
+/// budget, put the allocation group into debt as the burst began. The
+/// eight pairs by hand (16 cycles) cannot fill two spans with 10 each.
+const SHORT_PAIR_CYCLES: u32 = 10;
 /// Cheap for this long before the probe is attached again…
 const CALM: Duration = Duration::from_secs(3);
 /// …and never sooner than this after the last switch.
@@ -54,6 +60,8 @@ pub struct GcWakeGate {
     /// cycles and rate.
     short_from: Option<(Instant, u32)>,
     short: Option<(u32, f64)>,
+    /// The short span before `short`.
+    short_before: Option<(u32, f64)>,
     /// The probe's link while it is attached.
     link: Option<LinkHandle>,
     /// Since when the measured rate has been cheap (under [`ATTACH_AT`]).
@@ -70,6 +78,7 @@ impl GcWakeGate {
             rate: None,
             short_from: None,
             short: None,
+            short_before: None,
             link: None,
             cheap_since: None,
             last_switch: None,
@@ -85,7 +94,7 @@ impl GcWakeGate {
             self.rate = Some(rate);
         }
         if let Some(m) = measure(&mut self.short_from, now, sg, SHORT_SPAN) {
-            self.short = Some(m);
+            self.short_before = self.short.replace(m);
         }
     }
 
@@ -97,9 +106,11 @@ impl GcWakeGate {
         let allowed = (SHARE * budget_ns_per_sec).max(FLOOR_RATE * cost_ns);
         if self.link.is_some() {
             let dear = |rate: f64| rate * cost_ns > allowed;
-            let short = self
-                .short
-                .is_some_and(|(cycles, rate)| cycles >= SHORT_MIN_CYCLES && dear(rate));
+            let dear_short =
+                |s: Option<(u32, f64)>, min: u32| s.is_some_and(|(n, rate)| n >= min && dear(rate));
+            let short = dear_short(self.short, SHORT_MIN_CYCLES)
+                || (dear_short(self.short, SHORT_PAIR_CYCLES)
+                    && dear_short(self.short_before, SHORT_PAIR_CYCLES));
             return (short || self.rate.is_some_and(dear)).then_some(Switch::Detach);
         }
         let spend = self.rate? * cost_ns;
@@ -227,6 +238,31 @@ mod tests {
             g.poll(t);
             assert_eq!(g.decide(t, COST, BUDGET), want, "{cycles} cycles");
         }
+    }
+
+    #[test]
+    fn a_steady_burst_takes_it_off_in_two_short_spans_a_run_of_gc_calls_does_not() {
+        // A nearly idle target: 3 cycles a second are allowed.
+        let idle = BUDGET * 0.01;
+        let sg = AtomicU32::new(0);
+        let (mut g, mut t) = attached(&sg);
+        // Eight runtime.GC() pairs (16 cycles) in one short span, then quiet.
+        for cycles in [16, 0, 0] {
+            sg.fetch_add(2 * cycles, Ordering::SeqCst);
+            t += SHORT_SPAN;
+            g.poll(t);
+            assert_eq!(g.decide(t, COST, idle), None, "{cycles} cycles");
+        }
+        // ~100 cycles a second: off after the second short span.
+        let (mut g, mut t) = attached(&sg);
+        let mut decisions = Vec::new();
+        for _ in 0..2 {
+            sg.fetch_add(2 * 20, Ordering::SeqCst);
+            t += SHORT_SPAN;
+            g.poll(t);
+            decisions.push(g.decide(t, COST, idle));
+        }
+        assert_eq!(decisions, [None, Some(Switch::Detach)]);
     }
 
     #[test]

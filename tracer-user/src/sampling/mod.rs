@@ -713,8 +713,13 @@ impl SampledState {
         };
         // Each object then takes its own CPU time plus its share of a hit:
         // the rate falls by 1 + (hits' time a second) / (CPU time a second).
+        // A hit is taken to cost what the governor charges for it, so the
+        // hits' predicted time never exceeds the CPUs the target keeps
+        // busy (at the trap + BPF estimate, a third of the unmeasured
+        // charge, a 512-byte burst was predicted 3.1 s of probe time a
+        // second on 1.45 CPUs, and its first window waited for that).
         let busy = self.cores.max(self.peak_cores).max(IDLE_FLOOR) * 1e9;
-        Some(untraced / (1.0 + untraced * self.allocs.estimate_ns(traps) / busy))
+        Some(untraced / (1.0 + untraced * self.allocs.cost_ns(traps) / busy))
     }
 
     /// Opens or closes what is due; finishes detaches that completed.
