@@ -59,7 +59,8 @@ fn encode(q: &str) -> String {
 struct Prometheus {
     child: Child,
     port: u16,
-    _dir: PathBuf,
+    /// Its config and data (removed when it is dropped).
+    dir: PathBuf,
 }
 
 impl Prometheus {
@@ -90,11 +91,7 @@ impl Prometheus {
             .stderr(std::fs::File::create(dir.join("log")).unwrap())
             .spawn()
             .unwrap_or_else(|e| panic!("start {bin}: {e} (cargo xtask test installs it)"));
-        let p = Prometheus {
-            child,
-            port,
-            _dir: dir,
-        };
+        let p = Prometheus { child, port, dir };
         let t = Instant::now();
         while !p.ready() {
             assert!(
@@ -169,6 +166,7 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -632,6 +630,7 @@ fn pprof_top_in(go: &std::path::Path, data: &[u8], index: &str, unit: &str) -> (
         .arg(&file)
         .output()
         .unwrap();
+    let _ = std::fs::remove_file(&file);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -847,6 +846,7 @@ fn agent_profiles_reach_pyroscope_parca_and_a_directory() {
         let (total, top) = pprof_top(go, &data, index);
         assert!(total > 0.0, "{}: {top}", f.display());
     }
+    let _ = std::fs::remove_dir_all(&dir);
     a.finish();
     b.finish();
     let _ = std::fs::remove_dir_all(&dir);
@@ -916,6 +916,7 @@ fn agent_profiles_reach_an_otlp_receiver() {
         "decode.py: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let _ = std::fs::remove_dir_all(&dir);
     let decoded: Value = serde_json::from_slice(&out.stdout).unwrap();
     let mut checked = (0, 0);
     for (file, profiles) in decoded.as_object().unwrap() {

@@ -81,11 +81,32 @@ fn go_cmd(go: &Path, dir: &Path) -> Command {
     c
 }
 
+/// The per-test-process temp dir the fixtures are built into; the first
+/// call removes those of test processes that have ended (~140 MB each).
+fn out_dir() -> PathBuf {
+    const PREFIX: &str = "tracer-g6-tests-";
+    static PRUNED: std::sync::Once = std::sync::Once::new();
+    let tmp = std::env::temp_dir();
+    PRUNED.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let pid = name.to_str().and_then(|n| n.strip_prefix(PREFIX));
+            if pid.is_some_and(|p| !Path::new("/proc").join(p).exists()) {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    });
+    tmp.join(format!("{PREFIX}{}", std::process::id()))
+}
+
 /// Builds testdata/go/`fixture` with `go` into a per-test-process temp dir
 /// and returns the executable.
 pub fn build(go: &Path, fixture: &str, flavour: Flavour) -> PathBuf {
     let dir = fixture_dir(fixture);
-    let out_dir = std::env::temp_dir().join(format!("tracer-g6-tests-{}", std::process::id()));
+    let out_dir = out_dir();
     std::fs::create_dir_all(&out_dir).expect("create temp dir");
     let out = out_dir.join(format!(
         "{fixture}-{}-{flavour:?}",
