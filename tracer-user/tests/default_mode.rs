@@ -37,18 +37,42 @@ fn label(r: &Value) -> String {
     r["target"]["go_version"].as_str().unwrap().to_string()
 }
 
-/// Steady mix: shares within ±10 % (sites ≥ 5 %) and ±30 % (≥ 1 %),
-/// counts within ±15 %, totals from the runtime.
-fn steady(go: &std::path::Path) {
+/// What one run of `testdata/go/mix` under the default mode gives: the
+/// program runs `commands` from the moment the tracer is attached. The
+/// tracer's objects per site, the program's own, the last report and the
+/// Go version.
+struct MixRun {
+    got: BTreeMap<String, u64>,
+    want: BTreeMap<String, u64>,
+    r: Value,
+    label: String,
+}
+
+fn run_mix(go: &std::path::Path, commands: &[&str]) -> MixRun {
     let bin = build_go(go, "mix", &[]);
     let mut prog = GoProgram::start(&bin);
     let tracer = Tracer::attach(prog.pid, &["--mode", "sampled", "--format", "json"]);
-    let answers = vec![prog.command("steady 6"), prog.command("same 4")];
+    let answers: Vec<Value> = commands.iter().map(|c| prog.command(c)).collect();
     let reports = tracer.stop();
     prog.finish();
     let (got, r) = sites(&reports);
-    let want = truth(&answers);
-    let label = label(&r);
+    MixRun {
+        got,
+        want: truth(&answers),
+        label: label(&r),
+        r,
+    }
+}
+
+/// Steady mix: shares within ±10 % (sites ≥ 5 %) and ±30 % (≥ 1 %),
+/// counts within ±15 %, totals from the runtime.
+fn steady(go: &std::path::Path) {
+    let MixRun {
+        got,
+        want,
+        r,
+        label,
+    } = run_mix(go, &["steady 6", "same 4"]);
     let s = &r["window"]["sampling"];
     eprintln!("{label}: got {got:?}\n{label}: program counted {want:?}\n{label}: {s}");
     assert_eq!(s["totals_from"], "runtime counters", "{label}");
@@ -101,25 +125,22 @@ fn steady(go: &std::path::Path) {
 /// Bursts of two seconds between idle spells: ≥ 80 % of each burst's
 /// allocations at its own site, its count within ±15 %.
 fn bursts(go: &std::path::Path) {
-    let bin = build_go(go, "mix", &[]);
-    let mut prog = GoProgram::start(&bin);
-    let tracer = Tracer::attach(prog.pid, &["--mode", "sampled", "--format", "json"]);
-    let mut answers = Vec::new();
-    for cmd in [
-        "idle 1.5",
-        "burst b1 2",
-        // A new regime between two bursts: a window watches it.
-        "steady 1.3 200000",
-        "burst b2 2",
-        "idle 1",
-    ] {
-        answers.push(prog.command(cmd));
-    }
-    let reports = tracer.stop();
-    prog.finish();
-    let (got, r) = sites(&reports);
-    let want = truth(&answers);
-    let label = label(&r);
+    let MixRun {
+        got,
+        want,
+        r,
+        label,
+    } = run_mix(
+        go,
+        &[
+            "idle 1.5",
+            "burst b1 2",
+            // A new regime between two bursts: a window watches it.
+            "steady 1.3 200000",
+            "burst b2 2",
+            "idle 1",
+        ],
+    );
     eprintln!(
         "{label}: got {got:?}\n{label}: program counted {want:?}\n{label}: {}\n{label}: unattributed {}",
         r["window"]["sampling"], r["unattributed"]
@@ -158,6 +179,24 @@ fn bursts(go: &std::path::Path) {
     );
 }
 
+/// A short burst as soon as the tracer is attached, the program idle
+/// until then (its bucket empty): ≥ 80 % of it at its own site. Before a
+/// burst window could borrow, none of a 0.2–0.5 s burst was attributed.
+fn short_burst_at_attach(go: &std::path::Path) {
+    let m = run_mix(go, &["burst b1 0.3", "idle 1"]);
+    let w = m.want["main.burst1"];
+    let n = m.got.get("main.burst1").copied().unwrap_or(0);
+    eprintln!(
+        "{}: short burst {n} of {w}; {}",
+        m.label, m.r["unattributed"]
+    );
+    assert!(
+        n as f64 >= 0.8 * w as f64 && n as f64 <= 1.15 * w as f64,
+        "{}: main.burst1: {n} objects attributed, the burst made {w}",
+        m.label
+    );
+}
+
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn steady_mixes_match_the_programs_own_counts() {
@@ -173,6 +212,7 @@ fn bursts_are_attributed_to_their_sites() {
     let gos = go_bins();
     for go in [gos.first(), gos.last()].into_iter().flatten() {
         bursts(go);
+        short_burst_at_attach(go);
     }
     assert_no_tracer_programs();
 }
