@@ -260,7 +260,9 @@ impl Attributor {
                 break;
             }
             let s = self.slots.pop_front().expect("front");
-            let regime = regime_rates(&s, self.settled_rates, self.slots.front());
+            let own = s.rates();
+            let next = self.slots.front().map(Slot::rates);
+            let regime = regime_rates(&own, self.settled_rates.as_ref(), next.as_ref());
             attribute(
                 &s,
                 &regime,
@@ -268,7 +270,7 @@ impl Attributor {
                 &self.last_seen,
                 &mut self.settled,
             );
-            self.settled_rates = Some(s.rates());
+            self.settled_rates = Some(own);
         }
         let oldest = self.slots.front().map_or(now, |s| s.start);
         while self
@@ -284,12 +286,14 @@ impl Attributor {
     /// attributed with the windows known so far.
     pub fn snapshot(&self) -> Estimates {
         let mut e = self.settled.clone();
+        // Each slot's rates once: every slot is its neighbours' neighbour.
+        let rates: Vec<[f64; BUCKETS]> = self.slots.iter().map(Slot::rates).collect();
         for (i, s) in self.slots.iter().enumerate() {
             let prev = match i {
-                0 => self.settled_rates,
-                _ => Some(self.slots[i - 1].rates()),
+                0 => self.settled_rates.as_ref(),
+                _ => rates.get(i - 1),
             };
-            let regime = regime_rates(s, prev, self.slots.get(i + 1));
+            let regime = regime_rates(&rates[i], prev, rates.get(i + 1));
             attribute(s, &regime, &self.windows, &self.last_seen, &mut e);
         }
         e
@@ -348,8 +352,11 @@ fn bucket_rates(slots: &VecDeque<Slot>, from: Instant, to: Instant) -> [f64; BUC
 /// whole slot, the slots around a 48-byte burst gave the 256-byte,
 /// 1 KiB and 40 KiB objects of a steady mix beside it to no window: 5.7 %
 /// of the mix unattributed, and its 48-byte objects to the burst).
-fn regime_rates(s: &Slot, prev: Option<[f64; BUCKETS]>, next: Option<&Slot>) -> [f64; BUCKETS] {
-    let (own, next) = (s.rates(), next.map(Slot::rates));
+fn regime_rates(
+    own: &[f64; BUCKETS],
+    prev: Option<&[f64; BUCKETS]>,
+    next: Option<&[f64; BUCKETS]>,
+) -> [f64; BUCKETS] {
     std::array::from_fn(|b| {
         own[b]
             .max(prev.map_or(0.0, |p| p[b]))
