@@ -35,7 +35,7 @@ use crate::{
         GoroutineTotals, Latency, MadviseCaller, MadviseReport, Overhead, Report, RssSample,
         TargetInfo, Window,
     },
-    sampling::{self, governor::slowdown_pct, SampledState},
+    sampling::{self, governor::slowdown, SampledState},
     tracee::allocstats::{self, AllocCounters},
     tracee::gobin::Frame,
     tracee::gobin::{GoBinError, GoBinary},
@@ -779,6 +779,7 @@ impl Session {
         findings.extend(built.findings);
         findings.extend(inuse.findings);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
+        let slowdown = slowdown(probe_ns, cpu_ns as f64);
         let info = self.bin.build_info();
         Report {
             schema: 1,
@@ -817,7 +818,8 @@ impl Session {
                 stepped_hit_ns: self.traps.stepped_ns,
                 stepped_hits: counters.stepped_hits,
                 bpf_ns_per_hit,
-                est_target_slowdown_pct: slowdown_pct(probe_ns, cpu_ns as f64),
+                est_target_slowdown_pct: slowdown.0,
+                est_target_slowdown_lower_bound: slowdown.1,
                 probe_ns: probe_ns as u64,
                 target_cpu_ns: cpu_ns,
                 tracer_max_rss_bytes: max_rss_bytes(),

@@ -13,7 +13,7 @@ use crate::{
         maps::{op_name, resolved_ops, MapStats, MapTable},
     },
     collect::map_sites::{self, Created, Header, HeaderLayout, Liveness, SiteKey, Tracked},
-    report::{percentiles, Finding, Latency, MapReport, MapSite, MapTotals, Percentiles},
+    report::{Finding, Latency, MapReport, MapSite, MapTotals, Percentiles},
     tracee::golayout::{Layout, MapImpl, SyncMapImpl},
     tracee::mapmem::{self, ScanBudget},
     tracee::procmem::ProcMem,
@@ -207,7 +207,7 @@ pub fn build(
             .map(|l| {
                 l.iter()
                     .map(|(k, h)| {
-                        let p = minus_floor(percentiles(h), table.floor_ns);
+                        let p = minus_floor(h.percentiles(), table.floor_ns);
                         (*k, Latency::resolved(&p, resolution_ns))
                     })
                     .collect()

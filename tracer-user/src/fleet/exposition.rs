@@ -262,7 +262,7 @@ impl Page {
         let per_process: [(&str, &str, Of); 3] = [
             ("tracer_go_allocation_slice_seconds", "Length of the last allocation slice (the default mode's governed windows on this process)", |s, _| s.seconds),
             ("tracer_go_allocation_slice_age_seconds", "Time since the last allocation slice ended", |s, now| now.saturating_sub(s.ended_ns) as f64 / 1e9),
-            ("tracer_go_allocation_slice_slowdown_percent", "The tracer's own estimate of the slowdown its probes caused during the last slice, % of the process's CPU", |s, _| s.est_slowdown_pct),
+            ("tracer_go_allocation_slice_slowdown_percent", "The tracer's own estimate of the slowdown its probes caused during the last slice, % of the process's CPU (a lower bound when they took most of it)", |s, _| s.est_slowdown_pct),
         ];
         for (name, help, of) in per_process {
             let mut family =

@@ -249,6 +249,7 @@ pub mod fixture {
                 stepped_hits: 0,
                 bpf_ns_per_hit: None,
                 est_target_slowdown_pct: 0.1,
+                est_target_slowdown_lower_bound: false,
                 probe_ns: 0,
                 target_cpu_ns: 1_000_000_000,
                 tracer_max_rss_bytes: 0,

@@ -551,7 +551,7 @@ impl Latency {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct Percentiles {
     pub p50: u64,
     pub p90: u64,
@@ -657,6 +657,10 @@ pub struct Overhead {
     pub bpf_ns_per_hit: Option<f64>,
     /// Probe time charged to the target, over the target's CPU time without it.
     pub est_target_slowdown_pct: f64,
+    /// `est_target_slowdown_pct` is only a lower bound: the probes took
+    /// most of the target's CPU, and what was left for its own work cannot
+    /// be measured.
+    pub est_target_slowdown_lower_bound: bool,
     /// That probe time, ns (hits × (their trap + BPF), and in sampled mode
     /// the windows' switches).
     pub probe_ns: u64,

@@ -92,10 +92,15 @@ pub fn render(r: &Report, top: usize) -> String {
     let o = &r.overhead;
     let _ = writeln!(
         s,
-        "probe hits {} ({:.0}/s, {}) — est. target slowdown {:.1}%{} — lost events {}{}",
+        "probe hits {} ({:.0}/s, {}) — est. target slowdown {}{:.1}%{} — lost events {}{}",
         o.probe_hits,
         o.probe_hits as f64 / secs.max(1e-9),
         per_hit(o),
+        if o.est_target_slowdown_lower_bound {
+            "≥ "
+        } else {
+            ""
+        },
         o.est_target_slowdown_pct,
         near_idle(o, secs, r.window.sampling.is_some()),
         o.lost_events,
@@ -607,6 +612,7 @@ mod tests {
             stepped_hits: 0,
             bpf_ns_per_hit: Some(3_000.0),
             est_target_slowdown_pct: 0.0,
+            est_target_slowdown_lower_bound: false,
             probe_ns: 0,
             target_cpu_ns: 20_000_000_000,
             tracer_max_rss_bytes: 0,

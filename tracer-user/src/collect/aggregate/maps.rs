@@ -8,13 +8,15 @@ use std::{
     time::Instant,
 };
 
-use hdrhistogram::Histogram;
 use tracer_common::{map_op, MapEvent};
 
-/// Maps tracked at once (~1 KB each plus histograms); operations on further
-/// maps are counted in `untracked_ops`.
+use super::durations::Durations;
+
+/// Maps tracked at once (~1 KB each plus their durations); operations on
+/// further maps are counted in `untracked_ops`.
 pub const MAX_MAPS: usize = 64 * 1024;
-/// Maps that get latency histograms (the first ones seen).
+/// Maps that get latencies (the first ones seen): a few hundred bytes each
+/// while they have few operations, ~30 KB per kind of operation after.
 const MAX_TIMED_MAPS: usize = 4096;
 
 /// Operation names, as in the report's `ops` and `latency_ns`.
@@ -113,8 +115,8 @@ pub fn op_name_of(op: u32) -> Option<&'static str> {
     })
 }
 
-/// Latency histograms per operation of one map (since attach).
-pub type Latencies = BTreeMap<&'static str, Histogram<u64>>;
+/// Durations per operation of one map (since attach).
+pub type Latencies = BTreeMap<&'static str, Durations>;
 
 /// How to read a Go `*abi.Type` for the zero-value test (read-only).
 pub trait TypeReader {
@@ -133,10 +135,6 @@ pub struct MapTable {
     /// makemap calls seen per creation stack (0: no stack), also beyond
     /// MAX_MAPS.
     pub made: HashMap<u64, u64>,
-}
-
-fn histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("static bounds are valid")
 }
 
 /// Go `abi.Kind` values used here (`internal/abi/type.go`).
@@ -236,8 +234,8 @@ impl MapTable {
                     .entry(ev.map)
                     .or_default()
                     .entry(name)
-                    .or_insert_with(histogram)
-                    .saturating_record(ev.duration_ns);
+                    .or_default()
+                    .record(ev.duration_ns);
             }
         }
     }

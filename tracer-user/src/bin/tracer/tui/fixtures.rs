@@ -112,6 +112,7 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             stepped_hits: 0,
             bpf_ns_per_hit: None,
             est_target_slowdown_pct: 1.5,
+            est_target_slowdown_lower_bound: false,
             probe_ns: 0,
             target_cpu_ns: 1_000_000_000,
             tracer_max_rss_bytes: 0,

@@ -88,7 +88,11 @@ fn cost_line(s: &Summary) -> Line<'static> {
             100.0 * cpus,
             s.probe_ms_per_sec
         ),
-        _ => format!("est. slowdown {:.1}%", s.slowdown_pct),
+        _ => format!(
+            "est. slowdown {}{:.1}%",
+            if s.slowdown_lower_bound { "≥ " } else { "" },
+            s.slowdown_pct
+        ),
     };
     let mut spans = vec![
         Span::raw(format!(

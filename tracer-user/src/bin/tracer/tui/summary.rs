@@ -14,6 +14,8 @@ pub struct Summary {
     /// Last interval.
     pub probe_hits_per_sec: f64,
     pub slowdown_pct: f64,
+    /// `slowdown_pct` is only a lower bound (probes took most of the CPU).
+    pub slowdown_lower_bound: bool,
     pub objects_per_sec: f64,
     pub bytes_per_sec: f64,
     /// Whole run: a loss anywhere in the run makes every total an
@@ -40,6 +42,13 @@ impl Summary {
     pub fn new(interval: &Report, total: &Report) -> Summary {
         let secs = (interval.window.duration_ns as f64 / 1e9).max(1e-9);
         let t = &total.target;
+        // Sampled windows come once per period: a one-second interval
+        // says little, the whole run is what the governor holds.
+        let slowdown = if total.window.sampling.is_some() {
+            &total.overhead
+        } else {
+            &interval.overhead
+        };
         Summary {
             pid: t.pid,
             exe: t.exe.clone(),
@@ -50,13 +59,8 @@ impl Summary {
             sample_rate: total.window.sample_rate,
             uptime_ns: total.window.duration_ns,
             probe_hits_per_sec: interval.overhead.probe_hits as f64 / secs,
-            // Sampled windows come once per period: a one-second interval
-            // says little, the whole run is what the governor holds.
-            slowdown_pct: if total.window.sampling.is_some() {
-                total.overhead.est_target_slowdown_pct
-            } else {
-                interval.overhead.est_target_slowdown_pct
-            },
+            slowdown_pct: slowdown.est_target_slowdown_pct,
+            slowdown_lower_bound: slowdown.est_target_slowdown_lower_bound,
             objects_per_sec: interval.allocation_totals.objects as f64 / secs,
             bytes_per_sec: interval.allocation_totals.bytes as f64 / secs,
             lost_events: total.overhead.lost_events,
