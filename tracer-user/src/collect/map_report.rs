@@ -193,7 +193,7 @@ pub fn build(
         })
         .collect();
     let started = Instant::now();
-    let mut reports: Vec<Option<MapReport>> = vec![None; candidates.len()];
+    let mut reports: Vec<Option<Box<MapReport>>> = vec![None; candidates.len()];
     for (k, j) in map_sites::read_order(&keys).into_iter().enumerate() {
         if k >= READ_AT_MOST || (k >= READ_AT_LEAST && started.elapsed() >= READ_TIME) {
             break;
@@ -216,7 +216,7 @@ pub fn build(
         if m.sync && r.memory_error.is_none() {
             liveness[i] = Liveness::Alive;
         }
-        reports[i] = Some(r);
+        reports[i] = Some(Box::new(r));
     }
 
     // Findings, heaviest map first.
@@ -224,7 +224,7 @@ pub fn build(
         .filter(|&i| reports[i].is_some())
         .collect();
     read.sort_by(|&a, &b| {
-        let (ra, rb) = (reports[a].as_ref(), reports[b].as_ref());
+        let (ra, rb) = (reports[a].as_deref(), reports[b].as_deref());
         let bytes = |r: Option<&MapReport>| r.map_or(0, |r| r.bytes);
         bytes(rb)
             .cmp(&bytes(ra))
@@ -233,7 +233,7 @@ pub fn build(
     let mut findings = Vec::new();
     let mut has_finding = vec![false; candidates.len()];
     for i in read {
-        let Some(r) = reports[i].as_ref() else {
+        let Some(r) = reports[i].as_deref() else {
             continue;
         };
         let before = findings.len();

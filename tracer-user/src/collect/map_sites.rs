@@ -313,7 +313,9 @@ pub struct Tracked {
     /// Since the tracer first saw it.
     pub age_secs: f64,
     /// Its memory read in full at this report.
-    pub report: Option<MapReport>,
+    /// Boxed: most tracked maps have none (a net/http service's ~17,000
+    /// per-request maps), and a report is ~1 KB.
+    pub report: Option<Box<MapReport>>,
     /// It has a finding.
     pub finding: bool,
 }
@@ -370,7 +372,7 @@ pub fn group(
         maps[b]
             .finding
             .cmp(&maps[a].finding)
-            .then_with(|| by_weight(maps[a].report.as_ref(), maps[b].report.as_ref()))
+            .then_with(|| by_weight(maps[a].report.as_deref(), maps[b].report.as_deref()))
     });
     picks.truncate(top);
     let mut listed_flag = vec![false; maps.len()];
@@ -442,7 +444,7 @@ pub fn group(
         }
         if listed_flag[i] {
             s.listed += 1;
-            listed.extend(m.report);
+            listed.extend(m.report.map(|r| *r));
         } else {
             unlisted.maps += 1;
             unlisted.ops += n_ops;
@@ -572,7 +574,7 @@ mod tests {
             liveness: Liveness::Alive,
             live_entries: live,
             age_secs: age,
-            report: Some(report(id, site, live, bytes, ops)),
+            report: Some(Box::new(report(id, site, live, bytes, ops))),
             finding: false,
         }
     }
