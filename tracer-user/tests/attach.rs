@@ -207,6 +207,75 @@ fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) -> SiteTabl
         .collect()
 }
 
+/// The CPUs each thread of `pid` may run on.
+fn thread_cpus(pid: u32) -> Vec<Vec<u32>> {
+    let mut all = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        let list = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .unwrap()
+            .trim();
+        let mut cpus = Vec::new();
+        for part in list.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => cpus.extend(a.parse::<u32>().unwrap()..=b.parse().unwrap()),
+                None => cpus.push(part.parse().unwrap()),
+            }
+        }
+        all.push(cpus);
+    }
+    all
+}
+
+/// A target confined to one CPU (taskset, a cpuset): the tracer's threads
+/// keep to the others (on the http bench the tracer pinned to the
+/// service's CPU cost it ~14 % of its req/s); a target that may run
+/// anywhere leaves the tracer where it was.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn the_tracer_keeps_off_a_confined_targets_cpus() {
+    let mine = thread_cpus(std::process::id()).concat();
+    let Some(&cpu) = mine.iter().max().filter(|_| mine.len() > 1) else {
+        eprintln!("one CPU: nothing to keep off");
+        return;
+    };
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let pinned = GoProgram::start_with(
+        std::path::Path::new("taskset"),
+        &["-c", &cpu.to_string(), bin.to_str().unwrap()],
+    );
+    assert_eq!(thread_cpus(pinned.pid).concat().first(), Some(&cpu));
+    // The default mode: its GC watch is a thread of its own.
+    let tracer = Tracer::attach(pinned.pid, &["--format", "json", "--mode", "sampled"]);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let theirs = thread_cpus(tracer.pid());
+    assert!(theirs.len() >= 2, "{theirs:?}");
+    for t in &theirs {
+        assert!(
+            !t.is_empty() && !t.contains(&cpu),
+            "a tracer thread may run on {t:?}"
+        );
+    }
+    assert!(!tracer.stop().is_empty());
+    pinned.finish();
+
+    let free = GoProgram::start(&bin);
+    let tracer = Tracer::attach(free.pid, &["--format", "json", "--mode", "sampled"]);
+    for t in thread_cpus(tracer.pid()) {
+        assert!(t.contains(&cpu), "a tracer thread was moved to {t:?}");
+    }
+    assert!(!tracer.stop().is_empty());
+    free.finish();
+}
+
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn interval_reports_and_duration() {

@@ -14,7 +14,10 @@ use aya::programs::{
 };
 
 use super::attach::Probes;
-use crate::error::UserError;
+use crate::{
+    error::UserError,
+    tracee::cpus::{allowed_cpus, online_cpus},
+};
 
 const CPU_PROGRAM: &str = "cpu_sample";
 
@@ -124,77 +127,4 @@ fn cpu_program(ebpf: &mut aya::Ebpf) -> Result<&mut PerfEvent, String> {
         .ok_or("program cpu_sample missing")?
         .try_into()
         .map_err(|e: aya::programs::ProgramError| e.to_string())
-}
-
-/// `/sys/devices/system/cpu/online` ("0-3,5").
-fn online_cpus() -> Result<Vec<u32>, String> {
-    let path = "/sys/devices/system/cpu/online";
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{path}: {e}"))?;
-    parse_cpu_list(text.trim()).ok_or_else(|| format!("{path}: unreadable list {text:?}"))
-}
-
-/// The union of the CPUs `pid`'s threads may run on (`Cpus_allowed_list`
-/// of each `/proc/PID/task/TID/status`); `None` when it cannot be read.
-fn allowed_cpus(pid: u32) -> Option<Vec<u32>> {
-    let mut all: Vec<u32> = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-    {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue; // the thread ended meanwhile
-        };
-        let list = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .and_then(|v| parse_cpu_list(v.trim()))?;
-        all.extend(list);
-    }
-    all.sort_unstable();
-    all.dedup();
-    (!all.is_empty()).then_some(all)
-}
-
-fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
-    let mut cpus = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => cpus.extend(a.parse::<u32>().ok()?..=b.parse::<u32>().ok()?),
-            None => cpus.push(part.parse().ok()?),
-        }
-    }
-    (!cpus.is_empty()).then_some(cpus)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cpu_lists() {
-        assert_eq!(parse_cpu_list("0-1"), Some(vec![0, 1]));
-        assert_eq!(parse_cpu_list("0-2,5,7-8"), Some(vec![0, 1, 2, 5, 7, 8]));
-        assert_eq!(parse_cpu_list("3"), Some(vec![3]));
-        assert_eq!(parse_cpu_list(""), None);
-        assert_eq!(parse_cpu_list("x"), None);
-    }
-
-    #[test]
-    fn the_allowed_cpus_of_a_process_are_its_threads_union() {
-        let me = allowed_cpus(std::process::id()).expect("own affinity");
-        let online = online_cpus().unwrap();
-        assert!(me.iter().all(|c| online.contains(c)), "{me:?} ⊄ {online:?}");
-        // A child pinned to one CPU is sampled there only.
-        let cpu = online[online.len() - 1];
-        let mut child = std::process::Command::new("taskset")
-            .args(["-c", &cpu.to_string(), "sleep", "5"])
-            .spawn()
-            .unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        let theirs = allowed_cpus(child.id());
-        let _ = child.kill();
-        let _ = child.wait();
-        assert_eq!(theirs, Some(vec![cpu]));
-        assert_eq!(allowed_cpus(u32::MAX), None);
-    }
 }

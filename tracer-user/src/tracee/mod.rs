@@ -7,6 +7,7 @@ mod process;
 pub use process::*;
 
 pub mod allocstats;
+pub mod cpus;
 pub mod disasm;
 pub mod gobin;
 pub mod golayout;

@@ -212,6 +212,10 @@ impl Tracer {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGINT, then collect the JSON reports.
     pub fn stop(self) -> Vec<Value> {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
