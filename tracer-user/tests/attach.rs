@@ -220,16 +220,8 @@ fn thread_cpus(pid: u32) -> Vec<Vec<u32>> {
         let list = status
             .lines()
             .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .unwrap()
-            .trim();
-        let mut cpus = Vec::new();
-        for part in list.split(',') {
-            match part.split_once('-') {
-                Some((a, b)) => cpus.extend(a.parse::<u32>().unwrap()..=b.parse().unwrap()),
-                None => cpus.push(part.parse().unwrap()),
-            }
-        }
-        all.push(cpus);
+            .unwrap();
+        all.push(tracer::tracee::cpus::parse_cpu_list(list.trim()).unwrap());
     }
     all
 }
