@@ -50,6 +50,8 @@ pub mod fleet;
 
 pub mod error;
 
+pub mod background;
+
 #[cfg(test)]
 mod testgo;
 

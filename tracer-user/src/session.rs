@@ -12,6 +12,7 @@ use hdrhistogram::Histogram;
 use tracer_common::AllocKey;
 
 use crate::{
+    background::Background,
     collect::aggregate::{
         allocs,
         goroutines::{leak_rate, SiteCounts},
@@ -210,6 +211,9 @@ pub struct Prepared {
     madvise_point: Option<u64>,
     lock: TargetLock,
     bias: u64,
+    /// Idle priority from the start of `prepare` until the session first
+    /// touches the target (`crate::background`).
+    background: Option<Background>,
 }
 
 impl Session {
@@ -219,6 +223,7 @@ impl Session {
         if !(config.max_overhead_pct > 0.0 && config.max_overhead_pct <= 100.0) {
             return Err(UserError::Usage("--max-overhead must be in (0, 100]".into()).into());
         }
+        let background = Background::enter();
         let target = Target::open(config.pid)?;
         let bin = open_binary(&target)?;
         let go_minor = probes::go_minor(&bin)?;
@@ -276,6 +281,7 @@ impl Session {
             madvise_point,
             lock,
             bias,
+            background,
         })
     }
 }
@@ -310,6 +316,7 @@ impl Prepared {
             madvise_point,
             lock,
             bias,
+            background,
         } = self;
         let sampled = sample_plan.is_some();
         let attach_started = Instant::now();
@@ -327,6 +334,8 @@ impl Prepared {
                 probes.preload(attach::MAP_PROGRAMS)?;
             }
         }
+        // From here on the target is touched.
+        drop(background);
         if !sampled && !map_points.is_empty() {
             probes.set_config(tracer_common::config::MAPS_WATCHED, 1)?;
         }

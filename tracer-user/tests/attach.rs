@@ -268,6 +268,46 @@ fn the_tracer_keeps_off_a_confined_targets_cpus() {
     free.finish();
 }
 
+/// Scheduling policy of each thread of `pid` (`/proc/PID/task/TID/stat`
+/// field 41: 0 normal, 5 idle), by thread name.
+fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let (head, tail) = stat.rsplit_once(')').unwrap();
+        let name = head.split_once('(').unwrap().1.to_string();
+        let policy = tail.split_whitespace().nth(38).unwrap().parse().unwrap();
+        out.push((name, policy));
+    }
+    out
+}
+
+/// Start-up runs at idle priority (`tracer::background`); once attached,
+/// every thread is back at the normal one, with the watchdog gone.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn the_tracer_is_back_at_normal_priority_once_attached() {
+    let go = go_bins().pop().unwrap();
+    let bin = build_go(&go, "allocs", &[]);
+    let prog = GoProgram::start(&bin);
+    for mode in ["sampled", "exact"] {
+        let tracer = Tracer::attach(prog.pid, &["--format", "json", "--mode", mode]);
+        let threads = thread_policies(tracer.pid());
+        assert!(!threads.is_empty());
+        for (name, policy) in &threads {
+            assert_eq!(*policy, 0, "{mode}: thread {name} has policy {policy}");
+            assert_ne!(name, "tracer-bg-cap", "{mode}: the watchdog still runs");
+        }
+        assert!(!tracer.stop().is_empty());
+    }
+    prog.finish();
+}
+
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn interval_reports_and_duration() {
