@@ -207,23 +207,28 @@ fn check_allocs_program(bin: &std::path::Path, go: &std::path::Path) -> SiteTabl
         .collect()
 }
 
-/// The CPUs each thread of `pid` may run on.
-fn thread_cpus(pid: u32) -> Vec<Vec<u32>> {
-    let mut all = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+/// The file `name` of each thread of `pid` (`/proc/PID/task/TID/NAME`),
+/// threads that ended meanwhile left out.
+fn thread_files(pid: u32, name: &str) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
         .unwrap()
         .flatten()
-    {
-        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
-            continue;
-        };
-        let list = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-            .unwrap();
-        all.push(tracer::tracee::cpus::parse_cpu_list(list.trim()).unwrap());
-    }
-    all
+        .filter_map(|task| std::fs::read_to_string(task.path().join(name)).ok())
+        .collect()
+}
+
+/// The CPUs each thread of `pid` may run on.
+fn thread_cpus(pid: u32) -> Vec<Vec<u32>> {
+    thread_files(pid, "status")
+        .iter()
+        .map(|status| {
+            let list = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .unwrap();
+            tracer::tracee::cpus::parse_cpu_list(list.trim()).unwrap()
+        })
+        .collect()
 }
 
 /// A target confined to one CPU (taskset, a cpuset): the tracer's threads
@@ -271,20 +276,15 @@ fn the_tracer_keeps_off_a_confined_targets_cpus() {
 /// Scheduling policy of each thread of `pid` (`/proc/PID/task/TID/stat`
 /// field 41: 0 normal, 5 idle), by thread name.
 fn thread_policies(pid: u32) -> Vec<(String, u32)> {
-    let mut out = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
-        .unwrap()
-        .flatten()
-    {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-            continue;
-        };
-        let (head, tail) = stat.rsplit_once(')').unwrap();
-        let name = head.split_once('(').unwrap().1.to_string();
-        let policy = tail.split_whitespace().nth(38).unwrap().parse().unwrap();
-        out.push((name, policy));
-    }
-    out
+    thread_files(pid, "stat")
+        .iter()
+        .map(|stat| {
+            let (head, tail) = stat.rsplit_once(')').unwrap();
+            let name = head.split_once('(').unwrap().1.to_string();
+            let policy = tail.split_whitespace().nth(38).unwrap().parse().unwrap();
+            (name, policy)
+        })
+        .collect()
 }
 
 /// Start-up runs at idle priority (`tracer::background`); once attached,
