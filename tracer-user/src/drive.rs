@@ -2,13 +2,16 @@
 //! buffer whenever it has records, step the default mode's sampler when it
 //! is due, and at each liveness tick drain, take the session's periodic
 //! sample and check that the target still lives. The CLI's run loop and
-//! the fleet agent's allocation slices both use it.
+//! the fleet agent's allocation slices both use it. In the default mode
+//! the loop yields its CPU meanwhile ([`Yielding`]): idle priority, but
+//! for attaching and detaching probes and when its steps come late.
 
 use std::future::Future;
 use std::time::Duration;
 
 use tokio::time::{interval, Interval, MissedTickBehavior};
 
+use crate::background::Yielding;
 use crate::session::Session;
 
 /// How often the ring buffer is drained at the latest and the target's
@@ -40,11 +43,21 @@ pub async fn drive<T>(
     }
     .ok();
     tokio::pin!(stop);
+    let mut yielding = session.sampling.as_ref().and_then(|_| Yielding::start());
     loop {
         let sampler_due = session.sampler_due();
-        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        let waits_from = tokio::time::Instant::now();
+        let far = waits_from + Duration::from_secs(3600);
+        // How late a timed step runs: the time it waited for a CPU past its
+        // due time (not the loop's own work before it started waiting).
+        let mut woke = |due: tokio::time::Instant| {
+            if let Some(y) = yielding.as_mut() {
+                y.woke(due.max(waits_from).elapsed());
+            }
+        };
         tokio::select! {
             _ = tokio::time::sleep_until(sampler_due.unwrap_or(far)), if sampler_due.is_some() => {
+                woke(sampler_due.unwrap_or(far));
                 session.sampler_step();
             }
             ready = async { ring.as_ref()?.readable().await.ok() }, if ring.is_some() => {
@@ -58,7 +71,8 @@ pub async fn drive<T>(
                 }
             }
             v = &mut stop => return Some(v),
-            _ = live.tick() => {
+            due = live.tick() => {
+                woke(due);
                 session.collector.drain_events();
                 session.sample();
                 if !session.target.alive() {

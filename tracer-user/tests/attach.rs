@@ -238,17 +238,9 @@ fn thread_cpus(pid: u32) -> Vec<Vec<u32>> {
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn the_tracer_keeps_off_a_confined_targets_cpus() {
-    let mine = thread_cpus(std::process::id()).concat();
-    let Some(&cpu) = mine.iter().max().filter(|_| mine.len() > 1) else {
-        eprintln!("one CPU: nothing to keep off");
+    let Some((pinned, cpu)) = confined_allocs() else {
         return;
     };
-    let go = go_bins().pop().unwrap();
-    let bin = build_go(&go, "allocs", &[]);
-    let pinned = GoProgram::start_with(
-        std::path::Path::new("taskset"),
-        &["-c", &cpu.to_string(), bin.to_str().unwrap()],
-    );
     assert_eq!(thread_cpus(pinned.pid).concat().first(), Some(&cpu));
     // The default mode: its GC watch is a thread of its own.
     let tracer = Tracer::attach(pinned.pid, &["--format", "json", "--mode", "sampled"]);
@@ -264,6 +256,7 @@ fn the_tracer_keeps_off_a_confined_targets_cpus() {
     assert!(!tracer.stop().is_empty());
     pinned.finish();
 
+    let bin = build_go(&go_bins().pop().unwrap(), "allocs", &[]);
     let free = GoProgram::start(&bin);
     let tracer = Tracer::attach(free.pid, &["--format", "json", "--mode", "sampled"]);
     for t in thread_cpus(tracer.pid()) {
@@ -274,37 +267,143 @@ fn the_tracer_keeps_off_a_confined_targets_cpus() {
 }
 
 /// Scheduling policy of each thread of `pid` (`/proc/PID/task/TID/stat`
-/// field 41: 0 normal, 5 idle), by thread name.
-fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+/// field 41: 0 normal, 5 idle): (thread id, name, policy).
+fn thread_policies(pid: u32) -> Vec<(u32, String, u32)> {
     thread_files(pid, "stat")
         .iter()
         .map(|stat| {
             let (head, tail) = stat.rsplit_once(')').unwrap();
-            let name = head.split_once('(').unwrap().1.to_string();
+            let (tid, name) = head.split_once(" (").unwrap();
             let policy = tail.split_whitespace().nth(38).unwrap().parse().unwrap();
-            (name, policy)
+            (tid.parse().unwrap(), name.to_string(), policy)
         })
         .collect()
 }
 
-/// Start-up runs at idle priority (`tracer::background`); once attached,
-/// every thread is back at the normal one, with the watchdog gone.
-#[test]
-#[ignore = "root; run with `cargo xtask test`"]
-fn the_tracer_is_back_at_normal_priority_once_attached() {
+/// The policy of `pid`'s main thread (the run loop) and of its GC watch.
+fn loop_and_watch(pid: u32) -> (u32, Option<u32>) {
+    let threads = thread_policies(pid);
+    let main = threads.iter().find(|t| t.0 == pid).unwrap().2;
+    let watch = threads
+        .iter()
+        .find(|t| t.1 == "tracer-gc-watch")
+        .map(|t| t.2);
+    (main, watch)
+}
+
+/// A target confined to the highest CPU, and that CPU (`None` with one:
+/// the tracer would share it with the target).
+fn confined_allocs() -> Option<(GoProgram, u32)> {
+    let mine = thread_cpus(std::process::id()).concat();
+    let Some(&cpu) = mine.iter().max().filter(|_| mine.len() > 1) else {
+        eprintln!("one CPU: the tracer would share it with the target");
+        return None;
+    };
     let go = go_bins().pop().unwrap();
     let bin = build_go(&go, "allocs", &[]);
-    let prog = GoProgram::start(&bin);
+    let prog = GoProgram::start_with(
+        std::path::Path::new("taskset"),
+        &["-c", &cpu.to_string(), bin.to_str().unwrap()],
+    );
+    Some((prog, cpu))
+}
+
+/// Start-up runs at idle priority (`tracer::background`), the watchdog is
+/// gone once attached. Exact mode then runs at the normal priority (its
+/// ring buffer must be drained). The default mode's run loop and GC watch
+/// yield their CPU (idle priority) but for attaching and detaching
+/// probes; its windows still open.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn the_default_mode_yields_its_cpu_once_attached() {
+    let Some((prog, _)) = confined_allocs() else {
+        return;
+    };
     for mode in ["sampled", "exact"] {
         let tracer = Tracer::attach(prog.pid, &["--format", "json", "--mode", mode]);
+        std::thread::sleep(std::time::Duration::from_millis(1500));
         let threads = thread_policies(tracer.pid());
-        assert!(!threads.is_empty());
-        for (name, policy) in &threads {
-            assert_eq!(*policy, 0, "{mode}: thread {name} has policy {policy}");
-            assert_ne!(name, "tracer-bg-cap", "{mode}: the watchdog still runs");
+        assert!(
+            !threads.iter().any(|t| t.1 == "tracer-bg-cap"),
+            "{mode}: the watchdog still runs"
+        );
+        let (main, watch) = loop_and_watch(tracer.pid());
+        if mode == "exact" {
+            assert!(threads.iter().all(|t| t.2 == 0), "{mode}: {threads:?}");
+        } else {
+            assert_eq!(main, 5, "{mode}: the run loop does not yield: {threads:?}");
+            assert_eq!(watch, Some(5), "{mode}: the GC watch: {threads:?}");
         }
-        assert!(!tracer.stop().is_empty());
+        let reports = tracer.stop();
+        let r = reports.last().unwrap();
+        if mode == "sampled" {
+            let windows = r["window"]["sampling"]["windows"].as_u64().unwrap();
+            assert!(windows > 0, "no window opened: {}", r["window"]["sampling"]);
+        }
     }
+    prog.finish();
+}
+
+/// A CPU spinning at normal priority beside the default mode's tracer:
+/// its idle-priority steps come late, and it goes back to the normal
+/// priority (saying so) rather than starve; its windows still open.
+#[test]
+#[ignore = "root; run with `cargo xtask test`"]
+fn the_default_mode_does_not_starve_behind_a_busy_cpu() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let Some((prog, cpu)) = confined_allocs() else {
+        return;
+    };
+    let tracer = Tracer::attach(prog.pid, &["--format", "json", "--mode", "sampled"]);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(
+        loop_and_watch(tracer.pid()).0,
+        5,
+        "yields while its CPUs are free"
+    );
+    // Keep every CPU the tracer may use busy at normal priority.
+    let cpus: Vec<u32> = thread_cpus(tracer.pid()).concat();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..=*cpus.iter().max().unwrap())
+        .filter(|c| *c != cpu && cpus.contains(c))
+        .map(|c| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                // SAFETY: a zeroed cpu_set_t, filled by the libc macros.
+                unsafe {
+                    let mut set: libc::cpu_set_t = std::mem::zeroed();
+                    libc::CPU_SET(c as usize, &mut set);
+                    libc::sched_setaffinity(0, std::mem::size_of_val(&set), &set);
+                }
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let mut back = false;
+    while started.elapsed() < Duration::from_secs(5) && !back {
+        std::thread::sleep(Duration::from_millis(100));
+        back = loop_and_watch(tracer.pid()).0 == 0;
+    }
+    let took = started.elapsed();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    spinners.into_iter().for_each(|t| t.join().unwrap());
+    let (status, reports, stderr) = tracer.stop_with_stderr();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        back,
+        "still at idle priority after {took:?} behind a busy CPU"
+    );
+    assert!(stderr.contains("its CPUs are busy"), "{stderr}");
+    let windows = reports.last().unwrap()["window"]["sampling"]["windows"]
+        .as_u64()
+        .unwrap();
+    assert!(windows > 0, "no window opened");
     prog.finish();
 }
 

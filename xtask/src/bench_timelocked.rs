@@ -57,7 +57,7 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
         version,
         (addr, pid),
         (&[], "TRACER_DEBUG_WINDOWS"),
-        Duration::from_secs(2),
+        (Duration::from_secs(2), RUN),
     )?;
     print!("{}", summary(&bins, &parse_windows(&log))?);
     Ok(())
@@ -65,14 +65,14 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
 
 /// Attaches the tracer (on CPU 1, with `args` and the debug variable
 /// `debug` set, its stderr kept), waits `settle` once it has attached, runs
-/// loadgen against `addr` for [`RUN`] and stops the tracer: loadgen's bins
+/// loadgen against `addr` for `run` and stops the tracer: loadgen's bins
 /// and the tracer's stderr.
 pub(crate) fn loadgen_under_tracer(
     go: &Path,
     version: &str,
     (addr, pid): (&str, u32),
     (args, debug): (&[&str], &str),
-    settle: Duration,
+    (settle, run): (Duration, &str),
 ) -> anyhow::Result<(Vec<(i64, f64)>, String)> {
     let loadgen = demo::build_go_program(go, "loadgen", &format!("loadgen-{version}"), &[])?;
     let log = prereqs::cache_dir().join(format!("{}-{version}.log", debug.to_lowercase()));
@@ -98,7 +98,7 @@ pub(crate) fn loadgen_under_tracer(
         Command::new("taskset")
             .args(["-c", "1"])
             .arg(&loadgen)
-            .args(["-addr", addr, "-d", RUN]),
+            .args(["-addr", addr, "-d", run]),
     );
     tracer_run::unsafe_kill_int(tracer.id());
     tracer.wait()?;

@@ -378,19 +378,21 @@ impl Probes {
         self.attached = self
             .attached
             .saturating_sub(links.iter().map(|(_, n)| n).sum());
-        std::thread::spawn(move || {
-            if together {
-                let each: Vec<_> = links
-                    .into_iter()
-                    .map(|l| std::thread::spawn(move || drop(l)))
-                    .collect();
-                each.into_iter().for_each(|t| drop(t.join()));
-            } else {
-                // Last attached first: entries go before the RETs that end
-                // them (as they were attached after them), so none is left
-                // in flight.
-                links.into_iter().rev().for_each(drop)
-            }
+        crate::background::foreground(|| {
+            std::thread::spawn(move || {
+                if together {
+                    let each: Vec<_> = links
+                        .into_iter()
+                        .map(|l| std::thread::spawn(move || drop(l)))
+                        .collect();
+                    each.into_iter().for_each(|t| drop(t.join()));
+                } else {
+                    // Last attached first: entries go before the RETs that end
+                    // them (as they were attached after them), so none is left
+                    // in flight.
+                    links.into_iter().rev().for_each(drop)
+                }
+            })
         })
     }
 
@@ -485,9 +487,10 @@ impl Probes {
                 cookie: Some(p.cookie),
             });
             let prog = loaded(&mut self.ebpf, name)?;
-            let id = prog
-                .attach(at, exe, UProbeScope::OneProcess(pid_nz))
-                .map_err(|e| failed(group[0].what, &e))?;
+            let id = crate::background::foreground(|| {
+                prog.attach(at, exe, UProbeScope::OneProcess(pid_nz))
+            })
+            .map_err(|e| failed(group[0].what, &e))?;
             let link = prog.take_link(id).map_err(|e| failed(group[0].what, &e))?;
             self.links.push(Some((link, group.len())));
             handles.push(self.links.len() - 1);

@@ -218,10 +218,15 @@ impl Tracer {
 
     /// SIGINT, then collect the JSON reports.
     pub fn stop(self) -> Vec<Value> {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let (status, reports, stderr) = self.wait_exit(Duration::from_secs(30));
+        let (status, reports, stderr) = self.stop_with_stderr();
         assert!(status.success(), "tracer failed: {stderr}");
         reports
+    }
+
+    /// SIGINT, then the exit status, the JSON reports and stderr.
+    pub fn stop_with_stderr(self) -> (ExitStatus, Vec<Value>, String) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        self.wait_exit(Duration::from_secs(30))
     }
 
     pub fn wait_exit(mut self, limit: Duration) -> (ExitStatus, Vec<Value>, String) {

@@ -25,11 +25,12 @@
 //! lasts [`AT_MOST`]; a watchdog thread, started at normal priority,
 //! restores the normal one then. The previous policy comes back when the
 //! [`Background`] is dropped, before the session attaches anything to the
-//! target: an attach stalls the target while the kernel holds its memory
-//! map, and that must not wait behind another process.
+//! target.
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
+
+use super::Policy;
 
 /// The longest the tracer runs at idle priority.
 pub const AT_MOST: Duration = Duration::from_secs(1);
@@ -40,46 +41,12 @@ pub struct Background {
     watchdog: Option<(Sender<()>, JoinHandle<()>)>,
 }
 
-#[derive(Clone, Copy)]
-struct Policy {
-    tid: libc::pid_t,
-    policy: libc::c_int,
-    priority: libc::c_int,
-}
-
-impl Policy {
-    fn of_this_thread() -> Option<Policy> {
-        // SAFETY: plain system calls on this thread's own id.
-        let tid = unsafe { libc::gettid() };
-        let policy = unsafe { libc::sched_getscheduler(tid) };
-        let mut param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is valid for the call.
-        (policy >= 0 && unsafe { libc::sched_getparam(tid, &mut param) } == 0).then_some(Policy {
-            tid,
-            policy,
-            priority: param.sched_priority,
-        })
-    }
-
-    fn set(&self, policy: libc::c_int, priority: libc::c_int) -> bool {
-        let param = libc::sched_param {
-            sched_priority: priority,
-        };
-        // SAFETY: `param` is valid for the call.
-        unsafe { libc::sched_setscheduler(self.tid, policy, &param) == 0 }
-    }
-
-    fn restore(&self) {
-        self.set(self.policy, self.priority);
-    }
-}
-
 impl Background {
     /// `None` when the thread runs under a real-time or deadline policy
     /// (the user chose it: left alone) or the system refused.
     pub fn enter() -> Option<Background> {
         let policy = Policy::of_this_thread()?;
-        if policy.policy != libc::SCHED_OTHER && policy.policy != libc::SCHED_BATCH {
+        if !policy.ordinary() {
             return None;
         }
         // Started first: a thread inherits the idle policy.
@@ -117,10 +84,7 @@ impl Drop for Background {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn policy_now() -> libc::c_int {
-        Policy::of_this_thread().unwrap().policy
-    }
+    use crate::background::policy_now;
 
     #[test]
     fn idle_until_dropped_then_as_before() {
