@@ -310,9 +310,9 @@ fn confined_allocs() -> Option<(GoProgram, u32)> {
 
 /// Start-up runs at idle priority (`tracer::background`), the watchdog is
 /// gone once attached. Exact mode then runs at the normal priority (its
-/// ring buffer must be drained). The default mode's run loop and GC watch
-/// yield their CPU (idle priority) but for attaching and detaching
-/// probes; its windows still open.
+/// ring buffer must be drained). The default mode's run loop yields its
+/// CPU (idle priority) but for attaching and detaching probes, its GC
+/// watch does not; its windows still open.
 #[test]
 #[ignore = "root; run with `cargo xtask test`"]
 fn the_default_mode_yields_its_cpu_once_attached() {
@@ -332,7 +332,8 @@ fn the_default_mode_yields_its_cpu_once_attached() {
             assert!(threads.iter().all(|t| t.2 == 0), "{mode}: {threads:?}");
         } else {
             assert_eq!(main, 5, "{mode}: the run loop does not yield: {threads:?}");
-            assert_eq!(watch, Some(5), "{mode}: the GC watch: {threads:?}");
+            // Its looks must come within ~1 ms of a cycle's start.
+            assert_eq!(watch, Some(0), "{mode}: the GC watch: {threads:?}");
         }
         let reports = tracer.stop();
         let r = reports.last().unwrap();

@@ -7,7 +7,7 @@
 //!   and `TRACER_DEBUG_CPU_TOGGLE=1`, which stops and restarts the
 //!   sampling's perf events every 0.6 s and prints each switch.
 //! - Yielding: the default mode as shipped, with
-//!   `TRACER_DEBUG_YIELD_TOGGLE=1`: its run loop and GC watch alternate
+//!   `TRACER_DEBUG_YIELD_TOGGLE=1`: its run loop alternates
 //!   between idle priority ("on") and normal priority every 0.6 s.
 use std::{path::Path, time::Duration};
 
@@ -73,7 +73,7 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
             );
         } else {
             println!(
-                "  yielding (the default mode's run loop and GC watch at idle priority), toggled every 0.6 s \
+                "  yielding (the default mode's run loop at idle priority), toggled every 0.6 s \
                  ({}, loadgen, windows as shipped): the service's pace while the tracer yields is {mean:.4}× \
                  its pace with the tracer at normal priority (±{se:.4}, 1 s.e., {n} phases): {:+.2} %",
                 t.run,

@@ -25,7 +25,6 @@ use std::time::{Duration, Instant};
 use aya::maps::{MapData, RingBuf};
 
 use super::liveness::Liveness;
-use crate::background::Yielding;
 use crate::tracee::procmem::ProcMem;
 
 /// How often the thread looks while objects are followed and GC cycles
@@ -56,11 +55,15 @@ impl GcWatch {
     pub fn start(liveness: Liveness, mem: ProcMem, wake: Option<RingBuf<MapData>>) -> GcWatch {
         let liveness = Arc::new(Mutex::new(liveness));
         let weak = Arc::downgrade(&liveness);
-        let thread = thread::Builder::new()
-            .name("tracer-gc-watch".into())
-            .spawn(move || run(&weak, mem, wake))
-            .ok()
-            .map(|h| h.thread().clone());
+        // At normal priority, whoever starts it: a late look lets a
+        // cycle pass unseen (`crate::background::steady`).
+        let thread = crate::background::foreground(|| {
+            thread::Builder::new()
+                .name("tracer-gc-watch".into())
+                .spawn(move || run(&weak, mem, wake))
+        })
+        .ok()
+        .map(|h| h.thread().clone());
         GcWatch { liveness, thread }
     }
 
@@ -111,14 +114,6 @@ fn lock(l: &Mutex<Liveness>) -> MutexGuard<'_, Liveness> {
 }
 
 fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<MapData>>) {
-    // Idle priority, like the run loop; normal again when its looks come
-    // late (a cycle could pass unseen).
-    let mut yielding = Yielding::start();
-    let mut slept = |from: Instant, every: Duration| {
-        if let Some(y) = yielding.as_mut() {
-            y.woke(from.elapsed().saturating_sub(every));
-        }
-    };
     let mut following = false;
     let mut last_gc = Instant::now();
     // The last record of the wakeup probe: cycles seen without records
@@ -134,7 +129,6 @@ fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<
             WATCH_QUIET
         };
         let mut started = false;
-        let waits_from = Instant::now();
         match wake.as_mut().filter(|_| following) {
             Some(ring) => {
                 wait_readable(ring, every);
@@ -148,7 +142,6 @@ fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<
             // New samples unpark it.
             None => thread::park_timeout(every),
         }
-        slept(waits_from, every);
         // A cycle is starting: it marks within a few hundred µs, once
         // the world is stopped and started again.
         let until = Instant::now() + SETTLE_MAX;
@@ -163,9 +156,7 @@ fn run(liveness: &Weak<Mutex<Liveness>>, mem: ProcMem, mut wake: Option<RingBuf<
                 break;
             }
             drop(l);
-            let from = Instant::now();
             thread::sleep(SETTLE_EVERY);
-            slept(from, SETTLE_EVERY);
         }
     }
 }
