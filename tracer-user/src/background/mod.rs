@@ -1,9 +1,9 @@
 //! Where the tracer's own work runs at idle priority (`SCHED_IDLE`), so
 //! that whatever shares its CPUs keeps them: the start-up ([`startup`]),
-//! and the default mode's steady state ([`steady`]). Nothing that touches
-//! the target runs at idle priority: attaching or detaching a probe stalls
-//! the target while the kernel holds its memory map, and that must not
-//! wait behind another process.
+//! and the default mode's run loop ([`steady`]: it reads the target's
+//! memory at idle priority). No probe is attached or detached at idle
+//! priority: that stalls the target while the kernel holds its memory
+//! map, and must not wait behind another process.
 pub mod startup;
 pub mod steady;
 
