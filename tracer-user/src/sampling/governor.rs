@@ -280,7 +280,10 @@ impl Governor {
         let length = match per_sec {
             None => self.params.first_window,
             Some(ns) if ns <= 0.0 => self.params.max_window,
-            Some(ns) => Duration::from_secs_f64(((spend - switch) / ns).max(0.0)),
+            // A rate near zero makes this longer than any Duration (a
+            // panic, seen on the net/http service under wrk): the longest.
+            Some(ns) => Duration::try_from_secs_f64(((spend - switch) / ns).max(0.0))
+                .unwrap_or(Duration::MAX),
         }
         .min(self.params.max_window);
         let min_cost = switch + tail_rate(cores) * self.params.min_window.as_secs_f64();
@@ -509,6 +512,27 @@ mod tests {
         assert!((got - want).abs() <= 1.0, "{got} hits, want {want}");
         g.closed(t0 + Duration::from_millis(5), 10, 25_000.0, 1.0);
         assert_eq!(g.allowed_hits(25_000.0), None);
+    }
+
+    #[test]
+    fn a_rate_near_zero_opens_the_longest_window() {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        g.accrue(1_000_000_000);
+        for rate in [1e-300, f64::MIN_POSITIVE, 5e-324] {
+            let step = g.step(
+                t0,
+                0,
+                25_000.0,
+                1.0,
+                false,
+                Some(rate),
+                Tail::Fires(Duration::ZERO),
+            );
+            assert_eq!(step, Step::Open, "{rate}");
+            assert_eq!(g.open.take().unwrap().until - t0, PARAMS.max_window);
+        }
     }
 
     #[test]

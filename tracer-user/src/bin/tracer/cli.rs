@@ -106,8 +106,8 @@ pub enum Format {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = match s.parse::<f64>() {
-        Ok(secs) if secs.is_finite() && secs >= 0.0 => Duration::from_secs_f64(secs),
-        Ok(_) => return Err(format!("'{s}' is not a duration")),
+        Ok(secs) => Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("'{s}' is not a duration (seconds, at least 0, in range)"))?,
         Err(_) => humantime::parse_duration(s)
             .map_err(|e| format!("'{s}': {e} (use e.g. 10s, 500ms, 2m)"))?,
     };
@@ -129,5 +129,8 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("-1").is_err());
         assert!(parse_duration("soon").is_err());
+        for bad in ["1e30", "inf", "NaN", "-0.5"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 }
