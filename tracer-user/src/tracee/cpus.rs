@@ -1,17 +1,23 @@
-//! The CPUs the target may run on, and keeping the tracer's own threads
-//! off them when the target is confined to some (`taskset`, a cpuset, a
-//! Kubernetes pod with dedicated CPUs).
+//! The CPUs the target may run on, and where the tracer's own threads run
+//! when the target is confined to some (`taskset`, a cpuset, a Kubernetes
+//! pod with dedicated CPUs).
 //!
 //! A service given CPUs of its own is one whose every millisecond there
-//! counts. The tracer's threads wake ~130 times a second on a net/http
-//! service under load (ring buffer, polls, the GC watch), and the
-//! scheduler may run them on any CPU they are allowed. Measured on the
-//! http bench (service on CPU 0, wrk on CPU 1, default mode, 8 alternating
-//! runs each): the tracer pinned to CPU 0 kept 0.859× of the untraced
-//! req/s (all 8 runs below 0.96), pinned to CPU 1 1.01×. Left to the
-//! scheduler there it already ran beside wrk (0.962× before this, 0.963×
-//! after, 10 runs each): this rules out the other case, it does not
-//! speed up that one.
+//! counts, and so may be the other CPUs' work: on the http bench they run
+//! the load generator. Start-up (hundreds of ms of parsing) keeps off the
+//! target's CPUs ([`stay_off`]): there it would take the target's own time
+//! at once. Once attached, the default mode's steady work (~5 ms of CPU a
+//! second, ~80 wakeups) runs on the target's CPUs at idle priority
+//! ([`move_all`]; `crate::background::steady`): there it costs the target
+//! only what it takes, while on the other CPUs, even at idle priority, it
+//! filled their idle gaps, and each wakeup of what ran there then cost an
+//! interrupt. Measured on the http bench (service on CPU 0, wrk on CPU 1,
+//! 6 alternating runs each, Go 1.25.5): the steady tracer on CPU 0 kept
+//! 0.996× ± 0.018 of the untraced req/s, on CPU 1 0.872× ± 0.029; a
+//! spinner at idle priority on CPU 1 alone cost the service 10–40 %.
+//! (Before the run loop yielded, the tracer on CPU 0 cost it ~14 %.)
+//! Exact mode keeps off the target's CPUs: its ring buffer must be drained
+//! at normal priority.
 
 /// `/sys/devices/system/cpu/online` ("0-3,5").
 pub fn online_cpus() -> Result<Vec<u32>, String> {
@@ -86,9 +92,19 @@ pub fn stay_off(pid: u32) -> Result<Option<Moved>, String> {
     if own.iter().all(|c| rest.contains(c)) {
         return Ok(None); // already off them
     }
+    move_all(&rest)?;
+    Ok(Some(Moved {
+        target,
+        tracer: rest,
+    }))
+}
+
+/// Lets every thread of this process (and so those it starts later) run
+/// on `cpus` only. Errors only when the kernel refuses the move.
+pub fn move_all(cpus: &[u32]) -> Result<(), String> {
     // SAFETY: cpu_set_t is plain data; CPU_ZERO / CPU_SET stay within it.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    for &c in &rest {
+    for &c in cpus {
         unsafe { libc::CPU_SET(c as usize, &mut set) };
     }
     let tasks =
@@ -110,10 +126,7 @@ pub fn stay_off(pid: u32) -> Result<Option<Moved>, String> {
             }
         }
     }
-    Ok(Some(Moved {
-        target,
-        tracer: rest,
-    }))
+    Ok(())
 }
 
 /// "0-3,5" from [0, 1, 2, 3, 5].

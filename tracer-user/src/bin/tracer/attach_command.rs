@@ -103,19 +103,11 @@ pub fn run(args: &AttachArgs) -> anyhow::Result<()> {
         return Err(UserError::Usage("--format tui needs a terminal on stdout".into()).into());
     }
     // Before anything starts: threads started later inherit the CPUs.
-    match tracer::tracee::cpus::stay_off(args.pid) {
-        Ok(Some(moved)) if format != Format::Tui => eprintln!(
-            "tracer: pid {} runs on CPU {}: the tracer keeps to CPU {}",
-            args.pid,
-            tracer::tracee::cpus::format_cpu_list(&moved.target),
-            tracer::tracee::cpus::format_cpu_list(&moved.tracer)
-        ),
-        Ok(_) => {}
-        Err(e) => eprintln!("tracer: could not keep off the target's CPUs: {e}"),
-    }
+    let moved = crate::placement::start_up(args.pid, config.mode, format != Format::Tui);
     let prepared = Session::prepare(&config)?;
     let mut sink = sinks(args, format)?;
     let mut session = prepared.attach()?;
+    crate::placement::attached(moved.as_ref());
     if let (Some(e), true) = (&session.cpu_error, args.cpu_hz != 0) {
         eprintln!("tracer: on-CPU sampling unavailable: {e}");
     }

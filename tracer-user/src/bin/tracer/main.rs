@@ -8,6 +8,7 @@ mod cli;
 mod diff;
 mod doctor;
 mod inspect;
+mod placement;
 mod run_loop;
 mod tui;
 mod weight;
