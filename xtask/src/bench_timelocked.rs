@@ -63,7 +63,7 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Attaches the tracer (on CPU 1, with `args` and the debug variable
+/// Attaches the tracer (not pinned, with `args` and the debug variable
 /// `debug` set, its stderr kept), waits `settle` once it has attached, runs
 /// loadgen against `addr` for `run` and stops the tracer: loadgen's bins
 /// and the tracer's stderr.
@@ -76,9 +76,8 @@ pub(crate) fn loadgen_under_tracer(
 ) -> anyhow::Result<(Vec<(i64, f64)>, String)> {
     let loadgen = demo::build_go_program(go, "loadgen", &format!("loadgen-{version}"), &[])?;
     let log = prereqs::cache_dir().join(format!("{}-{version}.log", debug.to_lowercase()));
-    let mut tracer = Command::new("taskset")
-        .args(["-c", "1"])
-        .arg(build::tracer_binary())
+    // Not pinned: it places itself, as a user's `tracer attach` does.
+    let mut tracer = Command::new(build::tracer_binary())
         .args(["attach", "--pid", &pid.to_string()])
         .args(args)
         .env(debug, "1")
