@@ -461,13 +461,19 @@ mod tests {
 
     /// A step with no hits yet, no caller's rate and no closing tail.
     fn first_step(g: &mut Governor, at: Instant, cores: f64) -> Step {
+        step_at_rate(g, at, cores, None)
+    }
+
+    /// A step with no hits yet at 25 µs a hit, no burst and no closing
+    /// tail, expecting `rate` hits a second.
+    fn step_at_rate(g: &mut Governor, at: Instant, cores: f64, rate: Option<f64>) -> Step {
         g.step(
             at,
             0,
             25_000.0,
             cores,
             false,
-            None,
+            rate,
             Tail::Fires(Duration::ZERO),
         )
     }
@@ -497,16 +503,7 @@ mod tests {
         g.accrue(1_000_000_000);
         // 1 s of one CPU: 19.5 ms in the bucket, 60 % of it for a regular
         // window, 2 ms of it for the switch (one CPU busy).
-        let step = g.step(
-            t0,
-            0,
-            25_000.0,
-            1.0,
-            false,
-            Some(100.0),
-            Tail::Fires(Duration::ZERO),
-        );
-        assert_eq!(step, Step::Open);
+        assert_eq!(step_at_rate(&mut g, t0, 1.0, Some(100.0)), Step::Open);
         let want = (0.6 * 19_500_000.0 - SWITCH_NS) / 25_000.0;
         let got = g.allowed_hits(25_000.0).unwrap() as f64;
         assert!((got - want).abs() <= 1.0, "{got} hits, want {want}");
@@ -521,15 +518,7 @@ mod tests {
         g.next_open = t0;
         g.accrue(1_000_000_000);
         for rate in [1e-300, f64::MIN_POSITIVE, 5e-324] {
-            let step = g.step(
-                t0,
-                0,
-                25_000.0,
-                1.0,
-                false,
-                Some(rate),
-                Tail::Fires(Duration::ZERO),
-            );
+            let step = step_at_rate(&mut g, t0, 1.0, Some(rate));
             assert_eq!(step, Step::Open, "{rate}");
             assert_eq!(g.open.take().unwrap().until - t0, PARAMS.max_window);
         }
