@@ -4,7 +4,8 @@
 //! sample and check that the target still lives. The CLI's run loop and
 //! the fleet agent's allocation slices both use it. In the default mode
 //! the loop yields its CPU meanwhile ([`Yielding`]): idle priority, but
-//! for attaching and detaching probes and when its steps come late.
+//! while a window is open or closing, for attaching and detaching probes
+//! and when its steps come late.
 
 use std::future::Future;
 use std::time::Duration;
@@ -45,6 +46,10 @@ pub async fn drive<T>(
     tokio::pin!(stop);
     let mut yielding = session.sampling.as_ref().and_then(|_| Yielding::start());
     loop {
+        if let Some(y) = yielding.as_mut() {
+            y.target(session.sampler_cores());
+            y.window(session.sampler_window());
+        }
         let sampler_due = session.sampler_due();
         let waits_from = tokio::time::Instant::now();
         let far = waits_from + Duration::from_secs(3600);

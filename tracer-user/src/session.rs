@@ -625,6 +625,16 @@ impl Session {
         self.sampling.as_ref().map(SampledState::due)
     }
 
+    /// A sampling window is open or closing.
+    pub fn sampler_window(&self) -> bool {
+        self.sampling.as_ref().is_some_and(SampledState::busy)
+    }
+
+    /// How many CPUs the target kept busy lately, as the sampler measured.
+    pub fn sampler_cores(&self) -> Option<f64> {
+        self.sampling.as_ref().and_then(|s| s.recent_cores)
+    }
+
     /// With `TRACER_DEBUG_CPU_TOGGLE` set, the on-CPU sampling's perf
     /// events are stopped and restarted every [`CPU_TOGGLE_MS`], each switch
     /// printed ("<unix ms> cpu on|off"): the bench lays a load generator's

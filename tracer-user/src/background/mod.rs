@@ -8,7 +8,7 @@ pub mod startup;
 pub mod steady;
 
 pub use startup::{Background, AT_MOST};
-pub use steady::{foreground, Yielding};
+pub use steady::{beside_target, foreground, Yielding};
 
 /// A thread's scheduling policy, to restore it.
 #[derive(Clone, Copy)]

@@ -533,6 +533,9 @@ pub struct SampledState {
     /// of that in the last seconds (a bursty target's busy moments).
     pub cores: f64,
     peak_cores: f64,
+    /// CPUs the target kept busy over the last few polls (from the first:
+    /// `cores` starts at 0 and takes a second to come up).
+    pub recent_cores: Option<f64>,
     /// The target's CPU time per object, around windows.
     insitu: InSitu,
     /// A window was open or closing since the last poll.
@@ -574,6 +577,7 @@ impl SampledState {
             last_cpu: None,
             cores: 0.0,
             peak_cores: 0.0,
+            recent_cores: None,
             insitu: InSitu::default(),
             busy_since_poll: false,
             maps_watched: false,
@@ -627,6 +631,8 @@ impl SampledState {
                 self.maps.governor.accrue(budgeted);
                 let cores = d as f64 / 1e9 / secs;
                 self.cores = 0.9 * self.cores + 0.1 * cores;
+                self.recent_cores =
+                    Some(self.recent_cores.map_or(cores, |r| 0.5 * r + 0.5 * cores));
                 self.peak_cores = self.cores.max(self.peak_cores * PEAK_DECAY);
             }
             self.last_cpu = Some((now, cpu));
@@ -669,7 +675,7 @@ impl SampledState {
     }
 
     /// A window is open or closing.
-    fn busy(&self) -> bool {
+    pub fn busy(&self) -> bool {
         [&self.allocs, &self.maps]
             .iter()
             .any(|g| g.governor.is_open() || g.detaching.is_some())

@@ -199,7 +199,7 @@ pub fn locate(mem: &ProcMem, bin: &GoBinary, layout: &AllocStatsLayout, bias: u6
 /// is committed before `main` runs).
 fn validate(mem: &ProcMem, layout: &AllocStatsLayout, memstats: u64) -> Result<()> {
     let h = &layout.heap_stats;
-    let raw = read_raw(mem, layout, memstats)?;
+    let (_, raw) = read_raw(mem, layout, memstats)?;
     if raw.gen >= h.generations {
         bail!("generation {} out of range", raw.gen);
     }
@@ -248,26 +248,36 @@ impl Raw {
     }
 }
 
-fn read_raw(mem: &ProcMem, layout: &AllocStatsLayout, memstats: u64) -> io::Result<Raw> {
+/// One copy of `heapStats`, and `gen` as read just before it: one system
+/// call (`process_vm_readv` copies its ranges in order), as the default
+/// mode polls it 40 times a second from the target's own CPU.
+fn read_raw(mem: &ProcMem, layout: &AllocStatsLayout, memstats: u64) -> io::Result<(u32, Raw)> {
     let h = &layout.heap_stats;
     let start = memstats.wrapping_add(h.delta_in_memstats(0));
+    let gen_addr = memstats.wrapping_add(h.gen_in_memstats());
     let stats_len = h.generations * h.delta_size;
-    // `gen` follows `stats` (checked by the golayout tests), so one copy
+    // `gen` follows `stats` (checked by the golayout tests), so one range
     // covers both and reads `gen` last.
-    let len = h.gen - h.stats + 4;
-    let mut buf = vec![0u8; len as usize];
-    mem.read(start, &mut buf)?;
-    let at = (h.gen - h.stats) as usize;
-    let gen = buf
-        .get(at..at + 4)
-        .and_then(|s| s.try_into().ok())
-        .map_or(u32::MAX, u32::from_le_bytes);
+    let len = (h.gen - h.stats + 4) as usize;
+    let mut buf = vec![0u8; 4 + len];
+    mem.read_ranges(&[(gen_addr, 4), (start, len)], &mut buf)?;
+    let word = |at: usize| {
+        buf.get(at..at + 4)
+            .and_then(|s| s.try_into().ok())
+            .map_or(u32::MAX, u32::from_le_bytes)
+    };
+    let before = word(0);
+    let gen = word(4 + (h.gen - h.stats) as usize);
+    buf.drain(..4);
     buf.truncate(stats_len as usize);
-    Ok(Raw {
-        bytes: buf,
-        delta_size: h.delta_size,
-        gen: u64::from(gen),
-    })
+    Ok((
+        before,
+        Raw {
+            bytes: buf,
+            delta_size: h.delta_size,
+            gen: u64::from(gen),
+        },
+    ))
 }
 
 /// Copies of `heapStats` tried before giving up on a rotation in progress.
@@ -289,8 +299,8 @@ pub fn read(mem: &ProcMem, layout: &AllocStatsLayout, memstats: u64) -> io::Resu
     let gen_addr = memstats.wrapping_add(h.gen_in_memstats());
     let mut last = String::new();
     for _ in 0..READ_ATTEMPTS {
-        let before = u64::from(mem.read_u32(gen_addr)?);
-        let raw = read_raw(mem, layout, memstats)?;
+        let (before, raw) = read_raw(mem, layout, memstats)?;
+        let before = u64::from(before);
         if raw.gen >= h.generations {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,

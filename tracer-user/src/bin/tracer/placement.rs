@@ -1,7 +1,7 @@
 //! Where the tracer runs beside a target confined to some CPUs
 //! (`tracer::tracee::cpus`): start-up off them; once attached, the default
 //! mode's steady work on them at idle priority, exact mode still off them.
-use tracer::{session::Mode, tracee::cpus};
+use tracer::{background, session::Mode, tracee::cpus};
 
 /// The target's CPUs, which the default mode's threads join once attached.
 pub struct Join {
@@ -47,9 +47,9 @@ pub fn attached(join: Option<&Join>) {
     let Some(j) = join else {
         return;
     };
-    if let Err(e) = cpus::move_all(&j.target) {
-        if j.say {
-            eprintln!("tracer: could not move to the target's CPUs: {e}");
-        }
+    match cpus::move_all(&j.target) {
+        Ok(()) => background::beside_target(j.target.len()),
+        Err(e) if j.say => eprintln!("tracer: could not move to the target's CPUs: {e}"),
+        Err(_) => {}
     }
 }
