@@ -4,8 +4,7 @@
 //! sample and check that the target still lives. The CLI's run loop and
 //! the fleet agent's allocation slices both use it. In the default mode
 //! the loop yields its CPU meanwhile ([`Yielding`]): idle priority, but
-//! while a window is open or closing, for attaching and detaching probes
-//! and when its steps come late.
+//! for attaching and detaching probes and when its steps come late.
 
 use std::future::Future;
 use std::time::Duration;
@@ -48,7 +47,6 @@ pub async fn drive<T>(
     loop {
         if let Some(y) = yielding.as_mut() {
             y.target(session.sampler_cores());
-            y.window(session.sampler_window());
         }
         let sampler_due = session.sampler_due();
         let waits_from = tokio::time::Instant::now();

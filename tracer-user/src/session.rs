@@ -625,11 +625,6 @@ impl Session {
         self.sampling.as_ref().map(SampledState::due)
     }
 
-    /// A sampling window is open or closing.
-    pub fn sampler_window(&self) -> bool {
-        self.sampling.as_ref().is_some_and(SampledState::busy)
-    }
-
     /// How many CPUs the target kept busy lately, as the sampler measured.
     pub fn sampler_cores(&self) -> Option<f64> {
         self.sampling.as_ref().and_then(|s| s.recent_cores)

@@ -296,6 +296,21 @@ fn thread_policies(pid: u32) -> Vec<(u32, String, u32)> {
 }
 
 /// The policy of `pid`'s main thread (the run loop) and of its GC watch.
+/// How many of `n` looks 25 ms apart found the run loop at idle
+/// priority (it attaches and detaches probes at its normal priority), and
+/// the GC watch's policies seen.
+fn loop_yields(pid: u32, n: u32) -> (u32, Vec<Option<u32>>) {
+    let mut idle = 0;
+    let mut watch = Vec::new();
+    for _ in 0..n {
+        let (main, w) = loop_and_watch(pid);
+        idle += u32::from(main == 5);
+        watch.push(w);
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    (idle, watch)
+}
+
 fn loop_and_watch(pid: u32) -> (u32, Option<u32>) {
     let threads = thread_policies(pid);
     let main = threads.iter().find(|t| t.0 == pid).unwrap().2;
@@ -342,13 +357,20 @@ fn the_default_mode_yields_its_cpu_once_attached() {
             !threads.iter().any(|t| t.1 == "tracer-bg-cap"),
             "{mode}: the watchdog still runs"
         );
-        let (main, watch) = loop_and_watch(tracer.pid());
         if mode == "exact" {
             assert!(threads.iter().all(|t| t.2 == 0), "{mode}: {threads:?}");
         } else {
-            assert_eq!(main, 5, "{mode}: the run loop does not yield: {threads:?}");
+            let (idle, watch) = loop_yields(tracer.pid(), 40);
+            eprintln!("{mode}: the run loop at idle priority in {idle} of 40 looks");
+            assert!(
+                idle >= 30,
+                "{mode}: the run loop yields in {idle} of 40 looks: {threads:?}"
+            );
             // Its looks must come within ~1 ms of a cycle's start.
-            assert_eq!(watch, Some(0), "{mode}: the GC watch: {threads:?}");
+            assert!(
+                watch.iter().all(|w| *w == Some(0)),
+                "{mode}: the GC watch: {watch:?}"
+            );
         }
         let reports = tracer.stop();
         let r = reports.last().unwrap();
@@ -374,10 +396,10 @@ fn the_default_mode_does_not_starve_behind_a_busy_cpu() {
     };
     let tracer = Tracer::attach(prog.pid, &["--format", "json", "--mode", "sampled"]);
     std::thread::sleep(Duration::from_millis(1000));
-    assert_eq!(
-        loop_and_watch(tracer.pid()).0,
-        5,
-        "yields while its CPUs are free"
+    let idle = loop_yields(tracer.pid(), 40).0;
+    assert!(
+        idle >= 30,
+        "yields while its CPUs are free: {idle} of 40 looks"
     );
     // Keep every CPU the tracer may use busy at normal priority.
     let cpus: Vec<u32> = thread_cpus(tracer.pid()).concat();

@@ -3,10 +3,7 @@
 //! counters and memory, takes the once-a-second sample and drains
 //! records. Attaching and detaching probes (the windows' and the GC
 //! wakeup's) run at the thread's normal priority ([`foreground`]), and so
-//! do the threads that detach, as they start there; so does the run loop
-//! while a sampling window is open or closing ([`Yielding::window`]): its
-//! checks of what the window has spent must not wait for a CPU while the
-//! probes fire. Exact mode does not
+//! do the threads that detach, as they start there. Exact mode does not
 //! yield: its ring buffer carries every allocation and must be drained.
 //! Nor does the GC watch (`collect::gc_watch`): it must look within
 //! ~1 ms of a cycle's start. Yielding too, on a target that was not
@@ -138,9 +135,6 @@ pub struct Yielding {
     back_off: &'static BackOff,
     /// Times this thread went back to normal priority.
     pub starved: u64,
-    /// A sampling window is open or closing: normal priority until it is
-    /// closed ([`Yielding::window`]).
-    window: bool,
     /// CPUs the target kept busy lately, if known ([`Yielding::target`]).
     target_cores: Option<f64>,
 }
@@ -164,7 +158,6 @@ impl Yielding {
             normal,
             back_off,
             starved: 0,
-            window: false,
             target_cores: None,
         };
         if !back_off.in_force(Instant::now()) && !y.lower() {
@@ -216,11 +209,10 @@ impl Yielding {
                 );
             }
         }
-        let backed_off = self.back_off.in_force(now);
-        match (backed_off || self.window, self.yielding()) {
+        match (self.back_off.in_force(now), self.yielding()) {
             (true, true) => {
                 self.raise();
-                self.starved += u64::from(backed_off);
+                self.starved += 1;
             }
             (false, false) => {
                 self.lower();
@@ -232,20 +224,6 @@ impl Yielding {
     /// How many CPUs the target kept busy lately (the sampler's measure).
     pub fn target(&mut self, cores: Option<f64>) {
         self.target_cores = cores;
-    }
-
-    /// Whether a sampling window is open or closing. While one is, the
-    /// thread runs at its normal priority: the window closes when its hits
-    /// have spent what it was given, checked every few ms, and a check
-    /// that waits for a CPU lets the probes go on firing (on the net/http
-    /// bench's service, at idle priority on its CPU, steps came ~30 ms
-    /// late: longer than most windows).
-    pub fn window(&mut self, open: bool) {
-        if self.window == open || debug_toggle().is_some() {
-            return;
-        }
-        self.window = open;
-        self.woke(Duration::ZERO);
     }
 }
 
@@ -328,23 +306,6 @@ mod tests {
         drop(y);
         assert_eq!(policy_now(), before);
         assert_eq!(foreground(policy_now), before, "a no-op without a Yielding");
-    }
-
-    #[test]
-    fn a_window_runs_at_normal_priority_without_a_back_off() {
-        static SHORT: BackOff = BackOff::new(Duration::from_millis(300));
-        let before = policy_now();
-        let Some(mut y) = Yielding::sharing(&SHORT) else {
-            return;
-        };
-        y.window(true);
-        assert_eq!((policy_now(), y.yielding()), (before, false));
-        // On time within the window: still normal.
-        y.woke(Duration::ZERO);
-        assert_eq!(policy_now(), before);
-        y.window(false);
-        assert_eq!((policy_now(), y.starved), (libc::SCHED_IDLE, 0));
-        assert!(!SHORT.in_force(Instant::now()), "a window is no back-off");
     }
 
     #[test]

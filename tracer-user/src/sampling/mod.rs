@@ -675,7 +675,7 @@ impl SampledState {
     }
 
     /// A window is open or closing.
-    pub fn busy(&self) -> bool {
+    fn busy(&self) -> bool {
         [&self.allocs, &self.maps]
             .iter()
             .any(|g| g.governor.is_open() || g.detaching.is_some())
