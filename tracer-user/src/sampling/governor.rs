@@ -113,7 +113,8 @@ pub struct Governor {
     pub starved_since: Option<Instant>,
 }
 
-/// A window waiting for budget tries again this often.
+/// A window waiting for budget tries again this often (in the default
+/// mode's loop, at its next poll: the bucket fills only then).
 const RETRY: Duration = Duration::from_millis(20);
 /// A window whose time is up but that has seen fewer hits than this stays
 /// open (its hits are still charged as they come) for up to [`GRACE`],
@@ -221,6 +222,13 @@ impl Governor {
         self.open.as_ref().map_or(self.next_open, |o| {
             o.until.max(Instant::now() + GRACE_CHECK)
         })
+    }
+
+    /// A due regular window waits for budget, which only a poll of the
+    /// target's CPU time accrues ([`Governor::accrue`]): no need to wake
+    /// before the next one.
+    pub fn waits_for_budget(&self) -> bool {
+        self.open.is_none() && self.starved_since.is_some()
     }
 
     /// Decides what to do now. `hits` = the group's probe hits so far;
@@ -509,6 +517,22 @@ mod tests {
         assert!((got - want).abs() <= 1.0, "{got} hits, want {want}");
         g.closed(t0 + Duration::from_millis(5), 10, 25_000.0, 1.0);
         assert_eq!(g.allowed_hits(25_000.0), None);
+    }
+
+    #[test]
+    fn a_window_short_of_budget_waits_for_the_next_poll() {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        assert!(!g.waits_for_budget(), "nothing was due yet");
+        // Due, but nothing accrued: it waits, and only a poll's accrual
+        // can change that.
+        assert_eq!(step_at_rate(&mut g, t0, 1.0, Some(100.0)), Step::Nothing);
+        assert!(g.waits_for_budget());
+        g.accrue(1_000_000_000);
+        let later = t0 + Duration::from_millis(25);
+        assert_eq!(step_at_rate(&mut g, later, 1.0, Some(100.0)), Step::Open);
+        assert!(!g.waits_for_budget(), "a window is open");
     }
 
     #[test]

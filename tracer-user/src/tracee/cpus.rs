@@ -7,7 +7,8 @@
 //! the load generator. Start-up (hundreds of ms of parsing) keeps off the
 //! target's CPUs ([`stay_off`]): there it would take the target's own time
 //! at once. Once attached, the default mode's steady work (5–10 ms of CPU
-//! a second, 50–80 wakeups, on the net/http bench) runs on the target's CPUs at idle priority
+//! a second, ~60 wakeups of the run loop and ~60 of the GC watch, on the
+//! net/http bench) runs on the target's CPUs at idle priority
 //! ([`move_all`]; `crate::background::steady`): there it costs the target
 //! only what it takes, while on the other CPUs, even at idle priority, it
 //! filled their idle gaps, and each wakeup of what ran there then cost an
