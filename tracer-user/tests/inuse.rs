@@ -263,10 +263,16 @@ fn sampled(go: &Path, flags: &[&str]) {
             "{what} {f}: {got} vs kept {kept}"
         );
     }
+    // A churning site holds little, but not nothing: churnBig's last
+    // object stays in `sink`, and a sample of it alive at a GC is really
+    // alive (seen once in CI: one sample, 1.2 MB at ±100 %, Go 1.24). Its
+    // estimate's 95 % interval must reach down to 2 % of the heap.
     for f in ["main.keepTemp", "main.churn", "main.churnBig"] {
+        let err = inuse_site(r, f).map_or(0.0, |s| s["est_error_pct"].as_f64().unwrap_or(0.0));
+        let least = held(f) as f64 * (1.0 - err / 100.0).max(0.0);
         assert!(
-            held(f) as f64 <= 0.02 * total as f64,
-            "{what}: {f} holds {} of {total}",
+            least <= 0.02 * total as f64,
+            "{what}: {f} holds {} of {total} (±{err:.1} %)",
             held(f)
         );
     }
