@@ -1419,8 +1419,13 @@ fn agent_slices_measure_allocation_rates_by_site() {
             "{who}: only holdOne's growth: {f:?}"
         );
         // The churn keeps nothing but its last object; the 20,000 KiB kept
-        // before the slice are no site's.
-        assert!(churned <= 0.02 * held, "{who}: churnBig holds {churned} B");
+        // before the slice are no site's. A slice has few alive samples of
+        // the 1 KiB class, and one of churnBig's last object (in `sink`,
+        // really alive at that GC) was 5.2 MB against holdOne's 9 MB in CI
+        // (Go 1.27.3): the holder must stay the bigger. Liveness that kept
+        // churned objects alive would put churnBig, allocating ~44 times
+        // as fast, far above it.
+        assert!(churned < held, "{who}: churnBig holds {churned} B");
         assert!(
             before_slice >= 0.9 * 20_000.0 * 1024.0,
             "{who}: unattributed {before_slice} B"
