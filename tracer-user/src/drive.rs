@@ -45,9 +45,7 @@ pub async fn drive<T>(
     tokio::pin!(stop);
     let mut yielding = session.sampling.as_ref().and_then(|_| Yielding::start());
     loop {
-        if let Some(y) = yielding.as_mut() {
-            y.target(session.sampler_cores());
-        }
+        let target_cores = session.sampler_cores();
         let sampler_due = session.sampler_due();
         let waits_from = tokio::time::Instant::now();
         let far = waits_from + Duration::from_secs(3600);
@@ -55,7 +53,7 @@ pub async fn drive<T>(
         // due time (not the loop's own work before it started waiting).
         let mut woke = |due: tokio::time::Instant| {
             if let Some(y) = yielding.as_mut() {
-                y.woke(due.max(waits_from).elapsed());
+                y.woke(due.max(waits_from).elapsed(), target_cores);
             }
         };
         tokio::select! {

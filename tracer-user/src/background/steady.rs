@@ -141,8 +141,6 @@ pub struct Yielding {
     back_off: &'static BackOff,
     /// Times this thread went back to normal priority.
     pub starved: u64,
-    /// CPUs the target kept busy lately, if known ([`Yielding::target`]).
-    target_cores: Option<f64>,
 }
 
 impl Yielding {
@@ -164,7 +162,6 @@ impl Yielding {
             normal,
             back_off,
             starved: 0,
-            target_cores: None,
         };
         if !back_off.in_force(Instant::now()) && !y.lower() {
             return None;
@@ -191,9 +188,11 @@ impl Yielding {
     }
 
     /// A timed step ran `late` after it was due (or after the thread
-    /// started waiting for it). More than [`LATE`] (at idle priority)
-    /// starts or extends the back-off; the thread follows it.
-    pub fn woke(&mut self, late: Duration) {
+    /// started waiting for it), the target keeping `target_cores` CPUs
+    /// busy lately (the sampler's measure, if any). More than the limit
+    /// ([`LATE`], or [`LATE_BESIDE_TARGET`]; at idle priority) starts or
+    /// extends the back-off; the thread follows it.
+    pub fn woke(&mut self, late: Duration, target_cores: Option<f64>) {
         if let Some(phase) = debug_toggle() {
             match (phase, self.yielding()) {
                 (true, false) => drop(self.lower()),
@@ -203,7 +202,7 @@ impl Yielding {
             return;
         }
         let now = Instant::now();
-        let limit = late_limit(self.target_cores);
+        let limit = late_limit(target_cores);
         if late > limit && self.yielding() {
             *self.back_off.until() = Some(now + self.back_off.length);
             if !self.back_off.said.swap(true, Ordering::Relaxed) {
@@ -225,11 +224,6 @@ impl Yielding {
             }
             _ => {}
         }
-    }
-
-    /// How many CPUs the target kept busy lately (the sampler's measure).
-    pub fn target(&mut self, cores: Option<f64>) {
-        self.target_cores = cores;
     }
 }
 
@@ -337,9 +331,9 @@ mod tests {
         let Some(mut y) = Yielding::sharing(&SHORT) else {
             return;
         };
-        y.woke(LATE / 2);
+        y.woke(LATE / 2, None);
         assert_eq!((policy_now(), y.starved), (libc::SCHED_IDLE, 0));
-        y.woke(LATE + Duration::from_millis(1));
+        y.woke(LATE + Duration::from_millis(1), None);
         assert_eq!((policy_now(), y.starved), (before, 1));
         assert!(!y.yielding());
         // Another thread starting meanwhile starts at normal priority, and
@@ -348,14 +342,14 @@ mod tests {
             let mut y = Yielding::sharing(&SHORT).unwrap();
             let first = (y.yielding(), policy_now());
             std::thread::sleep(Duration::from_millis(400));
-            y.woke(Duration::ZERO);
+            y.woke(Duration::ZERO, None);
             (first, (y.yielding(), policy_now()))
         });
         // On time again, but within the back-off: still normal.
-        y.woke(Duration::ZERO);
+        y.woke(Duration::ZERO, None);
         assert_eq!((policy_now(), y.starved), (before, 1));
         std::thread::sleep(Duration::from_millis(350));
-        y.woke(Duration::ZERO);
+        y.woke(Duration::ZERO, None);
         assert_eq!(policy_now(), libc::SCHED_IDLE);
         assert!(y.yielding());
         let (first, then) = other.join().unwrap();
