@@ -52,6 +52,8 @@ pub mod error;
 
 pub mod background;
 
+pub mod cputime;
+
 #[cfg(test)]
 mod testgo;
 

@@ -1108,7 +1108,19 @@ impl Session {
             .window_samples(from, to)
             .filter_map(|s| s.rss)
             .collect();
-        let last = timeline.last().copied();
+        // The figures as of now when a walk is cheap (a report may come
+        // just after a release the timeline's last sample predates), else
+        // as of that sample.
+        let last = self
+            .rollup
+            .read_if_cheap(self.target.pid)
+            .map(|r| RssSample {
+                unix_ns: unix_ns(),
+                rss_bytes: r.rss,
+                anon_bytes: r.anonymous,
+                lazyfree_bytes: r.lazy_free,
+            })
+            .or(timeline.last().copied());
         let rss = MadviseReport {
             rss_bytes: last.map_or(0, |s| s.rss_bytes),
             anon_bytes: last.map_or(0, |s| s.anon_bytes),
@@ -1207,28 +1219,23 @@ impl Session {
             }
         }
         let mut out = Vec::new();
-        // Fresh when a walk of the page tables is cheap, else as of the
-        // timeline's last sample.
-        let rollup = self.rollup.read_if_cheap(self.target.pid).or_else(|| {
-            madvise.timeline.last().map(|s| SmapsRollup {
-                rss: s.rss_bytes,
-                anonymous: s.anon_bytes,
-                lazy_free: s.lazyfree_bytes,
-                ..SmapsRollup::default()
-            })
-        });
-        if let Some(rollup) = rollup {
-            let bytes = |a: &str| madvise.by_advice.get(a).map_or(0, |c| c.bytes);
-            if let Some(message) =
-                madv_free_finding(&rollup, bytes("MADV_FREE"), bytes("MADV_DONTNEED"))
-            {
-                out.push(Finding {
-                    kind: "madv_free_rss",
-                    severity: "warn",
-                    site: None,
-                    message,
-                });
-            }
+        // The report's own figures (fresh when a walk is cheap).
+        let rollup = SmapsRollup {
+            rss: madvise.rss_bytes,
+            anonymous: madvise.anon_bytes,
+            lazy_free: madvise.lazyfree_bytes,
+            ..SmapsRollup::default()
+        };
+        let bytes = |a: &str| madvise.by_advice.get(a).map_or(0, |c| c.bytes);
+        if let Some(message) =
+            madv_free_finding(&rollup, bytes("MADV_FREE"), bytes("MADV_DONTNEED"))
+        {
+            out.push(Finding {
+                kind: "madv_free_rss",
+                severity: "warn",
+                site: None,
+                message,
+            });
         }
         for (pc, series) in per_site {
             if let Some(rate) = leak_rate(&series) {

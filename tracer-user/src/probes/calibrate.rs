@@ -250,12 +250,7 @@ fn time_calls(n: u32) -> f64 {
 }
 
 fn thread_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    crate::cputime::thread_cpu_time().as_nanos() as u64
 }
 
 /// Wall time of one unprobed call of `tracer_latency_point(spins)`.

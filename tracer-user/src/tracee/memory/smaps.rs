@@ -7,6 +7,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use crate::cputime::thread_cpu_time;
+
 /// Totals of a process's mappings, in bytes. A field the running kernel
 /// does not print (e.g. `Pss_Anon` before 5.10) is 0.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -48,8 +50,7 @@ pub fn read_smaps_rollup(pid: u32) -> io::Result<SmapsRollup> {
 /// Reads `smaps_rollup` at most once a [`RollupPacer::MIN_GAP`] and, for a
 /// process whose page tables take long to walk (over
 /// [`RollupPacer::CHEAP`]), seldom enough that the walks take at most
-/// [`RollupPacer::DUTY`] of a CPU (and of the time the target's mmap lock
-/// is held for reading by us): 33 ms walks, every 6.6 s.
+/// [`RollupPacer::DUTY`] of a CPU: 33 ms walks, every 6.6 s.
 #[derive(Debug, Default)]
 pub struct RollupPacer {
     next: Option<Instant>,
@@ -82,11 +83,14 @@ impl RollupPacer {
         self.walk(pid).0
     }
 
-    /// One walk, timed (the time kept for the next decision).
+    /// One walk, timed in this thread's CPU time (kept for the next
+    /// decision): at idle priority a walk's wall time counts the waits
+    /// behind the target too, and the kernel lets go of the target's memory
+    /// map whenever a writer waits for it during the walk.
     fn walk(&mut self, pid: u32) -> (Option<SmapsRollup>, Duration) {
-        let start = Instant::now();
+        let start = thread_cpu_time();
         let r = read_smaps_rollup(pid).ok();
-        let took = start.elapsed();
+        let took = thread_cpu_time().saturating_sub(start);
         self.took = Some(took);
         (r, took)
     }
