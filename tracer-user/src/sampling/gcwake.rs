@@ -8,14 +8,16 @@
 //! (or [`FLOOR_RATE`] cycles a second, ~50 µs: a nearly idle target's
 //! budget is tiny), detached above that, and attached again only after
 //! [`CALM`] under [`ATTACH_AT`] of it and [`MIN_BETWEEN`] after the last
-//! switch (each switch stalls an allocating target a few ms). Its hits are
-//! charged to the allocation group.
+//! switch (each switch stalls an allocating target a few ms); a program
+//! that stopped collecting (no cycle in two [`SHORT_SPAN`]s) counts as
+//! cheap at once. Its hits are charged to the allocation group.
 use std::time::{Duration, Instant};
 
 use crate::{probes::attach::LinkHandle, tracee::procmem::ProcMem};
 
-/// The most of the budget the wakeups may take…
-pub const SHARE: f64 = 0.1;
+/// The most of the budget the wakeups may take (they are charged to the
+/// allocation group, whose share is 0.3)…
+pub const SHARE: f64 = 0.2;
 /// …or this many GC cycles a second, whichever is more.
 const FLOOR_RATE: f64 = 3.0;
 /// Attached again only at this much of what is allowed.
@@ -113,7 +115,17 @@ impl GcWakeGate {
                     && dear_short(self.short_before, SHORT_PAIR_CYCLES));
             return (short || self.rate.is_some_and(dear)).then_some(Switch::Detach);
         }
-        let spend = self.rate? * cost_ns;
+        // Two short spans without a cycle: the program stopped collecting
+        // (a GC rate measured over the last whole second still counts the
+        // cycles before), and its next cycles are cheap to watch. Attached
+        // at once, a run of `runtime.GC()` calls a second after a busy
+        // spell is seen (CI: a program at 3 % of a CPU collecting ~3 times
+        // a second sat at the limit, got no probe, and its calls a second
+        // later dropped every sample).
+        let quiet = [self.short, self.short_before]
+            .iter()
+            .all(|s| s.is_some_and(|(n, _)| n == 0));
+        let spend = if quiet { 0.0 } else { self.rate? * cost_ns };
         if spend > ATTACH_AT * allowed {
             self.cheap_since = None;
             return None;
@@ -263,6 +275,31 @@ mod tests {
             decisions.push(g.decide(t, COST, idle));
         }
         assert_eq!(decisions, [None, Some(Switch::Detach)]);
+    }
+
+    #[test]
+    fn a_program_that_stops_collecting_gets_the_probe_within_two_short_spans() {
+        // A nearly idle target collecting 5 times a second: no probe.
+        let idle = BUDGET * 0.01;
+        let sg = AtomicU32::new(0);
+        let mut g = gate(&sg);
+        let mut t = Instant::now();
+        g.poll(t);
+        for _ in 0..5 {
+            sg.fetch_add(2, Ordering::SeqCst);
+            t += SHORT_SPAN;
+            g.poll(t);
+        }
+        assert_eq!(g.decide(t, COST, idle), None);
+        // Then no cycle: attached after two quiet short spans, before the
+        // whole second's rate says so.
+        let mut decisions = Vec::new();
+        for _ in 0..2 {
+            t += SHORT_SPAN;
+            g.poll(t);
+            decisions.push(g.decide(t, COST, idle));
+        }
+        assert_eq!(decisions, [None, Some(Switch::Attach)]);
     }
 
     #[test]
