@@ -7,7 +7,9 @@
 //! costs the measured req/s, the tracer's own work included). Per traced run, the
 //! kernel's own run time of each of the tracer's BPF programs (BPF stats
 //! on for that run only), then the windows' cost time-locked
-//! (`bench_timelocked`). Prints what it measured; asserts nothing.
+//! (`bench_timelocked`), parts of the tracer toggled (`bench_toggled`) and
+//! whole sessions against the pace beside them (`bench_sessions`). Prints
+//! what it measured; asserts nothing.
 use std::{
     collections::HashSet,
     fmt,
@@ -19,7 +21,9 @@ use std::{
 use anyhow::Context;
 use serde_json::Value;
 
-use crate::{bench_timelocked, bench_toggled, build, cmd, demo, prereqs, tracer_run};
+use crate::{
+    bench_sessions, bench_timelocked, bench_toggled, build, cmd, demo, prereqs, tracer_run,
+};
 
 /// Rounds of (untraced, default, exact, hog): five, so that one
 /// drifting run (this host: ±5–10 % over seconds) moves no median.
@@ -108,7 +112,8 @@ pub fn run(go: &Path, version: &str, wrk: &Path, bpftool: &Path) -> anyhow::Resu
         rounds(&tools, version)?;
         let addr = format!("127.0.0.1:{port}");
         bench_timelocked::run(go, version, &addr, service.id())?;
-        bench_toggled::run(go, version, &addr, service.id())
+        bench_toggled::run(go, version, &addr, service.id())?;
+        bench_sessions::run(go, version, &addr, service.id())
     })();
     let _ = service.kill();
     let _ = service.wait();

@@ -105,7 +105,7 @@ pub(crate) fn loadgen_under_tracer(
 }
 
 /// loadgen's "<unix µs> <count>" lines as (bin start ms, count).
-fn parse_bins(out: &str) -> anyhow::Result<Vec<(i64, f64)>> {
+pub(crate) fn parse_bins(out: &str) -> anyhow::Result<Vec<(i64, f64)>> {
     out.lines()
         .map(|l| {
             let mut f = l.split_whitespace();

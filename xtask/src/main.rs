@@ -5,6 +5,7 @@
 mod bench;
 mod bench_agent;
 mod bench_http;
+mod bench_sessions;
 mod bench_timelocked;
 mod bench_toggled;
 mod build;
