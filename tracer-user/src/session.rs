@@ -1019,12 +1019,7 @@ impl Session {
             at: Instant::now(),
             live: self.collector.agg.goroutines.live_by_site(),
             map_live: self.busiest_maps_live(),
-            rss: self.rollup.read(self.target.pid).map(|r| RssSample {
-                unix_ns: unix_ns(),
-                rss_bytes: r.rss,
-                anon_bytes: r.anonymous,
-                lazyfree_bytes: r.lazy_free,
-            }),
+            rss: self.rollup.read(self.target.pid).map(rss_sample),
         });
     }
 
@@ -1114,12 +1109,7 @@ impl Session {
         let last = self
             .rollup
             .read_if_cheap(self.target.pid)
-            .map(|r| RssSample {
-                unix_ns: unix_ns(),
-                rss_bytes: r.rss,
-                anon_bytes: r.anonymous,
-                lazyfree_bytes: r.lazy_free,
-            })
+            .map(rss_sample)
             .or(timeline.last().copied());
         let rss = MadviseReport {
             rss_bytes: last.map_or(0, |s| s.rss_bytes),
@@ -1304,6 +1294,16 @@ fn max_rss_bytes() -> u64 {
 }
 
 /// Now, in ns since the epoch.
+/// A rollup read now, as a point of the RSS timeline.
+fn rss_sample(r: SmapsRollup) -> RssSample {
+    RssSample {
+        unix_ns: unix_ns(),
+        rss_bytes: r.rss,
+        anon_bytes: r.anonymous,
+        lazyfree_bytes: r.lazy_free,
+    }
+}
+
 pub fn unix_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

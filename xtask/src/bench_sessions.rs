@@ -23,7 +23,10 @@ use std::{
 
 use anyhow::{bail, Context};
 
-use crate::{bench_timelocked::BIN_MS, build, cmd, demo, tracer_run};
+use crate::{
+    bench_timelocked::{mean_pace, mean_se, BIN_MS},
+    build, cmd, demo, tracer_run,
+};
 
 /// How long each session stays attached…
 const ON: Duration = Duration::from_secs(10);
@@ -121,22 +124,10 @@ fn session(pid: u32) -> anyhow::Result<Session> {
     })
 }
 
-/// Mean requests per bin over bins wholly inside `[from, to)`.
+/// Mean requests per bin over bins wholly inside `[from, to)`: at least
+/// half a second of them.
 fn pace(bins: &[(i64, f64)], from: i64, to: i64) -> Option<f64> {
-    let v: Vec<f64> = bins
-        .iter()
-        .filter(|b| b.0 >= from && b.0 + BIN_MS <= to)
-        .map(|b| b.1)
-        .collect();
-    (v.len() >= 50).then(|| v.iter().sum::<f64>() / v.len() as f64)
-}
-
-/// Mean, standard error and count of `v`.
-fn mean_se(v: &[f64]) -> (f64, f64, usize) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
-    (mean, (var / n).sqrt(), v.len())
+    mean_pace(bins, from, to, 50)
 }
 
 fn summary(bins: &[(i64, f64)], sessions: &[Session]) -> anyhow::Result<String> {

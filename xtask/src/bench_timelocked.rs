@@ -209,6 +209,21 @@ fn windows_bins(bins: &[(i64, f64)], from: i64, to: i64) -> impl Iterator<Item =
         .filter(move |b| b.0 >= from && b.0 + BIN_MS <= to)
 }
 
+/// Mean requests per bin over the bins wholly inside `[from, to)`, if
+/// there are at least `min` of them.
+pub(crate) fn mean_pace(bins: &[(i64, f64)], from: i64, to: i64, min: usize) -> Option<f64> {
+    let (sum, n) = windows_bins(bins, from, to).fold((0.0, 0), |(s, n), b| (s + b.1, n + 1));
+    (n >= min && n > 0).then(|| sum / n as f64)
+}
+
+/// Mean, standard error and count of `v` (at least two values).
+pub(crate) fn mean_se(v: &[f64]) -> (f64, f64, usize) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+    (mean, (var / n).sqrt(), v.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ use std::{path::Path, time::Duration};
 
 use anyhow::bail;
 
-use crate::bench_timelocked::{loadgen_under_tracer, BIN_MS, RUN};
+use crate::bench_timelocked::{loadgen_under_tracer, mean_pace, mean_se, RUN};
 
 /// Bins this long after a switch are left out (the switch itself).
 const SETTLE_MS: i64 = 50;
@@ -108,13 +108,7 @@ fn pace(bins: &[(i64, f64)], switches: &[(i64, bool)]) -> anyhow::Result<(f64, f
         .windows(2)
         .filter_map(|w| {
             let (from, on) = w[0];
-            let to = w[1].0;
-            let v: Vec<f64> = bins
-                .iter()
-                .filter(|b| b.0 >= from + SETTLE_MS && b.0 + BIN_MS <= to)
-                .map(|b| b.1)
-                .collect();
-            (v.len() >= 5).then(|| (on, v.iter().sum::<f64>() / v.len() as f64))
+            mean_pace(bins, from + SETTLE_MS, w[1].0, 5).map(|p| (on, p))
         })
         .collect();
     let ratios: Vec<f64> = phases
@@ -129,15 +123,13 @@ fn pace(bins: &[(i64, f64)], switches: &[(i64, bool)]) -> anyhow::Result<(f64, f
             switches.len()
         );
     }
-    let n = ratios.len() as f64;
-    let mean = ratios.iter().sum::<f64>() / n;
-    let sd = (ratios.iter().map(|r| (r - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-    Ok((mean, sd / n.sqrt(), ratios.len()))
+    Ok(mean_se(&ratios))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench_timelocked::BIN_MS;
 
     #[test]
     fn switches_from_the_debug_lines() {
