@@ -118,6 +118,8 @@ pub struct Mark {
     pub counts: HashMap<AllocKey, u64>,
     pub counters: Counters,
     pub cpu_ns: u64,
+    /// The tracer's own CPU time so far (`cputime::process_cpu_time`).
+    pub tracer_cpu_ns: u64,
     pub latencies: Vec<Histogram<u64>>,
     pub go_sites: HashMap<u64, SiteCounts>,
     /// Sampled mode: the runtime's goid counter (goroutines created).
@@ -577,6 +579,7 @@ impl Session {
             counts: self.collector.alloc_counts(),
             counters: self.collector.counters(),
             cpu_ns: cpu_ns.unwrap_or(0),
+            tracer_cpu_ns: crate::cputime::process_cpu_time().as_nanos() as u64,
             latencies: self.collector.agg.latencies.clone(),
             go_sites: self.collector.agg.goroutines.sites.clone(),
             goidgen: self.go_snapshots.as_ref().and_then(|s| s.goidgen()),
@@ -836,6 +839,7 @@ impl Session {
                 est_target_slowdown_lower_bound: slowdown.1,
                 probe_ns: probe_ns as u64,
                 target_cpu_ns: cpu_ns,
+                tracer_cpu_ns: to.tracer_cpu_ns.saturating_sub(from.tracer_cpu_ns),
                 tracer_max_rss_bytes: max_rss_bytes(),
             },
             allocations,

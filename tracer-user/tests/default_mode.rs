@@ -265,6 +265,15 @@ fn http_service(go: &std::path::Path) {
     assert_eq!(r["window"]["mode"], "sampled");
     let pct = r["overhead"]["est_target_slowdown_pct"].as_f64().unwrap();
     assert!(pct <= 3.0, "{label}: estimated slowdown {pct} %");
+    // The tracer's own CPU is said, and small beside a busy service (~0.5 %
+    // of a CPU here): it polls counters and reads memory, it does not spin.
+    let secs = r["window"]["duration_ns"].as_f64().unwrap() / 1e9;
+    let tracer_cpu = r["overhead"]["tracer_cpu_ns"].as_f64().unwrap() / 1e9 / secs;
+    assert!(
+        tracer_cpu > 0.0 && tracer_cpu < 0.05,
+        "{label}: the tracer used {:.1}% of a CPU",
+        100.0 * tracer_cpu
+    );
     // Probes were attached only in windows: well under half the time.
     assert!(s["duty_cycle_pct"].as_f64().unwrap() < 50.0, "{label}: {s}");
     assert!(s["bpf_ns_per_hit"].as_f64().is_some(), "{label}: {s}");

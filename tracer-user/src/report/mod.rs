@@ -665,6 +665,10 @@ pub struct Overhead {
     /// the windows' switches).
     pub probe_ns: u64,
     pub target_cpu_ns: u64,
+    /// CPU time the tracer itself used over the window (all its threads,
+    /// user and system). Not in `est_target_slowdown_pct`: it takes from
+    /// the target only where the two share a CPU.
+    pub tracer_cpu_ns: u64,
     /// Peak resident memory of the tracer itself.
     pub tracer_max_rss_bytes: u64,
 }

@@ -47,6 +47,14 @@ fn near_idle(o: &crate::report::Overhead, secs: f64, sampled: bool) -> String {
     )
 }
 
+/// The tracer's own CPU over the window, as a share of one CPU.
+fn tracer_cpu(o: &crate::report::Overhead, secs: f64) -> String {
+    format!(
+        "tracer itself {:.1}% of a CPU",
+        100.0 * o.tracer_cpu_ns as f64 / 1e9 / secs.max(1e-9)
+    )
+}
+
 pub fn human_bytes(b: f64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = b;
@@ -92,7 +100,7 @@ pub fn render(r: &Report, top: usize) -> String {
     let o = &r.overhead;
     let _ = writeln!(
         s,
-        "probe hits {} ({:.0}/s, {}) — est. target slowdown {}{:.1}%{} — lost events {}{}",
+        "probe hits {} ({:.0}/s, {}) — est. target slowdown {}{:.1}%{} — {} — lost events {}{}",
         o.probe_hits,
         o.probe_hits as f64 / secs.max(1e-9),
         per_hit(o),
@@ -103,6 +111,7 @@ pub fn render(r: &Report, top: usize) -> String {
         },
         o.est_target_slowdown_pct,
         near_idle(o, secs, r.window.sampling.is_some()),
+        tracer_cpu(o, secs),
         o.lost_events,
         if o.stack_drops > 0 {
             format!(" — stacks dropped {}", o.stack_drops)
@@ -615,6 +624,7 @@ mod tests {
             est_target_slowdown_lower_bound: false,
             probe_ns: 0,
             target_cpu_ns: 20_000_000_000,
+            tracer_cpu_ns: 0,
             tracer_max_rss_bytes: 0,
         };
         assert_eq!(
@@ -629,5 +639,8 @@ mod tests {
             per_hit(&o),
             "25.9 µs a hit charged (25% single-stepped), the traps alone 8.7 µs emulated / 9.0 µs single-stepped"
         );
+        // 96 ms of CPU over 20 s.
+        o.tracer_cpu_ns = 96_000_000;
+        assert_eq!(tracer_cpu(&o, 20.0), "tracer itself 0.5% of a CPU");
     }
 }

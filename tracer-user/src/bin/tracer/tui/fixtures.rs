@@ -115,6 +115,7 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             est_target_slowdown_lower_bound: false,
             probe_ns: 0,
             target_cpu_ns: 1_000_000_000,
+            tracer_cpu_ns: 0,
             tracer_max_rss_bytes: 0,
         },
         allocation_totals: totals,
