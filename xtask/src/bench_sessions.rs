@@ -8,7 +8,7 @@
 //! connections, CPU 1) counts the service's requests per 10 ms for the
 //! whole run while the tracer is attached ([`ON`]) and gone ([`OFF`]) in
 //! turn, [`CYCLES`] times. Each session's pace (from the tracer's start to
-//! its exit, and from [`SETTLE`] after "attached" to the stop) is set
+//! its exit, and from [`SETTLE_MS`] after "attached" to the stop) is set
 //! against the mean of the pace in the gaps before and after it, so the
 //! drift cancels, and the sessions' ratios are averaged: their standard
 //! error says how far the figure can be trusted.

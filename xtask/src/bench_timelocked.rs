@@ -104,7 +104,7 @@ pub(crate) fn loadgen_under_tracer(
     Ok((parse_bins(&bins?)?, std::fs::read_to_string(&log)?))
 }
 
-/// loadgen's "<unix µs> <count>" lines as (bin start ms, count).
+/// loadgen's `<unix µs> <count>` lines as (bin start ms, count).
 pub(crate) fn parse_bins(out: &str) -> anyhow::Result<Vec<(i64, f64)>> {
     out.lines()
         .map(|l| {
@@ -122,8 +122,8 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('='))
 }
 
-/// The windows in the tracer's debug lines: "<unix ms> window group=G
-/// opened=<unix ms> hits=N charged_ns=C", printed once a window's detach
+/// The windows in the tracer's debug lines: `<unix ms> window group=G
+/// opened=<unix ms> hits=N charged_ns=C`, printed once a window's detach
 /// finished, with what the governor charged it.
 fn parse_windows(log: &str) -> Vec<Window> {
     log.lines()

@@ -21,7 +21,7 @@ const SETTLE_MS: i64 = 50;
 const YIELD_RUN: &str = "120s";
 
 /// One toggled part: its debug variable, the word of its switch lines
-/// ("<unix ms> WORD on|off"), the tracer's arguments, how long loadgen runs.
+/// (`<unix ms> WORD on|off`), the tracer's arguments, how long loadgen runs.
 struct Toggle {
     debug: &'static str,
     word: &'static str,
@@ -84,7 +84,7 @@ pub fn run(go: &Path, version: &str, addr: &str, pid: u32) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The "<unix ms> WORD on|off" lines: (ms, on).
+/// The `<unix ms> WORD on|off` lines: (ms, on).
 fn parse_switches(log: &str, word: &str) -> Vec<(i64, bool)> {
     log.lines()
         .filter_map(|l| {

@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::{build, cmd, prereqs};
 
-/// Builds testdata/go/<name> with `go` (and `flags`) into the cache as
+/// Builds `testdata/go/<name>` with `go` (and `flags`) into the cache as
 /// `out_name`.
 pub fn build_go_program(
     go: &std::path::Path,

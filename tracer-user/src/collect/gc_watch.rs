@@ -72,7 +72,7 @@ impl GcWatch {
     }
 
     /// Takes new samples and checks now; wakes the thread when they are
-    /// the first it has to follow (it sleeps [`IDLE`] meanwhile).
+    /// the first it has to follow (it sleeps `IDLE` meanwhile).
     pub fn check(&self, add: impl FnOnce(&mut Liveness), mem: &ProcMem) {
         let mut l = self.lock();
         let was_following = l.following();

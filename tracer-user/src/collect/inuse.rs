@@ -194,7 +194,7 @@ impl InuseTracker {
     }
 
     /// Where the runtime keeps the live heap its last GC cycle marked:
-    /// sampled growth is checked against it (see [`Growth::finding`]).
+    /// sampled growth is checked against it (see `Growth::finding`).
     pub fn heap_marked_at(&mut self, addr: u64) {
         self.heap_marked = Some(addr);
     }

@@ -99,7 +99,7 @@ pub struct Liveness {
     dead: HashMap<SampleKey, u64>,
     /// Samples whose fate could not be told (a GC went unobserved).
     pub dropped: u64,
-    /// Samples not followed: more than [`MAX_TRACKED`] at once.
+    /// Samples not followed: more than `MAX_TRACKED` at once.
     pub untracked: u64,
     pub sampled: u64,
     /// `mheap_.sweepgen` at the last check.

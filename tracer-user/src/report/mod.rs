@@ -146,7 +146,7 @@ pub struct CpuReport {
     pub samples: u64,
     /// Of `samples`, taken in the kernel (syscalls, faults, probe traps).
     pub kernel_samples: u64,
-    /// Samples whose stack the kernel could not store (under "[unknown]").
+    /// Samples whose stack the kernel could not store (under `[unknown]`).
     pub stack_drops: u64,
     /// `samples × period_ns`.
     pub cpu_ns: u64,
@@ -642,7 +642,7 @@ pub struct Sampling {
 pub struct Overhead {
     pub probe_hits: u64,
     pub lost_events: u64,
-    /// Stacks the kernel could not store (their allocations are counted under "[unknown]").
+    /// Stacks the kernel could not store (their allocations are counted under `[unknown]`).
     pub stack_drops: u64,
     pub stacks_truncated: u64,
     /// Measured at start on this machine: the trap alone, at an

@@ -208,7 +208,7 @@ impl Attributor {
 
     /// A window's samples (counts per key, summed over its time open);
     /// returns the rates it watched, per bucket (the more of before and
-    /// while it was open: see [`WindowSamples::rate`]).
+    /// while it was open: see `WindowSamples::rate`).
     pub fn window(
         &mut self,
         open: Instant,

@@ -5,11 +5,11 @@
 //! would then cost it more than the whole budget. The GC rate is read
 //! without any probe, from `mheap_.sweepgen` (2 a cycle) at each poll; the
 //! probe is attached while its cycles cost at most [`SHARE`] of the budget
-//! (or [`FLOOR_RATE`] cycles a second, ~50 µs: a nearly idle target's
+//! (or `FLOOR_RATE` cycles a second, ~50 µs: a nearly idle target's
 //! budget is tiny), detached above that, and attached again only after
-//! [`CALM`] under [`ATTACH_AT`] of it and [`MIN_BETWEEN`] after the last
+//! `CALM` under `ATTACH_AT` of it and `MIN_BETWEEN` after the last
 //! switch (each switch stalls an allocating target a few ms); a program
-//! that stopped collecting (no cycle in two [`SHORT_SPAN`]s) counts as
+//! that stopped collecting (no cycle in two `SHORT_SPAN`s) counts as
 //! cheap at once. Its hits are charged to the allocation group.
 use std::time::{Duration, Instant};
 
@@ -56,9 +56,9 @@ pub struct GcWakeGate {
     sweepgen_addr: u64,
     /// Where the current measure started: when, and the sweepgen then.
     from: Option<(Instant, u32)>,
-    /// GC cycles a second over the last whole [`SPAN`].
+    /// GC cycles a second over the last whole `SPAN`.
     pub rate: Option<f64>,
-    /// The same over [`SHORT_SPAN`]: where it started, and the last one's
+    /// The same over `SHORT_SPAN`: where it started, and the last one's
     /// cycles and rate.
     short_from: Option<(Instant, u32)>,
     short: Option<(u32, f64)>,
@@ -66,7 +66,7 @@ pub struct GcWakeGate {
     short_before: Option<(u32, f64)>,
     /// The probe's link while it is attached.
     link: Option<LinkHandle>,
-    /// Since when the measured rate has been cheap (under [`ATTACH_AT`]).
+    /// Since when the measured rate has been cheap (under `ATTACH_AT`).
     cheap_since: Option<Instant>,
     last_switch: Option<Instant>,
 }
@@ -87,7 +87,7 @@ impl GcWakeGate {
         }
     }
 
-    /// Reads the sweepgen (each poll); a whole [`SPAN`] gives a rate.
+    /// Reads the sweepgen (each poll); a whole `SPAN` gives a rate.
     pub fn poll(&mut self, now: Instant) {
         let Ok(sg) = self.mem.read_u32(self.sweepgen_addr) else {
             return;

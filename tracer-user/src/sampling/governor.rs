@@ -391,7 +391,7 @@ const CHARGE_ERROR: f64 = 0.25;
 /// cannot be measured (its req/s fell to 0.022× under exact mode on the
 /// bench service, and the point estimate read 1,525–12,802 % across runs),
 /// so the figure is the least slowdown consistent with the probe time
-/// charged, taken [`CHARGE_ERROR`] lower, and with the charge itself off by
+/// charged, taken `CHARGE_ERROR` lower, and with the charge itself off by
 /// that much of the CPU time (it may exceed it): at most
 /// (1 − e) / e = 300 %.
 pub fn slowdown(probe_ns: f64, target_cpu_ns: f64) -> (f64, bool) {

@@ -59,7 +59,7 @@ impl Pool {
     }
 
     /// What a hit cost over the pooled windows and the noise of that, ns;
-    /// `None` before [`MIN_POOLED`] windows with hits.
+    /// `None` before `MIN_POOLED` windows with hits.
     pub fn per_hit(&self) -> Option<(f64, f64)> {
         let hits: u64 = self.windows.iter().map(|w| w.1).sum();
         if self.windows.len() < MIN_POOLED || hits == 0 {

@@ -160,7 +160,7 @@ fn function_frame(bin: &GoBinary, f: &crate::tracee::gobin::FuncInfo) -> Frame {
 }
 
 /// Runtime address ranges of the functions that make a goroutine a
-/// system goroutine (see [`is_system_start`]), for classifying creation
+/// system goroutine (the rule of `is_system_start`), for classifying creation
 /// events quickly.
 #[derive(Debug, Default, Clone)]
 pub struct SystemStarts(Vec<(u64, u64)>);
