@@ -225,15 +225,8 @@ impl InuseTracker {
     /// Takes the samples the windows sent, then reads again the spans a GC
     /// may have decided (every sampler poll).
     pub fn check(&mut self, events: &mut Vec<LiveEvent>) {
-        if let Some((w, _)) = self.liveness.as_ref() {
-            w.check(
-                |l| {
-                    for ev in events.drain(..) {
-                        l.add(&ev);
-                    }
-                },
-                &self.mem,
-            );
+        if let Some((w, _)) = self.liveness.as_mut() {
+            w.check(events);
         } else {
             events.clear();
         }
@@ -319,9 +312,7 @@ impl InuseTracker {
                 })
             }
             (Err(_), Some((w, base))) => {
-                // The symbolizing below may take a while: the GC watch
-                // must not wait for it.
-                let snapshot = w.lock().snapshot();
+                let snapshot = w.snapshot();
                 let (sites, stacks, header) = sampled(&snapshot, base, inputs);
                 Some(Measured {
                     cycle: header.gc_cycle.unwrap_or(0),
