@@ -98,6 +98,12 @@ fn tui_shows_live_sites_and_answers_keys() {
     let screen = tmux.wait_for(&format!("pid {}", prog.pid));
     assert!(screen.contains("Allocations"), "{screen}");
     assert!(screen.contains("lost events 0"), "{screen}");
+    // The tracer's own CPU, said: "tracer 0.6% CPU".
+    let cpu = screen
+        .split_once("% CPU")
+        .and_then(|(before, _)| before.rsplit(' ').next())
+        .and_then(|v| v.parse::<f64>().ok());
+    assert!(cpu.is_some_and(|c| (0.0..100.0).contains(&c)), "{screen}");
     prog.phase();
     // The screen refreshes once a second, possibly mid-phase: wait for a
     // site the phase reaches late.

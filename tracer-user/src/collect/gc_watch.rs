@@ -176,7 +176,7 @@ impl GcWatch {
 
     /// What a report needs, as of now: the thread's answer (it has taken
     /// every sample handed over before), or its last should it not answer
-    /// within [`ANSWER_WITHIN`].
+    /// within `ANSWER_WITHIN` (1 s).
     pub fn snapshot(&self) -> Snapshot {
         let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
         match &self.inner {
@@ -197,8 +197,9 @@ impl GcWatch {
 
 impl Drop for GcWatch {
     fn drop(&mut self) {
-        // The thread sees its channel closed when it wakes.
-        if let Inner::Thread { bell, .. } = &self.inner {
+        // Closed first, so that the thread, woken, sees it closed and ends.
+        if let Inner::Thread { to, bell } = &mut self.inner {
+            drop(std::mem::replace(to, mpsc::channel().0));
             bell.ring();
         }
     }

@@ -66,7 +66,7 @@ fn target_line(s: &Summary, paused: bool) -> Line<'static> {
     Line::from(spans)
 }
 
-/// "probes 46.1k hits/s  est. slowdown 2.1%  lost events 0"
+/// "probes 46.1k hits/s  est. slowdown 2.1%  tracer 0.6% CPU  lost events 0"
 fn cost_line(s: &Summary) -> Line<'static> {
     let loss = |n: u64| if n > 0 { ALERT } else { Style::new() };
     let governor = match s.governor {
@@ -96,8 +96,9 @@ fn cost_line(s: &Summary) -> Line<'static> {
     };
     let mut spans = vec![
         Span::raw(format!(
-            "probes {} hits/s  {cost}{governor}  ",
+            "probes {} hits/s  {cost}{governor}  tracer {:.1}% CPU  ",
             human_count(s.probe_hits_per_sec),
+            s.tracer_cpu_pct,
         )),
         Span::styled(
             format!("lost events {}", s.lost_events),

@@ -29,6 +29,9 @@ pub struct Summary {
     /// percentage of its tiny CPU time).
     pub target_cpus: Option<f64>,
     pub probe_ms_per_sec: f64,
+    /// Last interval: the tracer's own CPU time (every thread, the TUI's
+    /// drawing included), % of a CPU.
+    pub tracer_cpu_pct: f64,
     /// Sampled mode: probe groups shed for lack of budget.
     pub shed: Vec<&'static str>,
     /// Last interval: allocations no window saw, per second and share.
@@ -74,6 +77,7 @@ impl Summary {
             probe_ms_per_sec: total.overhead.probe_ns as f64
                 / 1e6
                 / (total.window.duration_ns as f64 / 1e9).max(1e-9),
+            tracer_cpu_pct: 100.0 * interval.overhead.tracer_cpu_ns as f64 / 1e9 / secs,
             shed: total
                 .window
                 .sampling
