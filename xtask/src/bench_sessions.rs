@@ -200,7 +200,7 @@ fn pace(bins: &[(i64, f64)], from: i64, to: i64) -> Option<f64> {
 
 /// Each session's ratios (whole, attached) to the pace beside it, with
 /// its kind; sessions without bins around them are left out.
-fn ratios(bins: &[(i64, f64)], sessions: &[Session]) -> Vec<(Session, f64, f64)> {
+fn ratios(bins: &[(i64, f64)], sessions: &[Session]) -> Vec<(Kind, f64, f64)> {
     let mut out = Vec::new();
     for (i, s) in sessions.iter().enumerate() {
         let gap_before_from = if i == 0 {
@@ -220,7 +220,7 @@ fn ratios(bins: &[(i64, f64)], sessions: &[Session]) -> Vec<(Session, f64, f64)>
             continue;
         };
         let base = (before + after) / 2.0;
-        out.push((*s, whole / base, steady / base));
+        out.push((s.kind, whole / base, steady / base));
     }
     out
 }
@@ -236,7 +236,7 @@ fn summary(bins: &[(i64, f64)], sessions: &[Session]) -> anyhow::Result<String> 
     let of = |kind: Kind| -> (Vec<f64>, Vec<f64>) {
         measured
             .iter()
-            .filter(|m| m.0.kind == kind)
+            .filter(|m| m.0 == kind)
             .map(|m| (m.1, m.2))
             .unzip()
     };

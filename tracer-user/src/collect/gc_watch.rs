@@ -99,7 +99,7 @@ enum Inner {
         bell: Arc<Bell>,
     },
     /// The system refused a thread (or an eventfd): the owner's
-    /// [`GcWatch::check`] calls are the only looks.
+    /// [`GcWatch::hand_over`] calls are the only looks.
     Here {
         liveness: Box<Liveness>,
         mem: ProcMem,
@@ -156,7 +156,7 @@ impl GcWatch {
     /// Hands over new samples: the thread follows them from its next look
     /// (woken at once); without a thread, they are added and the spans
     /// read now.
-    pub fn check(&mut self, events: &mut Vec<LiveEvent>) {
+    pub fn hand_over(&mut self, events: &mut Vec<LiveEvent>) {
         match &mut self.inner {
             Inner::Thread { to, bell } => {
                 if events.is_empty() {
@@ -339,7 +339,7 @@ mod tests {
             None,
         );
         assert!(matches!(w.inner, Inner::Thread { .. }));
-        w.check(&mut vec![ev]);
+        w.hand_over(&mut vec![ev]);
         // Answered after the samples handed over before.
         assert_eq!(w.snapshot().sampled, 1, "the sample is followed");
         let alive = || w.snapshot().fates.values().map(|f| f.alive).sum::<u64>();

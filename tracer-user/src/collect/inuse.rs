@@ -222,11 +222,12 @@ impl InuseTracker {
         self.liveness = Some((GcWatch::start(liveness, self.mem, wake), base));
     }
 
-    /// Takes the samples the windows sent, then reads again the spans a GC
-    /// may have decided (every sampler poll).
+    /// Hands the samples the windows sent to the GC watch (every sampler
+    /// poll); without its thread, the spans a GC may have decided are read
+    /// again now.
     pub fn check(&mut self, events: &mut Vec<LiveEvent>) {
         if let Some((w, _)) = self.liveness.as_mut() {
-            w.check(events);
+            w.hand_over(events);
         } else {
             events.clear();
         }
