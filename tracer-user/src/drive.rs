@@ -44,10 +44,6 @@ pub async fn drive<T>(
     .ok();
     tokio::pin!(stop);
     let mut yielding = session.sampling.as_ref().and_then(|_| Yielding::start());
-    let _slack = session
-        .sampling
-        .as_ref()
-        .and_then(|_| crate::background::slack::Coarse::start());
     loop {
         let target_cores = session.sampler_cores();
         let sampler_due = session.sampler_due();

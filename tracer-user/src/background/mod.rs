@@ -1,10 +1,9 @@
 //! Where the tracer's own work runs at idle priority (`SCHED_IDLE`), so
 //! that whatever shares its CPUs keeps them: the start-up ([`startup`]),
 //! and the default mode's run loop ([`steady`]: it reads the target's
-//! memory at idle priority, with coarse timers: [`slack`]). No probe is attached or detached at idle
+//! memory at idle priority). No probe is attached or detached at idle
 //! priority: that stalls the target while the kernel holds its memory
 //! map, and must not wait behind another process.
-pub mod slack;
 pub mod startup;
 pub mod steady;
 

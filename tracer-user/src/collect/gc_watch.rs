@@ -125,7 +125,6 @@ impl GcWatch {
             thread::Builder::new()
                 .name("tracer-gc-watch".into())
                 .spawn(move || {
-                    crate::background::slack::fine();
                     let taken = theirs.lock().unwrap_or_else(PoisonError::into_inner).take();
                     if let Some(l) = taken {
                         run(l, &from, &their_bell, mem, wake);
