@@ -182,7 +182,11 @@ impl Agent {
             .args(["agent", "--listen", &format!("127.0.0.1:{port}")])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if std::env::var_os("TRACER_TEST_ECHO_STDERR").is_some() {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .expect("start tracer agent");
         let t = Instant::now();

@@ -252,7 +252,10 @@ fn slicer(state: &State, cfg: &SliceConfig, stop: &AtomicBool) {
             calibration = None;
         }
         next_start = std::time::Instant::now() + cfg.every;
-        match slices::slice_one(w.target.pid, &cfg, stop, &mut calibration) {
+        let mut budget = *lock(&w.budget);
+        let sliced = slices::slice_one(w.target.pid, &cfg, stop, &mut calibration, &mut budget);
+        *lock(&w.budget) = budget;
+        match sliced {
             Ok(mut r) => {
                 slices_done += 1;
                 if let Some(e) = r.cpu_error.take() {

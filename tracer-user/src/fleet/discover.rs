@@ -17,6 +17,7 @@ use super::profiles::HeapDeltas;
 use super::select::Selection;
 use super::sites::SiteReader;
 use super::slices::SliceResult;
+use crate::sampling::carry::Carry;
 use crate::tracee::gobin::GoBinary;
 use crate::tracee::vitals::VitalsReader;
 use crate::tracee::{start_time, Target};
@@ -38,6 +39,9 @@ pub struct Watched {
     pub madv_free: bool,
     /// Its last allocation slice (without the profile).
     pub alloc_slice: std::sync::Mutex<Option<SliceResult>>,
+    /// The budget its next slice starts from: what the last one left, or
+    /// nothing as of when it was found (see [`Carry`]).
+    pub budget: std::sync::Mutex<Option<Carry>>,
 }
 
 /// What is known of a pid seen in `/proc`.
@@ -215,6 +219,7 @@ impl Discovery {
                     ));
                 }
                 let sites = SiteReader::open(&bin, &reader, key, target.exe_path.clone());
+                let budget = target.cpu_time_ns().map(Carry::empty);
                 Look::Seen(Seen::Go(Arc::new(Watched {
                     target,
                     placement,
@@ -224,6 +229,7 @@ impl Discovery {
                     since_ns: crate::session::unix_ns(),
                     history: Default::default(),
                     alloc_slice: Default::default(),
+                    budget: std::sync::Mutex::new(budget),
                     madv_free: crate::tracee::memory::release_advice(
                         bin.build_info().setting("DefaultGODEBUG"),
                         crate::tracee::start_env(pid, "GODEBUG").as_deref(),

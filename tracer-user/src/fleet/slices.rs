@@ -25,6 +25,7 @@ use std::time::Duration;
 use crate::drive::{drive, liveness_ticker};
 use crate::error::UserError;
 use crate::report::{InuseReport, Report};
+use crate::sampling::carry::Carry;
 use crate::session::{Calibration, Config, Mode, Session};
 
 use super::findings::AgentFinding;
@@ -100,12 +101,15 @@ pub struct SliceError {
 }
 
 /// Runs one slice on `pid`; `stop` ends it early (the agent exiting).
-/// `calibration`: the machine's, from an earlier slice (then updated).
+/// `calibration`: the machine's, from an earlier slice (then updated);
+/// `budget`: what the process's windows may spend at the start, from its
+/// last slice (then what this one leaves).
 pub fn slice_one(
     pid: u32,
     cfg: &SliceConfig,
     stop: &AtomicBool,
     calibration: &mut Option<Calibration>,
+    budget: &mut Option<Carry>,
 ) -> Result<SliceResult, SliceError> {
     let config = Config {
         pid,
@@ -129,6 +133,9 @@ pub fn slice_one(
     let prepared = Session::prepare(&config).map_err(fail)?;
     let mut session = prepared.attach_calibrated(*calibration).map_err(fail)?;
     *calibration = Some(session.calibration());
+    if let (Some(s), Some(carry)) = (session.sampling.as_mut(), *budget) {
+        s.resume(carry);
+    }
     let cpu_error = session.cpu_error.clone().filter(|_| cfg.cpu_hz != 0);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -151,6 +158,9 @@ pub fn slice_one(
         drive(&mut session, &mut live, stop).await.is_none()
     });
     let end = session.mark();
+    if let Some(carry) = session.sampling.as_ref().and_then(|s| s.carry()) {
+        *budget = Some(carry);
+    }
     let report = session.report("final", &start, &end, exited);
     session.detach();
     Ok(SliceResult {

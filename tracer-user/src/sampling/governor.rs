@@ -113,6 +113,13 @@ pub struct Governor {
     pub starved_since: Option<Instant>,
 }
 
+/// A due regular window that a (nearly) full bucket still cannot pay for
+/// has waited this many periods: only what the last windows measured (how
+/// fast they hit, how long their closes fired) keeps it shut, and with no
+/// window open those measures would never be taken again.
+const STUCK_AFTER: u32 = 3;
+const FULL: f64 = 0.95;
+
 /// A window waiting for budget tries again this often (in the default
 /// mode's loop, at its next poll: the bucket fills only then).
 const RETRY: Duration = Duration::from_millis(20);
@@ -190,6 +197,33 @@ impl Governor {
         self.tokens
     }
 
+    /// Sets what the bucket holds (at most what it can hold): a budget
+    /// carried over from an earlier session on the target.
+    pub fn set_tokens(&mut self, ns: f64) {
+        self.tokens = ns.min(self.capacity());
+    }
+
+    /// Probe time the bucket holds at most, ns.
+    fn capacity(&self) -> f64 {
+        self.accrual_rate() * self.params.bucket.as_nanos() as f64
+    }
+
+    /// A full bucket has not paid for a due window in `STUCK_AFTER` (3)
+    /// periods: the caller forgets what windows measured of the target
+    /// (then the first estimates stand, and the next window measures
+    /// again; what it really costs is charged, so the bucket must fill
+    /// again before another).
+    pub fn stuck(&self, now: Instant) -> bool {
+        self.open.is_none()
+            && self.starved_periods(now) >= STUCK_AFTER
+            && self.tokens >= FULL * self.capacity()
+    }
+
+    /// Forgets the hit rate the last windows saw (see [`Governor::stuck`]).
+    pub fn forget_rate(&mut self) {
+        self.hit_rate = None;
+    }
+
     pub fn is_open(&self) -> bool {
         self.open.is_some()
     }
@@ -206,9 +240,7 @@ impl Governor {
     /// The target spent `cpu_ns` more CPU time: the bucket fills with this
     /// group's share of the budget of it.
     pub fn accrue(&mut self, cpu_ns: u64) {
-        let rate = self.accrual_rate();
-        let cap = rate * self.params.bucket.as_nanos() as f64;
-        self.tokens = (self.tokens + rate * cpu_ns as f64).min(cap);
+        self.tokens = (self.tokens + self.accrual_rate() * cpu_ns as f64).min(self.capacity());
     }
 
     /// Probe time the group pays for outside its windows, ns.
@@ -465,6 +497,36 @@ mod tests {
             }
         }
         (100.0 * g.charged_ns / (secs as f64 * 1e9), g)
+    }
+
+    #[test]
+    fn a_stale_rate_that_shuts_every_window_is_forgotten_once_the_bucket_is_full() {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        // The last window saw 1 M hits a second (a burst since over): a
+        // close of 30 ms at that rate costs more than the bucket holds.
+        g.hit_rate = Some(1_000_000.0);
+        let tail = Tail::Lasts(Duration::from_millis(30), 1.0);
+        let mut now = t0;
+        let step = |g: &mut Governor, now| g.step(now, 0, 25_000.0, 1.0, false, None, tail);
+        // Half full: waiting for budget, not stuck.
+        g.accrue(1_000_000_000);
+        for _ in 0..500 {
+            now += Duration::from_millis(10);
+            assert_eq!(step(&mut g, now), Step::Nothing);
+            assert!(!g.stuck(now));
+        }
+        g.accrue(10_000_000_000);
+        now += Duration::from_millis(10);
+        assert_eq!(step(&mut g, now), Step::Nothing);
+        assert!(g.stuck(now), "full for 5 periods");
+        g.forget_rate();
+        // The assumed rate (20,000 a second) stands: at the next try a
+        // window opens.
+        now += RETRY;
+        assert_eq!(step(&mut g, now), Step::Open);
+        assert!(!g.stuck(now));
     }
 
     /// A step with no hits yet, no caller's rate and no closing tail.

@@ -18,6 +18,7 @@
 //! the GC watch's wakeup probe (`gc_wake attach|detach rate=…`, GC cycles
 //! a second; see [`gcwake`]).
 pub mod attribute;
+pub mod carry;
 pub mod gcwake;
 pub mod governor;
 pub mod insitu;
@@ -189,8 +190,12 @@ const MAX_IN_SITU: f64 = 6.0;
 const MIN_RATIO_OBJECTS: u64 = 2_000;
 const MIN_RATIO_HITS: u64 = 10;
 /// Hits a second from which a window's hits time its close (a ms of
-/// closing is a few hits).
+/// closing is a few hits), and hits it must have seen while open: a
+/// window that saw 9 in its first ms (a target just starting a burst)
+/// timed a close that fired 370 hits at 37 ms, and that tail, costed at
+/// the burst's rate, kept every later window shut (Go 1.27.3, CI).
 const TAIL_TIMING_RATE: f64 = 3_000.0;
+const TAIL_TIMING_HITS: u64 = 20;
 /// Share of a group's hits taken to be single-stepped (see `Traps`)
 /// before a window measured it: entry probes are emulated, RETs (large
 /// objects' spans, new maps) single-stepped.
@@ -434,16 +439,12 @@ impl Group {
         // its probes' attach to its close; the few hits while it attached,
         // at the points attached before the busy one, are charged with the
         // window's).
-        let open_rate = at_close.saturating_sub(self.attached_hits) as f64
-            / closing
-                .saturating_duration_since(opened)
-                .as_secs_f64()
-                .max(1e-4);
-        let tail = hits.saturating_sub(at_close) as f64;
-        // A window whose hits come slowly (or in clumps after each GC)
-        // says nothing of how long a close fires.
-        if open_rate >= TAIL_TIMING_RATE {
-            let fired = Duration::from_secs_f64(tail / open_rate).min(closing_took);
+        if let Some(fired) = tail_timing(
+            at_close.saturating_sub(self.attached_hits),
+            closing.saturating_duration_since(opened),
+            hits.saturating_sub(at_close),
+            closing_took,
+        ) {
             keep_last(&mut self.tails, fired);
         }
         self.measure_bpf(probes);
@@ -946,6 +947,21 @@ fn step_group(
     open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
     hits_now: fn(&Collector) -> u64,
 ) {
+    if g.governor.stuck(Instant::now()) && (!g.tails.is_empty() || g.governor.hit_rate().is_some())
+    {
+        if debug_windows() {
+            eprintln!(
+                "{:?} forget group={} tail={:?} hit_rate={:?} tokens={:.0}",
+                unix_nanos() / 1_000_000,
+                g.governor.params.name,
+                g.tail(),
+                g.governor.hit_rate(),
+                g.governor.tokens()
+            );
+        }
+        g.tails.clear();
+        g.governor.forget_rate();
+    }
     let cost = g.cost_ns(cx.traps);
     let tail = match (g.tail(), g.governor.params.first_tail) {
         (Some(d), _) | (None, Some(d)) => Tail::Fires(d),
@@ -988,6 +1004,16 @@ fn step_group(
     g.arm_wake(cx.probes, cx.collector, cost);
 }
 
+/// How long a close kept the probes firing: its `tail` hits at the rate
+/// of the window's `open_hits` over `open_for`, at most the close's
+/// `took`. `None` when the window's hits came too slowly or too few (or in
+/// clumps after each GC) to say.
+fn tail_timing(open_hits: u64, open_for: Duration, tail: u64, took: Duration) -> Option<Duration> {
+    let open_rate = open_hits as f64 / open_for.as_secs_f64().max(1e-4);
+    (open_hits >= TAIL_TIMING_HITS && open_rate >= TAIL_TIMING_RATE)
+        .then(|| Duration::from_secs_f64(tail as f64 / open_rate).min(took))
+}
+
 /// `TRACER_DEBUG_WINDOWS` is set (read once).
 fn debug_windows() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -1024,8 +1050,44 @@ fn unix_nanos() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::weighted_median;
+pub(crate) mod tests {
+    use super::*;
+    use crate::probes::ProbePoint;
+    use crate::tracee::gobin::FuncInfo;
+
+    /// A default-mode state on a plan of one refill point, budget 3 %.
+    pub(crate) fn state() -> SampledState {
+        let refill = ProbePoint {
+            func: FuncInfo {
+                name: "runtime.(*mcache).refill".into(),
+                entry: 0x1000,
+                end: 0x1100,
+            },
+            addr: 0x1010,
+            min_size: 0,
+            after_prologue: true,
+            once: true,
+        };
+        let plan = SamplePlan {
+            refill,
+            large: None,
+            live: Vec::new(),
+        };
+        SampledState::new(plan, Vec::new(), 3.0)
+    }
+
+    #[test]
+    fn a_close_is_timed_by_a_window_that_saw_enough_hits() {
+        let ms = Duration::from_millis;
+        // 9 hits in a window's first ms, then 370 while closing.
+        assert_eq!(tail_timing(9, ms(2), 370, ms(72)), None);
+        // 30 hits in 3 ms: 10,000 a second; 20 while closing took 2 ms.
+        assert_eq!(tail_timing(30, ms(3), 20, ms(50)), Some(ms(2)));
+        // Never longer than the close took.
+        assert_eq!(tail_timing(30, ms(3), 2_000, ms(50)), Some(ms(50)));
+        // Too slow to time: 30 hits in 100 ms.
+        assert_eq!(tail_timing(30, ms(100), 20, ms(50)), None);
+    }
 
     #[test]
     fn a_precise_measure_outweighs_noisy_ones() {

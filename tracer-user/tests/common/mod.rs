@@ -242,6 +242,9 @@ impl Tracer {
             thread::sleep(Duration::from_millis(20));
         };
         let stderr = self.stderr.join().unwrap_or_default();
+        if std::env::var_os("TRACER_TEST_ECHO_STDERR").is_some() {
+            eprintln!("--- tracer stderr ---\n{stderr}--- end ---");
+        }
         // The stdout reader thread ends at EOF; give it a moment to deliver.
         let mut reports = Vec::new();
         while let Ok(l) = self.lines.recv_timeout(Duration::from_secs(2)) {
