@@ -215,9 +215,8 @@ const MAP_WAKE: &[(u32, u32)] = &[(counter::MAP_OP_HITS, config::MAP_OP_WAKE_AT)
 pub struct Group {
     pub governor: Governor,
     links: Vec<LinkHandle>,
-    /// A detach in flight: its thread, when the window opened, when
-    /// closing began and the group's hits then.
-    detaching: Option<(JoinHandle<()>, Instant, Instant, u64)>,
+    /// A detach in flight.
+    detaching: Option<Detaching>,
     /// BPF programs of this group, for their run-time statistics.
     programs: &'static [&'static str],
     /// Its links are closed at once (see `Probes::close_samples`): the
@@ -233,6 +232,8 @@ pub struct Group {
     bpf: (u64, u64),
     /// Measured BPF run time per hit, ns (None until a window had hits).
     pub bpf_ns_per_hit: Option<f64>,
+    /// (run time per hit, hits) of the last windows.
+    bpf_recent: VecDeque<(f64, f64)>,
     /// How long closing a window took (smoothed).
     detach: Duration,
     /// How long the probes kept firing while the last windows closed, at
@@ -266,6 +267,17 @@ pub struct Group {
     in_situ_pool: insitu::Pool,
 }
 
+/// A window's detach in flight: its thread, when the window opened, when
+/// closing began, the group's hits then, and the hits a second the caller
+/// expected then (if it could tell).
+struct Detaching {
+    handle: JoinHandle<()>,
+    opened: Instant,
+    closing: Instant,
+    at_close: u64,
+    expected_rate: Option<f64>,
+}
+
 impl Group {
     fn new(
         params: GroupParams,
@@ -284,6 +296,7 @@ impl Group {
             wake_armed: false,
             bpf: (0, 0),
             bpf_ns_per_hit: None,
+            bpf_recent: VecDeque::new(),
             detach: params.first_detach,
             tails: VecDeque::new(),
             hits_per_object: None,
@@ -421,17 +434,29 @@ impl Group {
 
     /// If the detach in flight has finished: closes the window's books
     /// and returns when it opened.
+    /// `rate_now`: the hits a second the caller expects now, if it can
+    /// tell (how fast the close's hits came).
     fn detached(
         &mut self,
         (hits, stepped): (u64, u64),
-        traps: Traps,
-        cores: f64,
+        (traps, cores): (Traps, f64),
+        rate_now: Option<f64>,
         probes: &Probes,
     ) -> Option<Instant> {
-        if !self.detaching.as_ref().is_some_and(|d| d.0.is_finished()) {
+        if !self
+            .detaching
+            .as_ref()
+            .is_some_and(|d| d.handle.is_finished())
+        {
             return None;
         }
-        let (_, opened, closing, at_close) = self.detaching.take()?;
+        let Detaching {
+            opened,
+            closing,
+            at_close,
+            expected_rate,
+            ..
+        } = self.detaching.take()?;
         let now = Instant::now();
         let closing_took = now.saturating_duration_since(closing);
         self.detach = (self.detach + closing_took) / 2;
@@ -442,6 +467,7 @@ impl Group {
         if let Some(fired) = tail_timing(
             at_close.saturating_sub(self.attached_hits),
             closing.saturating_duration_since(opened),
+            expected_rate.into_iter().chain(rate_now).reduce(f64::max),
             hits.saturating_sub(at_close),
             closing_took,
         ) {
@@ -497,7 +523,13 @@ impl Group {
         self.wake_armed = open && armed;
     }
 
-    /// Reads the programs' run-time statistics (kernel BPF stats).
+    /// Reads the programs' run-time statistics (kernel BPF stats): the
+    /// run time per hit is the median of the last windows', each weighted
+    /// by its hits. A program preempted while it runs is charged the time
+    /// it waited: one window of a burst read ~10× the others, and smoothed
+    /// into the estimate it made a hit cost 11.7 µs where the target paid
+    /// 2 µs in all (measured in situ), so no window could open for the
+    /// next burst (Go 1.21.13, tests/default_mode.rs, 2 of ~10 runs).
     fn measure_bpf(&mut self, probes: &Probes) {
         let (ns, runs) = probes.programs_stats(self.programs);
         let (dn, dr) = (
@@ -505,11 +537,16 @@ impl Group {
             runs.saturating_sub(self.bpf.1),
         );
         if dr > 0 {
-            let now = dn as f64 / dr as f64;
-            self.bpf_ns_per_hit = Some(match self.bpf_ns_per_hit {
-                Some(b) => 0.7 * b + 0.3 * now,
-                None => now,
-            });
+            let per_hit = dn as f64 / dr as f64;
+            if debug_windows() {
+                eprintln!(
+                    "{:?} bpf group={} hits={dr} ns_per_hit={per_hit:.0}",
+                    unix_nanos() / 1_000_000,
+                    self.governor.params.name
+                );
+            }
+            keep_last(&mut self.bpf_recent, (per_hit, dr as f64));
+            self.bpf_ns_per_hit = weighted_median(self.bpf_recent.iter().copied());
         }
         self.bpf = (ns, runs);
     }
@@ -751,7 +788,16 @@ impl SampledState {
                 .charge(self.allocs.charge_ns(traps, n, 0));
         }
         self.gate_gc_wake_probe(cx, now);
-        if let Some(opened) = self.allocs.detached(alloc_group, traps, cores, cx.probes) {
+        let rate_now = self
+            .allocs
+            .detaching
+            .is_some()
+            .then(|| self.predicted_hits(false, traps))
+            .flatten();
+        if let Some(opened) = self
+            .allocs
+            .detached(alloc_group, (traps, cores), rate_now, cx.probes)
+        {
             let all = cx.collector.alloc_counts();
             let window = crate::collect::aggregate::allocs::delta(&all, &self.counts_at_close);
             self.sampled_objects += window.values().sum::<u64>();
@@ -769,7 +815,10 @@ impl SampledState {
             let watched = self.attributor.window(opened, now, window);
             self.watched.closed(watched, seen_anything);
         }
-        if let Some(opened) = self.maps.detached(map_group, traps, cores, cx.probes) {
+        if let Some(opened) = self
+            .maps
+            .detached(map_group, (traps, cores), None, cx.probes)
+        {
             self.map_watch += now - opened;
         }
         if self.allocs.detaching.is_none() {
@@ -997,7 +1046,13 @@ fn step_group(
             let handle = cx
                 .probes
                 .close_samples(std::mem::take(&mut g.links), g.close_together);
-            g.detaching = Some((handle, opened, Instant::now(), hits));
+            g.detaching = Some(Detaching {
+                handle,
+                opened,
+                closing: Instant::now(),
+                at_close: hits,
+                expected_rate: rate,
+            });
         }
         Step::Nothing => {}
     }
@@ -1005,13 +1060,26 @@ fn step_group(
 }
 
 /// How long a close kept the probes firing: its `tail` hits at the rate
-/// of the window's `open_hits` over `open_for`, at most the close's
-/// `took`. `None` when the window's hits came too slowly or too few (or in
-/// clumps after each GC) to say.
-fn tail_timing(open_hits: u64, open_for: Duration, tail: u64, took: Duration) -> Option<Duration> {
+/// of the window's `open_hits` over `open_for`, or at the rate the caller
+/// `expected` (at the close or after it) if higher, at most the close's
+/// `took`. `None`
+/// when the window's hits came too slowly or too few (or in clumps after
+/// each GC) to say. A target runs little for a few ms after the probes
+/// are attached: a short window's own rate is low (23,000 a second where
+/// the runtime's counters said 68,000, Go 1.27.3), and its close's hits
+/// at that rate read 22 ms of firing in a 73 ms detach where the next
+/// closes fired ~1 ms.
+fn tail_timing(
+    open_hits: u64,
+    open_for: Duration,
+    expected: Option<f64>,
+    tail: u64,
+    took: Duration,
+) -> Option<Duration> {
     let open_rate = open_hits as f64 / open_for.as_secs_f64().max(1e-4);
+    let rate = open_rate.max(expected.unwrap_or(0.0));
     (open_hits >= TAIL_TIMING_HITS && open_rate >= TAIL_TIMING_RATE)
-        .then(|| Duration::from_secs_f64(tail as f64 / open_rate).min(took))
+        .then(|| Duration::from_secs_f64(tail as f64 / rate).min(took))
 }
 
 /// `TRACER_DEBUG_WINDOWS` is set (read once).
@@ -1080,13 +1148,16 @@ pub(crate) mod tests {
     fn a_close_is_timed_by_a_window_that_saw_enough_hits() {
         let ms = Duration::from_millis;
         // 9 hits in a window's first ms, then 370 while closing.
-        assert_eq!(tail_timing(9, ms(2), 370, ms(72)), None);
+        assert_eq!(tail_timing(9, ms(2), None, 370, ms(72)), None);
         // 30 hits in 3 ms: 10,000 a second; 20 while closing took 2 ms.
-        assert_eq!(tail_timing(30, ms(3), 20, ms(50)), Some(ms(2)));
+        assert_eq!(tail_timing(30, ms(3), None, 20, ms(50)), Some(ms(2)));
+        // At 20,000 a second expected then, 1 ms; a lower one is not taken.
+        assert_eq!(tail_timing(30, ms(3), Some(20e3), 20, ms(50)), Some(ms(1)));
+        assert_eq!(tail_timing(30, ms(3), Some(5e3), 20, ms(50)), Some(ms(2)));
         // Never longer than the close took.
-        assert_eq!(tail_timing(30, ms(3), 2_000, ms(50)), Some(ms(50)));
+        assert_eq!(tail_timing(30, ms(3), None, 2_000, ms(50)), Some(ms(50)));
         // Too slow to time: 30 hits in 100 ms.
-        assert_eq!(tail_timing(30, ms(100), 20, ms(50)), None);
+        assert_eq!(tail_timing(30, ms(100), None, 20, ms(50)), None);
     }
 
     #[test]
