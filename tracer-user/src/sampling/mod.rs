@@ -432,6 +432,13 @@ impl Group {
         self.governor.starved_periods(Instant::now()) >= SHED_AFTER
     }
 
+    /// A detach was in flight and has finished.
+    fn detach_done(&self) -> bool {
+        self.detaching
+            .as_ref()
+            .is_some_and(|d| d.handle.is_finished())
+    }
+
     /// If the detach in flight has finished: closes the window's books
     /// and returns when it opened.
     /// `rate_now`: the hits a second the caller expects now, if it can
@@ -443,11 +450,7 @@ impl Group {
         rate_now: Option<f64>,
         probes: &Probes,
     ) -> Option<Instant> {
-        if !self
-            .detaching
-            .as_ref()
-            .is_some_and(|d| d.handle.is_finished())
-        {
+        if !self.detach_done() {
             return None;
         }
         let Detaching {
@@ -790,8 +793,7 @@ impl SampledState {
         self.gate_gc_wake_probe(cx, now);
         let rate_now = self
             .allocs
-            .detaching
-            .is_some()
+            .detach_done()
             .then(|| self.predicted_hits(false, traps))
             .flatten();
         if let Some(opened) = self
@@ -1062,9 +1064,8 @@ fn step_group(
 /// How long a close kept the probes firing: its `tail` hits at the rate
 /// of the window's `open_hits` over `open_for`, or at the rate the caller
 /// `expected` (at the close or after it) if higher, at most the close's
-/// `took`. `None`
-/// when the window's hits came too slowly or too few (or in clumps after
-/// each GC) to say. A target runs little for a few ms after the probes
+/// `took`. `None` when the window's hits came too slowly or too few (or in
+/// clumps after each GC) to say. A target runs little for a few ms after the probes
 /// are attached: a short window's own rate is low (23,000 a second where
 /// the runtime's counters said 68,000, Go 1.27.3), and its close's hits
 /// at that rate read 22 ms of firing in a 73 ms detach where the next
