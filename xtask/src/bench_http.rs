@@ -1,7 +1,8 @@
 //! `cargo xtask bench --only http`: a Go net/http JSON API
 //! (testdata/go/httpapi, pinned to CPU 0) under wrk (pinned to CPU 1),
-//! alternating untraced runs with runs under the tracer's default mode and
-//! under `--mode exact` (the tracer not pinned: it starts up on CPU 1, the
+//! alternating untraced runs with runs under the tracer's default mode (the
+//! load as soon as it attached, and 3 s later: attached to the idle
+//! service, as a user tries it) and under `--mode exact` (the tracer not pinned: it starts up on CPU 1, the
 //! default mode then runs on CPU 0, exact mode on CPU 1), and with a 1 % CPU hog
 //! beside wrk (`testdata/go/spin`: what a little CPU taken on wrk's CPU
 //! costs the measured req/s, the tracer's own work included). Per traced run, the
@@ -25,7 +26,7 @@ use crate::{
     bench_sessions, bench_timelocked, bench_toggled, build, cmd, demo, prereqs, tracer_run,
 };
 
-/// Rounds of (untraced, default, exact, hog): five, so that one
+/// Rounds of (untraced, default, idle first, exact, hog): five, so that one
 /// drifting run (this host: ±5–10 % over seconds) moves no median.
 const ROUNDS: usize = 5;
 const WRK_ARGS: [&str; 4] = ["-t1", "-c8", "-d5s", "--latency"];
@@ -47,11 +48,17 @@ const TRACER_PROGS: [&str; 14] = [
     "bare_count",
 ];
 const BPF_STATS: &str = "kernel.bpf_stats_enabled";
+/// How long [`Mode::IdleFirst`] leaves the service idle once attached.
+const IDLE_FIRST: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Untraced,
     Default,
+    /// The default mode attached to the idle service, the load starting
+    /// [`IDLE_FIRST`] later: how a user tries it (start the service,
+    /// attach, then load it). Its windows meet a load none of them saw.
+    IdleFirst,
     Exact,
     /// Untraced, with `testdata/go/spin` taking 1 % of wrk's CPU: how much
     /// a little CPU taken beside the load generator (where the tracer
@@ -64,6 +71,7 @@ impl fmt::Display for Mode {
         f.pad(match self {
             Mode::Untraced => "untraced",
             Mode::Default => "default",
+            Mode::IdleFirst => "idle 3 s",
             Mode::Exact => "exact",
             Mode::Hog => "1 % hog",
         })
@@ -132,7 +140,13 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
             .arg(t.wrk)
             .args(["-t1", "-c8", "-d2s", &t.url]),
     )?;
-    let modes = [Mode::Untraced, Mode::Default, Mode::Exact, Mode::Hog];
+    let modes = [
+        Mode::Untraced,
+        Mode::Default,
+        Mode::IdleFirst,
+        Mode::Exact,
+        Mode::Hog,
+    ];
     let order = (0..ROUNDS).flat_map(|_| modes).chain([Mode::Untraced]);
     let mut runs: Vec<(Mode, Wrk)> = Vec::new();
     for (i, mode) in order.enumerate() {
@@ -142,7 +156,10 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
             _ => traced(
                 t,
                 mode,
-                &prereqs::cache_dir().join(format!("httpapi-{version}-{mode}.jsonl")),
+                &prereqs::cache_dir().join(format!(
+                    "httpapi-{version}-{}.jsonl",
+                    mode.to_string().replace(' ', "-")
+                )),
             )?,
         };
         println!(
@@ -172,7 +189,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
     let (base_rps, base_p99) = medians(Mode::Untraced);
     println!("  medians:");
     println!("    untraced {base_rps:>9.0} req/s                    p99 {base_p99:>8.0} µs");
-    for mode in [Mode::Default, Mode::Exact, Mode::Hog] {
+    for mode in [Mode::Default, Mode::IdleFirst, Mode::Exact, Mode::Hog] {
         let (rps, p99) = medians(mode);
         println!(
             "    {mode:<8} {rps:>9.0} req/s ({:>5.3}× untraced)  p99 {p99:>8.0} µs ({:>5.2}× untraced)",
@@ -183,7 +200,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
     // The host's speed drifts over a run (±20 % here): each traced run
     // against the untraced runs just before and after it.
     println!("  paired (each traced run over the mean of the untraced runs beside it):");
-    for mode in [Mode::Default, Mode::Exact, Mode::Hog] {
+    for mode in [Mode::Default, Mode::IdleFirst, Mode::Exact, Mode::Hog] {
         let mut ratios = paired_ratios(&runs, mode);
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
         println!(
@@ -281,6 +298,9 @@ fn traced(t: &Tools, mode: Mode, out: &Path) -> anyhow::Result<(Wrk, String)> {
         }
         tracer.args(["--format", "json", "--output"]).arg(out);
         let tracer = tracer_run::start_tracer_cmd(&mut tracer)?;
+        if mode == Mode::IdleFirst {
+            std::thread::sleep(IDLE_FIRST);
+        }
         // The programs go with the tracer: read them before stopping it.
         let measured = wrk(t).and_then(|w| Ok((w, bpf_programs(t.bpftool, tracer.id())?)));
         tracer_run::finish(tracer, true)?;

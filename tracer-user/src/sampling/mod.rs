@@ -760,7 +760,7 @@ impl SampledState {
         let untraced = match hpo.map(|h| h * objects_per_sec) {
             Some(r) => r.max(fewest),
             None if fewest > 0.0 => fewest,
-            None => return self.allocs.governor.hit_rate(),
+            None => return self.allocs.governor.hit_rate(self.cores),
         };
         // Each object then takes its own CPU time plus its share of a hit:
         // the rate falls by 1 + (hits' time a second) / (CPU time a second).
@@ -998,15 +998,14 @@ fn step_group(
     open: impl FnOnce(&mut Probes) -> Result<Vec<LinkHandle>, UserError>,
     hits_now: fn(&Collector) -> u64,
 ) {
-    if g.governor.stuck(Instant::now()) && (!g.tails.is_empty() || g.governor.hit_rate().is_some())
-    {
+    if g.governor.stuck(Instant::now()) && (!g.tails.is_empty() || g.governor.knows_rate()) {
         if debug_windows() {
             eprintln!(
                 "{:?} forget group={} tail={:?} hit_rate={:?} tokens={:.0}",
                 unix_nanos() / 1_000_000,
                 g.governor.params.name,
                 g.tail(),
-                g.governor.hit_rate(),
+                g.governor.hit_rate(cores),
                 g.governor.tokens()
             );
         }
