@@ -51,6 +51,9 @@ const BPF_STATS: &str = "kernel.bpf_stats_enabled";
 /// How long [`Mode::IdleFirst`] leaves the service idle once attached.
 const IDLE_FIRST: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The modes each round runs after its untraced run, and compares with it.
+const COMPARED: [Mode; 4] = [Mode::Default, Mode::IdleFirst, Mode::Exact, Mode::Hog];
+
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
     Untraced,
@@ -140,14 +143,9 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
             .arg(t.wrk)
             .args(["-t1", "-c8", "-d2s", &t.url]),
     )?;
-    let modes = [
-        Mode::Untraced,
-        Mode::Default,
-        Mode::IdleFirst,
-        Mode::Exact,
-        Mode::Hog,
-    ];
-    let order = (0..ROUNDS).flat_map(|_| modes).chain([Mode::Untraced]);
+    let order = (0..ROUNDS)
+        .flat_map(|_| std::iter::once(Mode::Untraced).chain(COMPARED))
+        .chain([Mode::Untraced]);
     let mut runs: Vec<(Mode, Wrk)> = Vec::new();
     for (i, mode) in order.enumerate() {
         let (w, details) = match mode {
@@ -189,7 +187,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
     let (base_rps, base_p99) = medians(Mode::Untraced);
     println!("  medians:");
     println!("    untraced {base_rps:>9.0} req/s                    p99 {base_p99:>8.0} µs");
-    for mode in [Mode::Default, Mode::IdleFirst, Mode::Exact, Mode::Hog] {
+    for mode in COMPARED {
         let (rps, p99) = medians(mode);
         println!(
             "    {mode:<8} {rps:>9.0} req/s ({:>5.3}× untraced)  p99 {p99:>8.0} µs ({:>5.2}× untraced)",
@@ -200,7 +198,7 @@ fn rounds(t: &Tools, version: &str) -> anyhow::Result<()> {
     // The host's speed drifts over a run (±20 % here): each traced run
     // against the untraced runs just before and after it.
     println!("  paired (each traced run over the mean of the untraced runs beside it):");
-    for mode in [Mode::Default, Mode::IdleFirst, Mode::Exact, Mode::Hog] {
+    for mode in COMPARED {
         let mut ratios = paired_ratios(&runs, mode);
         let each: Vec<String> = ratios.iter().map(|r| format!("{r:.3}")).collect();
         println!(

@@ -132,8 +132,11 @@ const RETRY: Duration = Duration::from_millis(20);
 /// after the probes are attached, and a short window would see nothing.
 const MIN_SEEN: u64 = 20;
 const GRACE: Duration = Duration::from_millis(40);
-/// A target keeping fewer CPUs than this busy is idle.
-const IDLE_CORES: f64 = 0.01;
+/// The budget of a target using less than this share of a CPU is that of
+/// one using this much: 3 % of 1 % of a CPU is 0.3 ms of probe time a
+/// second, whatever the target's own figure. Below it a target is idle:
+/// its windows may be long before any measured its hit rate.
+pub const IDLE_FLOOR: f64 = 0.01;
 /// A window teaches the hit rate only when the target ran this much CPU
 /// time while it was open: at the net/http bench service, attached idle,
 /// a map window saw no hits, and at that rate a map window opened a second
@@ -293,11 +296,12 @@ impl Governor {
         tail: Tail,
     ) -> Step {
         let cores = cores.clamp(0.0, 64.0);
-        // A target that hardly runs fires next to nothing, whatever its
-        // rate per CPU: its windows may be long before any was measured.
-        let idle = (cores < IDLE_CORES).then_some(self.params.assumed_rate * cores);
-        let per_sec = rate.or(self.hit_rate(cores)).or(idle).map(|r| r * cost_ns);
         let per_cpu = self.hit_rate.unwrap_or(self.params.assumed_rate);
+        // The window's own rate: the caller's, else the measured one at
+        // today's load; unknown before any window measured it, unless the
+        // target is idle (it fires next to nothing whatever its rate).
+        let predicted = (self.hit_rate.is_some() || cores < IDLE_FLOOR).then_some(per_cpu * cores);
+        let per_sec = rate.or(predicted).map(|r| r * cost_ns);
         let tail_rate = |busy: f64| rate.unwrap_or(per_cpu * busy) * cost_ns;
         // What closing costs: the switch, and the hits until it is done.
         let switch = SWITCH_NS * cores
@@ -405,13 +409,14 @@ impl Governor {
         };
         let open_for = now.saturating_duration_since(o.since);
         let n = hits.saturating_sub(o.hits);
-        let switch = SWITCH_NS * cores.clamp(0.0, 64.0);
+        let cores = cores.clamp(0.0, 64.0);
+        let switch = SWITCH_NS * cores;
         let charge = n as f64 * cost_ns + switch;
         self.tokens -= charge;
         self.charged_ns += charge;
         self.switch_ns += switch;
         // Per CPU busy; a window on a target that hardly ran tells nothing.
-        let busy = cores.clamp(0.0, 64.0) * open_for.as_secs_f64();
+        let busy = cores * open_for.as_secs_f64();
         if busy >= MIN_LEARN_CPU.as_secs_f64() {
             let rate = n as f64 / busy;
             self.hit_rate = Some(match self.hit_rate {

@@ -48,6 +48,7 @@ use crate::{
 };
 use attribute::{Attributor, Estimates};
 use gcwake::GcWakeGate;
+pub use governor::IDLE_FLOOR;
 use governor::{relative_error_pct, Governor, GroupParams, Step, Tail};
 use insitu::InSitu;
 use regime::Watched;
@@ -74,10 +75,6 @@ pub struct WindowCounts {
     pub probe_ns: f64,
 }
 
-/// The budget of a target using less than this share of a CPU is that of
-/// one using this much: 3 % of 1 % of a CPU is 0.3 ms of probe time a
-/// second, whatever the target's own figure.
-pub const IDLE_FLOOR: f64 = 0.01;
 /// The peak CPU use decays by half in about five seconds of polls.
 const PEAK_DECAY: f64 = 0.9965;
 
