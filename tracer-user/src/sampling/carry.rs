@@ -84,8 +84,8 @@ mod tests {
             cpu: (Instant::now(), 0),
         });
         let (a, m) = s.carry().unwrap().tokens;
-        // 4 s and 20 s of one CPU's budget.
-        assert!((a - 36_000_000.0).abs() < 1.0, "{a}");
+        // 8 s and 20 s of one CPU's budget.
+        assert!((a - 72_000_000.0).abs() < 1.0, "{a}");
         assert!((m - 60_000_000.0).abs() < 1.0, "{m}");
     }
 }

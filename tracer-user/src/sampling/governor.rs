@@ -26,7 +26,25 @@ use std::time::{Duration, Instant};
 /// hits while a window is open or closing cost far more than the trap
 /// calibrated on the tracer (~55 µs a hit against ~14 µs), which the
 /// in-situ measure ([`super::insitu`]) charges instead.
+/// A switch's cost until the target measured it: a group that learns it
+/// ([`GroupParams::learns_switch`]) then charges what its windows'
+/// fixed part measured in situ (`super::insitu::Pool::fixed_per_cpu`).
 pub const SWITCH_NS: f64 = 2_000_000.0;
+/// A regular window opens only once it can spend on hits at least this
+/// many times its switch's fixed cost (or the bucket is full): on the
+/// net/http bench service a window's fixed part measured 10–20 ms of the
+/// target's CPU in situ, whatever its hits (68–1,851), and windows opened
+/// as soon as the bucket paid for the switch spent most of the budget on
+/// switches: fewer, longer windows see more samples for the same budget.
+const FAIR: f64 = 1.0;
+/// Windows space out ([`GroupParams::max_stretch`]) at most this much
+/// until a switch was measured to cost at least [`STRETCH_FROM`] a busy
+/// CPU, ns: on a tight allocation loop a window's fixed part measured
+/// ~0–6 ms, and windows spaced 4× from the start saw a sixth of the
+/// samples in one run of 10 s; a net/http service's first windows under
+/// load come before its fixed part is measured, and cost it ~15 ms each.
+const UNMEASURED_STRETCH: u32 = 2;
+const STRETCH_FROM: f64 = 2.0 * SWITCH_NS;
 /// A regular window spends at most this share of the bucket: the rest is
 /// kept for a window that a burst opens. A burst window is the only look
 /// at a regime no window has seen (the caller opens one per change): it
@@ -69,6 +87,17 @@ pub struct GroupParams {
     /// BPF estimate, until a window was measured on it (not the
     /// governor's: the caller's cost per hit).
     pub unmeasured: f64,
+    /// Each regular window that follows another (no burst between them)
+    /// doubles the time to the next and how long it may stay open, up to
+    /// this many times `period` and `max_window`; a burst's window brings
+    /// both back. A steady target's windows each pay the fixed part of a
+    /// switch: spaced out, the same budget buys as many hits with a
+    /// fraction of the switches (the bucket must hold that many periods'
+    /// worth).
+    pub max_stretch: u32,
+    /// Whether the group's switch cost is learned from its windows
+    /// measured in situ (else [`SWITCH_NS`] stands).
+    pub learns_switch: bool,
 }
 
 #[derive(Debug)]
@@ -114,6 +143,11 @@ pub struct Governor {
     /// Since when a due regular window waits for budget (it opens as soon
     /// as the bucket allows).
     pub starved_since: Option<Instant>,
+    /// What a switch costs a target keeping one CPU busy, ns.
+    switch_per_cpu: f64,
+    /// The period and longest window, as a multiple of the group's (see
+    /// [`GroupParams::max_stretch`]).
+    stretch: u32,
 }
 
 /// A due regular window that a (nearly) full bucket still cannot pay for
@@ -184,6 +218,8 @@ impl Governor {
             charged_ns: 0.0,
             switch_ns: 0.0,
             starved_since: None,
+            switch_per_cpu: SWITCH_NS,
+            stretch: 1,
         };
         // The first window (a short one) opens within its first period.
         g.next_open = Instant::now() + params.period.mul_f64(g.uniform() * 0.5);
@@ -231,6 +267,16 @@ impl Governor {
         self.open.is_none()
             && self.starved_periods(now) >= STUCK_AFTER
             && self.tokens >= FULL * self.capacity()
+    }
+
+    /// What a switch costs a target keeping one CPU busy, ns.
+    pub fn switch_per_cpu(&self) -> f64 {
+        self.switch_per_cpu
+    }
+
+    /// A switch was measured to cost `ns` a busy CPU.
+    pub fn set_switch_per_cpu(&mut self, ns: f64) {
+        self.switch_per_cpu = ns.max(0.0);
     }
 
     /// Forgets the hit rate the last windows saw (see [`Governor::stuck`]).
@@ -304,7 +350,8 @@ impl Governor {
         let per_sec = rate.or(predicted).map(|r| r * cost_ns);
         let tail_rate = |busy: f64| rate.unwrap_or(per_cpu * busy) * cost_ns;
         // What closing costs: the switch, and the hits until it is done.
-        let switch = SWITCH_NS * cores
+        let fixed = self.switch_per_cpu * cores;
+        let switch = fixed
             + match tail {
                 Tail::Fires(d) => tail_rate(cores) * d.as_secs_f64(),
                 Tail::Lasts(d, peak) => tail_rate(peak.max(cores)) * d.as_secs_f64(),
@@ -338,13 +385,13 @@ impl Governor {
         };
         let length = match per_sec {
             None => self.params.first_window,
-            Some(ns) if ns <= 0.0 => self.params.max_window,
+            Some(ns) if ns <= 0.0 => self.max_window(),
             // A rate near zero makes this longer than any Duration (a
             // panic, seen on the net/http service under wrk): the longest.
             Some(ns) => Duration::try_from_secs_f64(((spend - switch) / ns).max(0.0))
                 .unwrap_or(Duration::MAX),
         }
-        .min(self.params.max_window);
+        .min(self.max_window());
         let min_cost = switch + tail_rate(cores) * self.params.min_window.as_secs_f64();
         // Nothing to spend (an idle target accrues nothing): no window.
         if length < self.params.min_window || spend < min_cost || spend <= 0.0 {
@@ -355,6 +402,18 @@ impl Governor {
             return Step::Nothing;
         }
         self.starved_since = None;
+        // A regular window whose hits would get less than its switch costs
+        // waits until the bucket holds enough (or is full).
+        let fair = (1.0 + FAIR) * fixed + (switch - fixed);
+        if regular && !early && spend < fair && self.tokens < FULL * self.capacity() {
+            let need = (fair / REGULAR_SPEND).min(FULL * self.capacity());
+            let per_sec = self.accrual_rate() * cores.max(IDLE_FLOOR) * 1e9;
+            let wait = Duration::try_from_secs_f64((need - self.tokens) / per_sec)
+                .unwrap_or(self.params.bucket)
+                .clamp(RETRY, self.params.bucket);
+            self.next_open = now + wait;
+            return Step::Nothing;
+        }
         self.early = early && !regular;
         if self.early {
             self.burst_windows += 1;
@@ -410,7 +469,7 @@ impl Governor {
         let open_for = now.saturating_duration_since(o.since);
         let n = hits.saturating_sub(o.hits);
         let cores = cores.clamp(0.0, 64.0);
-        let switch = SWITCH_NS * cores;
+        let switch = self.switch_per_cpu * cores;
         let charge = n as f64 * cost_ns + switch;
         self.tokens -= charge;
         self.charged_ns += charge;
@@ -428,13 +487,34 @@ impl Governor {
         self.open_total += open_for;
         self.last_window = open_for;
         self.last_close = Some(now);
+        let most = if self.switch_per_cpu < STRETCH_FROM {
+            self.params.max_stretch.min(UNMEASURED_STRETCH)
+        } else {
+            self.params.max_stretch
+        };
+        self.stretch = if self.early {
+            1
+        } else {
+            (self.stretch * 2).min(most.max(1))
+        };
         self.schedule(now);
         switch
     }
 
     fn schedule(&mut self, now: Instant) {
         let jitter = 0.5 + self.uniform();
-        self.next_open = now + self.params.period.mul_f64(jitter);
+        self.next_open = now + self.period().mul_f64(jitter);
+    }
+
+    /// Mean time between regular windows now (see
+    /// [`GroupParams::max_stretch`]).
+    pub fn period(&self) -> Duration {
+        self.params.period * self.stretch
+    }
+
+    /// How long a window may stay open now.
+    fn max_window(&self) -> Duration {
+        self.params.max_window * self.stretch
     }
 }
 
@@ -494,6 +574,8 @@ mod tests {
         min_window: Duration::from_millis(1),
         max_window: Duration::from_millis(750),
         unmeasured: 1.0,
+        max_stretch: 1,
+        learns_switch: false,
     };
 
     /// Simulates a target on one CPU whose probe group would hit `rate`
@@ -753,6 +835,83 @@ mod tests {
         assert_eq!(
             g.step(later, 200, 25_000.0, 1.5, true, Some(50_000.0), tail),
             Step::Nothing
+        );
+    }
+
+    #[test]
+    fn a_window_waits_until_its_hits_get_what_its_switch_costs() {
+        let t0 = Instant::now();
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        // A switch measured at 8 ms a busy CPU; 1 s of one CPU in the
+        // bucket (19.5 ms, 60 % of it for a regular window: 11.7 ms, which
+        // pays for the switch but leaves its hits less).
+        g.set_switch_per_cpu(8_000_000.0);
+        g.accrue(1_000_000_000);
+        assert_eq!(step_at_rate(&mut g, t0, 1.0, Some(100.0)), Step::Nothing);
+        assert!(!g.waits_for_budget(), "not starved: deferred");
+        // Until it holds 16 ms / 60 % (what 0.37 s more accrue).
+        let wait = g.next_open - t0;
+        assert!(
+            wait > Duration::from_millis(320) && wait < Duration::from_millis(420),
+            "{wait:?}"
+        );
+        g.accrue(1_000_000_000);
+        let due = g.next_open;
+        assert_eq!(step_at_rate(&mut g, due, 1.0, Some(100.0)), Step::Open);
+        // At the default switch the same bucket opens at once.
+        let mut g = Governor::new(PARAMS, 3.0, 7);
+        g.next_open = t0;
+        g.accrue(1_000_000_000);
+        assert_eq!(step_at_rate(&mut g, t0, 1.0, Some(100.0)), Step::Open);
+    }
+
+    #[test]
+    fn steady_windows_space_out_until_a_burst() {
+        let params = GroupParams {
+            max_stretch: 4,
+            ..PARAMS
+        };
+        let mut g = Governor::new(params, 3.0, 7);
+        let mut now = Instant::now();
+        let mut periods = Vec::new();
+        // Twice at most, until a switch was measured to be dear.
+        for want in [2, 2] {
+            g.next_open = now;
+            g.accrue(10_000_000_000);
+            assert_eq!(first_step(&mut g, now, 1.0), Step::Open);
+            g.closed(now, 1, 25_000.0, 1.0);
+            assert_eq!(g.period(), PARAMS.period * want);
+        }
+        g.set_switch_per_cpu(STRETCH_FROM);
+        for burst in [false, false, false, false, true, false] {
+            g.next_open = if burst {
+                now + Duration::from_secs(9)
+            } else {
+                now
+            };
+            g.accrue(10_000_000_000);
+            let step = g.step(
+                now,
+                0,
+                25_000.0,
+                1.0,
+                burst,
+                Some(100.0),
+                Tail::Fires(Duration::ZERO),
+            );
+            assert_eq!(step, Step::Open);
+            now += Duration::from_millis(10);
+            g.closed(now, 1, 25_000.0, 1.0);
+            periods.push(g.period().as_secs());
+            assert_eq!(g.max_window(), PARAMS.max_window * g.stretch);
+        }
+        assert_eq!(periods, [4, 4, 4, 4, 1, 2]);
+        // A window's next start is within ±50 % of the stretched period.
+        let gap = g.next_open - now;
+        assert!(
+            gap >= Duration::from_secs(1) && gap <= Duration::from_secs(3),
+            "{gap:?}"
         );
     }
 

@@ -35,6 +35,27 @@ const MIN_NOISE_NS: f64 = 100_000.0;
 const POOL_WINDOWS: usize = 30;
 /// …once there are at least this many.
 const MIN_POOLED: usize = 5;
+/// A window's fixed part is told from its hits' once the pool holds this
+/// many windows whose hits do not simply rise with the CPUs they kept
+/// busy ([`SEPARABLE`]); from fewer (at least [`MIN_FIXED`]), it is what
+/// the hits at the caller's cost leave.
+const MIN_FIT: usize = 5;
+const MIN_FIXED: usize = 2;
+/// How far from proportional the pooled windows' hits and busy CPUs must
+/// be (1 − the squared cosine of the two, weighted) for a joint fit.
+const SEPARABLE: f64 = 0.02;
+
+/// One pooled window.
+#[derive(Debug, Clone, Copy)]
+struct Pooled {
+    /// Extra CPU time of the target, ns, and its noise (one standard
+    /// deviation).
+    extra: f64,
+    noise: f64,
+    hits: u64,
+    /// CPUs the target kept busy then.
+    cores: f64,
+}
 
 /// The last windows' measures summed: on a busy service one window's
 /// measure is mostly the noise of its CPU time (GC cycles, the scheduler),
@@ -42,32 +63,84 @@ const MIN_POOLED: usize = 5;
 /// the load generator's CPU: 52 windows of ~750 hits, each with a noise of
 /// ~6 µs a hit, pooled 14.7 µs ± 1.3 µs a hit, where the requests lost
 /// around the windows said more still).
+///
+/// A window costs a fixed part (attaching and detaching rewrite the
+/// target's text, and it runs slower for a while after: on the net/http
+/// bench service 10–20 ms of CPU a window whatever its hits, 68–1,851)
+/// plus its hits: extra = fixed × busy CPUs + per hit × hits.
 #[derive(Debug, Default)]
 pub struct Pool {
-    /// (extra ns, hits, noise ns) of each window.
-    windows: VecDeque<(f64, u64, f64)>,
+    windows: VecDeque<Pooled>,
 }
 
 impl Pool {
-    /// Adds a window's extra CPU time (its switch taken out), hits and
-    /// noise (one standard deviation), ns.
-    pub fn add(&mut self, extra_ns: f64, hits: u64, noise_ns: f64) {
+    /// Adds a window's extra CPU time, hits, noise (one standard
+    /// deviation), ns, and the CPUs the target kept busy.
+    pub fn add(&mut self, extra_ns: f64, hits: u64, noise_ns: f64, cores: f64) {
         if self.windows.len() == POOL_WINDOWS {
             self.windows.pop_front();
         }
-        self.windows.push_back((extra_ns, hits, noise_ns));
+        self.windows.push_back(Pooled {
+            extra: extra_ns,
+            noise: noise_ns,
+            hits,
+            cores,
+        });
     }
 
-    /// What a hit cost over the pooled windows and the noise of that, ns;
+    /// What a hit cost over the pooled windows, each window's fixed part
+    /// (`fixed_per_cpu` a busy CPU) taken out, and the noise of that, ns;
     /// `None` before `MIN_POOLED` windows with hits.
-    pub fn per_hit(&self) -> Option<(f64, f64)> {
-        let hits: u64 = self.windows.iter().map(|w| w.1).sum();
+    pub fn per_hit(&self, fixed_per_cpu: f64) -> Option<(f64, f64)> {
+        let hits: u64 = self.windows.iter().map(|w| w.hits).sum();
         if self.windows.len() < MIN_POOLED || hits == 0 {
             return None;
         }
-        let extra: f64 = self.windows.iter().map(|w| w.0).sum();
-        let noise = self.windows.iter().map(|w| w.2 * w.2).sum::<f64>().sqrt();
+        let extra: f64 = self
+            .windows
+            .iter()
+            .map(|w| w.extra - fixed_per_cpu * w.cores)
+            .sum();
+        let noise = self
+            .windows
+            .iter()
+            .map(|w| w.noise * w.noise)
+            .sum::<f64>()
+            .sqrt();
         Some((extra / hits as f64, noise / hits as f64))
+    }
+
+    /// A window's fixed cost a busy CPU, ns: fitted with a hit's cost over
+    /// the pooled windows (least squares, each weighted by its precision)
+    /// once they tell the two apart, else what their hits at `per_hit` ns
+    /// leave; `None` before `MIN_FIXED` (2) windows on a busy target.
+    pub fn fixed_per_cpu(&self, per_hit: f64) -> Option<f64> {
+        let busy = self.windows.iter().filter(|w| w.cores > 0.0);
+        let (mut n, mut a, mut b, mut d, mut e, mut f) = (0, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for w in busy {
+            let wt = 1.0 / (w.noise * w.noise).max(1.0);
+            let (x1, x2, y) = (w.cores, w.hits as f64, w.extra);
+            n += 1;
+            a += wt * x1 * x1;
+            b += wt * x1 * x2;
+            d += wt * x2 * x2;
+            e += wt * x1 * y;
+            f += wt * x2 * y;
+        }
+        if n < MIN_FIXED || a <= 0.0 {
+            return None;
+        }
+        let det = a * d - b * b;
+        let fixed = if n >= MIN_FIT && det > SEPARABLE * a * d {
+            match (a * f - b * e) / det {
+                // Hits cost nothing: the fixed part is all of it.
+                c if c < 0.0 => e / a,
+                _ => (d * e - b * f) / det,
+            }
+        } else {
+            (e - per_hit * b) / a
+        };
+        Some(fixed.max(0.0))
     }
 }
 
@@ -219,22 +292,68 @@ mod tests {
         // alternately high and low.
         for i in 0..4 {
             let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-            p.add(700.0 * 15_000.0 + sign * 7e6, 700, 7e6);
+            p.add(700.0 * 15_000.0 + sign * 7e6, 700, 7e6, 1.0);
         }
-        assert_eq!(p.per_hit(), None, "too few windows");
+        assert_eq!(p.per_hit(0.0), None, "too few windows");
         for i in 0..26 {
             let sign = if i % 2 == 0 { 1.0 } else { -1.0 };
-            p.add(700.0 * 15_000.0 + sign * 7e6, 700, 7e6);
+            p.add(700.0 * 15_000.0 + sign * 7e6, 700, 7e6, 1.0);
         }
-        let (per_hit, noise) = p.per_hit().unwrap();
+        let (per_hit, noise) = p.per_hit(0.0).unwrap();
         assert!((per_hit - 15_000.0).abs() < 100.0, "{per_hit}");
         // 10 µs a hit alone, ~1.8 µs over 30 windows.
         assert!((noise - 10_000.0 / 30f64.sqrt()).abs() < 10.0, "{noise}");
         // Only the last 30 count.
         for _ in 0..30 {
-            p.add(700.0 * 5_000.0, 700, 7e6);
+            p.add(700.0 * 5_000.0, 700, 7e6, 1.0);
         }
-        assert!((p.per_hit().unwrap().0 - 5_000.0).abs() < 1.0);
+        assert!((p.per_hit(0.0).unwrap().0 - 5_000.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_window_s_fixed_part_is_told_from_its_hits() {
+        // 15 ms a busy CPU and 12 µs a hit, each window ±2 ms.
+        let window = |i: usize, hits: u64, cores: f64| {
+            let sign = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
+            let extra = 15e6 * cores + 12_000.0 * hits as f64 + sign * 2e6;
+            (extra, hits, 3e6, cores)
+        };
+        let mut p = Pool::default();
+        p.add(window(0, 100, 1.0).0, 100, 3e6, 1.0);
+        assert_eq!(p.fixed_per_cpu(12_000.0), None, "one window");
+        p = Pool::default();
+        for (i, (hits, cores)) in [
+            (100, 1.0),
+            (2_000, 1.0),
+            (600, 0.8),
+            (1_200, 1.0),
+            (68, 0.9),
+            (1_800, 0.7),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (extra, hits, noise, cores) = window(i, hits, cores);
+            p.add(extra, hits, noise, cores);
+        }
+        // Fitted: whatever hits are taken to cost.
+        for per_hit in [0.0, 12_000.0, 50_000.0] {
+            let fixed = p.fixed_per_cpu(per_hit).unwrap();
+            assert!((fixed - 15e6).abs() < 2.5e6, "{fixed}");
+        }
+        // With it taken out, the pooled hits cost what they do.
+        let (per_hit, _) = p.per_hit(15e6).unwrap();
+        assert!((per_hit - 12_000.0).abs() < 1_000.0, "{per_hit}");
+        // Windows all alike cannot tell the two apart: the fixed part is
+        // what hits at the caller's cost leave.
+        let mut p = Pool::default();
+        for i in 0..6 {
+            let (extra, hits, noise, cores) = window(i, 700, 1.0);
+            p.add(extra, hits, noise, cores);
+        }
+        let fixed = p.fixed_per_cpu(12_000.0).unwrap();
+        assert!((fixed - 15e6).abs() < 1e6, "{fixed}");
+        assert!(p.fixed_per_cpu(40_000.0).unwrap() < 1e6, "never below 0");
     }
 
     #[test]

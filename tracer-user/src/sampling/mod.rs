@@ -123,7 +123,8 @@ pub const ALLOCS: GroupParams = GroupParams {
     // removed before the kernel waits for its grace periods): measured
     // 0.3–2 ms in bursts of ~100,000 hits a second.
     first_tail: Some(Duration::from_millis(2)),
-    bucket: Duration::from_secs(4),
+    // Two stretched periods' worth.
+    bucket: Duration::from_secs(8),
     min_window: Duration::from_millis(1),
     max_window: Duration::from_millis(750),
     // Until a window was measured on the target ([`insitu`]; a target whose
@@ -133,6 +134,8 @@ pub const ALLOCS: GroupParams = GroupParams {
     // net/http bench, and a tight allocation loop lost 3.5 % where 0.84 %
     // was charged.
     unmeasured: 3.0,
+    max_stretch: 4,
+    learns_switch: true,
 };
 /// Map operations hit far more often (a net/http service: ~8 a request)
 /// and their ~30 points take ~0.1–0.3 s to detach, firing meanwhile: a
@@ -161,6 +164,10 @@ pub const MAPS: GroupParams = GroupParams {
     // measured 16.8 µs a hit in situ (3.1× the estimate), which then
     // stands.
     unmeasured: 1.0,
+    // Its windows are few (one every 5 s at most) and their closes are
+    // charged as measured ([`Tail`]).
+    max_stretch: 1,
+    learns_switch: false,
 };
 const METHOD: &str =
     "span refills (runtime.(*mcache).refill, weighted by the objects the retired span served) \
@@ -182,6 +189,9 @@ const MAX_IN_SITU_NOISE: f64 = 1.0;
 /// A hit measured on the target is taken to cost at most this many times
 /// the trap + BPF estimate (~4–5× was measured on a net/http service).
 const MAX_IN_SITU: f64 = 6.0;
+/// A window's fixed part (see [`insitu::Pool`]) is taken to cost a busy
+/// CPU at most this, ns (~10–20 ms measured on the net/http bench service).
+const MAX_FIXED_NS: f64 = 30_000_000.0;
 /// A window with fewer objects or hits than these measures neither the
 /// hits per object nor how long a close fires.
 const MIN_RATIO_OBJECTS: u64 = 2_000;
@@ -253,7 +263,7 @@ pub struct Group {
     stepped_share: f64,
     stepped_at: (u64, u64),
     /// A closed window not yet measured on the target: (opened, detached,
-    /// its hits, the switch charged for it in ns).
+    /// its hits, the CPUs the target kept busy then).
     unmeasured: Option<(Instant, Instant, u64, f64)>,
     /// What a hit cost the target, measured on it: the median of the last
     /// windows' measures (see [`insitu`]).
@@ -361,7 +371,7 @@ impl Group {
     /// Measures the last closed window on the target once a poll after
     /// its close has come.
     fn measure_in_situ(&mut self, insitu: &InSitu, traps: Traps) {
-        let Some((from, to, hits, switch_ns)) = self.unmeasured else {
+        let Some((from, to, hits, cores)) = self.unmeasured else {
             return;
         };
         if !insitu.covers(to) {
@@ -381,26 +391,38 @@ impl Group {
         };
         let estimate = self.estimate_ns(traps);
         let noise_per_hit = noise / hits.max(1) as f64;
+        // The switch is charged on its own; the measure starts once the
+        // probes were attached, so of the switch only the detach and what
+        // follows it are in it (the fixed part): what is left over is the
+        // hits'. A group that learns its switch fits the fixed part over
+        // the pooled windows ([`insitu::Pool`]) and charges it, with the
+        // attach taken at half [`governor::SWITCH_NS`].
+        self.in_situ_pool.add(extra, hits, noise, cores);
+        let attach = governor::SWITCH_NS / 2.0;
+        if self.governor.params.learns_switch {
+            let per_hit = self.in_situ_per_hit(estimate);
+            if let Some(fixed) = self.in_situ_pool.fixed_per_cpu(per_hit) {
+                self.governor
+                    .set_switch_per_cpu(attach + fixed.min(MAX_FIXED_NS));
+            }
+        }
+        let fixed = self.governor.switch_per_cpu() - attach;
+        let net = extra - fixed * cores;
         if debug_windows() {
             eprintln!(
-                "{} insitu group={} hits={hits} extra_ns={extra:.0} noise_ns={noise:.0} switch_ns={switch_ns:.0} estimate_ns={estimate:.0}",
+                "{} insitu group={} hits={hits} extra_ns={extra:.0} noise_ns={noise:.0} fixed_ns={:.0} estimate_ns={estimate:.0}",
                 unix_nanos() / 1_000_000,
-                self.governor.params.name
+                self.governor.params.name,
+                fixed * cores
             );
         }
-        // The switch is charged on its own ([`governor::SWITCH_NS`]); the
-        // measure starts once the probes were attached, so of the switch
-        // only the detach (about half) is in it: what is left over is the
-        // hits'.
-        let net = extra - switch_ns / 2.0;
-        self.in_situ_pool.add(net, hits, noise);
         if noise_per_hit > MAX_IN_SITU_NOISE * estimate {
             // Too noisy alone. Until a window measures alone, the pooled
             // windows stand, once their sum says enough.
             if self.in_situ_recent.is_empty() {
                 if let Some((per_hit, _)) = self
                     .in_situ_pool
-                    .per_hit()
+                    .per_hit(fixed)
                     .filter(|(_, noise)| *noise <= MAX_IN_SITU_NOISE * estimate)
                 {
                     self.in_situ_ns_per_hit = Some(per_hit.clamp(0.0, MAX_IN_SITU * estimate));
@@ -477,7 +499,7 @@ impl Group {
         self.measure_stepped((hits, stepped));
         let cost = self.cost_ns(traps);
         let charged_before = self.governor.charged_ns;
-        let switch_ns = self.governor.closed(now, hits, cost, cores);
+        self.governor.closed(now, hits, cost, cores);
         if debug_windows() {
             // What the window was charged, its hits counted to the end of
             // the detach (the bench's time-locked measure reads this).
@@ -490,12 +512,7 @@ impl Group {
                 self.governor.charged_ns - charged_before
             );
         }
-        self.unmeasured = Some((
-            opened,
-            now,
-            hits.saturating_sub(self.opened_hits),
-            switch_ns,
-        ));
+        self.unmeasured = Some((opened, now, hits.saturating_sub(self.opened_hits), cores));
         Some(opened)
     }
 
@@ -949,10 +966,10 @@ impl SampledState {
             windows: to.windows.0.saturating_sub(from.windows.0),
             burst_windows: ag.burst_windows,
             window_ms: ms(ag.last_window),
-            period_ms: ms(ag.params.period),
+            period_ms: ms(ag.period()),
             map_windows: to.windows.1.saturating_sub(from.windows.1),
             map_window_ms: ms(mg.last_window),
-            map_period_ms: ms(mg.params.period),
+            map_period_ms: ms(mg.period()),
             shed: self.shed(),
             bpf_ns_per_hit: self.allocs.bpf_ns_per_hit,
             map_bpf_ns_per_hit: self.maps.bpf_ns_per_hit,
