@@ -603,8 +603,9 @@ pub struct Sampling {
     /// Length of the last window (the governor sizes each to its budget).
     pub window_ms: f64,
     /// Mean time between regular window starts at the end (each start
-    /// jittered ±50 %): 1 s, stretched up to 4 s while no burst opens a
-    /// window between them.
+    /// jittered ±50 %): 1 s, or up to 4 s once a window's switch was
+    /// measured to cost ≥ 4 ms a busy CPU, while no burst opens a window
+    /// between them.
     pub period_ms: f64,
     /// Map-operation windows (with map creation and growth): count, last
     /// length, mean period.

@@ -296,6 +296,12 @@ impl Governor {
         self.params.share * self.budget_pct / 100.0
     }
 
+    /// Probe time the bucket gains a second with the target keeping
+    /// `cores` CPUs busy, ns.
+    fn accrues_per_sec(&self, cores: f64) -> f64 {
+        self.accrual_rate() * cores * 1e9
+    }
+
     /// The target spent `cpu_ns` more CPU time: the bucket fills with this
     /// group's share of the budget of it.
     pub fn accrue(&mut self, cpu_ns: u64) {
@@ -379,7 +385,7 @@ impl Governor {
         let spend = if regular && !early {
             self.tokens * REGULAR_SPEND
         } else {
-            let borrow = self.accrual_rate() * cores * 1e9 * BORROW.as_secs_f64();
+            let borrow = self.accrues_per_sec(cores) * BORROW.as_secs_f64();
             self.tokens.max(0.0) * BURST_SPEND + self.tokens.min(0.0) + borrow
         };
         let length = match per_sec {
@@ -403,11 +409,11 @@ impl Governor {
         self.starved_since = None;
         // A regular window whose hits would get less than its switch costs
         // waits until the bucket holds enough (or is full).
-        let fair = (1.0 + FAIR) * fixed + (switch - fixed);
+        let fair = switch + FAIR * fixed;
         if regular && !early && spend < fair && self.tokens < FULL * self.capacity() {
             let need = (fair / REGULAR_SPEND).min(FULL * self.capacity());
-            let per_sec = self.accrual_rate() * cores.max(IDLE_FLOOR) * 1e9;
-            let wait = Duration::try_from_secs_f64((need - self.tokens) / per_sec)
+            let accrues = self.accrues_per_sec(cores.max(IDLE_FLOOR));
+            let wait = Duration::try_from_secs_f64((need - self.tokens) / accrues)
                 .unwrap_or(self.params.bucket)
                 .clamp(RETRY, self.params.bucket);
             self.next_open = now + wait;
@@ -459,11 +465,10 @@ impl Governor {
     }
 
     /// The window opened at `since` has been closed (its probes detached)
-    /// at `now`; the group's hits are now `hits`. Returns the switch
-    /// charged for it, ns.
-    pub fn closed(&mut self, now: Instant, hits: u64, cost_ns: f64, cores: f64) -> f64 {
+    /// at `now`; the group's hits are now `hits`.
+    pub fn closed(&mut self, now: Instant, hits: u64, cost_ns: f64, cores: f64) {
         let Some(o) = self.open.take() else {
-            return 0.0;
+            return;
         };
         let open_for = now.saturating_duration_since(o.since);
         let n = hits.saturating_sub(o.hits);
@@ -492,7 +497,6 @@ impl Governor {
             (self.stretch * 2).min(self.params.max_stretch.max(1))
         };
         self.schedule(now);
-        switch
     }
 
     fn schedule(&mut self, now: Instant) {
@@ -577,8 +581,7 @@ mod tests {
     /// charged over the target's CPU time, percent.
     fn simulate(rate: f64, cost_ns: f64, secs: u64, bursts: bool) -> (f64, Governor) {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 42);
-        g.next_open = t0;
+        let mut g = due_at(t0, 42);
         let mut hits = 0.0;
         let tick = Duration::from_millis(10);
         let mut now = t0;
@@ -609,8 +612,7 @@ mod tests {
     #[test]
     fn a_stale_rate_that_shuts_every_window_is_forgotten_once_the_bucket_is_full() {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         // The last window saw 1 M hits a second (a burst since over): a
         // close of 30 ms at that rate costs more than the bucket holds.
         g.hit_rate = Some(1_000_000.0);
@@ -634,6 +636,13 @@ mod tests {
         now += RETRY;
         assert_eq!(step(&mut g, now), Step::Open);
         assert!(!g.stuck(now));
+    }
+
+    /// A governor whose first regular window is due at `t0`.
+    fn due_at(t0: Instant, seed: u64) -> Governor {
+        let mut g = Governor::new(PARAMS, 3.0, seed);
+        g.next_open = t0;
+        g
     }
 
     /// A step with no hits yet, no caller's rate and no closing tail.
@@ -674,8 +683,7 @@ mod tests {
     #[test]
     fn an_open_window_allows_the_hits_its_allowance_pays_for() {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         assert_eq!(g.allowed_hits(25_000.0), None);
         g.accrue(1_000_000_000);
         // 1 s of one CPU: 19.5 ms in the bucket, 60 % of it for a regular
@@ -691,8 +699,7 @@ mod tests {
     #[test]
     fn a_window_short_of_budget_waits_for_the_next_poll() {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         assert!(!g.waits_for_budget(), "nothing was due yet");
         // Due, but nothing accrued: it waits, and only a poll's accrual
         // can change that.
@@ -707,8 +714,7 @@ mod tests {
     #[test]
     fn a_rate_near_zero_opens_the_longest_window() {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         g.accrue(1_000_000_000);
         for rate in [1e-300, f64::MIN_POSITIVE, 5e-324] {
             let step = step_at_rate(&mut g, t0, 1.0, Some(rate));
@@ -726,8 +732,7 @@ mod tests {
     #[test]
     fn an_idle_target_gets_long_windows_and_no_charge_for_switches() {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         g.accrue(1_000_000);
         assert_eq!(first_step(&mut g, t0, 0.0), Step::Open);
         g.closed(t0 + Duration::from_millis(5), 0, 25_000.0, 0.0);
@@ -743,8 +748,7 @@ mod tests {
         // fired for 10 ms. Now the target allocates far less: a window
         // opens as soon as the bucket covers one at today's rate.
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 9);
-        g.next_open = t0;
+        let mut g = due_at(t0, 9);
         g.accrue(2_000_000_000);
         assert_eq!(first_step(&mut g, t0, 1.0), Step::Open);
         g.closed(t0 + Duration::from_millis(2), 200, 25_000.0, 1.0);
@@ -760,8 +764,7 @@ mod tests {
         }
         assert!(opened.is_some(), "no window after the burst");
         // Still at the burst's rate, the bucket never covers a close.
-        let mut g2 = Governor::new(PARAMS, 3.0, 9);
-        g2.next_open = t0;
+        let mut g2 = due_at(t0, 9);
         g2.hit_rate = Some(100_000.0);
         g2.accrue(100_000_000_000);
         assert_eq!(
@@ -780,8 +783,7 @@ mod tests {
             Tail::Lasts(Duration::from_millis(250), 0.0),
             Tail::Lasts(Duration::from_millis(160), 1.0),
         );
-        let mut g = Governor::new(PARAMS, 3.0, 13);
-        g.next_open = t0;
+        let mut g = due_at(t0, 13);
         g.accrue(10_000_000_000);
         assert_eq!(g.step(t0, 0, 15_000.0, 0.0, false, None, idle), Step::Open);
         g.closed(t0 + Duration::from_millis(50), 0, 15_000.0, 0.0);
@@ -794,8 +796,7 @@ mod tests {
         );
         // A window that ran learns per CPU: 1,000 hits in 100 ms on 2
         // CPUs is 5,000 a second per CPU, 10,000 on 2 and 2,500 on half.
-        let mut g = Governor::new(PARAMS, 3.0, 13);
-        g.next_open = t0;
+        let mut g = due_at(t0, 13);
         g.accrue(10_000_000_000);
         let none = Tail::Fires(Duration::ZERO);
         assert_eq!(g.step(t0, 0, 15_000.0, 2.0, false, None, none), Step::Open);
@@ -812,14 +813,13 @@ mod tests {
         // debt by at most what it gains in `BORROW`.
         let t0 = Instant::now();
         let tail = Tail::Fires(Duration::from_millis(2));
-        let mut g = Governor::new(PARAMS, 3.0, 11);
-        g.next_open = t0;
+        let mut g = due_at(t0, 11);
         g.accrue(10_000_000);
         let step =
             |g: &mut Governor, burst| g.step(t0, 0, 25_000.0, 1.5, burst, Some(50_000.0), tail);
         assert_eq!(step(&mut g, false), Step::Nothing);
         assert_eq!(step(&mut g, true), Step::Open);
-        let borrow = g.accrual_rate() * 1.5e9 * BORROW.as_secs_f64();
+        let borrow = g.accrues_per_sec(1.5) * BORROW.as_secs_f64();
         let allowance = g.open.as_ref().unwrap().allowance;
         assert!(g.tokens - allowance >= -borrow - 1.0, "{allowance}");
         // A bucket already that deep in debt opens no burst window.
@@ -835,8 +835,7 @@ mod tests {
     #[test]
     fn a_window_waits_until_its_hits_get_what_its_switch_costs() {
         let t0 = Instant::now();
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         // A switch measured at 8 ms a busy CPU; 1 s of one CPU in the
         // bucket (19.5 ms, 60 % of it for a regular window: 11.7 ms, which
         // pays for the switch but leaves its hits less).
@@ -854,8 +853,7 @@ mod tests {
         let due = g.next_open;
         assert_eq!(step_at_rate(&mut g, due, 1.0, Some(100.0)), Step::Open);
         // At the default switch the same bucket opens at once.
-        let mut g = Governor::new(PARAMS, 3.0, 7);
-        g.next_open = t0;
+        let mut g = due_at(t0, 7);
         g.accrue(1_000_000_000);
         assert_eq!(step_at_rate(&mut g, t0, 1.0, Some(100.0)), Step::Open);
     }

@@ -313,13 +313,13 @@ mod tests {
     #[test]
     fn a_window_s_fixed_part_is_told_from_its_hits() {
         // 15 ms a busy CPU and 12 µs a hit, each window ±2 ms.
-        let window = |i: usize, hits: u64, cores: f64| {
+        let add = |p: &mut Pool, i: usize, hits: u64, cores: f64| {
             let sign = if i.is_multiple_of(2) { 1.0 } else { -1.0 };
             let extra = 15e6 * cores + 12_000.0 * hits as f64 + sign * 2e6;
-            (extra, hits, 3e6, cores)
+            p.add(extra, hits, 3e6, cores);
         };
         let mut p = Pool::default();
-        p.add(window(0, 100, 1.0).0, 100, 3e6, 1.0);
+        add(&mut p, 0, 100, 1.0);
         assert_eq!(p.fixed_per_cpu(12_000.0), None, "one window");
         p = Pool::default();
         for (i, (hits, cores)) in [
@@ -333,8 +333,7 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let (extra, hits, noise, cores) = window(i, hits, cores);
-            p.add(extra, hits, noise, cores);
+            add(&mut p, i, hits, cores);
         }
         // Fitted: whatever hits are taken to cost.
         for per_hit in [0.0, 12_000.0, 50_000.0] {
@@ -348,8 +347,7 @@ mod tests {
         // what hits at the caller's cost leave.
         let mut p = Pool::default();
         for i in 0..6 {
-            let (extra, hits, noise, cores) = window(i, 700, 1.0);
-            p.add(extra, hits, noise, cores);
+            add(&mut p, i, 700, 1.0);
         }
         let fixed = p.fixed_per_cpu(12_000.0).unwrap();
         assert!((fixed - 15e6).abs() < 1e6, "{fixed}");
