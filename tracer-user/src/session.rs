@@ -38,6 +38,7 @@ use crate::{
     },
     sampling::{self, governor::slowdown, SampledState},
     tracee::allocstats::{self, AllocCounters},
+    tracee::cpus,
     tracee::gobin::Frame,
     tracee::gobin::{GoBinError, GoBinary},
     tracee::golayout,
@@ -92,6 +93,9 @@ pub struct Session {
     pub latency: LatencyCalibration,
     /// The target's CPU time when last read.
     last_cpu_ns: Option<u64>,
+    /// The CPUs the target may run on (read at attach; all online ones
+    /// where its threads' lists cannot be read).
+    target_cpus: Vec<u32>,
     /// Default mode: heap bytes the runtime released to the OS (decreases
     /// of its committed heap, polled with the allocation counters).
     released: memory::ReleaseCounter,
@@ -132,6 +136,8 @@ pub struct Mark {
     pub sampled: Option<sampling::SampledMark>,
     /// BPF run time (ns) and runs of every uprobe program so far.
     pub bpf: (u64, u64),
+    /// BPF run time (ns) and runs of the on-CPU sampling program so far.
+    pub cpu_bpf: (u64, u64),
     /// Sampled mode: how long map operations have been watched so far.
     pub map_watch: Duration,
     /// On-CPU samples so far.
@@ -484,7 +490,11 @@ impl Prepared {
             ));
         }
         let attached = probes.attached;
+        let target_cpus = cpus::allowed_cpus(target.pid)
+            .or_else(|| cpus::online_cpus().ok())
+            .unwrap_or_default();
         let mut session = Session {
+            target_cpus,
             symbolizer: Symbolizer::new(Arc::clone(&bin), bias),
             target,
             bin,
@@ -588,6 +598,10 @@ impl Session {
             map_ops: self.map_ops(),
             sampled,
             bpf: self.probes.as_ref().map_or((0, 0), |p| p.uprobe_stats()),
+            cpu_bpf: self
+                .probes
+                .as_ref()
+                .map_or((0, 0), |p| p.cpu_sample_stats()),
             map_watch: self
                 .sampling
                 .as_ref()
@@ -604,6 +618,7 @@ impl Session {
     /// last one read) and, in sampled mode, hands it with the runtime's
     /// allocation counters to the sampler. Returns the CPU time.
     fn poll_runtime(&mut self) -> Option<u64> {
+        let read_at = Instant::now();
         let cpu_ns = self.target.cpu_time_ns().or(self.last_cpu_ns);
         self.last_cpu_ns = cpu_ns;
         if self.sampling.is_some() {
@@ -612,7 +627,7 @@ impl Session {
                 self.released.observe(c.committed_bytes);
             }
             if let Some(s) = self.sampling.as_mut() {
-                s.poll(runtime, cpu_ns, self.traps);
+                s.poll(runtime, cpu_ns.map(|c| (read_at, c)), self.traps);
             }
         }
         cpu_ns
@@ -711,11 +726,12 @@ impl Session {
         let bpf_runs = to.bpf.1.saturating_sub(from.bpf.1);
         let bpf_ns_per_hit =
             (bpf_runs > 0).then(|| to.bpf.0.saturating_sub(from.bpf.0) as f64 / bpf_runs as f64);
+        let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
         let (counts, sampling, unattributed, probe_ns) =
             match (&self.sampling, &from.sampled, &to.sampled) {
                 (Some(s), Some(a), Some(b)) => {
                     let elapsed = to.at.duration_since(from.at);
-                    let w = s.window_counts((a, b), &counters, raw, elapsed, self.traps);
+                    let w = s.window_counts((a, b), &counters, raw, (elapsed, cpu_ns), self.traps);
                     (w.counts, Some(w.sampling), w.unattributed, w.probe_ns)
                 }
                 _ => {
@@ -724,6 +740,9 @@ impl Session {
                     (raw, None, Default::default(), probe_ns)
                 }
             };
+        // The on-CPU sampler's program runs on the target's CPUs at every
+        // sample (the target's own and, returning at once, the others').
+        let probe_ns = probe_ns + to.cpu_bpf.0.saturating_sub(from.cpu_bpf.0) as f64;
         let (cpu, cpu_stacks, map_op_cpu) = self.cpu_profile(from, to, &counters);
         let Session {
             symbolizer,
@@ -795,8 +814,14 @@ impl Session {
         let mut findings = self.findings(from, to, &madvise);
         findings.extend(built.findings);
         findings.extend(inuse.findings);
-        let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
-        let slowdown = slowdown(probe_ns, cpu_ns as f64);
+        let tracer_cpu_ns = to.tracer_cpu_ns.saturating_sub(from.tracer_cpu_ns);
+        let tracer_taken_ns = self.tracer_taken_ns(tracer_cpu_ns, cpu_ns, secs);
+        // Without the tracer the target would have had its threads' time
+        // too: `probe_ns + taken` of `cpu_ns + taken` lost to its own work.
+        let slowdown = slowdown(
+            probe_ns + tracer_taken_ns,
+            (cpu_ns as f64) + tracer_taken_ns,
+        );
         let info = self.bin.build_info();
         Report {
             schema: 1,
@@ -839,7 +864,8 @@ impl Session {
                 est_target_slowdown_lower_bound: slowdown.1,
                 probe_ns: probe_ns as u64,
                 target_cpu_ns: cpu_ns,
-                tracer_cpu_ns: to.tracer_cpu_ns.saturating_sub(from.tracer_cpu_ns),
+                tracer_cpu_ns,
+                tracer_taken_ns: tracer_taken_ns as u64,
                 tracer_max_rss_bytes: max_rss_bytes(),
             },
             allocations,
@@ -859,6 +885,23 @@ impl Session {
             cpu_stacks,
             inuse_stacks: inuse.stacks,
         }
+    }
+}
+
+impl Session {
+    /// Of `tracer_ns` of the tracer's CPU time over a report window of
+    /// `secs` in which the target used `target_ns`, what it took from the
+    /// target ([`cputime::taken_from_target`]): the share of the tracer's
+    /// CPUs that the target may use, at the share of those the target kept
+    /// busy.
+    fn tracer_taken_ns(&self, tracer_ns: u64, target_ns: u64, secs: f64) -> f64 {
+        let Some(own) = cpus::allowed_cpus(std::process::id()) else {
+            return 0.0;
+        };
+        let shared = own.iter().filter(|c| self.target_cpus.contains(c)).count();
+        let overlap = shared as f64 / own.len() as f64;
+        let busy = target_ns as f64 / 1e9 / secs.max(1e-9) / self.target_cpus.len().max(1) as f64;
+        crate::cputime::taken_from_target(tracer_ns as f64, overlap, busy)
     }
 }
 

@@ -22,6 +22,12 @@ pub(super) const PROGRAM: &str = "gc_wake";
 const MAP: &str = "GC_WAKE";
 
 impl Probes {
+    /// Cumulative (BPF run time ns, runs) of the wakeup probe's program,
+    /// while stats are on.
+    pub fn gc_wake_stats(&self) -> (u64, u64) {
+        self.programs_stats(&[PROGRAM])
+    }
+
     /// The ring buffer that gets a record per GC cycle started while the
     /// probe is attached (taken once).
     pub fn gc_wake_ring(&mut self) -> Result<RingBuf<MapData>, String> {

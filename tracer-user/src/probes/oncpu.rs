@@ -40,6 +40,13 @@ pub fn check_cpu_hz(hz: u64) -> Result<(), UserError> {
 }
 
 impl Probes {
+    /// Cumulative (BPF run time ns, runs) of the on-CPU sampling program on
+    /// every CPU sampled (the target's samples and the others'), while
+    /// stats are on.
+    pub fn cpu_sample_stats(&self) -> (u64, u64) {
+        self.programs_stats(&[CPU_PROGRAM])
+    }
+
     /// Starts sampling, `hz` times a second, every online CPU that one of
     /// `pid`'s threads may run on; returns the sampling period (ns of CPU
     /// time a sample stands for).

@@ -253,6 +253,7 @@ pub mod fixture {
                 probe_ns: 0,
                 target_cpu_ns: 1_000_000_000,
                 tracer_cpu_ns: 0,
+                tracer_taken_ns: 0,
                 tracer_max_rss_bytes: 0,
             },
             allocations: Vec::new(),

@@ -626,7 +626,8 @@ pub struct Sampling {
     /// hits at this when it is above the trap + BPF estimate.
     pub in_situ_ns_per_hit: Option<f64>,
     pub map_in_situ_ns_per_hit: Option<f64>,
-    /// CPUs the target keeps busy: the budget is a share of its CPU time.
+    /// CPUs the target kept busy over the report window (its CPU time over
+    /// the window's length): the budget is a share of its CPU time.
     pub target_cpus: f64,
     /// Samples (refills + large objects) in this report window.
     pub samples: u64,
@@ -658,20 +659,30 @@ pub struct Overhead {
     /// BPF programs' own run time per run over the window (kernel BPF
     /// statistics), on top of the trap; null where not measured.
     pub bpf_ns_per_hit: Option<f64>,
-    /// Probe time charged to the target, over the target's CPU time without it.
+    /// What the tracer took from the target (`probe_ns` +
+    /// `tracer_taken_ns`), over the target's CPU time without its probes.
+    /// Not in it: stalls that keep the target off-CPU while a window's
+    /// probes are written into its text, nor what the on-CPU sampler's
+    /// timer interrupts cost beyond its program's run time.
     pub est_target_slowdown_pct: f64,
     /// `est_target_slowdown_pct` is only a lower bound: the probes took
     /// most of the target's CPU, and what was left for its own work cannot
     /// be measured.
     pub est_target_slowdown_lower_bound: bool,
-    /// That probe time, ns (hits × (their trap + BPF), and in sampled mode
-    /// the windows' switches).
+    /// That probe time, ns: hits × (their trap + BPF run time, or in
+    /// sampled mode what a hit was measured to cost the target, if more),
+    /// in sampled mode each window's switch at what a switch was measured
+    /// to cost by the end of the report window, and the on-CPU sampling
+    /// program's run time.
     pub probe_ns: u64,
     pub target_cpu_ns: u64,
     /// CPU time the tracer itself used over the window (all its threads,
-    /// user and system). Not in `est_target_slowdown_pct`: it takes from
-    /// the target only where the two share a CPU.
+    /// user and system).
     pub tracer_cpu_ns: u64,
+    /// Of that, what the target gave up, in `est_target_slowdown_pct`: the
+    /// share that ran on CPUs the target may use (by the CPUs the tracer's
+    /// threads may run on), at the share of those the target kept busy.
+    pub tracer_taken_ns: u64,
     /// Peak resident memory of the tracer itself.
     pub tracer_max_rss_bytes: u64,
 }

@@ -47,12 +47,16 @@ fn near_idle(o: &crate::report::Overhead, secs: f64, sampled: bool) -> String {
     )
 }
 
-/// The tracer's own CPU over the window, as a share of one CPU.
+/// The tracer's own CPU over the window, as a share of one CPU, and what
+/// of it the target gave up (in the estimated slowdown).
 fn tracer_cpu(o: &crate::report::Overhead, secs: f64) -> String {
-    format!(
-        "tracer itself {:.1}% of a CPU",
-        100.0 * o.tracer_cpu_ns as f64 / 1e9 / secs.max(1e-9)
-    )
+    let pct = |ns: u64| 100.0 * ns as f64 / 1e9 / secs.max(1e-9);
+    let taken = if o.tracer_taken_ns > 0 {
+        format!(" ({:.1}% from the target's)", pct(o.tracer_taken_ns))
+    } else {
+        String::new()
+    };
+    format!("tracer itself {:.1}% of a CPU{taken}", pct(o.tracer_cpu_ns))
 }
 
 pub fn human_bytes(b: f64) -> String {
@@ -625,6 +629,7 @@ mod tests {
             probe_ns: 0,
             target_cpu_ns: 20_000_000_000,
             tracer_cpu_ns: 0,
+            tracer_taken_ns: 0,
             tracer_max_rss_bytes: 0,
         };
         assert_eq!(
@@ -642,5 +647,11 @@ mod tests {
         // 96 ms of CPU over 20 s.
         o.tracer_cpu_ns = 96_000_000;
         assert_eq!(tracer_cpu(&o, 20.0), "tracer itself 0.5% of a CPU");
+        // 80 ms of it on CPUs the target kept busy.
+        o.tracer_taken_ns = 80_000_000;
+        assert_eq!(
+            tracer_cpu(&o, 20.0),
+            "tracer itself 0.5% of a CPU (0.4% from the target's)"
+        );
     }
 }

@@ -70,7 +70,7 @@ mod tests {
             emulated_ns: 3_000.0,
             stepped_ns: 20_000.0,
         };
-        s.poll(None, Some(2_000_000_000), traps);
+        s.poll(None, Some((Instant::now(), 2_000_000_000)), traps);
         let (a, m) = s.carry().unwrap().tokens;
         assert!((a - (1_000.0 + 9_000_000.0)).abs() < 1.0, "{a}");
         assert!((m - (-500.0 + 3_000_000.0)).abs() < 1.0, "{m}");

@@ -137,8 +137,10 @@ pub struct Governor {
     pub last_window: Duration,
     /// Probe time charged so far (hits × cost + switches), ns.
     pub charged_ns: f64,
-    /// The switches' share of it.
-    pub switch_ns: f64,
+    /// The busy CPUs a switch found, summed over the switches so far: the
+    /// report prices them at the switch's cost as measured by then (the
+    /// first windows' switches were charged before it was).
+    pub switch_cpus: f64,
     /// Since when a due regular window waits for budget (it opens as soon
     /// as the bucket allows).
     pub starved_since: Option<Instant>,
@@ -215,7 +217,7 @@ impl Governor {
             open_total: Duration::ZERO,
             last_window: Duration::ZERO,
             charged_ns: 0.0,
-            switch_ns: 0.0,
+            switch_cpus: 0.0,
             starved_since: None,
             switch_per_cpu: SWITCH_NS,
             stretch: 1,
@@ -477,7 +479,7 @@ impl Governor {
         let charge = n as f64 * cost_ns + switch;
         self.tokens -= charge;
         self.charged_ns += charge;
-        self.switch_ns += switch;
+        self.switch_cpus += cores;
         // Per CPU busy; a window on a target that hardly ran tells nothing.
         let busy = cores * open_for.as_secs_f64();
         if busy >= MIN_LEARN_CPU.as_secs_f64() {

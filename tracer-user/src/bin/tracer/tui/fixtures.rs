@@ -116,6 +116,7 @@ pub fn report(secs: f64, allocations: Vec<AllocSite>, lost_events: u64) -> Repor
             probe_ns: 0,
             target_cpu_ns: 1_000_000_000,
             tracer_cpu_ns: 0,
+            tracer_taken_ns: 0,
             tracer_max_rss_bytes: 0,
         },
         allocation_totals: totals,
