@@ -44,6 +44,12 @@ const MIN_FIXED: usize = 2;
 /// How far from proportional the pooled windows' hits and busy CPUs must
 /// be (1 − the squared cosine of the two, weighted) for a joint fit.
 const SEPARABLE: f64 = 0.02;
+/// Only windows on a target keeping at least this many CPUs busy tell its
+/// fixed part: per busy CPU, a nearly idle target's few ms of noise read
+/// as tens of ms (a program of the agent test at 0.05 CPU: one window's
+/// 4.3 ms over 17 hits made the switch 31 ms a CPU, and the fair wait for
+/// the next window outlasted the agent's 10-s slice: nothing in use).
+const MIN_FIXED_CORES: f64 = 0.25;
 
 /// One pooled window.
 #[derive(Debug, Clone, Copy)]
@@ -113,9 +119,10 @@ impl Pool {
     /// A window's fixed cost a busy CPU, ns: fitted with a hit's cost over
     /// the pooled windows (least squares, each weighted by its precision)
     /// once they tell the two apart, else what their hits at `per_hit` ns
-    /// leave; `None` before `MIN_FIXED` (2) windows on a busy target.
+    /// leave; `None` before `MIN_FIXED` (2) windows on a busy target (at
+    /// least [`MIN_FIXED_CORES`]).
     pub fn fixed_per_cpu(&self, per_hit: f64) -> Option<f64> {
-        let busy = self.windows.iter().filter(|w| w.cores > 0.0);
+        let busy = self.windows.iter().filter(|w| w.cores >= MIN_FIXED_CORES);
         let (mut n, mut a, mut b, mut d, mut e, mut f) = (0, 0.0, 0.0, 0.0, 0.0, 0.0);
         for w in busy {
             let wt = 1.0 / (w.noise * w.noise).max(1.0);
@@ -352,6 +359,13 @@ mod tests {
         let fixed = p.fixed_per_cpu(12_000.0).unwrap();
         assert!((fixed - 15e6).abs() < 1e6, "{fixed}");
         assert!(p.fixed_per_cpu(40_000.0).unwrap() < 1e6, "never below 0");
+        // A nearly idle target's windows tell nothing of it: 4.3 ms over
+        // 17 hits at 0.05 CPU is not 86 ms a CPU.
+        let mut p = Pool::default();
+        for _ in 0..6 {
+            p.add(4.3e6, 17, 0.24e6, 0.05);
+        }
+        assert_eq!(p.fixed_per_cpu(3_800.0), None);
     }
 
     #[test]
