@@ -138,6 +138,8 @@ pub struct Mark {
     pub bpf: (u64, u64),
     /// BPF run time (ns) and runs of the on-CPU sampling program so far.
     pub cpu_bpf: (u64, u64),
+    /// The same of the GC watch's wakeup program.
+    pub gc_wake_bpf: (u64, u64),
     /// Sampled mode: how long map operations have been watched so far.
     pub map_watch: Duration,
     /// On-CPU samples so far.
@@ -602,6 +604,7 @@ impl Session {
                 .probes
                 .as_ref()
                 .map_or((0, 0), |p| p.cpu_sample_stats()),
+            gc_wake_bpf: self.probes.as_ref().map_or((0, 0), |p| p.gc_wake_stats()),
             map_watch: self
                 .sampling
                 .as_ref()
@@ -723,15 +726,20 @@ impl Session {
         let secs = to.at.duration_since(from.at).as_secs_f64();
         let counters = to.counters.since(&from.counters);
         let raw = allocs::delta(&to.counts, &from.counts);
-        let bpf_runs = to.bpf.1.saturating_sub(from.bpf.1);
-        let bpf_ns_per_hit =
-            (bpf_runs > 0).then(|| to.bpf.0.saturating_sub(from.bpf.0) as f64 / bpf_runs as f64);
+        let bpf_ns_per_hit = ns_per_run(from.bpf, to.bpf);
         let cpu_ns = to.cpu_ns.saturating_sub(from.cpu_ns);
         let (counts, sampling, unattributed, probe_ns) =
             match (&self.sampling, &from.sampled, &to.sampled) {
                 (Some(s), Some(a), Some(b)) => {
                     let elapsed = to.at.duration_since(from.at);
-                    let w = s.window_counts((a, b), &counters, raw, (elapsed, cpu_ns), self.traps);
+                    let w = s.window_counts(
+                        (a, b),
+                        &counters,
+                        raw,
+                        (elapsed, cpu_ns),
+                        self.traps,
+                        ns_per_run(from.gc_wake_bpf, to.gc_wake_bpf),
+                    );
                     (w.counts, Some(w.sampling), w.unattributed, w.probe_ns)
                 }
                 _ => {
@@ -888,6 +896,13 @@ impl Session {
     }
 }
 
+/// BPF run time per run between two readings of (run time ns, runs);
+/// `None` without a run.
+fn ns_per_run(from: (u64, u64), to: (u64, u64)) -> Option<f64> {
+    let runs = to.1.saturating_sub(from.1);
+    (runs > 0).then(|| to.0.saturating_sub(from.0) as f64 / runs as f64)
+}
+
 impl Session {
     /// Of `tracer_ns` of the tracer's CPU time over a report window of
     /// `secs` in which the target used `target_ns`, what it took from the
@@ -903,9 +918,7 @@ impl Session {
         let busy = target_ns as f64 / 1e9 / secs.max(1e-9) / self.target_cpus.len().max(1) as f64;
         crate::cputime::taken_from_target(tracer_ns as f64, overlap, busy)
     }
-}
 
-impl Session {
     /// The window's on-CPU samples, and the CPU of each map operation's
     /// call sites since attach (for `cost_ns`).
     fn cpu_profile(

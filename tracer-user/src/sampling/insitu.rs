@@ -120,7 +120,7 @@ impl Pool {
     /// the pooled windows (least squares, each weighted by its precision)
     /// once they tell the two apart, else what their hits at `per_hit` ns
     /// leave; `None` before `MIN_FIXED` (2) windows on a busy target (at
-    /// least [`MIN_FIXED_CORES`]).
+    /// least `MIN_FIXED_CORES`, 0.25 CPU).
     pub fn fixed_per_cpu(&self, per_hit: f64) -> Option<f64> {
         let busy = self.windows.iter().filter(|w| w.cores >= MIN_FIXED_CORES);
         let (mut n, mut a, mut b, mut d, mut e, mut f) = (0, 0.0, 0.0, 0.0, 0.0, 0.0);

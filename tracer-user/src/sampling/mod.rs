@@ -607,9 +607,6 @@ pub struct SampledState {
     /// to the allocation group, and when that probe may be attached.
     gc_wakes_charged: u64,
     gc_wake: Option<GcWakeGate>,
-    /// The wakeup probe's BPF run time per hit, once measured (~11–14 µs
-    /// on the net/http bench, against ~1–3 µs for the allocation group's).
-    gc_wake_bpf_ns: Option<f64>,
     /// CPUs online: the most CPUs the target can keep busy.
     cpus: f64,
 }
@@ -648,7 +645,6 @@ impl SampledState {
             watched: Watched::default(),
             gc_wakes_charged: 0,
             gc_wake: None,
-            gc_wake_bpf_ns: None,
             cpus: online_cpus().map_or(MAX_CPUS, |c| c.len() as f64),
         }
     }
@@ -731,10 +727,6 @@ impl SampledState {
 
     /// Attaches or detaches the GC watch's wakeup probe as its gate says.
     fn gate_gc_wake_probe(&mut self, cx: &mut Ctx<'_>, now: Instant) {
-        let (bpf_ns, runs) = cx.probes.gc_wake_stats();
-        if runs > 0 {
-            self.gc_wake_bpf_ns = Some(bpf_ns as f64 / runs as f64);
-        }
         let Some(g) = &mut self.gc_wake else { return };
         let cores = self.cores.max(IDLE_FLOOR);
         let budget = self.allocs.governor.budget_pct / 100.0 * cores * 1e9;
@@ -765,8 +757,11 @@ impl SampledState {
     /// charged at their own, the steady mix of `tests/default_mode.rs` on
     /// Go 1.24.11 opened 4 windows in 10 s in 2 of 8 runs, and the build
     /// before did so in 1 of 10: not settled.)
-    fn gc_wake_charge_ns(&self, traps: Traps, hits: u64) -> f64 {
-        let own = traps.cost(hits, 0) + hits as f64 * self.gc_wake_bpf_ns.unwrap_or(0.0);
+    /// `bpf_ns`: the wakeup program's run time per hit over the report
+    /// window, if measured (~11–14 µs on the net/http bench, against ~1–3
+    /// µs for the allocation group's).
+    fn gc_wake_charge_ns(&self, traps: Traps, hits: u64, bpf_ns: Option<f64>) -> f64 {
+        let own = traps.cost(hits, 0) + hits as f64 * bpf_ns.unwrap_or(0.0);
         self.allocs.charge_ns(traps, hits, 0).max(own)
     }
 
@@ -947,6 +942,7 @@ impl SampledState {
         mut raw: HashMap<AllocKey, u64>,
         (elapsed, target_cpu_ns): (Duration, u64),
         traps: Traps,
+        gc_wake_bpf_ns: Option<f64>,
     ) -> WindowCounts {
         let (a, b) = (&from.estimates, &to.estimates);
         let secs = elapsed.as_secs_f64().max(1e-9);
@@ -990,7 +986,7 @@ impl SampledState {
             + self
                 .maps
                 .charge_ns(traps, map_hits, counters.map_op_stepped)
-            + self.gc_wake_charge_ns(traps, counters.gc_wakes)
+            + self.gc_wake_charge_ns(traps, counters.gc_wakes, gc_wake_bpf_ns)
             + switches(from.switch_cpus.0, to.switch_cpus.0) * ag.switch_per_cpu()
             + switches(from.switch_cpus.1, to.switch_cpus.1) * mg.switch_per_cpu();
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -1228,7 +1224,6 @@ pub(crate) mod tests {
         // 100 GC wakeups whose program ran 40 µs each: more than the
         // allocation group's hits are charged before any was measured
         // (3× trap + BPF at the prior share of single-stepped hits).
-        s.gc_wake_bpf_ns = Some(40_000.0);
         let counters = Counters {
             gc_wakes: 100,
             ..Counters::default()
@@ -1241,6 +1236,7 @@ pub(crate) mod tests {
             HashMap::new(),
             (second, 5e8 as u64),
             traps,
+            Some(40_000.0),
         );
         let wakes = 100.0 * (500.0 + 40_000.0);
         assert!((w.probe_ns - (30e6 + wakes)).abs() < 1.0, "{}", w.probe_ns);
